@@ -1,0 +1,47 @@
+# The two entry points are `make demo` and `make test`; both work on a fresh Debian machine as root.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Debian packages the tests use: SoftHSM2 (PKCS#11 token), OpenSC's pkcs11-tool, Chromium (browser e2e),
+# a CJK font (seal pictures), PostgreSQL (central platform suite), Node.js (extension unit tests).
+TEST_DEBS := softhsm2 opensc chromium fonts-wqy-zenhei postgresql
+DEMO_DEBS := fonts-wqy-zenhei
+
+.PHONY: venv demo test test-fast test-browser lint format deb system-deps-test system-deps-demo
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+system-deps-test:
+	@installer/ensure-debs.sh $(TEST_DEBS)
+	@command -v node >/dev/null || installer/ensure-debs.sh nodejs
+
+system-deps-demo:
+	@installer/ensure-debs.sh $(DEMO_DEBS)
+
+demo: venv system-deps-demo
+	$(VENV)/bin/sealbridge demo
+
+test: venv system-deps-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	@if [ -d extension/tests ]; then node --test extension/tests/; fi
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+# Everything but the slow browser suite, for quick local loops.
+test-fast: venv
+	$(VENV)/bin/pytest -q -m "not browser"
+
+test-browser: venv system-deps-test
+	$(VENV)/bin/pytest -q -m browser
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .

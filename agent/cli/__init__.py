@@ -1,0 +1,53 @@
+"""The `sealbridge` command line. Each command group lives in its own module with a `register()`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from agent import __version__
+
+# Each module defines register(subparsers) and sets `func` (args -> int exit code) on its parsers.
+# A module that does not exist yet is skipped, so groups can land independently.
+COMMAND_MODULES = [
+    "pki",  # dev-pki
+    "seal",  # seal inspect
+    "token",  # token init/import/list/change-pin
+    "seals",  # seals list
+    "stamp",  # stamp
+    "verify",  # verify
+    "agent_cmd",  # agent, pair, native-host
+    "audit",  # audit verify/export
+    "central_cmd",  # central, central admin, central audit
+    "demo",  # demo
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sealbridge", description="SealBridge electronic seals (电子印章)")
+    parser.add_argument("--version", action="version", version=f"sealbridge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        modname = f"agent.cli.{name}"
+        try:
+            module = importlib.import_module(modname)
+        except ModuleNotFoundError as exc:
+            if exc.name == modname:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

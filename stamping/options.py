@@ -1,0 +1,49 @@
+"""Options and results shared by the OFD and PDF stampers and verifiers.
+
+Contract of each format module (stamping.ofd, stamping.pdf):
+    stamp(data: bytes, out: BinaryIO, signer: Signer, seal: bytes, placements: list[Placement],
+          options: StampOptions) -> StampResult
+        `seal` is the DER SESeal to stamp with; output is written to `out` (the caller makes it atomic).
+    verify(data: bytes, options: VerifyOptions) -> Report
+Both raise formats.errors.SealBridgeError for anything a person can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from stamping.report import Check
+
+#: (esID, signing time or None) -> the platform_status check for that seal. Provided by the agent/CLI,
+#: which talk to the central platform; stamping itself never does network I/O.
+StatusLookup = Callable[[str, datetime | None], Check]
+
+
+@dataclass
+class StampOptions:
+    lock: bool = False  # OFD: protect Signatures.xml so no later seal can be added
+    reason: str | None = None  # PDF /Reason
+    location: str | None = None  # PDF /Location
+    signed_at: datetime | None = None  # default: now, UTC
+    pdf_subfilter: Literal["ETSI.CAdES.detached", "adbe.pkcs7.detached"] = "ETSI.CAdES.detached"
+    timestamp_url: str | None = None  # PDF RSA/ECDSA: PAdES B-T when set
+    progress: Callable[[float], None] | None = None  # 0.0 .. 1.0
+
+
+@dataclass
+class VerifyOptions:
+    trust_anchors: list[bytes] = field(default_factory=list)  # DER root certificates
+    extra_certs: list[bytes] = field(default_factory=list)  # DER certs for signatures that carry none
+    status_lookup: StatusLookup | None = None
+    now: datetime | None = None  # default: now, UTC
+
+
+@dataclass
+class StampResult:
+    format: Literal["ofd", "pdf"]
+    signature_ids: list[str] = field(default_factory=list)  # e.g. OFD "Sign_2", PDF field names
+    pages: list[int] = field(default_factory=list)  # 1-based pages that received a seal image
+    boxes: list[tuple[int, float, float, float, float]] = field(default_factory=list)  # page, x, y, w, h (mm, top-left)
