@@ -15,6 +15,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "PIN_INCORRECT": ("口令错误", "The PIN is incorrect"),
     "PIN_LOCKED": ("口令已锁定，请联系管理员解锁", "The PIN is locked; ask the administrator to unlock it"),
     "PIN_INVALID": ("口令不符合要求", "The PIN does not meet the requirements"),
+    "PASSWORD_INCORRECT": (
+        "密码错误（密钥文件或证书文件）",
+        "The password of the key or PKCS#12 file is incorrect",
+    ),
     "USER_CANCELLED": ("用户已取消", "Cancelled by the user"),
     "TOKEN_ABSENT": ("未检测到印章介质（USB Key）", "No seal token (USB key) is present"),
     "TOKEN_ERROR": ("印章介质操作失败", "The seal token reported an error"),
@@ -26,7 +30,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "DOC_TOO_LARGE": ("文档超出大小或数量限制", "The document exceeds a size or count limit"),
     "DOC_MALFORMED": ("文档格式错误或已损坏", "The document is malformed or damaged"),
     "DOC_UNSUPPORTED": ("不支持的文档格式", "Unsupported document format"),
-    "DOC_LOCKED": ("文档已被锁定，不能再加盖印章", "The document is locked by an earlier seal; no further seals can be added"),
+    "DOC_LOCKED": (
+        "文档已被锁定，不能再加盖印章",
+        "The document is locked by an earlier seal; no further seals can be added",
+    ),
     "PLACEMENT_INVALID": ("盖章位置无效", "The seal placement is invalid"),
     "SEAL_VERSION_UNSUPPORTED": ("不支持的印章版本", "Unsupported seal version"),
     "SEAL_NOT_FOUND": ("找不到指定的印章", "The requested seal was not found"),
@@ -36,15 +43,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "SEAL_SUSPENDED": ("印章已挂起（暂停使用）", "The seal is suspended"),
     "SEAL_EXPIRED": ("印章已过有效期", "The seal has expired"),
     "SEAL_NOT_YET_VALID": ("印章尚未生效", "The seal is not yet valid"),
-    "SEAL_NOT_FOR_SIGNER": ("签章人证书不在印章的证书列表中", "The signer's certificate is not bound to this seal"),
-    "SEAL_INVALID": ("印章数据无效（制章签名验证失败）", "The seal is invalid (the maker's signature does not verify)"),
+    "SEAL_NOT_FOR_SIGNER": (
+        "签章人证书不在印章的证书列表中",
+        "The signer's certificate is not bound to this seal",
+    ),
+    "SEAL_INVALID": (
+        "印章数据无效（制章签名验证失败）",
+        "The seal is invalid (the maker's signature does not verify)",
+    ),
     "CERT_INVALID": ("证书无效", "The certificate is invalid"),
     "PLATFORM_UNREACHABLE": ("无法连接电子印章公共服务平台", "The central seal platform cannot be reached"),
-    "PLATFORM_RESPONSE_INVALID": ("电子印章平台的应答签名无效", "The central platform's response signature is invalid"),
+    "PLATFORM_RESPONSE_INVALID": (
+        "电子印章平台的应答签名无效",
+        "The central platform's response signature is invalid",
+    ),
     "UNAUTHENTICATED": ("未通过身份认证", "Not authenticated"),
     "FORBIDDEN": ("没有权限", "Forbidden"),
     "RATE_LIMITED": ("请求过于频繁", "Too many requests"),
-    "BUSY": ("已有一个盖章请求等待确认", "Another stamping request from this site is already waiting for approval"),
+    "BUSY": (
+        "已有一个盖章请求等待确认",
+        "Another stamping request from this site is already waiting for approval",
+    ),
     "NOT_FOUND": ("找不到对象", "Not found"),
     "CONFLICT": ("状态冲突", "The request conflicts with the current state"),
     "AUDIT_BROKEN": ("审计日志校验失败", "The audit log chain is broken"),
@@ -75,7 +94,11 @@ class SealBridgeError(Exception):
         return MESSAGES[self.code][1]
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "message_zh": self.message_zh, "message_en": self.message_en}
+        out: dict[str, Any] = {
+            "code": self.code,
+            "message_zh": self.message_zh,
+            "message_en": self.message_en,
+        }
         if self.detail:
             out["detail"] = self.detail
         if self.extra:
