@@ -1,0 +1,87 @@
+// Types for extension/sdk/sealbridge.js
+
+export type ErrorCode =
+  | "PIN_INCORRECT" | "PIN_LOCKED" | "USER_CANCELLED" | "TOKEN_ABSENT" | "TOKEN_ERROR"
+  | "BAD_REQUEST" | "DOC_TOO_LARGE" | "DOC_MALFORMED" | "DOC_UNSUPPORTED" | "DOC_LOCKED" | "PLACEMENT_INVALID"
+  | "ORIGIN_NOT_ALLOWED" | "SEAL_REVOKED" | "SEAL_SUSPENDED" | "SEAL_EXPIRED" | "SEAL_NOT_FOR_SIGNER"
+  | "PLATFORM_UNREACHABLE" | "BUSY" | "RATE_LIMITED" | "AGENT_UNAVAILABLE" | "EXTENSION_NOT_FOUND" | "TIMEOUT"
+  | "INTERNAL" | (string & {});
+
+export declare class SealBridgeError extends Error {
+  readonly code: ErrorCode;
+  readonly messageZh: string;
+  readonly messageEn: string;
+  readonly detail?: string;
+  /** Extra fields, e.g. {retries_left: 3} with PIN_INCORRECT. */
+  readonly data?: Record<string, unknown>;
+}
+
+/** Millimetres, origin at the page's top-left corner; x, y name the seal's centre. */
+export type Placement =
+  | { type: "at"; page: number; x: number; y: number }
+  | { type: "keyword"; text: string; nth?: number; dx?: number; dy?: number }
+  | { type: "seam"; side?: "left" | "right" | "top" | "bottom"; pages?: string; offset?: number };
+
+export type CheckStatus = "ok" | "failed" | "unknown";
+export interface Check { status: CheckStatus; detail: string }
+
+export interface SealReport {
+  id: string;
+  type: "seal" | "sign";
+  verdict: "valid" | "invalid" | "indeterminate";
+  signed_at: string | null;
+  signer: { subject: string; serial: string; issuer?: string } | null;
+  seal: { esID: string; name: string; version: number; picture_png_base64: string | null } | null;
+  checks: Record<
+    "integrity" | "signature" | "seal" | "signer_in_seal" | "certificate" | "platform_status" | "changes_after" | "timestamp",
+    Check
+  >;
+}
+
+export interface VerificationReport {
+  format: "ofd" | "pdf";
+  verdict: "valid" | "invalid" | "indeterminate" | "no_seals";
+  seals: SealReport[];
+}
+
+export interface SealSummary {
+  esID: string;
+  name: string;
+  kind?: string;
+  holder?: string;
+  valid_from?: string;
+  valid_to?: string;
+  token?: string;
+}
+
+export interface DetectResult {
+  installed: boolean;
+  version: string | null;
+  agent: { connected: boolean; version?: string } | null;
+}
+
+export interface StampRequest {
+  document: Blob | ArrayBuffer | ArrayBufferView;
+  name?: string;
+  format?: "pdf" | "ofd";
+  placements: Placement[];
+  /** esID of the seal to preselect in the approval window. */
+  seal?: string;
+  reason?: string;
+}
+
+export interface TokenEvent { type: "inserted" | "removed"; token: string; label?: string }
+
+export interface SealBridgeClient {
+  detect(): Promise<DetectResult>;
+  stamp(req: StampRequest): Promise<{ document: Blob; report: VerificationReport | null }>;
+  verify(document: Blob | ArrayBuffer | ArrayBufferView, opts?: { name?: string }): Promise<VerificationReport>;
+  listSeals(): Promise<SealSummary[]>;
+  on(event: "token", cb: (e: TokenEvent) => void): () => void;
+  on(event: "progress", cb: (e: { id: string; fraction: number }) => void): () => void;
+}
+
+export declare function createClient(win?: Window, opts?: { timeoutMs?: number }): SealBridgeClient;
+export declare const SDK_VERSION: string;
+export declare const SealBridge: SealBridgeClient;
+export default SealBridge;

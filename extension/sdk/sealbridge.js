@@ -1,0 +1,175 @@
+// SealBridge page SDK: talks to the SealBridge extension through window.postMessage.
+// No dependencies, no build step: `import { SealBridge } from "./sealbridge.js"`.
+// The page never reaches the local agent itself; the extension does, after the user approves in its own window.
+
+export const SDK_VERSION = "0.1.0";
+const TAG = "__sealbridge";
+const DETECT_TIMEOUT_MS = 800;
+
+/** An error with a stable protocol code (PIN_INCORRECT, USER_CANCELLED, ORIGIN_NOT_ALLOWED…). */
+export class SealBridgeError extends Error {
+  constructor(code, messageEn, { messageZh = "", detail = undefined, data = undefined } = {}) {
+    super(messageEn || code);
+    this.name = "SealBridgeError";
+    this.code = code;
+    this.messageZh = messageZh;
+    this.messageEn = messageEn || code;
+    this.detail = detail;
+    this.data = data;
+  }
+
+  static fromWire(err) {
+    if (!err || typeof err !== "object" || typeof err.code !== "string") {
+      return new SealBridgeError("INTERNAL", "Malformed error from the extension");
+    }
+    const { code, message_en: en, message_zh: zh, detail, ...data } = err;
+    return new SealBridgeError(code, en, { messageZh: zh, detail, data });
+  }
+}
+
+function randomId() {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function toArrayBuffer(doc) {
+  if (doc instanceof ArrayBuffer) return doc;
+  if (ArrayBuffer.isView(doc)) return doc.buffer.slice(doc.byteOffset, doc.byteOffset + doc.byteLength);
+  if (doc && typeof doc.arrayBuffer === "function") return doc.arrayBuffer(); // Blob / File / Response
+  throw new SealBridgeError("BAD_REQUEST", "document must be a Blob, File, ArrayBuffer or typed array");
+}
+
+function sniffFormat(bytes) {
+  const head = new Uint8Array(bytes, 0, Math.min(5, bytes.byteLength));
+  if (head[0] === 0x25 && head[1] === 0x50 && head[2] === 0x44 && head[3] === 0x46) return "pdf"; // %PDF
+  if (head[0] === 0x50 && head[1] === 0x4b) return "ofd"; // zip
+  return null;
+}
+
+const MIME = { pdf: "application/pdf", ofd: "application/ofd" };
+
+/**
+ * Create a client bound to a window (the page's own window by default). Tests pass a fake window.
+ */
+export function createClient(win = globalThis.window, { timeoutMs = 10 * 60 * 1000 } = {}) {
+  const channel = randomId();
+  const pending = new Map();
+  const listeners = new Map();
+  let seq = 0;
+
+  win.addEventListener("message", (event) => {
+    // Only replies from our own window's content script, on our channel.
+    if (event.source !== win) return;
+    const msg = event.data;
+    if (!msg || typeof msg !== "object" || msg[TAG] === undefined || msg.channel !== channel) return;
+    if (msg[TAG] === "response") {
+      const entry = pending.get(msg.id);
+      if (!entry) return;
+      pending.delete(msg.id);
+      clearTimeout(entry.timer);
+      if (msg.error) entry.reject(SealBridgeError.fromWire(msg.error));
+      else entry.resolve(msg);
+    } else if (msg[TAG] === "event" && typeof msg.event === "string") {
+      for (const cb of listeners.get(msg.event) || []) {
+        try {
+          cb(msg.data);
+        } catch (e) {
+          setTimeout(() => {
+            throw e;
+          });
+        }
+      }
+    }
+  });
+
+  function call(method, params = {}, document = undefined, { timeout = timeoutMs } = {}) {
+    const id = `${++seq}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(
+          method === "detect"
+            ? new SealBridgeError("EXTENSION_NOT_FOUND", "The SealBridge extension is not installed or not enabled here", {
+                messageZh: "未检测到 SealBridge 浏览器扩展",
+              })
+            : new SealBridgeError("TIMEOUT", `No answer to ${method} in time`, { messageZh: "请求超时" }),
+        );
+      }, timeout);
+      pending.set(id, { resolve, reject, timer });
+      const msg = { [TAG]: "request", channel, id, method, params };
+      if (document) msg.document = document;
+      win.postMessage(msg, win.location.origin, document ? [document] : undefined);
+    });
+  }
+
+  return {
+    /** → {installed, version, agent: {connected, version} | null} */
+    async detect() {
+      try {
+        const res = await call("detect", {}, undefined, { timeout: DETECT_TIMEOUT_MS });
+        return { installed: true, version: res.result.version, agent: res.result.agent ?? null };
+      } catch (e) {
+        if (e.code === "EXTENSION_NOT_FOUND") return { installed: false, version: null, agent: null };
+        throw e;
+      }
+    },
+
+    /**
+     * Stamp a document. The user approves (seal, PIN) in the extension's own window.
+     * @returns {Promise<{document: Blob, report: object|null}>}
+     */
+    async stamp({ document, name, format, placements, seal, reason } = {}) {
+      if (!document) throw new SealBridgeError("BAD_REQUEST", "document is required");
+      if (!Array.isArray(placements) || placements.length === 0) {
+        throw new SealBridgeError("PLACEMENT_INVALID", "placements must be a non-empty array");
+      }
+      const bytes = await toArrayBuffer(document);
+      const fmt = format || sniffFormat(bytes);
+      if (fmt !== "pdf" && fmt !== "ofd") throw new SealBridgeError("DOC_UNSUPPORTED", "only PDF and OFD can be stamped");
+      const params = { name: String(name || (document && document.name) || `document.${fmt}`), format: fmt, placements };
+      if (seal) params.seal = String(seal);
+      if (reason) params.reason = String(reason);
+      const res = await call("stamp", params, bytes);
+      return { document: new Blob([res.document], { type: MIME[fmt] }), report: res.result?.report ?? null };
+    },
+
+    /** Verify the seals on a PDF or OFD. → the verification report */
+    async verify(document, { name } = {}) {
+      const bytes = await toArrayBuffer(document);
+      const fmt = sniffFormat(bytes);
+      if (!fmt) throw new SealBridgeError("DOC_UNSUPPORTED", "only PDF and OFD can be verified");
+      const res = await call("verify", { name: String(name || document?.name || `document.${fmt}`), format: fmt }, bytes);
+      return res.result;
+    },
+
+    /** Seals usable on the inserted tokens (metadata only). */
+    async listSeals() {
+      const res = await call("seals.list", {});
+      return res.result.seals;
+    },
+
+    /** Subscribe to 'token' (inserted/removed) or 'progress' events. Returns an unsubscribe function. */
+    on(event, cb) {
+      if (!listeners.has(event)) listeners.set(event, new Set());
+      listeners.get(event).add(cb);
+      return () => listeners.get(event)?.delete(cb);
+    },
+  };
+}
+
+let defaultClient = null;
+function client() {
+  defaultClient ??= createClient();
+  return defaultClient;
+}
+
+export const SealBridge = {
+  detect: (...a) => client().detect(...a),
+  stamp: (...a) => client().stamp(...a),
+  verify: (...a) => client().verify(...a),
+  listSeals: (...a) => client().listSeals(...a),
+  on: (...a) => client().on(...a),
+};
+
+export default SealBridge;

@@ -1,0 +1,63 @@
+// The verify page: a dropped or chosen file (or one handed over by the context menu) goes to the agent, the
+// report comes back and is shown with the seal pictures; it exports as JSON, and as PDF through printing.
+import { connectWorker, localize, renderReport, t } from "./common.js";
+
+const worker = connectWorker();
+let lastReport = null;
+let lastName = "document";
+
+async function verifyBytes(bytes, name) {
+  const message = document.getElementById("message");
+  message.textContent = "";
+  document.getElementById("filename").textContent = name;
+  lastName = name;
+  try {
+    const { result } = await worker.request("verify", { name, format: bytes[0] === 0x25 ? "pdf" : "ofd" }, bytes);
+    lastReport = result;
+    renderReport(document.getElementById("report"), result);
+    document.getElementById("exports").hidden = false;
+  } catch (e) {
+    message.textContent = `${e.code ?? "ERROR"}: ${e.message_zh ?? ""} ${e.message_en ?? e.message}`;
+  }
+}
+
+async function verifyFile(file) {
+  await verifyBytes(new Uint8Array(await file.arrayBuffer()), file.name);
+}
+
+function download(name, blob) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  localize();
+  const drop = document.getElementById("drop");
+  document.getElementById("file").addEventListener("change", (e) => e.target.files[0] && verifyFile(e.target.files[0]));
+  drop.addEventListener("dragover", (e) => e.preventDefault());
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    if (e.dataTransfer.files[0]) verifyFile(e.dataTransfer.files[0]);
+  });
+  document.getElementById("export-json").addEventListener("click", () =>
+    download(`${lastName}.verification.json`, new Blob([JSON.stringify(lastReport, null, 2)], { type: "application/json" })),
+  );
+  document.getElementById("export-pdf").addEventListener("click", () => window.print());
+  // Opened from the context menu: the worker fetched the link's document and holds it under this id.
+  const pendingId = new URLSearchParams(location.search).get("doc");
+  if (pendingId) {
+    try {
+      const { result, document: bytes } = await worker.request("pending.take", { id: pendingId });
+      await verifyBytes(bytes, result.name);
+    } catch (e) {
+      document.getElementById("message").textContent = `${e.code ?? "ERROR"}: ${e.message_en ?? e.message}`;
+    }
+  }
+  document.title = t("verifyTitle");
+});
+
+// For the end-to-end tests and for automation from the extension itself.
+globalThis.sealbridgeVerifyBytes = verifyBytes;
