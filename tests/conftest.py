@@ -16,3 +16,12 @@ def samples() -> Path:
     if not SAMPLES.is_dir():
         pytest.fail(f"shared samples not found at {SAMPLES}")
     return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def dev_pki(tmp_path_factory: pytest.TempPathFactory):
+    """A complete dev PKI (roots, signers, maker, seals, soft tokens, PIN file) made once per test session.
+    Tests that change a token (lock it, change its PIN) must work on a copy."""
+    from agent.devpki import make_dev_pki
+
+    return make_dev_pki(tmp_path_factory.mktemp("devpki") / "pki")

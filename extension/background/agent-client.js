@@ -71,8 +71,9 @@ export class AgentClient {
   /** Where the agent is and the secret: native messaging first, then the pairing stored in options. */
   async locate() {
     try {
-      const reply = await ext.runtime.sendNativeMessage(NATIVE_HOST, { type: "hello" });
-      if (reply?.port && reply?.secret) {
+      const origin = new URL(ext.runtime.getURL("/")).origin;
+      const reply = await ext.runtime.sendNativeMessage(NATIVE_HOST, { type: "getPairing", origin });
+      if (reply?.type === "pairing" && reply.port && reply.secret) {
         await ext.storage.local.set({ pairing: { port: reply.port, secret: reply.secret, via: "native" } });
         return reply;
       }

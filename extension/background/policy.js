@@ -27,3 +27,23 @@ export function decide({ top, frame }, { managedAllowed = [], managedDenied = []
   const allowed = new Set([...managedAllowed, ...userAllowed]);
   return origins.every((o) => allowed.has(o)) ? "allowed" : "denied";
 }
+
+const B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/** "SBP1-<port>-<base32 secret in groups>" (printed by `sealbridge pair`) → {port, secret (hex)}. */
+export function parsePairingCode(code) {
+  const parts = String(code).trim().toUpperCase().split("-");
+  const bad = () => Object.assign(new Error("not a SealBridge pairing code"), { data: { code: "BAD_REQUEST", message_en: "Not a SealBridge pairing code", message_zh: "配对码格式错误" } });
+  if (parts.length < 3 || parts[0] !== "SBP1" || !/^[0-9]{1,5}$/.test(parts[1])) throw bad();
+  const port = Number(parts[1]);
+  let bits = "";
+  for (const ch of parts.slice(2).join("")) {
+    const v = B32.indexOf(ch);
+    if (v < 0) throw bad();
+    bits += v.toString(2).padStart(5, "0");
+  }
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  if (bytes.length !== 32 || port < 1 || port > 65535) throw bad();
+  return { port, secret: bytes.map((b) => b.toString(16).padStart(2, "0")).join("") };
+}

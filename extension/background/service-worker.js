@@ -2,7 +2,7 @@
 // the agent. The requesting origin always comes from the browser (port.sender), never from a message; a page
 // whose top-level or frame origin is not allowed gets ORIGIN_NOT_ALLOWED and no window opens.
 import { AgentClient, AgentError } from "./agent-client.js";
-import { decide } from "./policy.js";
+import { decide, parsePairingCode } from "./policy.js";
 import { Reassembler, chunkCount, chunksOf } from "../common/chunks.js";
 
 const ext = globalThis.browser ?? globalThis.chrome;
@@ -130,15 +130,8 @@ async function uiRequest(method, params, bytes) {
       return { result: { sites: next } };
     }
     case "pair": {
-      const m = /^SBP1[.:-]?(.+)$/.exec(params.code ?? "");
-      if (!m) throw new AgentError(err("BAD_REQUEST", "Not a SealBridge pairing code", "配对码格式错误"));
-      let decoded;
-      try {
-        decoded = JSON.parse(atob(m[1].replace(/-/g, "+").replace(/_/g, "/")));
-      } catch {
-        throw new AgentError(err("BAD_REQUEST", "Not a SealBridge pairing code", "配对码格式错误"));
-      }
-      await ext.storage.local.set({ pairing: { port: decoded.port, secret: decoded.secret, via: "code" } });
+      const pairing = parsePairingCode(params.code ?? "");
+      await ext.storage.local.set({ pairing: { ...pairing, via: "code" } });
       agent.ws?.close();
       await agent.connect();
       return { result: { paired: true } };
@@ -192,7 +185,7 @@ ext.runtime.onConnect.addListener((port) => {
       reply(port, msg.key, outcome);
     } catch (e) {
       incoming.delete(msg.key);
-      const data = e instanceof AgentError ? e.data : e instanceof RangeError ? err(e.message, e.message, e.message) : err("INTERNAL", String(e?.message ?? e), "内部错误");
+      const data = e?.data?.code ? e.data : e instanceof RangeError ? err(e.message, e.message, e.message) : err("INTERNAL", String(e?.message ?? e), "内部错误");
       reply(port, msg.key, { error: data });
     }
   });

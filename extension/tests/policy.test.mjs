@@ -21,3 +21,15 @@ test("both the top-level and the frame origin must be allowed; managed deny wins
   assert.equal(decide({ top: "null" }, policy), "denied");
   assert.equal(decide({ top: "https://bad.gov.cn" }, { ...policy, userAllowed: ["https://bad.gov.cn"] }), "denied");
 });
+
+test("pairing codes printed by `sealbridge pair` decode to port and secret", async () => {
+  const { parsePairingCode } = await import("../background/policy.js");
+  // bytes 0..31, port 18600, as agent.pairing.pairing_code prints them
+  const code = "SBP1-18600-AAAQ-EAYE-AUDA-OCAJ-BIFQ-YDIO-B4IB-CEQT-CQKR-MFYY-DENB-WHA5-DYPQ";
+  const expected = Array.from({ length: 32 }, (_, i) => i.toString(16).padStart(2, "0")).join("");
+  assert.deepEqual(parsePairingCode(code), { port: 18600, secret: expected });
+  assert.deepEqual(parsePairingCode(` ${code.toLowerCase()} `), { port: 18600, secret: expected });
+  assert.throws(() => parsePairingCode("SBP1-18600-AAAQ"), (e) => e.data.code === "BAD_REQUEST");
+  assert.throws(() => parsePairingCode("XYZ-1-AAAA"), (e) => e.data.code === "BAD_REQUEST");
+  assert.throws(() => parsePairingCode(code.replace("AAAQ", "AA1Q")), (e) => e.data.code === "BAD_REQUEST");
+});

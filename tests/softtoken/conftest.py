@@ -1,4 +1,4 @@
-"""Fixtures of the soft token / dev PKI tests. `dev_pki` is meant to move to tests/conftest.py for everyone."""
+"""Fixtures of the soft token / dev PKI tests (the session-wide `dev_pki` is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 PIN = "123456"
-
-
-@pytest.fixture(scope="session")
-def dev_pki(tmp_path_factory: pytest.TempPathFactory):
-    """A complete dev PKI (roots, signers, maker, seals, soft tokens) made once per test session."""
-    from agent.devpki import make_dev_pki
-
-    return make_dev_pki(tmp_path_factory.mktemp("devpki") / "pki")
 
 
 def self_signed_ecdsa(cn: str = "test signer") -> tuple[ec.EllipticCurvePrivateKey, bytes]:
