@@ -45,3 +45,7 @@ lint: venv
 format: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# dist/sealbridge_<version>_amd64.deb: the app in its own venv under /opt/sealbridge, user service, browser hosts.
+deb: venv
+	installer/linux/build-deb.sh

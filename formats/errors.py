@@ -52,6 +52,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The seal is invalid (the maker's signature does not verify)",
     ),
     "CERT_INVALID": ("证书无效", "The certificate is invalid"),
+    "TIMESTAMP_FAILED": (
+        "时间戳服务请求失败",
+        "The timestamp authority could not be reached or refused the request",
+    ),
     "PLATFORM_UNREACHABLE": ("无法连接电子印章公共服务平台", "The central seal platform cannot be reached"),
     "PLATFORM_RESPONSE_INVALID": (
         "电子印章平台的应答签名无效",

@@ -46,4 +46,6 @@ class StampResult:
     format: Literal["ofd", "pdf"]
     signature_ids: list[str] = field(default_factory=list)  # e.g. OFD "Sign_2", PDF field names
     pages: list[int] = field(default_factory=list)  # 1-based pages that received a seal image
-    boxes: list[tuple[int, float, float, float, float]] = field(default_factory=list)  # page, x, y, w, h (mm, top-left)
+    boxes: list[tuple[int, float, float, float, float]] = field(
+        default_factory=list
+    )  # page, x, y, w, h (mm, top-left)

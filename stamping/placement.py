@@ -103,7 +103,9 @@ def from_dict(d: dict[str, Any]) -> Placement:
             raise _bad(f"seam side must be left, right, top or bottom, got {side!r}")
         first, last = _page_range(d.get("pages"))
         off = d.get("offset")
-        return Seam(side=side, first_page=first, last_page=last, offset=None if off is None else _num(off, "offset"))
+        return Seam(
+            side=side, first_page=first, last_page=last, offset=None if off is None else _num(off, "offset")
+        )
     raise _bad(f"unknown placement type {kind!r}")
 
 

@@ -96,7 +96,9 @@ class SealReport:
     signed_at: str | None = None
     signer: SignerInfo | None = None
     seal: SealInfo | None = None
-    checks: dict[str, Check] = field(default_factory=lambda: {n: Check.unknown("not checked") for n in CHECK_NAMES})
+    checks: dict[str, Check] = field(
+        default_factory=lambda: {n: Check.unknown("not checked") for n in CHECK_NAMES}
+    )
     #: Anything else a reader may want (SubFilter, locked, covered files…); free-form, JSON-safe.
     extra: dict[str, Any] = field(default_factory=dict)
 
