@@ -1,0 +1,66 @@
+"""The running platform: database + keys + settings, and the operations the HTTP layer and the CLI share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from central import migrations
+from central.db import Database, Tx
+from central.identity import PlatformIdentity, load_identity, record_certificates
+from central.signing import sign_response
+from central.status import seal_status, seal_statuses, unknown_status
+from formats.errors import SealBridgeError
+
+
+@dataclass
+class Settings:
+    db_url: str
+    key_dir: Path
+    rate_per_second: float = 50.0
+    rate_burst: int = 100
+    status_max_age: int = 60  # Cache-Control max-age of signed status answers
+    max_document: int = 64 * 1024 * 1024
+    trust_anchors: list[bytes] = field(default_factory=list)
+
+
+def default_key_dir(db_url: str) -> Path:
+    """Next to an SQLite file; for PostgreSQL the caller must choose (keys never go into the database)."""
+    if db_url.startswith(("postgresql://", "postgres://")):
+        raise SealBridgeError("BAD_REQUEST", "with PostgreSQL, pass --key-dir for the platform keys")
+    path = db_url.removeprefix("sqlite:///") if db_url.startswith("sqlite:///") else db_url
+    return Path(path).resolve().parent / "platform-keys"
+
+
+class Central:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.db_url)
+        migrations.migrate(self.db)
+        self.identity: PlatformIdentity = load_identity(settings.key_dir)
+        self.db.run_sync(record_certificates, self.identity)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- signed status ---------------------------------------------------------------------------------
+    def _signed_status(self, tx: Tx, esid: str, at: datetime | None) -> dict[str, Any]:
+        body = seal_status(tx, esid, at)
+        if body is None:
+            raise SealBridgeError("SEAL_NOT_FOUND", f"no seal {esid}", {"esID": esid})
+        pair = self.identity.status
+        return sign_response(pair.key, pair.cert_sha256, "seal-status", body)
+
+    def _signed_batch(self, tx: Tx, esids: list[str], at: datetime | None) -> dict[str, Any]:
+        found = seal_statuses(tx, esids, at)
+        statuses = [found.get(esid) or unknown_status(esid, at) for esid in esids]
+        pair = self.identity.status
+        return sign_response(pair.key, pair.cert_sha256, "status-batch", {"statuses": statuses})
+
+    async def status(self, esid: str, at: datetime | None) -> dict[str, Any]:
+        return await self.db.run(self._signed_status, esid, at, write=False)
+
+    async def status_batch(self, esids: list[str], at: datetime | None) -> dict[str, Any]:
+        return await self.db.run(self._signed_batch, esids, at, write=False)

@@ -1,0 +1,66 @@
+"""Art. 28 verification service: a document in, the shared verification report out.
+
+The format is sniffed from the bytes (never from a name); the platform_status check comes from this
+platform's own database, at the signing time and now.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import datetime
+from typing import Any
+
+from central.db import Database
+from central.status import seal_status
+from central.timeutil import utcnow
+from formats.errors import SealBridgeError
+from stamping.options import VerifyOptions
+from stamping.report import Check
+
+
+def sniff(data: bytes) -> str:
+    if data[:1024].find(b"%PDF-") >= 0:
+        return "pdf"
+    if data.startswith(b"PK\x03\x04"):
+        return "ofd"
+    raise SealBridgeError("DOC_UNSUPPORTED", "neither a PDF nor an OFD package")
+
+
+def describe(body: dict[str, Any], signed_at: datetime | None) -> Check:
+    """Turn a status body into the report's platform_status check."""
+    now, since = body["status"], body.get("since") or ""
+    when_now = f"{now} now" + (f" (since {since})" if since and now != "active" else "")
+    if signed_at is None:
+        text = f"{when_now}; signing time unknown"
+        return Check.ok(text) if now == "active" else Check.unknown(text)
+    at_status = body.get("status_at")
+    text = f"{when_now}, {at_status} at signing time ({body.get('at')})"
+    if at_status == "active":
+        return Check.ok(text)
+    return Check.failed(text)
+
+
+def status_lookup_for(db: Database):  # -> StatusLookup
+    """A synchronous StatusLookup reading this platform's database (called from the verifier's thread)."""
+
+    def lookup(esid: str, signed_at: datetime | None) -> Check:
+        body = db.run_sync(seal_status, esid, signed_at, utcnow(), write=False)
+        if body is None:
+            return Check.unknown(f"seal {esid} was not made by this platform")
+        return describe(body, signed_at)
+
+    return lookup
+
+
+def verify_document(db: Database, data: bytes, trust_anchors: list[bytes]) -> dict[str, Any]:
+    fmt = sniff(data)
+    try:
+        module = importlib.import_module(f"stamping.{fmt}")
+        verify = module.verify
+    except (ImportError, AttributeError):
+        raise SealBridgeError(
+            "DOC_UNSUPPORTED", f"{fmt.upper()} verification is not available in this build"
+        ) from None
+    options = VerifyOptions(trust_anchors=list(trust_anchors), status_lookup=status_lookup_for(db))
+    report = verify(data, options)
+    return report.to_dict()

@@ -1,0 +1,73 @@
+"""Art. 28: POST /api/v1/verify — a document stamped with a platform seal, then the seal revoked."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.central.helpers import http, make_cert, register_seal
+
+
+def _stamp_ofd(samples, key, cert: bytes, seal_der: bytes) -> bytes:
+    from formats.keysigner import KeySigner
+    from stamping.ofd import stamp
+    from stamping.options import StampOptions
+    from stamping.placement import At
+
+    data = (samples / "ofd" / "unsigned-helloworld.ofd").read_bytes()
+    out = io.BytesIO()
+    stamp(
+        data,
+        out,
+        KeySigner(key, cert),
+        seal_der,
+        [At(page=1, x=60, y=60)],
+        StampOptions(signed_at=datetime.now(UTC)),
+    )
+    return out.getvalue()
+
+
+def test_verify_endpoint_reports_status_now_and_at_signing(central, samples):
+    pytest.importorskip("stamping.ofd")
+    url, token, _ = central
+    key, cert = make_cert("签章人")
+    seal = register_seal(url, token, cert)
+    stamped = _stamp_ofd(samples, key, cert, base64.b64decode(seal["seal_der"]))
+    code, report = http("POST", f"{url}/api/v1/verify", raw=stamped)
+    assert code == 200, report
+    assert report["format"] == "ofd" and len(report["seals"]) == 1
+    first = report["seals"][0]
+    assert first["seal"]["esID"] == seal["esID"]
+    assert first["checks"]["platform_status"]["status"] == "ok", first["checks"]["platform_status"]
+    assert first["checks"]["integrity"]["status"] == "ok"
+
+    time.sleep(1.1)  # OFD signing times have whole seconds: revoke clearly after the signature
+    http("POST", f"{url}/api/v1/admin/seals/{seal['esID']}/revoke", {"reason": "注销"}, token)
+    code, report = http("POST", f"{url}/api/v1/verify", raw=stamped)
+    check = report["seals"][0]["checks"]["platform_status"]
+    assert check["status"] == "ok" and check["detail"].startswith("revoked now"), check
+    assert "active at signing time" in check["detail"]
+
+
+def test_verify_endpoint_refuses_other_bytes(central):
+    url, _, _ = central
+    code, body = http("POST", f"{url}/api/v1/verify", raw=b"hello, not a document")
+    assert code == 415 and body["error"]["code"] == "DOC_UNSUPPORTED"
+    code, body = http("POST", f"{url}/api/v1/verify", raw=b"")
+    assert code == 400
+
+
+def test_verify_endpoint_on_a_foreign_sample(central, samples):
+    """A real third-party signed OFD: verified, and the platform says it did not make that seal."""
+    pytest.importorskip("stamping.ofd")
+    url, _, _ = central
+    code, report = http(
+        "POST", f"{url}/api/v1/verify", raw=(samples / "ofd" / "gomain-invoice-v4.ofd").read_bytes()
+    )
+    assert code == 200 and report["format"] == "ofd" and report["seals"], report
+    check = report["seals"][0]["checks"]["platform_status"]
+    assert check["status"] == "unknown" and "not made by this platform" in check["detail"], check
