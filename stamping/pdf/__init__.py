@@ -1,0 +1,13 @@
+"""PDF stamping and verification (ISO 32000-2 §12.8) with pyHanko; SM2 seals and RSA/ECDSA keys.
+
+Contract (stamping/options.py):
+    stamp(data, out, signer, seal, placements, options) -> StampResult
+    verify(data, options) -> Report
+"""
+
+from __future__ import annotations
+
+from stamping.pdf.stamp import stamp
+from stamping.pdf.verify import verify
+
+__all__ = ["stamp", "verify"]

@@ -1,0 +1,333 @@
+"""Stamp a PDF: each placement becomes one signature in its own incremental update, written by pyHanko.
+
+Memory: `data` is read through a BytesIO view (no copy). The first update is written to `out` (pyHanko
+copies the original in chunks, then appends); later updates are appended to `out` in place, so a large
+input exists in memory once and on disk once. If `out` cannot be read back and seeked, a temporary file
+takes its place and is copied to `out` at the end.
+
+Widgets: pyHanko creates the signature field with one widget and draws it (the seal picture, see
+appearance.py). A keyword with several hits or a riding seam needs more widgets for the same signature:
+they are added as further /Kids of the same field, between pyHanko's "prepare the document" and "digest
+the document" steps (PdfSigningSession.prepare_tbs_document → PdfTBSDocument.digest_tbs_document), so
+they land in the same incremental update and inside the signed byte range.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.generic import pdf_name
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import (
+    FieldMDPAction,
+    FieldMDPSpec,
+    MDPPerm,
+    SigFieldSpec,
+    SigSeedSubFilter,
+    enumerate_sig_fields,
+)
+from pyhanko.sign.general import SigningError
+from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
+
+from formats.errors import SealBridgeError
+from formats.ses.parse import parse_seal
+from formats.ses.verify import check_seal_usable
+from stamping.options import StampOptions, StampResult
+from stamping.pdf.appearance import AppearanceFactory, load_seal_image
+from stamping.pdf.geometry import PageGeometry
+from stamping.pdf.keywords import find_keyword
+from stamping.pdf.layout import SealSpot, Widget, resolve
+from stamping.pdf.sm2_pyhanko import PdfCmsSigner, digest_for, register_oids
+from stamping.placement import Placement, check_count
+from stamping.signer import Signer
+
+FIELD_PREFIX = "SealBridge_Seal_"
+# Widget flags: Print (4) + Locked (128), as pyHanko sets on the first widget.
+_WIDGET_FLAGS = 4 | 128
+
+
+def stamp(
+    data: bytes,
+    out: BinaryIO,
+    signer: Signer,
+    seal: bytes,
+    placements: list[Placement],
+    options: StampOptions,
+) -> StampResult:
+    register_oids()
+    check_count(placements)
+    signed_at = options.signed_at or datetime.now(UTC)
+    if signed_at.tzinfo is None:
+        signed_at = signed_at.replace(tzinfo=UTC)
+    seal_obj = parse_seal(bytes(seal))
+    check_seal_usable(seal_obj, signer.certificate, signed_at)
+    factory = AppearanceFactory(load_seal_image(seal_obj.picture.type, seal_obj.picture.data))
+    w_mm, h_mm = float(seal_obj.picture.width_mm), float(seal_obj.picture.height_mm)
+
+    reader = _open_reader(io.BytesIO(data))
+    geometries = page_geometries(reader)
+    _refuse_locked(reader)
+    spots = resolve(placements, geometries, w_mm, h_mm, lambda text: find_keyword(data, text))
+    names = _new_field_names(reader, len(spots))
+    del reader
+
+    target, scratch = (out, None) if _rw_seekable(out) else (None, tempfile.TemporaryFile())
+    sink: BinaryIO = target if target is not None else scratch  # type: ignore[assignment]
+    result = StampResult(format="pdf")
+    try:
+        for i, (spot, name) in enumerate(zip(spots, names, strict=True)):
+            source: BinaryIO = io.BytesIO(data) if i == 0 else sink
+            lock = options.lock and i == len(spots) - 1  # the last seal of the request locks the document
+            _sign_one(source, sink, i > 0, spot, name, signer, bytes(seal), factory, options, signed_at, lock)
+            result.signature_ids.append(name)
+            for wdg in spot.widgets:
+                result.boxes.append((wdg.page_index + 1, *wdg.box_mm))
+                if wdg.page_index + 1 not in result.pages:
+                    result.pages.append(wdg.page_index + 1)
+            if options.progress:
+                options.progress((i + 1) / len(spots))
+        if scratch is not None:
+            scratch.seek(0)
+            shutil.copyfileobj(scratch, out, 1 << 20)
+    finally:
+        if scratch is not None:
+            scratch.close()
+    return result
+
+
+def _rw_seekable(f: BinaryIO) -> bool:
+    try:
+        return f.readable() and f.seekable() and f.writable()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _open_reader(stream: BinaryIO) -> PdfFileReader:
+    try:
+        reader = PdfFileReader(stream, strict=False)
+    except (PdfError, ValueError, KeyError, TypeError) as exc:
+        raise SealBridgeError("DOC_MALFORMED", f"not a readable PDF: {exc}") from None
+    if reader.encrypted:
+        raise SealBridgeError("DOC_UNSUPPORTED", "encrypted PDFs cannot be stamped")
+    return reader
+
+
+_INHERITABLE = ("/MediaBox", "/CropBox", "/Rotate")
+_MAX_TREE_DEPTH = 64
+
+
+def page_geometries(reader: PdfFileReader) -> list[PageGeometry]:
+    """Each page's visible box and rotation, in one walk of the page tree (attributes are inheritable)."""
+    out: list[PageGeometry] = []
+    try:
+        _walk_pages(reader.root["/Pages"], {}, out, set(), 0)
+    except SealBridgeError:
+        raise
+    except (PdfError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise SealBridgeError("DOC_MALFORMED", f"unreadable page tree: {exc}") from None
+    if not out:
+        raise SealBridgeError("DOC_MALFORMED", "the PDF has no pages")
+    return out
+
+
+def _walk_pages(
+    node_ref: Any, inherited: dict[str, Any], out: list[PageGeometry], seen: set[Any], depth: int
+) -> None:
+    ref = getattr(node_ref, "reference", None)
+    if depth > _MAX_TREE_DEPTH or (ref is not None and ref in seen):
+        raise SealBridgeError("DOC_MALFORMED", "the page tree is too deep or has a cycle")
+    if ref is not None:
+        seen.add(ref)
+    node = node_ref.get_object()
+    attrs = {**inherited, **{k: node[k] for k in _INHERITABLE if k in node}}
+    if node.get("/Type") == "/Pages" or ("/Kids" in node and node.get("/Type") != "/Page"):
+        for kid in node["/Kids"]:
+            _walk_pages(kid, attrs, out, seen, depth + 1)
+        return
+    if "/MediaBox" not in attrs:
+        raise SealBridgeError("DOC_MALFORMED", f"page {len(out) + 1} has no MediaBox")
+    crop = attrs.get("/CropBox")
+    out.append(
+        PageGeometry.from_boxes(
+            tuple(attrs["/MediaBox"]), None if crop is None else tuple(crop), attrs.get("/Rotate")
+        )
+    )
+
+
+def _refuse_locked(reader: PdfFileReader) -> None:
+    """A signature with DocMDP or FieldMDP permission P=1 forbids any change, including further seals.
+
+    That is a certification signature with P=1 (/Perms /DocMDP) or, as SealBridge writes for `lock`,
+    an approval signature whose FieldMDP reference carries P=1 (ISO 32000-2 §12.8.2.4).
+    """
+    try:
+        refs = []
+        perms = reader.root.get("/Perms")
+        docmdp = perms.get("/DocMDP") if perms is not None else None
+        if docmdp is not None:
+            refs.extend(docmdp.get_object().get("/Reference", []))
+        for _name, value, _ in enumerate_sig_fields(reader, filled_status=True):
+            refs.extend(value.get_object().get("/Reference", []))
+        for ref in refs:
+            params = ref.get_object().get("/TransformParams")
+            if params is not None and int(params.get("/P", 2)) == 1:
+                raise SealBridgeError(
+                    "DOC_LOCKED", "an earlier signature forbids any change (MDP permission P=1)"
+                )
+    except SealBridgeError:
+        raise
+    except (PdfError, KeyError, TypeError, ValueError, AttributeError):
+        return
+
+
+def _new_field_names(reader: PdfFileReader, count: int) -> list[str]:
+    try:
+        taken = {name for name, _, _ in enumerate_sig_fields(reader)}
+    except (PdfError, KeyError, TypeError, ValueError):
+        taken = set()
+    names: list[str] = []
+    k = 1
+    while len(names) < count:
+        name = f"{FIELD_PREFIX}{k}"
+        if name not in taken:
+            names.append(name)
+        k += 1
+    return names
+
+
+def _sign_one(
+    source: BinaryIO,
+    sink: BinaryIO,
+    in_place: bool,
+    spot: SealSpot,
+    name: str,
+    signer: Signer,
+    seal_der: bytes,
+    factory: AppearanceFactory,
+    options: StampOptions,
+    signed_at: datetime,
+    lock: bool,
+) -> None:
+    source.seek(0)
+    writer = IncrementalPdfFileWriter(source, strict=False)
+    first = spot.widgets[0]
+    subfilter = (
+        SigSeedSubFilter.ADOBE_PKCS7_DETACHED
+        if options.pdf_subfilter == "adbe.pkcs7.detached"
+        else SigSeedSubFilter.PADES
+    )
+    meta = PdfSignatureMetadata(
+        field_name=name,
+        md_algorithm=digest_for(signer),
+        subfilter=subfilter,
+        reason=options.reason,
+        location=options.location,
+        # Our dry-run signatures already have the largest size the key can produce, so no safety margin
+        # is needed; less zero padding in /Contents also makes every later verification parse faster.
+        # A timestamp token's size can vary, so keep pyHanko's margin then.
+        tight_size_estimates=not options.timestamp_url,
+    )
+    field_spec = SigFieldSpec(
+        sig_field_name=name,
+        on_page=first.page_index,
+        box=first.rect.as_tuple(),  # type: ignore[arg-type]
+        combine_annotation=False,
+        # lock: a PDF 2.0 field lock over all fields with P=1, so no later change or seal is allowed.
+        field_mdp_spec=FieldMDPSpec(action=FieldMDPAction.ALL) if lock else None,
+        doc_mdp_update_value=MDPPerm.NO_CHANGES if lock else None,
+    )
+    pdf_signer = PdfSigner(
+        meta,
+        signer=PdfCmsSigner(signer, seal_der),
+        timestamper=HTTPTimeStamper(options.timestamp_url) if options.timestamp_url else None,
+        stamp_style=factory.style(first.crop, first.rect.width, first.rect.height),
+        new_field_spec=field_spec,
+    )
+    if not in_place:
+        sink.seek(0)
+        sink.truncate()
+    try:
+        asyncio.run(_run_signing(pdf_signer, writer, spot.widgets[1:], factory, signed_at, sink, in_place))
+    except SealBridgeError:
+        raise
+    except TimestampRequestError as exc:
+        raise SealBridgeError("TIMESTAMP_FAILED", f"{options.timestamp_url}: {exc}") from None
+    except SigningError as exc:
+        raise SealBridgeError("DOC_UNSUPPORTED", f"pyHanko refused to sign: {exc}") from None
+    except PdfError as exc:
+        raise SealBridgeError("DOC_MALFORMED", f"cannot update the PDF: {exc}") from None
+
+
+async def _run_signing(
+    pdf_signer: PdfSigner,
+    writer: IncrementalPdfFileWriter,
+    extra_widgets: list[Widget],
+    factory: AppearanceFactory,
+    signed_at: datetime,
+    sink: BinaryIO,
+    in_place: bool,
+) -> None:
+    """PdfSigner.async_sign_pdf, step by step, with our extra widgets added before the digest."""
+    session = pdf_signer.init_signing_session(writer)
+    session.system_time = signed_at
+    validation_info = await session.perform_presign_validation(writer)
+    reserved = await session.estimate_signature_container_size(
+        validation_info, tight=pdf_signer.signature_meta.tight_size_estimates
+    )
+    tbs = session.prepare_tbs_document(validation_info=validation_info, bytes_reserved=reserved)
+    if extra_widgets:
+        _add_widgets(writer, pdf_signer.signature_meta.field_name or "", extra_widgets, factory)
+    if in_place:
+        prepared, output = tbs.digest_tbs_document(in_place=True)
+    else:
+        prepared, output = tbs.digest_tbs_document(output=sink)
+    post = await tbs.perform_signature(
+        document_digest=prepared.document_digest,
+        pdf_cms_signed_attrs=PdfCMSSignedAttributes(
+            signing_time=signed_at,
+            adobe_revinfo_attr=None if validation_info is None else validation_info.adobe_revinfo_attr,
+            cades_signed_attrs=pdf_signer.signature_meta.cades_signed_attr_spec,
+        ),
+    )
+    await post.post_signature_processing(output)
+    output.flush()
+
+
+def _add_widgets(
+    writer: IncrementalPdfFileWriter, field_name: str, widgets: list[Widget], factory: AppearanceFactory
+) -> None:
+    found = [ref for name, _, ref in enumerate_sig_fields(writer, with_name=field_name)]
+    if len(found) != 1:
+        raise SealBridgeError(
+            "INTERNAL", f"signature field {field_name!r} not found after pyHanko created it"
+        )
+    field_ref = found[0]
+    kids = field_ref.get_object()["/Kids"]
+    # pyHanko's own widget lacks /Parent; a field with several widgets needs it on every kid (ISO 32000 §12.7.4).
+    kids[0].get_object()[pdf_name("/Parent")] = field_ref
+    for wdg in widgets:
+        page_ref, _ = writer.find_page_for_modification(wdg.page_index)
+        annot = generic.DictionaryObject(
+            {
+                pdf_name("/Type"): pdf_name("/Annot"),
+                pdf_name("/Subtype"): pdf_name("/Widget"),
+                pdf_name("/F"): generic.NumberObject(_WIDGET_FLAGS),
+                pdf_name("/Rect"): generic.ArrayObject(generic.FloatObject(v) for v in wdg.rect.as_tuple()),
+                pdf_name("/P"): page_ref,
+                pdf_name("/Parent"): field_ref,
+            }
+        )
+        factory.apply(writer, annot, wdg.crop, wdg.rect.width, wdg.rect.height)
+        annot_ref = writer.add_object(annot)
+        kids.append(annot_ref)
+        writer.register_annotation(page_ref, annot_ref)

@@ -1,0 +1,378 @@
+"""Verifying stamped PDFs: tampering, later changes, several seals, foreign SubFilters, timestamps,
+and independent checks of what we produce (stock pyHanko for RSA/ECDSA, gmssl + SM3 for SM2)."""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from asn1crypto import cms, keys, tsp
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.writer import PageObject
+from pyhanko.sign import signers
+from pyhanko.sign.timestamps import DummyTimeStamper
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+from formats.errors import SealBridgeError
+from formats.gm import SM2PublicKey, sm3
+from formats.x509 import build_certificate
+from stamping.options import StampOptions, VerifyOptions
+from stamping.pdf import stamp, verify
+from stamping.placement import At, Seam
+from stamping.report import Check
+
+from .conftest import NOW
+from .pdfmaker import contract_pdf
+
+
+def _stamp(data: bytes, party, placements=None, **opts) -> bytes:  # type: ignore[no-untyped-def]
+    out = io.BytesIO()
+    stamp(data, out, party.signer, party.seal, placements or [At(1, 60, 60)], StampOptions(**opts))
+    return out.getvalue()
+
+
+def _anchors(*parties) -> VerifyOptions:  # type: ignore[no-untyped-def]
+    return VerifyOptions(trust_anchors=[p.root for p in parties])
+
+
+def test_stamped_pdf_is_valid(party) -> None:  # type: ignore[no-untyped-def]
+    pdf = _stamp(contract_pdf(1), party)
+    report = verify(pdf, _anchors(party))
+    assert report.verdict == "valid", report.to_dict()
+    seal = report.seals[0]
+    assert seal.type == "seal"
+    assert seal.seal is not None and seal.seal.esID.startswith("11010000")
+    assert seal.seal.picture_png_base64
+    assert seal.signer is not None and "Signer" in seal.signer.subject
+    assert seal.extra["subfilter"] == "/ETSI.CAdES.detached"
+    assert seal.extra["digest"] == ("sm3" if party.signer.algorithm == "sm2" else "sha256")
+    assert seal.checks["certificate"].status == "ok"
+
+
+def test_without_anchors_the_certificate_is_unknown(sm2_party) -> None:
+    report = verify(_stamp(contract_pdf(1), sm2_party), VerifyOptions())
+    assert report.verdict == "indeterminate"
+    assert report.seals[0].checks["certificate"].detail.startswith("no trust anchors")
+    # another CA's root does not make it trusted
+    report = verify(_stamp(contract_pdf(1), sm2_party), VerifyOptions(trust_anchors=[_other_root()]))
+    assert report.seals[0].checks["certificate"].status == "unknown"
+
+
+def _other_root() -> bytes:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return build_certificate({"common_name": "Unrelated Root"}, key, None, key, ca=True)
+
+
+def test_one_byte_changed_inside_the_range_is_invalid(party) -> None:  # type: ignore[no-untyped-def]
+    pdf = bytearray(_stamp(contract_pdf(1), party))
+    pos = pdf.index(b"Contract page 1")
+    pdf[pos] = ord("X")
+    report = verify(bytes(pdf), _anchors(party))
+    assert report.verdict == "invalid"
+    assert report.seals[0].checks["integrity"].status == "failed"
+
+
+def test_one_byte_changed_in_the_seal_picture_region_is_invalid(sm2_party) -> None:
+    """A byte flipped in the appended revision (the widget appearance), still inside the byte range."""
+    data = contract_pdf(1)
+    pdf = bytearray(_stamp(data, sm2_party))
+    pos = pdf.index(b"/Subtype /Widget", len(data))
+    pdf[pos + 2] ^= 0x20  # /Subtype -> /SUbtype
+    assert verify(bytes(pdf), _anchors(sm2_party)).verdict == "invalid"
+
+
+def _append_page(pdf: bytes) -> bytes:
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    page = PageObject(
+        contents=writer.add_object(generic.StreamObject(stream_data=b"BT /F1 12 Tf 72 700 Td (added) Tj ET")),
+        media_box=generic.ArrayObject([generic.NumberObject(v) for v in (0, 0, 595, 842)]),
+    )
+    writer.insert_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_page_appended_after_signing_fails_changes_after(sm2_party) -> None:
+    pdf = _append_page(_stamp(contract_pdf(1), sm2_party))
+    report = verify(pdf, _anchors(sm2_party))
+    seal = report.seals[0]
+    assert seal.checks["integrity"].status == "ok"  # its own revision is untouched
+    assert seal.checks["changes_after"].status == "failed", seal.checks["changes_after"]
+    assert report.verdict == "invalid"
+
+
+def test_second_seal_keeps_the_first_valid(sm2_party, rsa_party) -> None:
+    once = _stamp(contract_pdf(2), sm2_party)
+    twice = _stamp(once, rsa_party, [Seam("right")])
+    report = verify(twice, _anchors(sm2_party, rsa_party))
+    assert [s.verdict for s in report.seals] == ["valid", "valid"], report.to_dict()
+    first, second = report.seals
+    assert first.extra["coverage"] == "ENTIRE_REVISION"
+    assert first.extra["modification_level"] == "FORM_FILLING"
+    assert second.extra["coverage"] == "ENTIRE_FILE"
+
+
+def test_signature_with_an_unknown_subfilter_is_listed(sm2_party) -> None:
+    pdf = _stamp(contract_pdf(1), sm2_party)
+    # A vendor signature: same length, so the file structure stays intact.
+    vendor = pdf.replace(b"/SubFilter /ETSI.CAdES.detached", b"/SubFilter /GM.sm2seal         ", 1)
+    assert vendor != pdf
+    report = verify(vendor, _anchors(sm2_party))
+    assert len(report.seals) == 1
+    seal = report.seals[0]
+    assert seal.verdict == "indeterminate"
+    assert seal.extra["subfilter"] == "/GM.sm2seal"
+    assert "/GM.sm2seal" in seal.checks["signature"].detail
+
+
+def test_stock_pyhanko_validates_rsa_and_ecdsa(rsa_party, ecdsa_party) -> None:
+    for party in (rsa_party, ecdsa_party):
+        pdf = _stamp(contract_pdf(2), party, [At(1, 50, 50), Seam("right")])
+        reader = PdfFileReader(io.BytesIO(pdf))
+        vc = ValidationContext(trust_roots=[asn1_x509.Certificate.load(party.root)])
+        for sig in reader.embedded_signatures:
+            status = validate_pdf_signature(sig, vc)
+            assert status.intact and status.valid and status.trusted, status.summary()
+
+
+def test_sm2_output_checks_out_independently(sm2_party) -> None:
+    """SM3 over the ByteRange == messageDigest; the SM2 signature verifies with the pure-Python backend."""
+    pdf = _stamp(contract_pdf(1), sm2_party)
+    match = re.search(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", pdf)
+    assert match
+    a, b, c, d = (int(v) for v in match.groups())
+    assert a == 0 and c + d == len(pdf)
+    contents = bytes.fromhex(pdf[a + b + 1 : c - 1].decode("ascii"))
+    signed_data = cms.ContentInfo.load(contents.rstrip(b"\0"))["content"]
+    signer_info = signed_data["signer_infos"][0]
+    assert signer_info["digest_algorithm"]["algorithm"].dotted == "1.2.156.10197.1.401"
+    assert signer_info["signature_algorithm"]["algorithm"].dotted == "1.2.156.10197.1.501"
+    attrs = {attr["type"].dotted: attr["values"][0] for attr in signer_info["signed_attrs"]}
+    assert attrs["1.2.840.113549.1.9.4"].native == sm3(pdf[a : a + b] + pdf[c : c + d])
+    assert attrs["2.25.325754713898753620882212272006325673523"].dump() == sm2_party.seal
+    cert = asn1_x509.Certificate.load(sm2_party.signer.certificate)
+    key = SM2PublicKey.from_spki(cert.public_key)
+    signed_attrs_der = signer_info["signed_attrs"].untag().dump()
+    assert key.verify(signed_attrs_der, signer_info["signature"].native, backend="gmssl")
+    assert not key.verify(signed_attrs_der + b"x", signer_info["signature"].native, backend="gmssl")
+
+
+@pytest.mark.parametrize("kind", ["sm2", "rsa"])
+def test_adbe_pkcs7_detached(kind, sm2_party, rsa_party) -> None:  # type: ignore[no-untyped-def]
+    party = sm2_party if kind == "sm2" else rsa_party
+    pdf = _stamp(contract_pdf(1), party, pdf_subfilter="adbe.pkcs7.detached")
+    report = verify(pdf, _anchors(party))
+    assert report.verdict == "valid"
+    assert report.seals[0].extra["subfilter"] == "/adbe.pkcs7.detached"
+
+
+def test_plain_signature_without_seal_is_a_sign(rsa_party) -> None:
+    from formats.gm.keys import load_private_key  # noqa: F401 - the key lives in the KeySigner
+
+    key = rsa_party.signer.key
+    pem = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    signer = signers.SimpleSigner(
+        signing_cert=asn1_x509.Certificate.load(rsa_party.signer.certificate),
+        signing_key=keys.PrivateKeyInfo.load(pem),
+        cert_registry=None,
+    )
+    out = io.BytesIO()
+    signers.sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(contract_pdf(1))),
+        signers.PdfSignatureMetadata(field_name="Plain"),
+        signer=signer,
+        output=out,
+    )
+    report = verify(out.getvalue(), _anchors(rsa_party))
+    seal = report.seals[0]
+    assert seal.id == "Plain" and seal.type == "sign"
+    assert seal.checks["integrity"].status == "ok" and seal.checks["signature"].status == "ok"
+    assert seal.checks["seal"].detail.startswith("not applicable")
+
+
+def test_platform_status_lookup(sm2_party) -> None:
+    calls = []
+
+    def lookup(esid, signed_at):  # type: ignore[no-untyped-def]
+        calls.append((esid, signed_at))
+        return Check.failed("revoked on the platform")
+
+    report = verify(
+        _stamp(contract_pdf(1), sm2_party),
+        VerifyOptions(trust_anchors=[sm2_party.root], status_lookup=lookup),
+    )
+    assert calls and calls[0][0] == "11010000SM20001" and calls[0][1] is not None
+    assert report.seals[0].checks["platform_status"].status == "failed"
+    assert report.verdict == "invalid"
+
+
+def test_signing_time_outside_the_certificate_is_failed(sm2_party) -> None:
+    pdf = _stamp(contract_pdf(1), sm2_party, signed_at=NOW - timedelta(hours=12))
+    assert verify(pdf, _anchors(sm2_party)).verdict == "valid"
+
+
+def test_unsigned_and_garbage() -> None:
+    assert verify(contract_pdf(1)).verdict == "no_seals"
+    for garbage in (b"", b"hello", b"%PDF-1.4\n%%EOF", b"PK\x03\x04 not a pdf"):
+        with pytest.raises(SealBridgeError) as err:
+            verify(garbage)
+        assert err.value.code == "DOC_MALFORMED"
+
+
+def test_damaged_contents_is_a_failed_seal_not_a_crash(sm2_party) -> None:
+    pdf = bytearray(_stamp(contract_pdf(1), sm2_party))
+    start = pdf.index(b"/Contents <") + len(b"/Contents <")
+    pdf[start : start + 8] = b"00000000"
+    report = verify(bytes(pdf), _anchors(sm2_party))
+    assert report.verdict == "invalid"
+    assert report.seals[0].checks["signature"].status == "failed"
+
+
+# --- PAdES B-T against a real HTTP timestamp server (pyHanko's DummyTimeStamper behind http.server) ---
+
+
+@pytest.fixture(scope="module")
+def tsa() -> Iterator[tuple[str, bytes]]:
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    root = build_certificate({"common_name": "Test TSA Root"}, ca_key, None, ca_key, ca=True)
+    tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    tsa_cert = build_certificate(
+        {"common_name": "Test TSA"},
+        tsa_key,
+        root,
+        ca_key,
+        key_usage=["digital_signature"],
+        ext_key_usage=["time_stamping"],
+    )
+    pkcs8 = tsa_key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    stamper = DummyTimeStamper(
+        tsa_cert=asn1_x509.Certificate.load(tsa_cert),
+        tsa_key=keys.PrivateKeyInfo.load(pkcs8),
+        certs_to_embed=[asn1_x509.Certificate.load(root)],
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            reply = stamper.request_tsa_response(tsp.TimeStampReq.load(body)).dump()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/tsa", root
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("kind", ["rsa", "sm2"])
+def test_pades_b_t_with_a_local_tsa(tsa, kind, rsa_party, sm2_party) -> None:  # type: ignore[no-untyped-def]
+    url, tsa_root = tsa
+    party = rsa_party if kind == "rsa" else sm2_party
+    pdf = _stamp(contract_pdf(1), party, timestamp_url=url)
+    report = verify(pdf, VerifyOptions(trust_anchors=[party.root, tsa_root]))
+    seal = report.seals[0]
+    assert seal.checks["timestamp"].status == "ok", seal.checks["timestamp"]
+    assert report.verdict == "valid"
+    # without the TSA's root the timestamp verifies but is not trusted
+    report = verify(pdf, _anchors(party))
+    assert report.seals[0].checks["timestamp"].status == "unknown"
+
+
+def test_unreachable_tsa(rsa_party) -> None:
+    with pytest.raises(SealBridgeError) as err:
+        _stamp(contract_pdf(1), rsa_party, timestamp_url="http://127.0.0.1:9/tsa")
+    assert err.value.code == "TIMESTAMP_FAILED"
+
+
+def test_lock_refuses_later_seals(sm2_party) -> None:
+    pdf = _stamp(contract_pdf(2), sm2_party, [At(1, 50, 50), At(2, 50, 50)], lock=True)
+    report = verify(pdf, _anchors(sm2_party))
+    assert [s.verdict for s in report.seals] == ["valid", "valid"], report.to_dict()
+    assert report.seals[1].extra.get("locked") is True and not report.seals[0].extra.get("locked")
+    with pytest.raises(SealBridgeError) as err:
+        _stamp(pdf, sm2_party)
+    assert err.value.code == "DOC_LOCKED"
+    assert verify(_append_page(pdf), _anchors(sm2_party)).verdict == "invalid"
+
+
+def _as_gmt0010(pdf: bytes, party) -> bytes:  # type: ignore[no-untyped-def]
+    """Rewrite our SM2 CMS the way Chinese CAs encode it (GM/T 0010 / GB/T 35275): GM content types,
+    digestEncryptionAlgorithm SM2-1 (1.2.156.10197.1.301.1), re-signed; /Contents is outside the range."""
+    start = pdf.index(b"/Contents <") + len(b"/Contents <")
+    end = pdf.index(b">", start)
+    info = cms.ContentInfo.load(bytes.fromhex(pdf[start:end].decode("ascii")).rstrip(b"\0"))
+    signed_data = info["content"]
+    signer_info = signed_data["signer_infos"][0]
+    # GM/T 0010 signers write contentType, signingTime and messageDigest (no algorithm protection)
+    attrs = [a for a in signer_info["signed_attrs"] if a["type"].native != "cms_algorithm_protection"]
+    for attr in attrs:
+        if attr["type"].native == "content_type":
+            attr["values"] = [cms.ContentType("1.2.156.10197.6.1.4.2.1")]
+    signer_info["signed_attrs"] = cms.CMSAttributes(attrs)
+    signer_info["signature_algorithm"] = {"algorithm": "1.2.156.10197.1.301.1"}
+    signer_info["signature"] = party.signer.sign(signer_info["signed_attrs"].untag().dump())
+    signed_data["encap_content_info"] = {"content_type": "1.2.156.10197.6.1.4.2.1"}
+    gm = (
+        cms.ContentInfo({"content_type": "1.2.156.10197.6.1.4.2.2", "content": signed_data})
+        .dump()
+        .hex()
+        .encode()
+    )
+    assert len(gm) <= end - start
+    return pdf[:start] + gm + b"0" * (end - start - len(gm)) + pdf[end:]
+
+
+def test_gmt0010_cms_inside_a_pdf_verifies(sm2_party) -> None:
+    pdf = _as_gmt0010(_stamp(contract_pdf(1), sm2_party, pdf_subfilter="adbe.pkcs7.detached"), sm2_party)
+    report = verify(pdf, _anchors(sm2_party))
+    seal = report.seals[0]
+    assert seal.extra["signature_algorithm"] == "sm2_1"
+    assert report.verdict == "valid", report.to_dict()
+
+
+def test_comment_added_after_signing_fails_changes_after(rsa_party) -> None:
+    writer = IncrementalPdfFileWriter(io.BytesIO(_stamp(contract_pdf(1), rsa_party)))
+    page_ref, _ = writer.find_page_for_modification(0)
+    note = generic.DictionaryObject(
+        {
+            generic.pdf_name("/Type"): generic.pdf_name("/Annot"),
+            generic.pdf_name("/Subtype"): generic.pdf_name("/Text"),
+            generic.pdf_name("/Rect"): generic.ArrayObject(
+                [generic.NumberObject(v) for v in (100, 100, 120, 120)]
+            ),
+            generic.pdf_name("/Contents"): generic.TextStringObject("金额改为 100 万"),
+        }
+    )
+    writer.register_annotation(page_ref, writer.add_object(note))
+    out = io.BytesIO()
+    writer.write(out)
+    seal = verify(out.getvalue(), _anchors(rsa_party)).seals[0]
+    assert seal.checks["changes_after"].status == "failed"
+    assert (
+        "ANNOTATIONS" in seal.checks["changes_after"].detail
+        or "policy" in seal.checks["changes_after"].detail
+    )
