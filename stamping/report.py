@@ -106,8 +106,11 @@ class SealReport:
     def verdict(self) -> Verdict:
         if any(c.status == "failed" for c in self.checks.values()):
             return "invalid"
-        if all(self.checks[n].status == "ok" for n in _CORE) and all(
-            c.status == "ok" or (n not in _CORE and c.detail.startswith("not applicable"))
+        # A plain digital signature (OFD Type="Sign", a PDF signature without a seal) has no seal to check;
+        # its seal checks say "not applicable" and it can be valid on integrity, signature and certificate.
+        core = _CORE if self.type == "seal" else ("integrity", "signature")
+        if all(self.checks[n].status == "ok" for n in core) and all(
+            c.status == "ok" or (n not in core and c.detail.startswith("not applicable"))
             for n, c in self.checks.items()
         ):
             return "valid"

@@ -1,0 +1,88 @@
+"""`sealbridge verify` — check every seal and signature of a PDF or OFD and print the shared report.
+
+Exit codes: 0 valid, 1 invalid, 3 indeterminate or no seals, 2 error.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agent.cli.common import add_json_flag, command, print_json
+from agent.cli.docformat import format_module, read_document, sniff
+from formats.errors import SealBridgeError
+from stamping.options import StatusLookup, VerifyOptions
+from stamping.report import Check, Report
+
+_CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("verify", help="verify the seals and signatures of a PDF or OFD document")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument(
+        "--trust", action="append", default=[], metavar="DIR_OR_PEM", help="trust anchors (repeatable)"
+    )
+    p.add_argument("--cert", action="append", default=[], metavar="CERT",
+                   help="extra certificate, e.g. for a bare signature that carries none (repeatable)")  # fmt: skip
+    p.add_argument("--platform", metavar="URL", help="central platform for the seals' status")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_verify)
+
+
+def load_cert_files(spec: str) -> list[bytes]:
+    from formats.gm.keys import load_certificates
+
+    path = Path(spec)
+    files = (
+        sorted(f for f in path.iterdir() if f.suffix.lower() in _CERT_SUFFIXES) if path.is_dir() else [path]
+    )
+    out: list[bytes] = []
+    for f in files:
+        try:
+            data = f.read_bytes()
+        except OSError as exc:
+            raise SealBridgeError("BAD_REQUEST", f"cannot read {f}: {exc.strerror}") from None
+        out.extend(c.dump() for c in load_certificates(data))
+    return out
+
+
+def _status_lookup(url: str) -> StatusLookup:
+    try:
+        from agent.platform_client import make_status_lookup
+    except ImportError:
+
+        def unknown(_esid: str, _at: datetime | None) -> Check:
+            return Check.unknown("platform client not available in this build")
+
+        return unknown
+    return make_status_lookup(url)
+
+
+def _print_text(report: Report, path: str) -> None:
+    print(f"{path}: {report.format.upper()} {report.verdict}")
+    for seal in report.seals:
+        who = seal.signer.subject if seal.signer else "?"
+        name = f"{seal.seal.name} ({seal.seal.esID})" if seal.seal else "digital signature"
+        print(f"  [{seal.id}] {seal.verdict}: {name}, signer {who}, signed {seal.signed_at or '?'}")
+        for check_name, check in seal.checks.items():
+            print(f"      {check_name:16} {check.status:8} {check.detail}")
+
+
+@command
+def cmd_verify(args: argparse.Namespace) -> int:
+    data = read_document(args.file)
+    module = format_module(sniff(data))
+    options = VerifyOptions(
+        trust_anchors=[c for spec in args.trust for c in load_cert_files(spec)],
+        extra_certs=[c for spec in args.cert for c in load_cert_files(spec)],
+        status_lookup=_status_lookup(args.platform) if args.platform else None,
+    )
+    report = module.verify(data, options)
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        _print_text(report, args.file)
+    return report.exit_code

@@ -1,0 +1,160 @@
+"""Bounded reading of an OFD package (a zip file).
+
+Every limit is checked against the central directory before a byte is inflated, and inflation itself
+stops at the declared size (zipfile enforces it and the CRC), so a lying header cannot blow up memory.
+Names are package paths without a leading slash ("Doc_0/Document.xml"); lookups fall back to a
+case-insensitive match because producers write "TPLS/TPL_0" in the zip and "Tpls/Tpl_0" in XML.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from lxml import etree
+
+from formats.errors import SealBridgeError
+from formats.gm import SM3Hasher
+from formats.ofd.limits import DEFAULT_LIMITS, Limits
+from formats.ofd.xmlsafe import parse_xml
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    info: zipfile.ZipInfo
+
+    @property
+    def size(self) -> int:
+        return self.info.file_size
+
+
+def _malformed(msg: str) -> SealBridgeError:
+    return SealBridgeError("DOC_MALFORMED", msg)
+
+
+def _check_name(name: str) -> None:
+    if not name or "\x00" in name:
+        raise _malformed("empty or NUL in a zip entry name")
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        raise _malformed(f"absolute path in zip entry {name!r}")
+    parts = name.replace("\\", "/").split("/")
+    if any(p == ".." for p in parts):
+        raise _malformed(f"'..' in zip entry {name!r}")
+
+
+class OfdPackage:
+    """A read-only view of an OFD zip held in memory (`data`) with every bound checked up front."""
+
+    def __init__(self, data: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.data = data
+        self.limits = limits
+        try:
+            self.zip = zipfile.ZipFile(io.BytesIO(data))
+        except zipfile.BadZipFile as exc:
+            raise _malformed(f"not an OFD (zip) package: {exc}") from None
+        except (OSError, ValueError, EOFError) as exc:
+            raise _malformed(f"damaged zip: {exc}") from None
+        infos = self.zip.infolist()
+        if len(infos) > limits.max_entries:
+            raise SealBridgeError(
+                "DOC_TOO_LARGE", f"{len(infos)} zip entries; the limit is {limits.max_entries}"
+            )
+        self.entries: dict[str, Entry] = {}
+        self._folded: dict[str, str] = {}
+        total = 0
+        for info in infos:
+            _check_name(info.filename)
+            if info.filename in self.entries or info.filename + "/" in self.entries:
+                raise _malformed(f"duplicate zip entry {info.filename!r}")
+            if info.flag_bits & 0x1:
+                raise _malformed(f"encrypted zip entry {info.filename!r}")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise _malformed(f"unsupported compression {info.compress_type} in {info.filename!r}")
+            total += info.file_size
+            if total > limits.max_total_uncompressed:
+                raise SealBridgeError(
+                    "DOC_TOO_LARGE", f"uncompressed size exceeds {limits.max_total_uncompressed} bytes"
+                )
+            if info.file_size >= limits.ratio_min_size:
+                ratio = info.file_size / max(info.compress_size, 1)
+                if ratio > limits.max_ratio:
+                    raise SealBridgeError(
+                        "DOC_TOO_LARGE",
+                        f"{info.filename!r} compression ratio {ratio:.0f} exceeds {limits.max_ratio:.0f}",
+                    )
+            self.entries[info.filename] = Entry(info.filename, info)
+        for name in self.entries:
+            folded = name.rstrip("/").lower()
+            if folded in self._folded:
+                # Two names differing only in case: a verifier and a viewer could read different parts.
+                raise _malformed(f"zip entries {self._folded[folded]!r} and {name!r} differ only in case")
+            self._folded[folded] = name
+        if self.find("OFD.xml") is None:
+            raise _malformed("OFD.xml is missing: not an OFD package")
+
+    # --- names -------------------------------------------------------------------------------------
+    def files(self) -> list[str]:
+        """Every file (not directory) entry, in zip order."""
+        return [n for n in self.entries if not n.endswith("/")]
+
+    def find(self, path: str) -> str | None:
+        """The zip name for a package path ("/Doc_0/x.xml" or "Doc_0/x.xml"), or None."""
+        name = path.lstrip("/")
+        if name in self.entries and not name.endswith("/"):
+            return name
+        folded = self._folded.get(name.rstrip("/").lower())
+        return folded if folded and not folded.endswith("/") else None
+
+    def exists(self, path: str) -> bool:
+        return self.find(path) is not None
+
+    def _require(self, path: str) -> str:
+        name = self.find(path)
+        if name is None:
+            raise _malformed(f"{path} is referenced but missing from the package")
+        return name
+
+    # --- content -----------------------------------------------------------------------------------
+    def open(self, path: str) -> zipfile.ZipExtFile:
+        try:
+            return self.zip.open(self._require(path))
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+            raise _malformed(f"cannot read {path}: {exc}") from None
+
+    def read(self, path: str, max_size: int | None = None) -> bytes:
+        """The whole entry; DOC_TOO_LARGE before inflating anything if it is declared above `max_size`."""
+        name = self._require(path)
+        size = self.entries[name].size
+        if max_size is not None and size > max_size:
+            raise SealBridgeError("DOC_TOO_LARGE", f"{path} is {size} bytes; the limit here is {max_size}")
+        try:
+            with self.zip.open(name) as f:
+                return f.read()
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+            raise _malformed(f"cannot read {path}: {exc}") from None
+        except Exception as exc:  # zlib.error and friends from a damaged stream
+            raise _malformed(f"cannot read {path}: {exc}") from None
+
+    def xml(self, path: str) -> etree._Element:
+        return parse_xml(self.read(path, self.limits.max_xml_bytes), path, self.limits)
+
+    def digest(self, path: str, hasher_factory: type = SM3Hasher) -> bytes:
+        """Stream one entry through a hash (SM3 by default) without holding it in memory."""
+        name = self._require(path)
+        h = hasher_factory()
+        try:
+            with self.zip.open(name) as f:
+                while chunk := f.read(_CHUNK):
+                    h.update(chunk)
+        except Exception as exc:
+            raise _malformed(f"cannot read {path}: {exc}") from None
+        return h.digest()
+
+    def iter_infos(self) -> Iterator[zipfile.ZipInfo]:
+        for e in self.entries.values():
+            yield e.info

@@ -1,0 +1,94 @@
+"""The signer certificate: a chain to the configured trust anchors and validity at the signing time.
+
+Deliberately small: issuer lookup by name with a signature check, up to a trusted root. No revocation
+(there is no CRL/OCSP access from stamping/); the platform status check covers the seal's own status.
+Expired or unknown-issuer certificates give `unknown` with the reason, never an exception.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from asn1crypto import x509
+
+from formats.ses import verify_cert_signature
+from stamping.report import Check, SignerInfo
+
+_MAX_DEPTH = 8
+
+
+def _load(der: bytes) -> x509.Certificate | None:
+    try:
+        cert = x509.Certificate.load(der)
+        cert.native  # noqa: B018 - force a full parse so damage shows here
+        return cert
+    except Exception:
+        return None
+
+
+def signer_info(cert_der: bytes | None) -> SignerInfo | None:
+    cert = _load(cert_der) if cert_der else None
+    if cert is None:
+        return None
+    return SignerInfo(
+        subject=cert.subject.human_friendly,
+        serial=format(cert.serial_number, "x"),
+        issuer=cert.issuer.human_friendly,
+    )
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    if cert.issuer != issuer.subject:
+        return False
+    status, _ = verify_cert_signature(
+        issuer.dump(), cert["signature_algorithm"]["algorithm"].dotted, cert["tbs_certificate"].dump(),
+        cert["signature_value"].native,
+    )  # fmt: skip
+    return status == "ok"
+
+
+def _valid_at(cert: x509.Certificate, at: datetime) -> bool:
+    validity = cert["tbs_certificate"]["validity"]
+    return validity["not_before"].native <= at <= validity["not_after"].native
+
+
+def check_certificate(
+    cert_der: bytes | None, signed_at: datetime | None, anchors: list[bytes], pool: list[bytes], now: datetime
+) -> Check:
+    cert = _load(cert_der) if cert_der else None
+    if cert is None:
+        return Check.unknown("no readable signer certificate")
+    at = signed_at or now
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    notes: list[str] = []
+    if not _valid_at(cert, at):
+        return Check.failed(f"the signer certificate was not valid at the signing time {at.isoformat()}")
+    if not _valid_at(cert, now):
+        notes.append("the certificate has expired since (it was valid at signing)")
+    if not anchors:
+        return Check.unknown("; ".join(["no trust anchors configured (--trust)", *notes]))
+    anchor_certs = [c for c in (_load(a) for a in anchors) if c is not None]
+    candidates = [c for c in (_load(p) for p in pool) if c is not None] + anchor_certs
+    chain = [cert]
+    current = cert
+    for _ in range(_MAX_DEPTH):
+        if any(current.dump() == a.dump() for a in anchor_certs):
+            break
+        anchor = next((a for a in anchor_certs if _issued_by(current, a)), None)
+        if anchor is not None:
+            chain.append(anchor)
+            break
+        issuer = next((c for c in candidates if c.dump() != current.dump() and _issued_by(current, c)), None)
+        if issuer is None:
+            return Check.unknown(
+                "; ".join([f"unknown issuer: no trusted chain for {current.issuer.human_friendly}", *notes])
+            )
+        if not _valid_at(issuer, at):
+            return Check.failed(f"issuer {issuer.subject.human_friendly} was not valid at the signing time")
+        chain.append(issuer)
+        current = issuer
+    else:
+        return Check.unknown("certificate chain too long")
+    names = " → ".join(c.subject.human_friendly for c in chain)
+    return Check.ok("; ".join([f"chain to a trust anchor, valid at signing: {names}", *notes]))

@@ -1,0 +1,125 @@
+"""Integrity of one OFD signature (its References) and what the package holds that it does not cover."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+
+from formats.errors import SealBridgeError
+from formats.gm import SM3Hasher
+from formats.ofd import SM3_CHECK_METHODS, OfdPackage, SignatureXml
+from stamping.report import Check
+
+_OTHER_HASHES = {"sha1": "sha1", "md5": "md5", "sha256": "sha256", "2.16.840.1.101.3.4.2.1": "sha256"}
+
+
+class _HashlibHasher:
+    def __init__(self, name: str) -> None:
+        self._h = hashlib.new(name)
+
+    def update(self, data: bytes) -> None:
+        self._h.update(data)
+
+    def digest(self) -> bytes:
+        return self._h.digest()
+
+
+def hasher_for(check_method: str):  # noqa: ANN201 - a factory returning an update()/digest() object
+    method = check_method.strip().lower()
+    if method in SM3_CHECK_METHODS:
+        return SM3Hasher
+    name = _OTHER_HASHES.get(method.replace("-", ""))
+    if name:
+        return lambda: _HashlibHasher(name)
+    return None
+
+
+def check_references(
+    pkg: OfdPackage, sig: SignatureXml, cache: dict[tuple[str, str], bytes] | None = None
+) -> Check:
+    """Recompute every Reference. Any mismatch or missing file → failed; an unknown CheckMethod → unknown.
+
+    `cache` ((zip name, method) → digest) is shared between the signatures of one document, so each file
+    is read once per hash algorithm however many seals protect it."""
+    cache = {} if cache is None else cache
+    if not sig.references:
+        return Check.failed("the signature lists no References: it protects nothing")
+    factory = hasher_for(sig.check_method)
+    if factory is None:
+        return Check.unknown(f"unsupported CheckMethod {sig.check_method!r}")
+    bad: list[str] = []
+    for ref in sig.references:
+        if not pkg.exists(ref.path):
+            bad.append(f"{ref.path} (missing)")
+            continue
+        try:
+            expected = base64.b64decode(ref.check_value.strip(), validate=False)
+        except (binascii.Error, ValueError):
+            bad.append(f"{ref.path} (unreadable CheckValue)")
+            continue
+        key = (pkg.find(ref.path) or ref.path, sig.check_method.strip().lower())
+        if key not in cache:
+            try:
+                cache[key] = pkg.digest(ref.path, factory)
+            except SealBridgeError as err:
+                bad.append(f"{ref.path} ({err.detail})")
+                continue
+        actual = cache[key]
+        if actual != expected:
+            bad.append(f"{ref.path} (digest differs)")
+    if bad:
+        return Check.failed(f"{len(bad)} of {len(sig.references)} references fail: " + "; ".join(bad[:20]))
+    return Check.ok(f"{len(sig.references)} references match ({sig.check_method})")
+
+
+def own_files(sig: SignatureXml) -> set[str]:
+    """The files a signature brings with it (its Signature.xml, SignedValue.dat and Seal.esl)."""
+    files = {sig.path, sig.signed_value_path}
+    if sig.seal_path:
+        files.add(sig.seal_path)
+    return {f.lower() for f in files}
+
+
+def changes_after(
+    pkg: OfdPackage,
+    index: int,
+    sigs: list[SignatureXml | None],
+    signatures_path: str,
+) -> tuple[Check, list[str]]:
+    """Files of the package this signature (number `index` in Signatures.xml order) does not cover.
+
+    Exempt: its own files, later signatures' own files, and Signatures.xml when it is not locked (later seals
+    must add themselves to it). Of the rest, a file no signature covers at all → failed; a file only a later
+    signature covers, or OFD.xml (several producers leave it out because they edit it while signing) →
+    unknown, since we cannot tell whether it changed after this seal.
+    """
+    sig = sigs[index]
+    assert sig is not None
+    covered = {r.path.lower() for r in sig.references}
+    exempt = own_files(sig)
+    for later in sigs[index + 1 :]:
+        if later is not None:
+            exempt |= own_files(later)
+    locked = signatures_path.lower() in covered
+    if not locked:
+        exempt.add(signatures_path.lower())
+    covered_later = set()
+    for other in sigs:
+        if other is not None and other is not sig:
+            covered_later |= {r.path.lower() for r in other.references}
+    uncovered = [
+        "/" + name
+        for name in pkg.files()
+        if ("/" + name).lower() not in covered and ("/" + name).lower() not in exempt
+    ]
+    if not uncovered:
+        return Check.ok("every file of the package is covered by this seal or belongs to a later seal"), []
+    nobody = [p for p in uncovered if p.lower() not in covered_later and p.lower() != "/ofd.xml"]
+    if nobody:
+        return Check.failed(
+            "files not protected by any seal (added or changed after signing?): " + ", ".join(nobody[:20])
+        ), uncovered
+    return Check.unknown(
+        "not protected by this seal, so changes cannot be ruled out: " + ", ".join(uncovered[:20])
+    ), uncovered

@@ -1,0 +1,160 @@
+"""Check an OFD SignedValue.dat against the exact bytes of its Signature.xml.
+
+Three encodings exist in real files (research/standards.md §4.3):
+- SES_Signature (V1/V4/V5, Type="Seal"): dataHash = SM3(Signature.xml), signature over DER(TBS_Sign);
+- GB/T 35275 / PKCS#7 SignedData (Type="Sign"), with or without signed attributes;
+- a bare SM2 signature over Signature.xml (ofdrw DigitalSignContainer): needs a certificate from outside.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from asn1crypto import cms
+
+from formats.errors import SealBridgeError
+from formats.gm import OID_SM2_SM3, register_asn1crypto_oids, sm3
+from formats.ses import Seal, detect_kind, parse_signature, verify_cert_signature, verify_signature_value
+from stamping.report import Check
+
+
+@dataclass
+class SignedValueResult:
+    kind: str  # "ses" | "pkcs7" | "raw_sm2"
+    signature: Check
+    seal: Seal | None = None
+    ses_version: int | None = None
+    signer_cert: bytes | None = None
+    signed_at: datetime | None = None
+    property_info: str | None = None
+    embedded_certs: list[bytes] = field(default_factory=list)
+    timestamp: bytes | None = None
+    signature_value: bytes = b""  # the SES signature BIT STRING contents (what a timestamp covers)
+    notes: list[str] = field(default_factory=list)
+
+
+def check_signed_value(value: bytes, tbs_xml: bytes, extra_certs: list[bytes]) -> SignedValueResult:
+    kind = detect_kind(value)
+    if kind == "pkcs7":
+        return _pkcs7(value, tbs_xml)
+    if kind == "raw_sm2":
+        return _raw(value, tbs_xml, extra_certs)
+    sig = parse_signature(value)  # raises DOC_MALFORMED with the precise reason for anything else
+    digest = sm3(tbs_xml)
+    result = SignedValueResult(
+        "ses",
+        Check.unknown(""),
+        seal=sig.seal,
+        ses_version=sig.version,
+        signer_cert=sig.signer_cert or None,
+        signed_at=sig.time,
+        property_info=sig.property_info,
+        timestamp=sig.timestamp,
+        signature_value=sig.signature,
+        notes=list(sig.warnings),
+    )
+    if sig.data_hash != digest:
+        result.signature = Check.failed("dataHash is not SM3 of Signature.xml: Signature.xml was changed")
+        return result
+    status, detail = verify_signature_value(sig)
+    result.signature = Check(
+        status, f"dataHash = SM3(Signature.xml); {detail} (SES_Signature V{sig.version})"
+    )
+    return result
+
+
+def _raw(value: bytes, tbs_xml: bytes, extra_certs: list[bytes]) -> SignedValueResult:
+    if not extra_certs:
+        return SignedValueResult(
+            "raw_sm2", Check.unknown("cannot verify: no certificate (bare SM2 signature; use --cert)")
+        )
+    for cert in extra_certs:
+        status, _ = verify_cert_signature(cert, OID_SM2_SM3, tbs_xml, value)
+        if status == "ok":
+            return SignedValueResult(
+                "raw_sm2",
+                Check.ok("bare SM2 signature over Signature.xml verifies with a supplied certificate"),
+                signer_cert=cert,
+            )
+    return SignedValueResult(
+        "raw_sm2", Check.failed("bare SM2 signature does not verify with any supplied certificate")
+    )
+
+
+def _find_cert(signer_info: Any, certs: list[Any]) -> Any | None:
+    sid = signer_info["sid"]
+    for cert in certs:
+        if sid.name == "issuer_and_serial_number":
+            ias = sid.chosen
+            if cert.issuer == ias["issuer"] and cert.serial_number == ias["serial_number"].native:
+                return cert
+        elif sid.name == "subject_key_identifier" and cert.key_identifier == sid.chosen.native:
+            return cert
+    return certs[0] if len(certs) == 1 else None
+
+
+def _attr(signed_attrs: Any, name: str) -> Any | None:
+    for attr in signed_attrs:
+        if attr["type"].native == name or attr["type"].dotted == name:
+            return attr["values"][0]
+    return None
+
+
+def _pkcs7(value: bytes, tbs_xml: bytes) -> SignedValueResult:
+    register_asn1crypto_oids()
+    try:
+        info = cms.ContentInfo.load(value, strict=True)
+        content = info["content"]
+        signer_infos = content["signer_infos"]
+        certs = [c.chosen for c in (content["certificates"] or []) if c.name == "certificate"]
+        signer_info = signer_infos[0]
+        encap = content["encap_content_info"]["content"]
+        e_content = encap.native if encap is not None and encap.contents is not None else None
+        if isinstance(e_content, str):
+            e_content = e_content.encode("latin-1")
+        signed_attrs = signer_info["signed_attrs"]
+        sig_alg = signer_info["signature_algorithm"]["algorithm"].dotted
+        signature = signer_info["signature"].native
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise SealBridgeError(
+            "DOC_MALFORMED", f"unreadable PKCS#7 SignedValue: {type(exc).__name__}"
+        ) from None
+    cert = _find_cert(signer_info, certs)
+    result = SignedValueResult("pkcs7", Check.unknown(""), embedded_certs=[c.dump() for c in certs])
+    result.signer_cert = cert.dump() if cert is not None else None
+    digest = sm3(tbs_xml)
+    if signed_attrs is not None and len(signed_attrs):
+        md = _attr(signed_attrs, "message_digest")
+        if md is None or bytes(md.native) != digest:
+            result.signature = Check.failed(
+                "messageDigest is not SM3 of Signature.xml: Signature.xml was changed"
+            )
+            return result
+        when = _attr(signed_attrs, "signing_time")
+        if when is not None:
+            result.signed_at = when.native
+        # The signature covers the DER SET OF the attributes as read ([0] IMPLICIT tag swapped for SET).
+        signed_bytes = b"\x31" + signed_attrs.dump()[1:]
+        what = "signed attributes"
+    else:
+        if e_content is None:
+            result.signature = Check.failed("PKCS#7 without signed attributes carries no content to compare")
+            return result
+        if e_content != digest and e_content != base64.b64encode(digest):
+            result.signature = Check.failed(
+                "PKCS#7 content is not SM3 of Signature.xml: Signature.xml was changed"
+            )
+            return result
+        signed_bytes = e_content
+        what = "content SM3(Signature.xml)"
+    if cert is None:
+        result.signature = Check.unknown("cannot verify: the PKCS#7 carries no matching signer certificate")
+        return result
+    status, detail = verify_cert_signature(result.signer_cert or b"", sig_alg, signed_bytes, signature)
+    result.signature = Check(status, f"PKCS#7 (GB/T 35275) {detail} over the {what}")
+    if result.signed_at is not None and result.signed_at.tzinfo is None:
+        result.signed_at = result.signed_at.replace(tzinfo=UTC)
+    return result

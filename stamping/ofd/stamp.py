@@ -1,0 +1,201 @@
+"""Add a GB/T 38540 seal to an OFD document (DESIGN §5; GB/T 33190 §18).
+
+Order matters, because the References must describe the final package:
+1. refuse a locked document; check the seal may be used by this signer now;
+2. decide every new or changed part (OFD.xml link, Signatures.xml entry, Seal.esl);
+3. hash every file of the output package except our own Signature.xml / SignedValue.dat (and
+   Signatures.xml unless locking), streaming the unchanged entries;
+4. write Signature.xml, sign SM3(its exact bytes) into a V4 SES_Signature;
+5. write the zip: unchanged entries byte for byte (raw compressed data), then the new parts.
+"""
+
+from __future__ import annotations
+
+import base64
+import posixpath
+from datetime import UTC, datetime
+from typing import BinaryIO
+
+from formats.errors import SealBridgeError
+from formats.gm import OID_SM2_SM3, sm3
+from formats.ofd import (
+    DEFAULT_LIMITS,
+    Limits,
+    OfdPackage,
+    load_document,
+    read_signature_list,
+    read_signature_xml,
+)
+from formats.ofd.locs import folder
+from formats.ofd.writer import PackageWriter
+from formats.ses import build_signature_v4, check_seal_usable, parse_seal
+from formats.ses.build import SIGNATURE_OIDS
+from stamping.ofd.placement import resolve_placements
+from stamping.ofd.sigxml import (
+    IdAllocator,
+    build_signature_xml,
+    link_signatures,
+    namespace_of,
+    signatures_xml_add,
+    signatures_xml_new,
+)
+from stamping.options import StampOptions, StampResult
+from stamping.placement import Placement
+from stamping.signer import Signer
+
+try:
+    from agent import __version__ as _VERSION
+except Exception:  # stamping must not need the agent; the version is cosmetic
+    _VERSION = "0.1.0"
+
+
+def _locked_by(pkg: OfdPackage, signatures_path: str) -> tuple[list[str], str | None]:
+    """IDs already used, and the first existing signature that protects Signatures.xml (if any)."""
+    entries, max_id = read_signature_list(pkg, signatures_path)
+    seen = [max_id] + [e.id for e in entries]
+    for entry in entries:
+        if not pkg.exists(entry.path):
+            continue
+        sig = read_signature_xml(pkg, entry.path)
+        seen += [a.id for a in sig.stamp_annots]
+        if any(r.path.lower() == signatures_path.lower() for r in sig.references):
+            return seen, entry.id or entry.path
+    return seen, None
+
+
+def _next_sign_folder(pkg: OfdPackage, signs_dir: str) -> str:
+    taken = {n.lower() for n in pkg.entries}
+    k = 0
+    while any(t.startswith(f"{signs_dir.lstrip('/')}/sign_{k}/".lower()) for t in taken):
+        k += 1
+    return f"{signs_dir}/Sign_{k}"
+
+
+def stamp(
+    data: bytes,
+    out: BinaryIO,
+    signer: Signer,
+    seal: bytes,
+    placements: list[Placement],
+    options: StampOptions | None = None,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+) -> StampResult:
+    options = options or StampOptions()
+    signed_at = (options.signed_at or datetime.now(UTC)).astimezone(UTC)
+    pkg = OfdPackage(data, limits)
+    doc = load_document(pkg)
+
+    seal_obj = parse_seal(seal)
+    if seal_obj.version == 1:
+        raise SealBridgeError(
+            "SEAL_VERSION_UNSUPPORTED", "a V1 (GM/T 0031-2014) seal cannot make a V4 signature"
+        )
+    check_seal_usable(seal_obj, signer.certificate, signed_at)
+    width, height = float(seal_obj.picture.width_mm), float(seal_obj.picture.height_mm)
+    if not (0 < width <= 500 and 0 < height <= 500):
+        raise SealBridgeError("SEAL_INVALID", f"seal picture size {width}×{height} mm is not usable")
+    annots = resolve_placements(pkg, doc, placements, width, height)
+
+    ofd_root = pkg.xml("OFD.xml")
+    ns = namespace_of(ofd_root)  # old files use http://www.ofdspec.org; our new parts follow the document
+    changed: dict[str, bytes] = {}  # zip name -> new bytes (replacing an entry)
+    added: dict[str, bytes] = {}  # zip name -> bytes of a new entry
+    seen_ids: list[str] = []
+    sig_list_root = None
+    if doc.signatures_path and pkg.exists(doc.signatures_path):
+        signatures_path = doc.signatures_path
+        seen_ids, locker = _locked_by(pkg, signatures_path)
+        if locker is not None:
+            raise SealBridgeError("DOC_LOCKED", f"document locked by seal {locker}")
+        sig_list_root = pkg.xml(signatures_path)
+        ns = namespace_of(sig_list_root)  # match the signatures already there
+    else:
+        signatures_path = doc.signatures_path or posixpath.join(
+            folder(doc.root_path), "Signs", "Signatures.xml"
+        )
+    signs_dir = folder(signatures_path)
+    sign_dir = _next_sign_folder(pkg, signs_dir)
+    sig_xml_path = f"{sign_dir}/Signature.xml"
+    value_path = f"{sign_dir}/SignedValue.dat"
+    seal_path = f"{sign_dir}/Seal.esl"
+
+    ids = IdAllocator(seen_ids)
+    sign_id = ids.take()
+    annot_ids = [(ids.take(), a) for a in annots]
+    max_id = annot_ids[-1][0] if annot_ids else sign_id
+
+    if sig_list_root is not None:
+        changed[pkg.find(signatures_path) or signatures_path.lstrip("/")] = signatures_xml_add(
+            sig_list_root, sign_id, max_id, sig_xml_path
+        )
+    else:
+        added[signatures_path.lstrip("/")] = signatures_xml_new(sign_id, sig_xml_path, ns)
+        if not doc.signatures_path:
+            changed[pkg.find("OFD.xml") or "OFD.xml"] = link_signatures(ofd_root, doc.index, signatures_path)
+    added[seal_path.lstrip("/")] = seal_obj.der
+
+    references = _references(pkg, changed, added, signatures_path, options)
+    sig_xml = build_signature_xml(
+        references=references,
+        annots=annot_ids,
+        seal_path=seal_path,
+        signed_value_path=value_path,
+        signed_at=signed_at,
+        version=_VERSION,
+        method=SIGNATURE_OIDS.get(signer.algorithm, OID_SM2_SM3),
+        ns=ns,
+    )
+    signed_value = build_signature_v4(
+        seal_der=seal_obj.der,
+        data_hash=sm3(sig_xml),
+        property_info=sig_xml_path,
+        signer=signer,
+        signed_at=signed_at,
+    )
+    added[sig_xml_path.lstrip("/")] = sig_xml
+    added[value_path.lstrip("/")] = signed_value
+
+    writer = PackageWriter(out)
+    for name in pkg.entries:
+        if name in changed:
+            writer.add(name, changed[name])
+        else:
+            writer.copy_raw(pkg, name)
+    for name, content in added.items():
+        writer.add(name, content, compress=not name.endswith((".esl", ".dat")))
+    writer.close()
+    if options.progress:
+        options.progress(1.0)
+    return StampResult(
+        format="ofd",
+        signature_ids=[posixpath.basename(sign_dir)],
+        pages=sorted({a.page.index + 1 for a in annots}),
+        boxes=[(a.page.index + 1, *a.boundary) for a in annots],
+    )
+
+
+def _references(
+    pkg: OfdPackage,
+    changed: dict[str, bytes],
+    added: dict[str, bytes],
+    signatures_path: str,
+    options: StampOptions,
+) -> list[tuple[str, str]]:
+    """SM3 of every file of the output package except our Signature.xml/SignedValue.dat (not yet made)
+    and Signatures.xml unless locking. Unchanged entries are streamed from the zip."""
+    skip = set() if options.lock else {signatures_path.lstrip("/").lower()}
+    names = [n for n in pkg.files() if n.lower() not in skip]
+    total = sum(pkg.entries[n].size for n in names) or 1
+    done = 0
+    out: list[tuple[str, str]] = []
+    for name in names:
+        digest = sm3(changed[name]) if name in changed else pkg.digest(name)
+        out.append(("/" + name, base64.b64encode(digest).decode("ascii")))
+        done += pkg.entries[name].size
+        if options.progress:
+            options.progress(0.95 * done / total)
+    for name, content in added.items():
+        if name.lower() not in skip:
+            out.append(("/" + name, base64.b64encode(sm3(content)).decode("ascii")))
+    return out

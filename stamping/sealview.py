@@ -1,0 +1,56 @@
+"""A parsed seal as the report shows it: esID, name, version, and the picture as PNG (base64).
+
+Shared by the OFD and PDF verifiers. Raster pictures (PNG/GIF/BMP/JPEG) decode in formats.picture, vector
+"ofd" pictures (tax e-invoice seals) render in formats.ofd.vector; a picture that cannot be decoded is reported as None with a
+reason, never as an error, because the seal's validity does not depend on it.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from stamping.report import SealInfo
+
+
+def picture_png(picture_type: str, data: bytes) -> bytes | None:
+    """PNG bytes of a seal picture, or None when it cannot be shown (see decode_png for why)."""
+    return decode_png(picture_type, data)[0]
+
+
+def decode_png(picture_type: str, data: bytes) -> tuple[bytes | None, str]:
+    """(PNG bytes, "") or (None, why not)."""
+    from formats.picture import decode_picture
+
+    try:
+        if (picture_type or "").strip().lower() == "ofd":
+            from formats.ofd.vector import render_ofd_picture
+
+            return render_ofd_picture(data), ""
+        return decode_picture(picture_type, data)
+    except Exception as exc:  # a damaged picture must not break a verification report
+        return None, f"undecodable picture: {type(exc).__name__}"
+
+
+def picture_note(seal: Any) -> dict[str, Any]:
+    """For a report's extra: the picture's declared type and, when it is not shown, why."""
+    pic = getattr(seal, "picture", None)
+    if pic is None:
+        return {"type": None, "note": "no picture"}
+    png, why = decode_png(pic.type, pic.data)
+    return {"type": pic.type, "note": "" if png else why}
+
+
+def seal_info(seal: Any) -> SealInfo:
+    """SealInfo for a formats.ses Seal (duck-typed: esid/esID, name, version, type, picture)."""
+    pic = getattr(seal, "picture", None)
+    png = picture_png(pic.type, pic.data) if pic is not None else None
+    return SealInfo(
+        esID=getattr(seal, "esid", None) or getattr(seal, "esID", ""),
+        name=getattr(seal, "name", ""),
+        version=int(getattr(seal, "version", 0)),
+        type=getattr(seal, "type", None),
+        picture_png_base64=base64.b64encode(png).decode("ascii") if png else None,
+        picture_width_mm=float(pic.width_mm) if pic is not None else None,
+        picture_height_mm=float(pic.height_mm) if pic is not None else None,
+    )
