@@ -1,0 +1,252 @@
+"""The agent's audit log (seed Art. 24): an append-only, hash-chained SQLite (WAL) table.
+
+Every stamp, verification, approval, refusal and PIN failure is one record: time, event, page origin (top
+and frame), document SM3 before/after, seal id, certificate serial, result code and a small detail object.
+Record n carries hash_n = SM3(hash_{n-1} ‖ canonical JSON of record n without its hash), hash_0 = 32 zero
+bytes, so changing, inserting or deleting a record breaks the chain at that record. `verify()` names the
+first bad record. Never store document bytes or a PIN here.
+
+Appends take SQLite's write lock first (BEGIN IMMEDIATE), so two processes writing the same file still
+form one chain; synchronous=FULL makes a committed record survive a killed process.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from formats.errors import SealBridgeError
+from formats.gm import sm3
+
+GENESIS = bytes(32)
+EVENTS = ("stamp", "verify", "approval", "refusal", "pin_failure", "change_pin", "preview")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    event TEXT NOT NULL,
+    origin_top TEXT,
+    origin_frame TEXT,
+    doc_sm3_before TEXT,
+    doc_sm3_after TEXT,
+    seal_id TEXT,
+    cert_serial TEXT,
+    result TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+)
+"""
+_COLUMNS = (
+    "seq",
+    "time",
+    "event",
+    "origin_top",
+    "origin_frame",
+    "doc_sm3_before",
+    "doc_sm3_after",
+    "seal_id",
+    "cert_serial",
+    "result",
+    "detail",
+    "prev_hash",
+    "hash",
+)
+
+
+@dataclass
+class AuditRecord:
+    seq: int
+    time: str
+    event: str
+    origin_top: str | None
+    origin_frame: str | None
+    doc_sm3_before: str | None
+    doc_sm3_after: str | None
+    seal_id: str | None
+    cert_serial: str | None
+    result: str
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def canonical(self) -> bytes:
+        """The bytes the hash covers: every field but `hash`, sorted keys, no whitespace, UTF-8."""
+        body = asdict(self)
+        body.pop("hash")
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+    def compute_hash(self) -> str:
+        return sm3(bytes.fromhex(self.prev_hash) + self.canonical()).hex()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ChainCheck:
+    ok: bool
+    count: int
+    first_bad_seq: int | None = None
+    reason: str = ""
+    head_hash: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "count": self.count,
+            "first_bad_seq": self.first_bad_seq,
+            "reason": self.reason,
+            "head_hash": self.head_hash,
+        }
+
+
+def _row_to_record(row: sqlite3.Row | tuple) -> AuditRecord:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    try:
+        values["detail"] = json.loads(values["detail"])
+    except (TypeError, ValueError):
+        values["detail"] = {"_unparsable": str(values["detail"])}
+    return AuditRecord(**values)
+
+
+class AuditLog:
+    """Thread-safe; the agent calls it from worker threads (asyncio.to_thread)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        # A damaged byte must show up as a hash mismatch on its record, not as a decode crash.
+        self._db.text_factory = lambda b: b.decode("utf-8", "replace")
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise SealBridgeError("AUDIT_BROKEN", f"{self.path}: {exc}") from None
+        try:
+            self.path.chmod(0o600)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def append(
+        self,
+        event: str,
+        result: str,
+        *,
+        origin_top: str | None = None,
+        origin_frame: str | None = None,
+        doc_sm3_before: str | None = None,
+        doc_sm3_after: str | None = None,
+        seal_id: str | None = None,
+        cert_serial: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> AuditRecord:
+        if event not in EVENTS:
+            raise ValueError(f"unknown audit event {event!r}")
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                last = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+                seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS.hex())
+                rec = AuditRecord(
+                    seq=seq,
+                    time=datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+                    event=event,
+                    origin_top=origin_top,
+                    origin_frame=origin_frame,
+                    doc_sm3_before=doc_sm3_before,
+                    doc_sm3_after=doc_sm3_after,
+                    seal_id=seal_id,
+                    cert_serial=cert_serial,
+                    result=result,
+                    detail=detail or {},
+                    prev_hash=prev,
+                    hash="",
+                )
+                rec.hash = rec.compute_hash()
+                row = rec.to_dict()
+                row["detail"] = json.dumps(rec.detail, sort_keys=True, ensure_ascii=False)
+                db.execute(
+                    f"INSERT INTO audit ({','.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))})",
+                    [row[c] for c in _COLUMNS],
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return rec
+
+    def records(self, after_seq: int = 0, limit: int | None = None) -> list[AuditRecord]:
+        sql = f"SELECT {','.join(_COLUMNS)} FROM audit WHERE seq > ? ORDER BY seq"
+        args: list[Any] = [after_seq]
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [_row_to_record(r) for r in rows]
+
+    def recent(self, limit: int = 50) -> list[AuditRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {','.join(_COLUMNS)} FROM audit ORDER BY seq DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [_row_to_record(r) for r in rows]
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM audit").fetchone()[0])
+
+    def verify(self) -> ChainCheck:
+        """Walk the chain from the first record; stop at the first record whose link or hash is wrong."""
+        prev = GENESIS.hex()
+        expected_seq = 1
+        count = 0
+        try:
+            with self._lock:
+                cursor = self._db.execute(f"SELECT {','.join(_COLUMNS)} FROM audit ORDER BY seq")
+                rows = cursor.fetchall()
+        except sqlite3.DatabaseError as exc:
+            return ChainCheck(False, 0, None, f"database unreadable: {exc}")
+        for row in rows:
+            rec = _row_to_record(row)
+            if rec.seq != expected_seq:
+                return ChainCheck(False, count, expected_seq, f"record {expected_seq} is missing", prev)
+            if rec.prev_hash != prev:
+                return ChainCheck(
+                    False, count, rec.seq, f"record {rec.seq} does not link to record {rec.seq - 1}", prev
+                )
+            if rec.compute_hash() != rec.hash:
+                return ChainCheck(
+                    False, count, rec.seq, f"record {rec.seq} was altered (hash mismatch)", prev
+                )
+            prev = rec.hash
+            expected_seq += 1
+            count += 1
+        return ChainCheck(True, count, None, "", prev)
+
+
+def verify_file(path: str | Path) -> ChainCheck:
+    if not Path(path).is_file():
+        raise SealBridgeError("NOT_FOUND", f"no audit log at {path}")
+    log = AuditLog(path)
+    try:
+        return log.verify()
+    finally:
+        log.close()

@@ -1,0 +1,136 @@
+"""`sealbridge seals list` — the seals usable with the inserted tokens (token data objects + platform cache)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from agent.cli.common import add_json_flag, command, print_json
+from formats.errors import SealBridgeError
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("seals", help="list the seals usable with the inserted tokens")
+    sub = parser.add_subparsers(dest="seals_command", metavar="ACTION")
+    parser.set_defaults(func=lambda _args: parser.print_help() or 2)
+
+    p = sub.add_parser("list", help="seal id, name, kind, holder, validity, picture and binding of each seal")
+    p.add_argument(
+        "--module", action="append", default=[], metavar="PATH", help="a PKCS#11 module (repeatable)"
+    )
+    p.add_argument(
+        "--soft", action="append", default=[], metavar="PATH", help="a soft token file (repeatable)"
+    )
+    p.add_argument(
+        "--config", metavar="FILE", help="agent configuration file (modules, soft tokens, data dir)"
+    )
+    p.add_argument("--data-dir", metavar="DIR", help="agent data dir holding the platform seal cache")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("put", help="write a seal file onto a PKCS#11 token as data object seal:<esID>")
+    p.add_argument("seal", metavar="SEAL.esl", help="DER SESeal file")
+    p.add_argument("--module", required=True, metavar="PATH", help="PKCS#11 module")
+    p.add_argument("--token", required=True, metavar="LABEL", help="token label")
+    p.add_argument("--pin-file", required=True, metavar="F", help="file whose first line is the user PIN")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_put)
+
+
+def _sources(args: argparse.Namespace) -> tuple[list[str], list[str], Path | None]:
+    modules, soft = list(args.module), list(args.soft)
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    try:
+        from agent.config import load_config
+
+        cfg = load_config(args.config)
+    except ImportError:
+        cfg = None
+    if cfg is not None:
+        modules += [m for m in cfg.pkcs11_modules if m not in modules]
+        soft += [s for s in cfg.soft_tokens if s not in soft]
+        data_dir = data_dir or cfg.data_dir
+    return modules, soft, data_dir
+
+
+@command
+def cmd_list(args: argparse.Namespace) -> int:
+    from agent.seal_store import SealStore
+    from agent.tokens.registry import list_tokens
+
+    modules, soft, data_dir = _sources(args)
+    infos = []
+    for token in list_tokens(modules, soft):
+        try:
+            infos.append(token.info())
+        except SealBridgeError as err:
+            if err.code != "TOKEN_ABSENT":
+                raise
+    # The CLI has no platform connection: platform seals come from the agent's cache only.
+    store = SealStore(data_dir) if data_dir else None
+    entries = store.seals_for_tokens(infos, refresh=False) if store else _token_only(infos)
+    if args.json:
+        print_json(
+            {
+                "tokens": [{"token_id": i.token_id, "label": i.label, "kind": i.kind} for i in infos],
+                "seals": [e.to_dict() for e in entries],
+            }
+        )
+        return 0
+    if not infos:
+        print("没有检测到印章介质 / no token present")
+        return 0
+    if not entries:
+        print("介质中没有可用印章 / no seals on the inserted tokens")
+        return 0
+    for e in entries:
+        d = e.to_dict()
+        kind = d["kind"].get("label_zh", "") if d["kind"] else ""
+        pic = d["picture"]
+        size = f"{pic['width_mm']}×{pic['height_mm']} mm" if pic["width_mm"] is not None else "?"
+        print(f"{e.seal_id}  {e.name}  [{kind}]  ({e.source})")
+        if e.error:
+            print(f"    error: {e.error}")
+        print(f"    holder 持有人: {e.holder or '-'}")
+        print(f"    valid 有效期: {d['valid_start'] or '?'} … {d['valid_end'] or '?'}")
+        print(f"    picture 图片: {pic['type'] or '?'} {pic['bytes']} bytes, {size}")
+        bound = (
+            f"key {e.key_id} (cert sha256 {e.cert_sha256[:16]}…)"
+            if e.key_id and e.cert_sha256
+            else "no certificate"
+        )
+        print(f"    bound to 绑定: {e.token_id} {bound}")
+    return 0
+
+
+@command
+def cmd_put(args: argparse.Namespace) -> int:
+    from agent.cli.common import read_secret_file
+    from agent.tokens.pkcs11 import open_token
+    from formats.ses import parse_seal
+
+    try:
+        der = Path(args.seal).read_bytes()
+    except OSError as exc:
+        raise SealBridgeError("BAD_REQUEST", f"cannot read {args.seal}: {exc.strerror}") from None
+    seal = parse_seal(der)  # refuse anything that is not a readable seal
+    token = open_token(args.token, None, [args.module])
+    token.store_seal(read_secret_file(args.pin_file), der, seal.esid)
+    result = {
+        "token_id": token.token_id,
+        "seal_id": seal.esid,
+        "object_label": f"seal:{seal.esid}",
+        "bytes": len(der),
+    }
+    if args.json:
+        print_json(result)
+    else:
+        print(f"{seal.esid} → {token.token_id} (seal:{seal.esid}, {len(der)} bytes)")
+    return 0
+
+
+def _token_only(infos: list[Any]) -> list[Any]:
+    from agent.seal_store import describe_seal
+
+    return [describe_seal(der, "token", info) for info in infos for der in info.seals]

@@ -1,0 +1,207 @@
+"""Agent configuration: one TOML or JSON file plus command-line overrides, with per-user default paths.
+
+`$SEALBRIDGE_HOME` (when set) holds everything: `config.toml`, `data/` (audit log, pairing secret, site
+policy) and `run/` (the runtime file with the port). Otherwise the platform's per-user config, data and
+runtime directories (platformdirs) are used. Unknown keys in the file are an error, not silently ignored,
+so a typo in a security setting cannot pass unnoticed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+import warnings
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from agent.known_extensions import DEFAULT_ALLOWED_ORIGINS
+from formats.errors import SealBridgeError
+
+APP_NAME = "sealbridge"
+DEFAULT_PORT = 18600
+MiB = 1024 * 1024
+
+CHROME_ORIGIN_RE = re.compile(r"^chrome-extension://[a-p]{32}$")
+MOZ_ORIGIN_RE = re.compile(r"^moz-extension://[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+SITE_POLICIES = ("allowed", "asks", "denied")
+
+
+def _default_runtime_dir() -> Path:
+    # Without XDG_RUNTIME_DIR platformdirs warns and falls back to /tmp/runtime-<uid>; that fallback is fine.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Path(platformdirs.user_runtime_dir(APP_NAME))
+
+
+def is_extension_origin(origin: str) -> bool:
+    """A well-formed Chrome/Edge or Firefox extension origin (exact form, no path, no trailing slash)."""
+    return bool(CHROME_ORIGIN_RE.match(origin) or MOZ_ORIGIN_RE.match(origin))
+
+
+@dataclass
+class Limits:
+    max_document_bytes: int = 200 * MiB
+    max_chunks: int = 4096  # per document
+    max_chunk_bytes: int = 4 * MiB  # one binary frame (header excluded)
+    max_text_bytes: int = 1 * MiB  # one JSON-RPC text frame
+    max_pending_documents: int = 8  # uploaded, not yet consumed, per connection
+    max_pending_bytes: int = 256 * MiB  # all unconsumed uploads of one connection together
+    max_pages: int = 2000
+    max_placements: int = 64
+    max_inflight_calls: int = 32  # per connection
+    requests_per_minute: int = 30  # stamp/verify/preview per page origin
+    approval_timeout_s: float = 300.0
+    auth_timeout_s: float = 10.0
+
+
+@dataclass
+class AgentConfig:
+    home: Path | None = None  # $SEALBRIDGE_HOME, when used
+    config_path: Path | None = None
+    data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
+    runtime_dir: Path = field(default_factory=lambda: _default_runtime_dir())
+    port: int = DEFAULT_PORT
+    bind: tuple[str, ...] = ("127.0.0.1", "::1")
+    # extension origins allowed to connect (the pinned Chromium id by default; Firefox ones come by pairing)
+    allowed_origins: list[str] = field(default_factory=lambda: list(DEFAULT_ALLOWED_ORIGINS))
+    site_policy: dict[str, str] = field(
+        default_factory=dict
+    )  # admin policy: page origin -> allowed/asks/denied
+    default_site_policy: str = "asks"
+    allow_insecure_sites: bool = False  # allow http:// page origins (development only)
+    platform_url: str | None = None  # central platform base URL
+    platform_grace_s: int = 24 * 3600  # how old a cached signed status may be when the platform is down
+    platform_anchor: Path | None = None  # PEM/DER of the platform's status-signing certificate
+    require_platform: bool = True  # refuse to stamp when no platform status can be had (False: dev only)
+    pkcs11_modules: list[str] = field(default_factory=list)
+    soft_tokens: list[str] = field(default_factory=list)  # soft token files
+    trust_anchors: list[str] = field(default_factory=list)  # PEM/DER roots for verification
+    check_peer_user: bool = True  # Linux: refuse TCP peers owned by another OS user
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def audit_db(self) -> Path:
+        return self.data_dir / "audit.sqlite3"
+
+    @property
+    def secret_path(self) -> Path:
+        return self.data_dir / "pairing.secret"
+
+    @property
+    def paired_origins_path(self) -> Path:
+        return self.data_dir / "paired-origins.json"
+
+    @property
+    def user_site_policy_path(self) -> Path:
+        return self.data_dir / "site-policy.json"
+
+    @property
+    def runtime_file(self) -> Path:
+        return self.runtime_dir / "agent.json"
+
+
+def _bad(msg: str) -> SealBridgeError:
+    return SealBridgeError("BAD_REQUEST", f"configuration: {msg}")
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise _bad(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(raw) if path.suffix == ".json" else tomllib.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _bad(f"{path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise _bad(f"{path}: top level must be a table/object")
+    return data
+
+
+def _apply(cfg: AgentConfig, data: dict[str, Any], base: Path) -> None:
+    known = {f.name for f in fields(AgentConfig)} - {"home", "config_path"}
+    for key, value in data.items():
+        if key not in known:
+            raise _bad(f"unknown key {key!r}")
+        if key == "limits":
+            if not isinstance(value, dict):
+                raise _bad("limits must be a table")
+            lim_known = {f.name: f for f in fields(Limits)}
+            for lk, lv in value.items():
+                if lk not in lim_known:
+                    raise _bad(f"unknown limit {lk!r}")
+                if isinstance(lv, bool) or not isinstance(lv, int | float) or lv <= 0:
+                    raise _bad(f"limit {lk} must be a positive number")
+                setattr(cfg.limits, lk, type(getattr(cfg.limits, lk))(lv))
+        elif key in ("data_dir", "runtime_dir", "platform_anchor"):
+            setattr(cfg, key, (base / str(value)).resolve())
+        elif key == "bind":
+            setattr(cfg, key, tuple(str(v) for v in value))
+        else:
+            setattr(cfg, key, value)
+
+
+def validate(cfg: AgentConfig) -> AgentConfig:
+    if not isinstance(cfg.port, int) or not 1 <= cfg.port <= 65535:
+        raise _bad(f"port {cfg.port!r} out of range")
+    for host in cfg.bind:
+        if host not in ("127.0.0.1", "::1"):
+            raise _bad(f"bind address {host!r} refused: the agent listens on 127.0.0.1 and ::1 only")
+    for origin in cfg.allowed_origins:
+        if not is_extension_origin(origin):
+            raise _bad(f"allowed origin {origin!r} is not an extension origin (chrome-extension://<32 a-p>)")
+    for site, pol in cfg.site_policy.items():
+        if pol not in SITE_POLICIES:
+            raise _bad(f"site policy for {site!r} must be one of {SITE_POLICIES}")
+    if cfg.default_site_policy not in SITE_POLICIES:
+        raise _bad(f"default_site_policy must be one of {SITE_POLICIES}")
+    if cfg.platform_url is not None and not re.match(r"^https?://", str(cfg.platform_url)):
+        raise _bad("platform_url must be an http(s) URL")
+    return cfg
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    port: int | None = None,
+    allow_origins: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> AgentConfig:
+    """Defaults, then $SEALBRIDGE_HOME, then the config file, then explicit overrides (the CLI)."""
+    env = dict(os.environ) if env is None else env
+    cfg = AgentConfig()
+    home = env.get("SEALBRIDGE_HOME")
+    if home:
+        cfg.home = Path(home).expanduser().resolve()
+        cfg.data_dir = cfg.home / "data"
+        cfg.runtime_dir = cfg.home / "run"
+    if path is None:
+        base = cfg.home if cfg.home else Path(platformdirs.user_config_dir(APP_NAME))
+        for name in ("config.toml", "config.json"):
+            if (base / name).is_file():
+                path = base / name
+                break
+    if path is not None:
+        cfg.config_path = Path(path).expanduser().resolve()
+        _apply(cfg, _read_file(cfg.config_path), cfg.config_path.parent)
+    if port is not None:
+        cfg.port = port
+    for origin in allow_origins or []:
+        if origin not in cfg.allowed_origins:
+            cfg.allowed_origins.append(origin.rstrip("/"))
+    return validate(cfg)
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create a directory readable by this user only (0700)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.chmod(path, 0o700)
+    except OSError:
+        pass
+    return path

@@ -1,0 +1,1 @@
+"""Static files of the demo portal (package data: index.html, oa.html, *.js, style.css)."""

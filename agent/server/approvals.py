@@ -1,0 +1,207 @@
+"""Per-site policy, rate limits and the approval step between a page's `stamp` and the signature.
+
+Site policy (keyed by page origin): `allowed` (the site may ask; the user still approves every stamp with
+the PIN), `asks` (first use: the approval window says the site is new and can remember it), `denied`
+(refused at once). The administrator's policy in the config wins over what the user remembered; plain
+http:// sites are denied unless the administrator lists them. For a framed request the stricter policy of
+the top-level and the frame origin applies.
+
+One approval per top-level origin may be open at a time (a page cannot stack dialogs). A stamp waits on
+its approval until the extension's window calls `approve` with the request id, the chosen seal and the PIN;
+a wrong PIN answers that `approve` call and keeps the approval open for another try.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from agent.config import SITE_POLICIES, AgentConfig
+from formats.errors import SealBridgeError
+
+_RANK = {"allowed": 0, "asks": 1, "denied": 2}
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+class SitePolicy:
+    def __init__(self, cfg: AgentConfig):
+        self.cfg = cfg
+        self._user: dict[str, str] = self._load_user()
+
+    def _load_user(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.cfg.user_site_policy_path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(k, str) and v in SITE_POLICIES}
+
+    def of(self, origin: str) -> str:
+        admin = self.cfg.site_policy.get(origin)
+        if admin is not None:
+            return admin
+        if origin.startswith("http://"):
+            local = urlsplit(origin).hostname in _LOCAL_HOSTS
+            if not (self.cfg.allow_insecure_sites and local):
+                return "denied"
+        return self._user.get(origin, self.cfg.default_site_policy)
+
+    def for_request(self, top: str, frame: str) -> str:
+        return max(self.of(top), self.of(frame), key=_RANK.__getitem__)
+
+    def remember(self, origin: str, policy: str) -> None:
+        """The user's choice; ignored where the administrator has decided."""
+        if origin in self.cfg.site_policy or policy not in SITE_POLICIES:
+            return
+        self._user[origin] = policy
+        from agent.pairing import _write_private_file  # one atomic 0600 writer for the data dir
+
+        _write_private_file(self.cfg.user_site_policy_path, json.dumps(self._user, indent=1).encode())
+
+
+class RateLimiter:
+    """At most `per_minute` calls per key in any sliding 60 s window."""
+
+    def __init__(self, per_minute: int):
+        self.per_minute = per_minute
+        self._hits: dict[str, deque[float]] = {}
+
+    def check(self, key: str) -> None:
+        now = time.monotonic()
+        hits = self._hits.setdefault(key, deque())
+        while hits and now - hits[0] > 60.0:
+            hits.popleft()
+        if len(hits) >= self.per_minute:
+            raise SealBridgeError("RATE_LIMITED", f"more than {self.per_minute} requests a minute from {key}")
+        hits.append(now)
+
+
+@dataclass
+class Attempt:
+    """One `approve` call: the seal chosen and the PIN, and the answer that call is waiting for."""
+
+    seal_id: str
+    pin: str | None = field(repr=False)  # never printed
+    remember_site: bool
+    answer: asyncio.Future[None]
+
+
+@dataclass
+class PendingApproval:
+    request_id: str
+    call_id: Any
+    session_id: str
+    origin_top: str
+    origin_frame: str
+    document: dict[str, Any]  # name, size, sm3, format, page_count
+    placements: list[dict[str, Any]]
+    seal_hint: str | None
+    site_policy: str
+    data: bytes = field(repr=False, default=b"")  # the document, for previews
+    attempts: asyncio.Queue[Attempt] = field(default_factory=asyncio.Queue)
+    in_flight: Attempt | None = None
+    closed: bool = False
+    cancelled: bool = False
+    stage: str = "approval"  # approval -> signing
+    candidates: set[str] = field(default_factory=set)  # seal ids present when the request opened
+    chosen: str | None = None  # the seal of the latest approve attempt
+    previews: int = 0
+    signer: Any = field(repr=False, default=None)  # set by a successful login, dropped after stamping
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "call_id": self.call_id,
+            "origin": {"top": self.origin_top, "frame": self.origin_frame},
+            "document": self.document,
+            "placements": self.placements,
+            "seal_id": self.seal_hint,
+            "site_policy": self.site_policy,
+        }
+
+
+class Approvals:
+    def __init__(self, timeout_s: float):
+        self.timeout_s = timeout_s
+        self._by_id: dict[str, PendingApproval] = {}
+        self._by_origin: dict[str, str] = {}
+
+    def open(self, **kwargs: Any) -> PendingApproval:
+        top = kwargs["origin_top"]
+        if top in self._by_origin:
+            raise SealBridgeError("BUSY", f"{top} already has a stamping request waiting for approval")
+        req = PendingApproval(request_id=secrets.token_hex(16), **kwargs)
+        self._by_id[req.request_id] = req
+        self._by_origin[top] = req.request_id
+        return req
+
+    def get(self, request_id: str) -> PendingApproval:
+        req = self._by_id.get(request_id)
+        if req is None:
+            raise SealBridgeError("NOT_FOUND", f"no open request {request_id}")
+        return req
+
+    def close(self, req: PendingApproval) -> None:
+        req.closed = True
+        self._by_id.pop(req.request_id, None)
+        if self._by_origin.get(req.origin_top) == req.request_id:
+            del self._by_origin[req.origin_top]
+        while not req.attempts.empty():
+            att = req.attempts.get_nowait()
+            if not att.answer.done():
+                att.answer.set_exception(SealBridgeError("CONFLICT", "the request is closed"))
+
+    def open_count(self) -> int:
+        return len(self._by_id)
+
+    # -- called by `approve` / `cancel` ---------------------------------------------------------------------
+
+    def submit(
+        self, request_id: str, seal_id: str, pin: str | None, remember_site: bool
+    ) -> asyncio.Future[None]:
+        req = self.get(request_id)
+        if req.stage != "approval" or req.in_flight is not None or not req.attempts.empty():
+            raise SealBridgeError("CONFLICT", "this request is already being approved")
+        answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        req.attempts.put_nowait(Attempt(seal_id, pin, remember_site, answer))
+        return answer
+
+    def cancel(self, request_id: str) -> str:
+        req = self.get(request_id)
+        if req.stage != "approval":
+            return "too_late"
+        req.cancelled = True
+        req.attempts.put_nowait(Attempt("", None, False, asyncio.get_running_loop().create_future()))
+        return "cancelled"
+
+    # -- called by the stamping task ------------------------------------------------------------------------
+
+    async def next_attempt(self, req: PendingApproval, deadline: float) -> Attempt:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise SealBridgeError("USER_CANCELLED", "the approval timed out")
+        try:
+            att = await asyncio.wait_for(req.attempts.get(), remaining)
+        except TimeoutError:
+            raise SealBridgeError("USER_CANCELLED", "the approval timed out") from None
+        if req.cancelled:
+            if not att.answer.done():
+                att.answer.set_exception(SealBridgeError("USER_CANCELLED"))
+            raise SealBridgeError("USER_CANCELLED")
+        req.in_flight = att
+        return att
+
+    @staticmethod
+    def answer(req: PendingApproval, err: SealBridgeError | None) -> None:
+        att, req.in_flight = req.in_flight, None
+        if att is None or att.answer.done():
+            return
+        if err is None:
+            att.answer.set_result(None)
+        else:
+            att.answer.set_exception(err)

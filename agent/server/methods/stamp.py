@@ -1,0 +1,288 @@
+"""stamp, approve, cancel: the stamping path.
+
+stamp → site policy → rate limit → document (uploaded binary frames, sniffed by content) → placements →
+approval (the extension's window calls `approve` with the request id, seal and PIN; a wrong PIN is
+answered on that `approve` and the approval stays open) → the seal's status at the central platform
+(active required) → token login on the token's worker thread → stamp (PDF/OFD) on that same thread →
+audit → result bytes as binary frames, then the JSON answer. Nothing is signed before `approve`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from typing import TYPE_CHECKING, Any
+
+from agent.server.logs import log_event
+from agent.server.methods.basic import check_site
+from agent.server.methods.documents import format_function, page_count, sniff_format
+from agent.server.protocol import Request
+from formats.errors import SealBridgeError
+from formats.gm import sm3
+from stamping.options import StampOptions
+from stamping.placement import from_dict
+
+if TYPE_CHECKING:
+    from agent.server.approvals import PendingApproval
+    from agent.server.context import AgentContext, SealEntry
+    from agent.server.session import Session
+
+# Errors an `approve` may be retried after (the approval stays open); any other ends the request.
+RETRYABLE = {"PIN_INCORRECT", "PIN_INVALID", "SEAL_NOT_FOUND"}
+
+
+def _placements(raw: list[dict[str, Any]], max_count: int) -> list[Any]:
+    if len(raw) > max_count:
+        raise SealBridgeError("PLACEMENT_INVALID", f"more than {max_count} placements")
+    return [from_dict(p) for p in raw]
+
+
+async def stamp(session: Session, req: Request) -> dict[str, Any]:
+    ctx = session.ctx
+    params = req.params
+    top, frame = params["origin"]["top"], params["origin"]["frame"]
+    who = {"origin_top": top, "origin_frame": frame}
+    sm3_before: str | None = None
+    try:
+        policy = await check_site(session, params["origin"], "stamp")
+        ctx.rate.check(top)
+        data, sm3_before = session.uploads.take(params["document"])
+        fmt = sniff_format(data)
+        placements = _placements(params["placements"], ctx.cfg.limits.max_placements)
+        pages = await asyncio.to_thread(page_count, data, fmt)
+        if pages is not None and pages > ctx.cfg.limits.max_pages:
+            raise SealBridgeError("DOC_TOO_LARGE", f"{pages} pages; the limit is {ctx.cfg.limits.max_pages}")
+        seals = await ctx.seals()
+        approval = ctx.approvals.open(
+            call_id=req.id,
+            session_id=session.id,
+            origin_top=top,
+            origin_frame=frame,
+            document={
+                "name": params["document"].get("name"),
+                "size": len(data),
+                "sm3": sm3_before,
+                "format": fmt,
+                "page_count": pages,
+            },
+            placements=params["placements"],
+            seal_hint=params.get("seal_id"),
+            site_policy=policy,
+            data=data,
+            candidates={s.seal_id for s in seals},
+        )
+    except SealBridgeError as err:
+        if err.code != "ORIGIN_NOT_ALLOWED":  # already audited as a refusal
+            await ctx.record("refusal", err.code, doc_sm3_before=sm3_before, detail={"call": "stamp"}, **who)
+        raise
+    try:
+        summary = approval.summary() | {"seals": [s.to_info(False) for s in seals]}
+        await session.send_event("approval.required", summary)
+        entry = await _await_approval(session, approval)
+        await _progress(session, approval, "signing", 0.0)
+        out, result = await _stamp_on_token(
+            session, approval, entry, data, fmt, placements, params.get("options", {})
+        )
+    except SealBridgeError as err:
+        ctx.approvals.close(approval)
+        outcome = "cancelled" if err.code == "USER_CANCELLED" else "failed"
+        await session.send_event("approval.closed", {"request_id": approval.request_id, "outcome": outcome})
+        await ctx.record(
+            "stamp",
+            err.code,
+            doc_sm3_before=sm3_before,
+            seal_id=approval.chosen or approval.seal_hint,
+            detail={"request_id": approval.request_id},
+            **who,
+        )
+        raise
+    except asyncio.CancelledError:
+        # The connection went away (or the agent is stopping): the request ends unsigned or undelivered,
+        # and the log says so. A signature already running on the token thread finishes there unused.
+        ctx.approvals.close(approval)
+        await ctx.record(
+            "stamp",
+            "USER_CANCELLED",
+            doc_sm3_before=sm3_before,
+            seal_id=approval.chosen or approval.seal_hint,
+            detail={"request_id": approval.request_id, "why": "connection closed", "stage": approval.stage},
+            **who,
+        )
+        raise
+    finally:
+        ctx.approvals.close(approval)
+    sm3_after = (await asyncio.to_thread(sm3, out)).hex()
+    seq = await ctx.record(
+        "stamp",
+        "OK",
+        doc_sm3_before=sm3_before,
+        doc_sm3_after=sm3_after,
+        seal_id=entry.seal_id,
+        cert_serial=entry.cert_serial,
+        detail={
+            "request_id": approval.request_id,
+            "format": fmt,
+            "signatures": list(result.signature_ids),
+            "pages": list(result.pages),
+        },
+        **who,
+    )
+    _report_usage(ctx, entry, sm3_before, sm3_after, who)
+    await _progress(session, approval, "sending", 1.0)
+    doc = await session.send_document(out, fmt, sm3_after)
+    return {
+        "document": doc,
+        "signature_ids": list(result.signature_ids),
+        "pages": list(result.pages),
+        "seal_id": entry.seal_id,
+        "audit_seq": seq,
+    }
+
+
+async def _progress(
+    session: Session, approval: PendingApproval, phase: str, fraction: float | None = None
+) -> None:
+    params: dict[str, Any] = {"request_id": approval.request_id, "phase": phase}
+    if fraction is not None:
+        params["fraction"] = max(0.0, min(1.0, fraction))
+    await session.send_event("progress", params)
+
+
+async def _await_approval(session: Session, approval: PendingApproval) -> SealEntry:
+    """Loop over `approve` attempts until one logs in; returns the seal entry with `approval.signer` set."""
+    ctx = session.ctx
+    who = {"origin_top": approval.origin_top, "origin_frame": approval.origin_frame}
+    deadline = time.monotonic() + ctx.cfg.limits.approval_timeout_s
+    while True:
+        att = await ctx.approvals.next_attempt(approval, deadline)
+        approval.chosen = att.seal_id
+        entry: SealEntry | None = None
+        try:
+            entry = await _find_chosen_seal(ctx, approval, att.seal_id)
+            if att.pin is None and not entry.token_info.pin_pad:
+                raise SealBridgeError("PIN_INVALID", "a PIN is needed for this token")
+            await _progress(session, approval, "status")
+            await ctx.require_active(entry)
+            await _progress(session, approval, "login")
+            approval.signer = await ctx.login(entry, att.pin)
+        except SealBridgeError as err:
+            ctx.approvals.answer(approval, err)
+            event = "pin_failure" if err.code.startswith("PIN_") else "approval"
+            await ctx.record(event, err.code, seal_id=att.seal_id, detail=_err_detail(err, approval), **who)
+            if err.code in RETRYABLE:
+                continue
+            raise
+        approval.stage = "signing"
+        ctx.approvals.answer(approval, None)
+        if att.remember_site and approval.site_policy == "asks":
+            await asyncio.to_thread(ctx.policy.remember, approval.origin_top, "allowed")
+        await ctx.record(
+            "approval",
+            "OK",
+            seal_id=entry.seal_id,
+            cert_serial=entry.cert_serial,
+            doc_sm3_before=approval.document["sm3"],
+            detail={"request_id": approval.request_id},
+            **who,
+        )
+        await session.send_event(
+            "approval.closed", {"request_id": approval.request_id, "outcome": "approved"}
+        )
+        return entry
+
+
+async def _find_chosen_seal(ctx: AgentContext, approval: PendingApproval, seal_id: str) -> SealEntry:
+    try:
+        return await ctx.find_seal(seal_id)
+    except SealBridgeError as err:
+        if err.code == "SEAL_NOT_FOUND" and seal_id in approval.candidates:
+            raise SealBridgeError("TOKEN_ABSENT", "the token holding this seal was removed") from None
+        raise
+
+
+def _err_detail(err: SealBridgeError, approval: PendingApproval) -> dict[str, Any]:
+    out: dict[str, Any] = {"request_id": approval.request_id}
+    if err.extra and "retries_left" in err.extra:
+        out["retries_left"] = err.extra["retries_left"]
+    return out
+
+
+async def _stamp_on_token(
+    session: Session,
+    approval: PendingApproval,
+    entry: SealEntry,
+    data: bytes,
+    fmt: str,
+    placements: list[Any],
+    options: dict[str, Any],
+) -> tuple[bytes, Any]:
+    signer = approval.signer
+    loop = asyncio.get_running_loop()
+    last = [0.0]
+
+    def progress(fraction: float) -> None:
+        """Called on the token thread by the stamper; forwarded as `progress` events, at most every 5 %."""
+        if fraction - last[0] >= 0.05 or fraction >= 1.0:
+            last[0] = fraction
+            asyncio.run_coroutine_threadsafe(_progress(session, approval, "signing", fraction), loop)
+
+    opts = StampOptions(
+        lock=bool(options.get("lock", False)),
+        reason=options.get("reason"),
+        location=options.get("location"),
+        progress=progress,
+    )
+
+    def run() -> tuple[bytes, Any]:
+        stamp_fn = format_function(fmt, "stamp")  # may import pyHanko the first time: not on the loop
+        entry.token.info()  # raises TOKEN_ABSENT when the token went away after the login
+        out = io.BytesIO()  # in memory: a killed agent leaves no partial file behind
+        result = stamp_fn(data, out, signer, entry.seal.der, placements, opts)
+        # A token pulled while signing must not yield a document (hardware fails the same way).
+        entry.token.info()
+        return out.getvalue(), result
+
+    try:
+        return await session.ctx.on_token_thread(entry, run)
+    finally:
+        approval.signer = None
+
+
+def _report_usage(
+    ctx: AgentContext, entry: SealEntry, sm3_before: str | None, sm3_after: str, who: dict
+) -> None:
+    """Usage goes to the platform in the background: the client queues it durably first and retries later,
+    so a slow or absent platform never delays the stamped document."""
+    report = getattr(ctx.platform, "report_usage", None)
+    if report is None:
+        return
+
+    async def send() -> None:
+        try:
+            await report(
+                esid=entry.seal_id,
+                document_sm3=sm3_after,
+                document_sm3_before=sm3_before,
+                origin=who["origin_top"],
+                frame_origin=who["origin_frame"],
+                cert_serial=entry.cert_serial,
+                result="OK",
+            )
+        except Exception as exc:  # queued on disk by the client; the audit log has the record either way
+            log_event("usage_report_failed", error=type(exc).__name__)
+
+    ctx.spawn(send())
+
+
+async def approve(session: Session, req: Request) -> dict[str, Any]:
+    p = req.params
+    answer = session.ctx.approvals.submit(
+        p["request_id"], p["seal_id"], p.get("pin"), bool(p.get("remember_site"))
+    )
+    await answer
+    return {"status": "approved"}
+
+
+async def cancel(session: Session, req: Request) -> dict[str, Any]:
+    return {"status": session.ctx.approvals.cancel(req.params["request_id"])}

@@ -1,0 +1,101 @@
+"""verify: the report per seal (stamping.report), with the platform status now and at signing time."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.server.methods.basic import check_site
+from agent.server.methods.documents import format_function, sniff_format
+from agent.server.protocol import Request
+from formats.errors import SealBridgeError
+from stamping.options import VerifyOptions
+from stamping.report import Check
+
+if TYPE_CHECKING:
+    from agent.server.context import AgentContext
+    from agent.server.session import Session
+
+STATUS_TIMEOUT_S = 15.0
+
+
+def load_anchors(paths: list[str]) -> list[bytes]:
+    """DER certificates from PEM or DER files; unreadable files are skipped (the report says unknown)."""
+    import base64
+    import re
+
+    out: list[bytes] = []
+    for p in paths:
+        try:
+            raw = Path(p).read_bytes()
+        except OSError:
+            continue
+        pems = re.findall(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", raw, re.S)
+        out.extend(base64.b64decode(b"".join(x.split())) for x in pems) if pems else out.append(raw)
+    return out
+
+
+def status_lookup(ctx: AgentContext, loop: asyncio.AbstractEventLoop) -> Any:
+    """A synchronous StatusLookup for the verifier thread that asks the async platform client on the loop."""
+    platform = ctx.platform
+    if platform is None:
+        return None
+
+    def lookup(esid: str, signed_at: datetime | None) -> Check:
+        check = getattr(platform, "status_check", None)
+        try:
+            if check is not None:
+                fut = asyncio.run_coroutine_threadsafe(check(esid, signed_at), loop)
+                return fut.result(STATUS_TIMEOUT_S)
+            fut = asyncio.run_coroutine_threadsafe(platform.status(esid), loop)
+            return _to_check(fut.result(STATUS_TIMEOUT_S))
+        except SealBridgeError as err:
+            return Check.unknown(f"{err.code}: {err.detail or err.message_en}")
+        except Exception as exc:  # the platform's trouble makes the check unknown, never a crash
+            return Check.unknown(f"platform status unavailable: {type(exc).__name__}")
+
+    return lookup
+
+
+def _to_check(status: Any) -> Check:
+    value = status.get("status") if isinstance(status, dict) else getattr(status, "status", status)
+    if value == "active":
+        return Check.ok("active at the central platform")
+    if value in ("revoked", "suspended", "expired", "cancelled"):
+        return Check.failed(f"{value} at the central platform")
+    return Check.unknown(f"platform status {value!r}")
+
+
+async def verify(session: Session, req: Request) -> dict[str, Any]:
+    ctx = session.ctx
+    origin = req.params["origin"]
+    who = {"origin_top": origin["top"], "origin_frame": origin["frame"]}
+    sm3_before: str | None = None
+    try:
+        await check_site(session, origin, "verify")
+        ctx.rate.check(origin["top"])
+        data, sm3_before = session.uploads.take(req.params["document"])
+        fmt = sniff_format(data)
+        verify_fn = await asyncio.to_thread(format_function, fmt, "verify")
+        opts = VerifyOptions(
+            trust_anchors=await asyncio.to_thread(load_anchors, ctx.cfg.trust_anchors),
+            status_lookup=status_lookup(ctx, asyncio.get_running_loop()),
+        )
+        report = await asyncio.to_thread(verify_fn, data, opts)
+    except SealBridgeError as err:
+        if err.code != "ORIGIN_NOT_ALLOWED":
+            await ctx.record("verify", err.code, doc_sm3_before=sm3_before, **who)
+        raise
+    out = report.to_dict()
+    seal_ids = [s.get("seal", {}).get("esID") for s in out.get("seals", []) if s.get("seal")]
+    seq = await ctx.record(
+        "verify",
+        "OK",
+        doc_sm3_before=sm3_before,
+        seal_id=",".join(x for x in seal_ids if x)[:200] or None,
+        detail={"verdict": out.get("verdict"), "format": fmt, "seals": len(out.get("seals", []))},
+        **who,
+    )
+    return {"report": out, "audit_seq": seq}

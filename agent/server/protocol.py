@@ -1,0 +1,327 @@
+"""Protocol v1 wire format: JSON-RPC 2.0 text frames checked against the schema, and document binary frames.
+
+Text frames are validated in two steps so errors are precise: the envelope (jsonrpc/id/method/params, no
+other keys), then the method's params against `$defs/params.<method>` (exact keys, types, lengths, enums).
+
+Binary frame = 25-byte header + payload:
+    magic "SB" | version 0x01 | kind (0x01 upload chunk, 0x02 result chunk) | document id (16 bytes)
+    | chunk index (uint32, big endian, from 0) | flags (bit 0: last chunk)
+Uploads are reassembled in order per document id, with caps on the total size, the chunk size and the
+chunk count; the JSON call that uses the document names it by id (32 hex chars) and its size.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from jsonschema import Draft202012Validator
+
+from formats.errors import SealBridgeError
+from formats.gm import SM3Hasher
+
+PROTOCOL_VERSION = 1
+MAGIC = b"SB"
+FRAME_VERSION = 1
+KIND_UPLOAD = 1
+KIND_RESULT = 2
+FLAG_LAST = 1
+HEADER = struct.Struct(">2sBB16sIB")
+HEADER_SIZE = HEADER.size  # 25
+
+# JSON-RPC error numbers
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+APP_ERROR = -32000
+
+ENVELOPE_KEYS = {"jsonrpc", "id", "method", "params"}
+MAX_ID = 2**53 - 1  # exact in JavaScript numbers; the schema says the same
+
+
+@cache
+def load_schema() -> dict[str, Any]:
+    """The schema ships as package data (agent/server/protocol.schema.json); docs/ holds an identical copy."""
+    text = resources.files("agent.server").joinpath("protocol.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@cache
+def _validator(def_name: str | None = None) -> Draft202012Validator:
+    schema = load_schema()
+    if def_name is not None:
+        schema = {**schema, "oneOf": None, "$ref": f"#/$defs/{def_name}"}
+        schema.pop("oneOf")
+    return Draft202012Validator(schema, format_checker=None)
+
+
+def methods() -> set[str]:
+    return {k.removeprefix("params.") for k in load_schema()["$defs"] if k.startswith("params.")}
+
+
+def validate_def(def_name: str, instance: Any) -> None:
+    """Raise jsonschema.ValidationError when `instance` does not match `$defs/<def_name>`."""
+    _validator(def_name).validate(instance)
+
+
+def validate_message(instance: Any) -> None:
+    """The whole-schema check the tests apply to every frame either way."""
+    _validator(None).validate(instance)
+
+
+def _describe(err: jsonschema.ValidationError) -> str:
+    where = "/".join(str(p) for p in err.absolute_path) or "(top)"
+    msg = err.message
+    if len(msg) > 300:
+        msg = msg[:300] + "…"
+    return f"{where}: {msg}"
+
+
+class RpcError(Exception):
+    """A JSON-RPC error to send back: a JSON-RPC number plus the SealBridge error object."""
+
+    def __init__(self, number: int, err: SealBridgeError, request_id: Any = None):
+        super().__init__(err.code)
+        self.number = number
+        self.err = err
+        self.request_id = request_id
+
+
+@dataclass
+class Request:
+    id: int | str
+    method: str
+    params: dict[str, Any]
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Strict JSON: a key given twice could mean one thing to the schema and another to the code."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key[:40]!r}")
+        out[key] = value
+    return out
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_request(text: str, max_bytes: int) -> Request:
+    if len(text) > max_bytes or len(text.encode("utf-8")) > max_bytes:
+        raise RpcError(
+            INVALID_REQUEST, SealBridgeError("DOC_TOO_LARGE", f"text frame over {max_bytes} bytes")
+        )
+    try:
+        msg = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+    except (ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise RpcError(PARSE_ERROR, SealBridgeError("BAD_REQUEST", f"not JSON: {why}")) from None
+    if not isinstance(msg, dict):
+        raise RpcError(INVALID_REQUEST, SealBridgeError("BAD_REQUEST", "a request must be a JSON object"))
+    rid = msg.get("id")
+    good_id = (isinstance(rid, int) and not isinstance(rid, bool) and 0 <= rid <= MAX_ID) or (
+        isinstance(rid, str) and 0 < len(rid) <= 64
+    )
+    if not good_id:
+        rid = None
+    extra = set(msg) - ENVELOPE_KEYS
+    if (
+        extra
+        or msg.get("jsonrpc") != "2.0"
+        or rid is None
+        or not isinstance(msg.get("method"), str)
+        or "params" not in msg
+    ):
+        why = (
+            f"unexpected keys {sorted(extra)}" if extra else "needs jsonrpc '2.0', an id, a method and params"
+        )
+        raise RpcError(INVALID_REQUEST, SealBridgeError("BAD_REQUEST", why), rid)
+    method = msg["method"]
+    if method not in methods():
+        raise RpcError(
+            METHOD_NOT_FOUND, SealBridgeError("BAD_REQUEST", f"unknown method {method[:60]!r}"), rid
+        )
+    params = msg["params"]
+    try:
+        validate_def(f"params.{method}", params)
+    except jsonschema.ValidationError as exc:
+        raise RpcError(INVALID_PARAMS, SealBridgeError("BAD_REQUEST", _describe(exc)), rid) from None
+    return Request(rid, method, params)
+
+
+def response(request_id: Any, result: dict[str, Any]) -> str:
+    return json.dumps({"jsonrpc": "2.0", "id": request_id, "result": result}, ensure_ascii=False)
+
+
+@cache
+def _error_data_keys() -> frozenset[str]:
+    return frozenset(load_schema()["$defs"]["errorData"]["properties"])
+
+
+def error_data(err: SealBridgeError) -> dict[str, Any]:
+    """The error object, limited to the documented keys (extras from deep layers stay server-side)."""
+    data = err.to_dict()
+    if isinstance(data.get("detail"), str) and len(data["detail"]) > 2000:
+        data["detail"] = data["detail"][:1990] + "…"
+    return {k: v for k, v in data.items() if k in _error_data_keys()}
+
+
+def error_response(request_id: Any, number: int, err: SealBridgeError) -> str:
+    body = {"code": number, "message": err.message_en, "data": error_data(err)}
+    return json.dumps({"jsonrpc": "2.0", "id": request_id, "error": body}, ensure_ascii=False)
+
+
+def event(method: str, params: dict[str, Any]) -> str:
+    return json.dumps({"jsonrpc": "2.0", "method": method, "params": params}, ensure_ascii=False)
+
+
+# -- binary frames ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class ChunkHeader:
+    kind: int
+    doc_id: str  # 32 hex chars
+    index: int
+    last: bool
+
+
+def pack_chunk(kind: int, doc_id: str, index: int, last: bool, payload: bytes) -> bytes:
+    return (
+        HEADER.pack(MAGIC, FRAME_VERSION, kind, bytes.fromhex(doc_id), index, FLAG_LAST if last else 0)
+        + payload
+    )
+
+
+def unpack_chunk(frame: bytes) -> tuple[ChunkHeader, memoryview]:
+    if len(frame) < HEADER_SIZE:
+        raise SealBridgeError("BAD_REQUEST", f"binary frame shorter than its {HEADER_SIZE}-byte header")
+    magic, version, kind, raw_id, index, flags = HEADER.unpack_from(frame)
+    if magic != MAGIC or version != FRAME_VERSION:
+        raise SealBridgeError("BAD_REQUEST", "binary frame has a bad magic or version")
+    if kind != KIND_UPLOAD:
+        raise SealBridgeError("BAD_REQUEST", f"binary frame kind {kind} cannot be sent to the agent")
+    if flags & ~FLAG_LAST:
+        raise SealBridgeError("BAD_REQUEST", "binary frame has unknown flags")
+    return ChunkHeader(kind, raw_id.hex(), index, bool(flags & FLAG_LAST)), memoryview(frame)[HEADER_SIZE:]
+
+
+def split_chunks(kind: int, doc_id: str, data: bytes, chunk_bytes: int) -> list[bytes]:
+    n = max(1, -(-len(data) // chunk_bytes))
+    view = memoryview(data)
+    return [
+        pack_chunk(kind, doc_id, i, i == n - 1, bytes(view[i * chunk_bytes : (i + 1) * chunk_bytes]))
+        for i in range(n)
+    ]
+
+
+@dataclass
+class Upload:
+    doc_id: str
+    parts: list[bytes] = field(default_factory=list)
+    size: int = 0
+    complete: bool = False
+    error: SealBridgeError | None = None
+    hasher: SM3Hasher = field(default_factory=SM3Hasher)
+
+
+class Reassembler:
+    """Per-connection upload state. Chunks of one document arrive in order (WebSocket is ordered)."""
+
+    MAX_FAILED_KEPT = 64  # failed uploads remembered (without bytes) so the call naming them gets the reason
+
+    def __init__(
+        self,
+        max_document_bytes: int,
+        max_chunks: int,
+        max_chunk_bytes: int,
+        max_pending: int,
+        max_pending_bytes: int | None = None,
+    ):
+        self.max_document_bytes = max_document_bytes
+        self.max_pending_bytes = max_pending_bytes or 2 * max_document_bytes
+        self.max_chunks = max_chunks
+        self.max_chunk_bytes = max_chunk_bytes
+        self.max_pending = max_pending
+        self.uploads: dict[str, Upload] = {}
+
+    def feed(self, frame: bytes) -> tuple[str | None, SealBridgeError | None]:
+        """Take one binary frame. Returns (doc id, error) — the error only the first time a document fails."""
+        try:
+            head, payload = unpack_chunk(frame)
+        except SealBridgeError as err:
+            return None, err
+        up = self.uploads.get(head.doc_id)
+        if up is None:
+            if head.index != 0:
+                return head.doc_id, SealBridgeError(
+                    "BAD_REQUEST", f"document {head.doc_id} must start at chunk 0"
+                )
+            up = self.uploads[head.doc_id] = Upload(head.doc_id)
+            self._forget_old_failures()
+            if sum(1 for u in self.uploads.values() if u.error is None) > self.max_pending:
+                return self._fail(
+                    up, SealBridgeError("DOC_TOO_LARGE", f"more than {self.max_pending} documents pending")
+                )
+        if up.error is not None:
+            return head.doc_id, None  # already reported; drop the rest quietly
+        if up.complete:
+            return self._fail(up, SealBridgeError("BAD_REQUEST", "chunk after the last chunk"))
+        if head.index != len(up.parts):
+            return self._fail(up, SealBridgeError("BAD_REQUEST", f"chunk {head.index} out of order"))
+        if len(payload) > self.max_chunk_bytes:
+            return self._fail(
+                up, SealBridgeError("DOC_TOO_LARGE", f"chunk over {self.max_chunk_bytes} bytes")
+            )
+        if head.index + 1 > self.max_chunks:
+            return self._fail(up, SealBridgeError("DOC_TOO_LARGE", f"more than {self.max_chunks} chunks"))
+        if up.size + len(payload) > self.max_document_bytes:
+            return self._fail(
+                up, SealBridgeError("DOC_TOO_LARGE", f"document over {self.max_document_bytes} bytes")
+            )
+        up.parts.append(bytes(payload))
+        up.hasher.update(payload)
+        up.size += len(payload)
+        up.complete = head.last
+        return head.doc_id, None
+
+    def _fail(self, up: Upload, err: SealBridgeError) -> tuple[str, SealBridgeError]:
+        up.error = err
+        up.parts.clear()
+        up.size = 0
+        return up.doc_id, err
+
+    def _forget_old_failures(self) -> None:
+        failed = [k for k, u in self.uploads.items() if u.error is not None]
+        for key in failed[: max(0, len(failed) - self.MAX_FAILED_KEPT)]:
+            del self.uploads[key]
+
+    def take(self, ref: dict[str, Any]) -> tuple[bytes, str]:
+        """Hand over a finished upload named by a docRef ({id,size,sm3?}); returns (bytes, sm3 hex).
+        The upload is consumed either way, so a document is used by one call only."""
+        up = self.uploads.pop(ref["id"], None)
+        if up is None:
+            raise SealBridgeError("BAD_REQUEST", f"no uploaded document {ref['id']}")
+        if up.error is not None:
+            raise up.error
+        if not up.complete:
+            raise SealBridgeError("BAD_REQUEST", f"document {ref['id']} is incomplete (no last chunk yet)")
+        if up.size != ref["size"]:
+            raise SealBridgeError("BAD_REQUEST", f"document size is {up.size}, the call says {ref['size']}")
+        digest = up.hasher.hexdigest()
+        if "sm3" in ref and ref["sm3"] != digest:
+            raise SealBridgeError("BAD_REQUEST", "document SM3 does not match the call")
+        data = b"".join(up.parts)
+        up.parts.clear()
+        return data, digest
+
+    def pending_bytes(self) -> int:
+        return sum(u.size for u in self.uploads.values())

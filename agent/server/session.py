@@ -1,0 +1,186 @@
+"""One WebSocket connection: the HMAC challenge, then JSON-RPC calls and document uploads.
+
+Until `auth` succeeds nothing else is accepted: any other frame (text or binary), a wrong proof or a
+silent client ends the connection with UNAUTHENTICATED (close code 4401). After that each call runs as its
+own task, so `approve` and `cancel` can arrive while a `stamp` waits for them; a bounded number of calls
+may run at once. Errors in one call never end the connection; only protocol-level abuse does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from agent import __version__
+from agent.server import protocol as proto
+from agent.server.logs import log_event
+from agent.server.security import new_nonce, server_proof, verify_client_proof
+from formats.errors import SealBridgeError
+from formats.gm import sm3
+
+if TYPE_CHECKING:
+    from agent.server.context import AgentContext
+
+CLOSE_UNAUTHENTICATED = 4401
+RESULT_CHUNK_BYTES = 1024 * 1024
+
+
+class Session:
+    def __init__(self, ctx: AgentContext, ws: web.WebSocketResponse, ext_origin: str):
+        self.ctx = ctx
+        self.ws = ws
+        self.ext_origin = ext_origin
+        self.id = secrets.token_hex(16)
+        self.authenticated = False
+        lim = ctx.cfg.limits
+        self.uploads = proto.Reassembler(
+            lim.max_document_bytes,
+            lim.max_chunks,
+            lim.max_chunk_bytes,
+            lim.max_pending_documents,
+            lim.max_pending_bytes,
+        )
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._send_lock = asyncio.Lock()
+
+    # -- sending ----------------------------------------------------------------------------------------------
+
+    async def _send_text(self, text: str) -> None:
+        if self.ws.closed:
+            return
+        async with self._send_lock:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self.ws.send_str(text)
+
+    async def send_event(self, method: str, params: dict[str, Any]) -> None:
+        await self._send_text(proto.event(method, params))
+
+    async def send_error(self, request_id: Any, number: int, err: SealBridgeError) -> None:
+        await self._send_text(proto.error_response(request_id, number, err))
+
+    async def send_document(self, data: bytes, fmt: str, digest_hex: str | None = None) -> dict[str, Any]:
+        """Send result bytes as binary frames (before the JSON answer that names them)."""
+        doc_id = secrets.token_hex(16)
+        frames = proto.split_chunks(proto.KIND_RESULT, doc_id, data, RESULT_CHUNK_BYTES)
+        async with self._send_lock:
+            for frame in frames:
+                if self.ws.closed:
+                    raise SealBridgeError("CONFLICT", "the connection closed while sending the result")
+                await self.ws.send_bytes(frame)
+        if digest_hex is None:
+            digest_hex = (await asyncio.to_thread(sm3, data)).hex()
+        return {"id": doc_id, "size": len(data), "sm3": digest_hex, "chunks": len(frames), "format": fmt}
+
+    # -- the connection ---------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self.ctx.sessions.add(self)
+        try:
+            if await self._authenticate():
+                await self._serve()
+        finally:
+            self.ctx.sessions.discard(self)
+            for task in list(self.tasks):
+                task.cancel()
+            if self.tasks:
+                await asyncio.gather(*self.tasks, return_exceptions=True)
+            self.uploads.uploads.clear()
+
+    async def _refuse(self, request_id: Any, detail: str) -> bool:
+        log_event("auth_refused", logging.WARNING, origin=self.ext_origin, why=detail)
+        await self.send_error(request_id, proto.APP_ERROR, SealBridgeError("UNAUTHENTICATED", detail))
+        await self.ws.close(code=CLOSE_UNAUTHENTICATED, message=b"unauthenticated")
+        return False
+
+    async def _authenticate(self) -> bool:
+        nonce = new_nonce()
+        await self.send_event(
+            "auth.challenge",
+            {"nonce": nonce.hex(), "protocol": proto.PROTOCOL_VERSION, "version": __version__},
+        )
+        try:
+            msg = await self.ws.receive(timeout=self.ctx.cfg.limits.auth_timeout_s)
+        except TimeoutError:
+            return await self._refuse(None, "no auth call in time")
+        if msg.type != WSMsgType.TEXT:
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                return False
+            return await self._refuse(None, "the first message must be the auth call")
+        try:
+            req = proto.parse_request(msg.data, self.ctx.cfg.limits.max_text_bytes)
+        except proto.RpcError as exc:
+            return await self._refuse(
+                exc.request_id, f"the first message must be a valid auth call ({exc.err.detail})"
+            )
+        if req.method != "auth":
+            return await self._refuse(req.id, "call auth first")
+        client_nonce = bytes.fromhex(req.params["client_nonce"])
+        if not verify_client_proof(self.ctx.secret, nonce, client_nonce, self.ext_origin, req.params["mac"]):
+            return await self._refuse(req.id, "wrong pairing proof; pair the extension again")
+        self.authenticated = True
+        proof = server_proof(self.ctx.secret, nonce, client_nonce, self.ext_origin)
+        await self._send_text(proto.response(req.id, {"server_mac": proof, "session": self.id}))
+        log_event("session_open", origin=self.ext_origin, session=self.id)
+        return True
+
+    async def _serve(self) -> None:
+        async for msg in self.ws:
+            if msg.type == WSMsgType.TEXT:
+                await self._on_text(msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                await self._on_binary(msg.data)
+            elif msg.type == WSMsgType.ERROR:
+                log_event("ws_error", logging.WARNING, session=self.id, why=str(self.ws.exception()))
+                break
+        log_event("session_closed", session=self.id, code=self.ws.close_code)
+
+    async def _on_binary(self, frame: bytes) -> None:
+        doc_id, err = self.uploads.feed(frame)
+        if err is not None:
+            params = {"id": doc_id or "0" * 32, "error": proto.error_data(err)}
+            await self.send_event("document.rejected", params)
+
+    async def _on_text(self, text: str) -> None:
+        try:
+            req = proto.parse_request(text, self.ctx.cfg.limits.max_text_bytes)
+        except proto.RpcError as exc:
+            await self.send_error(exc.request_id, exc.number, exc.err)
+            return
+        if req.method == "auth":
+            await self.send_error(
+                req.id, proto.INVALID_REQUEST, SealBridgeError("CONFLICT", "already authenticated")
+            )
+            return
+        if len(self.tasks) >= self.ctx.cfg.limits.max_inflight_calls:
+            await self.send_error(
+                req.id, proto.APP_ERROR, SealBridgeError("RATE_LIMITED", "too many calls in flight")
+            )
+            return
+        task = asyncio.create_task(self._call(req))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _call(self, req: proto.Request) -> None:
+        from agent.server.methods import HANDLERS
+
+        handler = HANDLERS[req.method]
+        try:
+            result = await handler(self, req)
+        except SealBridgeError as err:
+            await self.send_error(req.id, proto.APP_ERROR, err)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug: answer INTERNAL, keep the connection, log without payloads
+            log_event(
+                "internal_error", logging.ERROR, method=req.method, error=type(exc).__name__, why=str(exc)
+            )
+            logging.getLogger("sealbridge.agent").debug("internal error", exc_info=True)
+            await self.send_error(req.id, proto.APP_ERROR, SealBridgeError("INTERNAL", type(exc).__name__))
+            return
+        await self._send_text(proto.response(req.id, result))

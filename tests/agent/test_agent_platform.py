@@ -1,0 +1,123 @@
+"""The stamping path against a real central platform process: active seals stamp, revoked ones never do."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from pathlib import Path
+
+import pytest
+
+from agent.platform_client import PlatformClient
+from agent.tokens.soft import SoftToken
+from tests.central.helpers import http, register_seal, start_central
+
+from .conftest import EXT, PORTAL
+from .test_agent_stamp import start_stamp
+from .wsclient import AgentClient, RpcFailure
+
+
+@pytest.fixture
+def central(tmp_path: Path):
+    url, token, handle = start_central(tmp_path)
+    yield url, token
+    handle.close()
+
+
+@pytest.fixture
+def platform_seal(central, dev_pki, soft_token) -> str:
+    """A seal made by the platform for the dev SM2 signer's certificate, put on the soft token."""
+    url, token = central
+    from formats.gm.keys import load_certificate
+
+    cert_der = load_certificate(dev_pki.signer_certs["sm2"].read_bytes()).dump()
+    seal = register_seal(url, token, cert_der)
+    SoftToken(soft_token).add_seal(dev_pki.pin, base64.b64decode(seal["seal_der"]))
+    return seal["esID"]
+
+
+async def stamp_once(
+    c: AgentClient, data: bytes, seal_id: str, pin: str
+) -> tuple[asyncio.Future, Exception | None]:
+    fut, _ = await start_stamp(c, data)
+    req = await c.next_event("approval.required")
+    assert seal_id in [s["id"] for s in req["seals"]]
+    try:
+        await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": pin})
+        return fut, None
+    except RpcFailure as exc:
+        return fut, exc
+
+
+async def test_active_then_revoked_seal(agent_factory, central, platform_seal, dev_pki, sample_pdf, tmp_path):
+    url, token = central
+    client = PlatformClient(url, cache_dir=tmp_path / "platform-cache", grace_seconds=3600)
+    agent = await agent_factory(platform=client, require_platform=True)
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+
+    fut, err = await stamp_once(c, sample_pdf, platform_seal, dev_pki.pin)
+    assert err is None
+    res = await asyncio.wait_for(fut, 60)
+    stamped = c.result_bytes(res["document"])
+    assert res["seal_id"] == platform_seal
+
+    # The agent's verify asks the platform too: active now.
+    ref = await c.upload(stamped)
+    report = (await c.call("verify", {"origin": PORTAL, "document": ref}))["report"]
+    assert report["seals"][0]["checks"]["platform_status"]["status"] == "ok"
+
+    code, _ = http("POST", f"{url}/api/v1/admin/seals/{platform_seal}/revoke", {"reason": "test"}, token)
+    assert code == 200
+
+    fut, err = await stamp_once(c, sample_pdf, platform_seal, dev_pki.pin)
+    assert err is not None and err.code == "SEAL_REVOKED"
+    with pytest.raises(RpcFailure) as exc:
+        await asyncio.wait_for(fut, 30)
+    assert exc.value.code == "SEAL_REVOKED"
+    assert not c.results
+    records = agent.ctx.audit.records()
+    stamps = [r for r in records if r.event == "stamp"]
+    assert [r.result for r in stamps] == ["OK", "SEAL_REVOKED"]
+    assert [r.result for r in records if r.event == "approval"] == ["OK", "SEAL_REVOKED"]
+    assert agent.ctx.audit.verify().ok
+
+    # Verification of the earlier document reports both: revoked now, active when it was signed (which
+    # decides the check, as the platform client defines it).
+    ref = await c.upload(stamped)
+    report = (await c.call("verify", {"origin": PORTAL, "document": ref}))["report"]
+    check = report["seals"][0]["checks"]["platform_status"]
+    assert (
+        check["status"] == "ok"
+        and "revoked now" in check["detail"]
+        and "active at signing time" in check["detail"]
+    )
+    assert not c.schema_errors
+    await c.close()
+    for _ in range(100):  # the usage report goes out in the background
+        if not client.pending_usage():
+            break
+        await asyncio.sleep(0.05)
+    assert client.pending_usage() == []
+
+
+async def test_platform_unreachable_refuses(agent_factory, platform_seal, dev_pki, sample_pdf, tmp_path):
+    client = PlatformClient("http://127.0.0.1:9", cache_dir=tmp_path / "cache", grace_seconds=3600, timeout=2)
+    agent = await agent_factory(platform=client, require_platform=True)
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    fut, err = await stamp_once(c, sample_pdf, platform_seal, dev_pki.pin)
+    assert err is not None and err.code == "PLATFORM_UNREACHABLE"
+    with pytest.raises(RpcFailure):
+        await asyncio.wait_for(fut, 30)
+    assert not c.results
+    await c.close()
+
+
+async def test_no_platform_configured_refuses_by_default(agent_factory, dev_pki, sample_pdf):
+    agent = await agent_factory(require_platform=True)
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    fut, err = await stamp_once(c, sample_pdf, dev_pki.seal_ids["sm2"], dev_pki.pin)
+    assert err is not None and err.code == "PLATFORM_UNREACHABLE"
+    with pytest.raises(RpcFailure):
+        await asyncio.wait_for(fut, 30)
+    assert not c.results
+    await c.close()

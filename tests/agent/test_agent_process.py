@@ -1,0 +1,238 @@
+"""The real `sealbridge agent` process: runtime file, native-messaging host, pairing code, and SIGKILL in the
+middle of a stamp (restart → the audit chain verifies, no partial file anywhere)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.config import load_config
+from agent.pairing import parse_pairing_code
+
+from .conftest import EXT, PORTAL, free_port
+from .wsclient import AgentClient
+
+REPO = Path(__file__).resolve().parents[2]
+SEALBRIDGE = [sys.executable, "-c", "import sys; from agent.cli import main; sys.exit(main())"]
+FIREFOX_ORIGIN = "moz-extension://6f1c1a52-1f0e-4b7e-9a55-0c5b2e1d4f11"
+
+
+def write_home(home: Path, token: Path, port: int) -> Path:
+    home.mkdir(parents=True, exist_ok=True)
+    cfg = home / "config.toml"
+    cfg.write_text(
+        f'port = {port}\nallowed_origins = ["{EXT}"]\nsoft_tokens = ["{token}"]\nrequire_platform = false\n'
+        f'[site_policy]\n"{PORTAL["top"]}" = "allowed"\n'
+    )
+    return cfg
+
+
+class AgentProcess:
+    def __init__(self, home: Path):
+        self.home = home
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> dict:
+        env = dict(os.environ, SEALBRIDGE_HOME=str(self.home), PYTHONPATH=str(REPO))
+        log = open(self.home / "agent.log", "ab")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen([*SEALBRIDGE, "agent"], cwd=REPO, env=env, stdout=log, stderr=log)
+        runtime = self.home / "run" / "agent.json"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError((self.home / "agent.log").read_text()[-3000:])
+            if runtime.exists():
+                info = json.loads(runtime.read_text())
+                if info["pid"] == self.proc.pid:
+                    return info
+            time.sleep(0.05)
+        raise RuntimeError("agent did not start")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def big_pdf(size: int) -> bytes:
+    """A one-page PDF carrying `size` bytes of incompressible image data (a real, valid file)."""
+    import io
+
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    side = int((size / 3) ** 0.5)
+    img = pikepdf.Stream(pdf, os.urandom(side * side * 3))
+    img.Type, img.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
+    img.Width, img.Height, img.BitsPerComponent = side, side, 8
+    img.ColorSpace = pikepdf.Name.DeviceRGB
+    page = pdf.pages[0]
+    page.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=img))
+    page.Contents = pdf.make_stream(b"q 200 0 0 200 100 300 cm /Im0 Do Q")
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=False)
+    return out.getvalue()
+
+
+def snapshot(*dirs: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_size for d in dirs for p in d.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def agent_proc(tmp_path, soft_token):
+    home = tmp_path / "home"
+    write_home(home, soft_token, free_port())
+    proc = AgentProcess(home)
+    yield proc
+    proc.stop()
+
+
+async def test_sigkill_mid_stamp_then_restart(agent_proc, soft_token, dev_pki):
+    info = agent_proc.start()
+    cfg = load_config(env={"SEALBRIDGE_HOME": str(agent_proc.home)})
+    secret = bytes.fromhex(cfg.secret_path.read_text().strip())
+    before = snapshot(soft_token.parent)
+    data = await asyncio.to_thread(big_pdf, 12 * 1024 * 1024)
+
+    c = await AgentClient.authed(info["url"], EXT, secret)
+    ref = await c.upload(data, chunk=1024 * 1024)
+    fut = await c.start(
+        "stamp",
+        {"origin": PORTAL, "document": ref, "placements": [{"type": "at", "page": 1, "x": 60, "y": 60}]},
+    )
+    req = await c.next_event("approval.required")
+    approve = await c.start(
+        "approve", {"request_id": req["request_id"], "seal_id": dev_pki.seal_ids["sm2"], "pin": dev_pki.pin}
+    )
+    await c.next_event("progress", where=lambda p: p["phase"] == "signing")
+    agent_proc.kill()  # SIGKILL while the document is being signed
+    await asyncio.wait_for(c.closed.wait(), 10)
+    assert fut.done() and isinstance(fut.exception(), ConnectionError)
+    assert approve.done()
+    assert not c.results or all(len(b"".join(v)) < len(data) for v in c.results.values())
+
+    # Nothing half-written: the token directory is exactly as before; no temp files in the agent's home.
+    assert snapshot(soft_token.parent) == before
+    leftovers = [
+        p for p in agent_proc.home.rglob("*") if p.is_file() and (".tmp" in p.name or p.name.startswith("."))
+    ]
+    assert leftovers == []
+
+    # Restart: the chain verifies, it shows the approval without a stamp result, and stamping works again.
+    info = agent_proc.start()
+    env = dict(os.environ, SEALBRIDGE_HOME=str(agent_proc.home), PYTHONPATH=str(REPO))
+    res = await asyncio.to_thread(
+        subprocess.run,
+        [*SEALBRIDGE, "audit", "verify", "--json"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    check = json.loads(res.stdout)
+    assert check["ok"]
+    c2 = await AgentClient.authed(info["url"], EXT, secret)
+    records = (await c2.call("audit.recent", {"limit": 20}))["records"]
+    assert [r["event"] for r in reversed(records)] == ["approval"]
+    ref = await c2.upload(await asyncio.to_thread(big_pdf, 100_000))
+    fut = await c2.start(
+        "stamp",
+        {"origin": PORTAL, "document": ref, "placements": [{"type": "at", "page": 1, "x": 60, "y": 60}]},
+    )
+    req = await c2.next_event("approval.required")
+    await c2.call(
+        "approve", {"request_id": req["request_id"], "seal_id": dev_pki.seal_ids["sm2"], "pin": dev_pki.pin}
+    )
+    result = await asyncio.wait_for(fut, 60)
+    assert c2.result_bytes(result["document"])
+    assert not c2.schema_errors
+    await c2.close()
+    res = await asyncio.to_thread(
+        subprocess.run,
+        [*SEALBRIDGE, "audit", "verify", "--json"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        timeout=60,
+    )
+    assert res.returncode == 0 and json.loads(res.stdout)["count"] == 3
+
+
+def native_call(home: Path, message: dict, caller: str) -> dict:
+    env = dict(os.environ, SEALBRIDGE_HOME=str(home), PYTHONPATH=str(REPO))
+    body = json.dumps(message).encode()
+    res = subprocess.run(
+        [*SEALBRIDGE, "native-host", caller],
+        input=struct.pack("=I", len(body)) + body,
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    (length,) = struct.unpack("=I", res.stdout[:4])
+    return json.loads(res.stdout[4 : 4 + length])
+
+
+async def test_native_host_pairs_chrome_and_registers_firefox(agent_proc):
+    info = agent_proc.start()
+    home = agent_proc.home
+    reply = await asyncio.to_thread(native_call, home, {"type": "getPairing"}, EXT + "/")
+    assert reply["type"] == "pairing" and reply["port"] == info["port"] and reply["running"]
+    secret = bytes.fromhex(reply["secret"])
+    c = await AgentClient.authed(reply["url"], EXT, secret)  # the secret from the host works
+    await c.close()
+
+    refused = await asyncio.to_thread(
+        native_call, home, {"type": "getPairing"}, "chrome-extension://" + "p" * 32 + "/"
+    )
+    assert refused["type"] == "error" and refused["error"]["code"] == "ORIGIN_NOT_ALLOWED"
+
+    # Firefox: the per-install moz-extension origin is registered by the host, then it may connect.
+    reply = await asyncio.to_thread(
+        native_call, home, {"type": "getPairing", "origin": FIREFOX_ORIGIN}, str(home / "manifest.json")
+    )
+    assert reply["type"] == "pairing"
+    c = await AgentClient.authed(info["url"], FIREFOX_ORIGIN, bytes.fromhex(reply["secret"]))
+    assert (await c.call("hello", {}))["agent"] == "sealbridge"
+    await c.close()
+
+
+def test_pair_prints_a_code_carrying_port_and_secret(tmp_path):
+    home = tmp_path / "home"
+    env = dict(os.environ, SEALBRIDGE_HOME=str(home), PYTHONPATH=str(REPO))
+    res = subprocess.run(
+        [*SEALBRIDGE, "pair", "--json", "--origin", FIREFOX_ORIGIN],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    port, secret = parse_pairing_code(out["code"])
+    cfg = load_config(env={"SEALBRIDGE_HOME": str(home)})
+    assert port == cfg.port == 18600
+    assert secret == bytes.fromhex(cfg.secret_path.read_text().strip())
+    from agent.pairing import paired_origins
+
+    assert FIREFOX_ORIGIN in paired_origins(cfg)
