@@ -15,9 +15,6 @@ The root keys are not written: a dev PKI is regenerated, never extended. Keys ar
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from formats.errors import SealBridgeError
+from stamping.fileout import atomic_write
 
 DEV_PIN = "123456"
 COMPANY = "示例科技有限公司"
@@ -163,18 +161,9 @@ def self_signed_key(key_type: str, common_name: str) -> tuple[Any, bytes]:
 def _write(path: Path, data: bytes, private: bool = False) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise SealBridgeError("BAD_REQUEST", f"cannot write {path}: {exc.strerror}") from None
-    try:
-        os.fchmod(fd, 0o600 if private else 0o644)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, data, 0o600 if private else 0o644)
 
 
 def _check_target(directory: Path, force: bool) -> None:

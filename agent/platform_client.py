@@ -18,7 +18,7 @@ import asyncio
 import base64
 import hashlib
 import json
-import os
+import re
 import threading
 import time
 import uuid
@@ -29,13 +29,17 @@ from typing import Any
 
 import aiohttp
 
+from formats.canonjson import canonical_json
 from formats.errors import SealBridgeError
 from formats.gm import OID_SM2_SM3
 from formats.gm.keys import load_certificates, verify_signature
+from stamping.fileout import atomic_write
 from stamping.report import Check
+from stamping.seal_users import cert_may_use, platform_time
 
 CLOCK_SKEW_S = 300  # a live answer may be this old (proxy caches) or this far in the future (clock skew)
 USAGE_BATCH = 100
+_RECORD_ID = re.compile(r"[0-9A-Za-z_-]{8,128}")  # within the platform's id rule, and no dots or slashes
 _REFUSALS = {
     "revoked": "SEAL_REVOKED",
     "suspended": "SEAL_SUSPENDED",
@@ -46,16 +50,8 @@ _REFUSALS = {
 }
 
 
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _parse(t: str) -> datetime:
     return datetime.fromisoformat(t.replace("Z", "+00:00"))
-
-
-def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def status_at(
@@ -104,10 +100,17 @@ class StatusAnswer:
             text += f" [cached answer of {self.produced_at}; platform unreachable]"
         return text
 
-    def to_check(self) -> Check:
-        """The report's platform_status: decided by the status at signing time when it is known."""
+    def to_check(self, cert_der: bytes | None = None, signed_at: datetime | None = None) -> Check:
+        """The report's platform_status: decided by the status at signing time when it is known, and, given
+        the signer certificate, by whether it held or was authorized to use the seal then."""
         if self.at is not None:
-            return Check.ok(self.describe()) if self.status_at == "active" else Check.failed(self.describe())
+            if self.status_at != "active":
+                return Check.failed(self.describe())
+            if cert_der is not None and signed_at is not None:
+                allowed, why = cert_may_use(self.body, cert_der, signed_at)
+                if allowed is False:
+                    return Check.failed(f"{self.describe()}; {why}")
+            return Check.ok(self.describe())
         if self.status == "active":
             return Check.ok(self.describe() + "; signing time unknown")
         return Check.unknown(self.describe() + "; signing time unknown")
@@ -238,7 +241,7 @@ class PlatformClient:
             except ValueError:
                 all_pins = {}
             all_pins[self.base_url] = {sha: base64.b64encode(d).decode() for sha, d in certs.items()}
-            _atomic_write(path, json.dumps(all_pins, indent=1).encode())
+            atomic_write(path, json.dumps(all_pins, indent=1).encode())
 
     def verify_envelope(self, envelope: Any, kind: str) -> dict[str, Any]:
         """The signed `response` if the envelope is signed by a trusted platform certificate, else raise."""
@@ -285,9 +288,9 @@ class PlatformClient:
             if from_cache:
                 # Re-derive from the signed history: "now" has moved on since the answer was produced.
                 hist, vs, ve = response["history"], response["valid_start"], response["valid_end"]
-                answer.status, answer.since = status_at(hist, vs, ve, _iso(datetime.now(UTC)))
+                answer.status, answer.since = status_at(hist, vs, ve, platform_time(datetime.now(UTC)))
                 if at is not None:
-                    answer.at = _iso(at)
+                    answer.at = platform_time(at)
                     answer.status_at = status_at(hist, vs, ve, answer.at)[0]
             elif at is not None:
                 answer.at, answer.status_at = response["at"], response["status_at"]
@@ -300,7 +303,7 @@ class PlatformClient:
             at = at.replace(tzinfo=UTC)
         try:
             await self._ensure_trust()
-            params = {"at": _iso(at)} if at else None
+            params = {"at": platform_time(at)} if at else None
             path = f"/api/v1/seals/{_quote(esid)}/status"
             http_status, body = await self._request("GET", path, params=params)
         except SealBridgeError as err:
@@ -310,14 +313,14 @@ class PlatformClient:
         if http_status != 200:
             self._raise_error(http_status, body)
         response = self.verify_envelope(body, "seal-status")
-        if response.get("esID") != esid or (at is not None and response.get("at") != _iso(at)):
+        if response.get("esID") != esid or (at is not None and response.get("at") != platform_time(at)):
             raise SealBridgeError("PLATFORM_RESPONSE_INVALID", "the answer is about another seal or time")
         age = time.time() - _parse(response["produced_at"]).timestamp()
         if abs(age) > CLOCK_SKEW_S:
             raise SealBridgeError("PLATFORM_RESPONSE_INVALID", f"stale or future answer ({int(age)} s old)")
         cache = self._cache_path(esid)
         if cache:
-            _atomic_write(cache, json.dumps(body, ensure_ascii=False).encode("utf-8"))
+            atomic_write(cache, json.dumps(body, ensure_ascii=False).encode("utf-8"))
         return self._answer(response, at, from_cache=False)
 
     def _from_cache(self, esid: str, at: datetime | None, cause: SealBridgeError) -> StatusAnswer:
@@ -339,17 +342,26 @@ class PlatformClient:
             )
         return self._answer(response, at, from_cache=True)
 
-    async def require_active(self, esid: str) -> StatusAnswer:
+    async def require_active(self, esid: str, cert_der: bytes | None = None) -> StatusAnswer:
+        """The seal's status if it is active; given the signing certificate, also refuse (SEAL_NOT_FOR_SIGNER)
+        one that neither holds the seal nor is authorized now — an ended or withdrawn authorization leaves
+        the certificate inside seal DERs made while it lasted."""
         answer = await self.status(esid)
         if answer.status != "active":
             code = _REFUSALS.get(answer.status, "SEAL_NOT_FOUND")
             raise SealBridgeError(code, f"seal {esid}: {answer.describe()}", {"esID": esid})
+        if cert_der is not None:
+            allowed, why = cert_may_use(answer.body, cert_der, datetime.now(UTC))
+            if allowed is False:
+                raise SealBridgeError("SEAL_NOT_FOR_SIGNER", f"seal {esid}: {why}", {"esID": esid})
         return answer
 
-    async def status_check(self, esid: str, signed_at: datetime | None) -> Check:
-        """The report's platform_status check (used by the agent's verify)."""
+    async def status_check(
+        self, esid: str, signed_at: datetime | None, cert_der: bytes | None = None
+    ) -> Check:
+        """The report's platform_status check (used by the agent's verify); see StatusAnswer.to_check."""
         try:
-            return (await self.status(esid, signed_at)).to_check()
+            return (await self.status(esid, signed_at)).to_check(cert_der, signed_at)
         except SealBridgeError as err:
             if err.code == "SEAL_NOT_FOUND":
                 return Check.unknown(f"seal {esid} is not registered at {self.base_url}")
@@ -382,9 +394,14 @@ class PlatformClient:
         for rec in records or []:
             rec = dict(rec)
             rec.setdefault("id", uuid.uuid4().hex)
-            rec.setdefault("at", _iso(datetime.now(UTC)))
+            if not isinstance(rec["id"], str) or not _RECORD_ID.fullmatch(rec["id"]):
+                # The id becomes a file name in the queue directory (and the platform's idempotency key).
+                raise SealBridgeError(
+                    "BAD_REQUEST", "a usage record id must be 8-128 characters [0-9A-Za-z_-]"
+                )
+            rec.setdefault("at", platform_time(datetime.now(UTC)))
             if self.cache_dir:
-                _atomic_write(self.cache_dir / "usage-queue" / f"{rec['id']}.json", canonical_json(rec))
+                atomic_write(self.cache_dir / "usage-queue" / f"{rec['id']}.json", canonical_json(rec))
             else:
                 self._memory_queue().append(rec)
         return await self.flush_usage()
@@ -416,10 +433,13 @@ class PlatformClient:
                     status, body = await self._request("POST", "/api/v1/usage", json={"records": batch})
                 except SealBridgeError:
                     break  # unreachable: keep the queue for the next try
-                if status != 200:
+                if status != 200 or not isinstance(body, dict):
                     break  # refused (bad record?) — kept, and visible through pending_usage()
-                done = set(body.get("accepted", [])) | set(body.get("duplicate", []))
-                self._drop_queued(done)
+                # Only ids we sent in this batch: an acknowledged id names a file to delete, so an id the
+                # answer invents (say "../../x") must never reach the file system.
+                sent = {rec.get("id") for rec in batch if isinstance(rec, dict)}
+                acked = [*_str_list(body.get("accepted")), *_str_list(body.get("duplicate"))]
+                self._drop_queued({rec_id for rec_id in acked if rec_id in sent})
             return len(self.pending_usage())
 
     def _drop_queued(self, ids: set[str]) -> None:
@@ -445,19 +465,14 @@ def _record_from_keywords(kw: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
+def _str_list(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
 def _quote(esid: str) -> str:
     from urllib.parse import quote
 
     return quote(esid, safe="")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 class _LoopThread:
@@ -484,9 +499,9 @@ def make_status_lookup(
     runner = _LoopThread()
     client = PlatformClient(url, trusted_certs, cache_dir, grace_seconds, timeout)
 
-    def lookup(esid: str, signed_at: datetime | None) -> Check:
+    def lookup(esid: str, signed_at: datetime | None, cert_der: bytes | None = None) -> Check:
         try:
-            return runner.run(client.status_check(esid, signed_at), timeout + 5)
+            return runner.run(client.status_check(esid, signed_at, cert_der), timeout + 5)
         except Exception as exc:  # noqa: BLE001 - a platform problem makes the check unknown, not a crash
             return Check.unknown(f"platform status unavailable: {type(exc).__name__}")
 

@@ -13,6 +13,7 @@ from central import admin_tokens, audit, authorizations, lifecycle, making, migr
 from central.db import Database
 from central.service import Central, Settings, default_key_dir
 from formats.errors import SealBridgeError
+from stamping.fileout import atomic_write
 
 
 def default_db() -> str:
@@ -57,10 +58,7 @@ def read_cert(path: str) -> bytes:
 
 
 def _write_out(path: str, data: bytes) -> None:
-    target = Path(path)
-    tmp = target.with_name(target.name + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+    atomic_write(Path(path), data, 0o644)
 
 
 # -- commands -------------------------------------------------------------------------------------------

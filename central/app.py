@@ -14,6 +14,7 @@ from central.http_util import error_middleware
 from central.ratelimit import TokenBuckets
 from central.routes_public import CENTRAL, LIMITER, VERIFY_SLOTS
 from central.service import Central, Settings
+from stamping.fileout import atomic_write
 
 log = logging.getLogger("sealbridge.central")
 
@@ -37,9 +38,7 @@ def create_app(central: Central) -> web.Application:
 
 
 def _write_ready(path: str, host: str, port: int) -> None:
-    tmp = Path(path + ".tmp")
-    tmp.write_text(f"{host} {port}\n")
-    tmp.replace(path)
+    atomic_write(Path(path), f"{host} {port}\n".encode(), 0o644)
 
 
 async def serve(settings: Settings, host: str, port: int, ready_file: str | None = None) -> None:

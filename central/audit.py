@@ -12,10 +12,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from central.canonical import canonical_json
 from central.db import Tx
 from central.migrations import GENESIS_HASH
 from central.timeutil import iso, utcnow
+from formats.canonjson import canonical_json
 from formats.gm import sm3
 
 

@@ -8,7 +8,6 @@ so old signed answers stay checkable after a rotation.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from formats.errors import SealBridgeError
 from formats.gm import SM2PrivateKey
 from formats.gm.keys import load_private_key
 from formats.x509 import build_certificate
+from stamping.fileout import atomic_write
 
 ROLES = ("maker", "status")
 SUBJECTS = {
@@ -48,16 +48,6 @@ class PlatformIdentity:
         return [self.maker, self.status]
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _load_or_create(key_dir: Path, role: str, organization: str) -> KeyPair:
     key_path = key_dir / f"{role}.key.pem"
     cert_path = key_dir / f"{role}.cert.der"
@@ -79,8 +69,8 @@ def _load_or_create(key_dir: Path, role: str, organization: str) -> KeyPair:
         not_after=now + timedelta(days=3650),
         key_usage=["digital_signature", "non_repudiation"],
     )
-    _write_private(key_path, key.to_pkcs8_pem())
-    _write_private(cert_path, cert)
+    atomic_write(key_path, key.to_pkcs8_pem())
+    atomic_write(cert_path, cert)
     return KeyPair(role, key, cert)
 
 

@@ -2,8 +2,29 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections import OrderedDict
+
+
+def bucket_key(address: str | None) -> str:
+    """The bucket of a peer address: the IPv4 address, or the IPv6 /64 it sits in.
+
+    One IPv6 host usually holds a whole /64 and can pick a fresh address for every request; keyed by the
+    full address, each would get a full bucket (and flood out the others). The key is the transport peer
+    (request.remote), never a header such as X-Forwarded-For that the client writes itself.
+    """
+    if not address:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 class TokenBuckets:

@@ -8,7 +8,8 @@ from aiohttp import web
 
 from central import admin_tokens, audit, authorizations, lifecycle, making, registry, usage
 from central.http_util import b64, b64decode, error_response, field, json_response, only_keys, read_json
-from central.routes_public import CENTRAL, LIMITER, client_ip
+from central.ratelimit import bucket_key
+from central.routes_public import CENTRAL, LIMITER
 from central.service import Central
 from central.status import history
 from formats.errors import SealBridgeError
@@ -25,7 +26,7 @@ async def admin_auth_middleware(request: web.Request, handler):
     actor = await request.app[CENTRAL].db.run(admin_tokens.check_token, token, write=False) if token else None
     if actor is None:
         # Failed attempts drain the caller's bucket, so guessing tokens is as slow as the public rate.
-        wait = request.app[LIMITER].take(client_ip(request), cost=5)
+        wait = request.app[LIMITER].take(bucket_key(request.remote), cost=5)
         if wait > 0:
             return error_response(SealBridgeError("RATE_LIMITED", "too many failed admin logins"))
         return error_response(

@@ -11,7 +11,7 @@ from central import queries, usage
 from central.certs import parse_sha256
 from central.http_util import b64, error_response, field, json_response, only_keys, read_json
 from central.identity import platform_certificates
-from central.ratelimit import TokenBuckets
+from central.ratelimit import TokenBuckets, bucket_key
 from central.service import Central
 from central.timeutil import parse_time
 from central.verify_service import verify_document
@@ -33,7 +33,7 @@ async def rate_limit_middleware(request: web.Request, handler):
     if request.path.startswith("/api/v1/") and not request.path.startswith("/api/v1/admin/"):
         # Verification parses and checks a whole document: it costs as much as many status queries.
         cost = VERIFY_COST if request.path == "/api/v1/verify" else 1.0
-        wait = request.app[LIMITER].take(client_ip(request), cost)
+        wait = request.app[LIMITER].take(bucket_key(request.remote), cost)
         if wait > 0:
             retry = str(max(1, int(wait + 0.999)))
             return error_response(

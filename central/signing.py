@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from central.canonical import canonical_json
 from central.timeutil import iso, utcnow
+from formats.canonjson import canonical_json
 from formats.gm import OID_SM2_SM3, SM2PrivateKey
 
 RESPONSE_VERSION = 1

@@ -62,7 +62,7 @@ def _marks(n: int) -> str:
 def seal_statuses(
     tx: Tx, esids: list[str], at: datetime | None = None, now: datetime | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Unsigned status bodies by esID (absent: never made here). Three queries for any number of seals."""
+    """Unsigned status bodies by esID (absent: never made here). Four queries for any number of seals."""
     if not esids:
         return {}
     marks = _marks(len(esids))
@@ -85,6 +85,11 @@ def seal_statuses(
         grants.setdefault(esid, []).append(
             {"cert_sha256": sha, "not_before": nb, "not_after": na, "revoked_at": rev}
         )
+    holders: dict[str, list[str]] = {}
+    for esid, sha in tx.execute(
+        f"SELECT esid, sha256 FROM seal_certs WHERE esid IN ({marks}) ORDER BY esid, sha256", esids
+    ):
+        holders.setdefault(esid, []).append(sha)
     now_s = iso(now or utcnow())
     at_s = iso(at) if at is not None else None
     out: dict[str, dict[str, Any]] = {}
@@ -105,6 +110,10 @@ def seal_statuses(
             "replaced_by": replaced_by,
             "replaces": replaces,
             "history": [{"at": a, "status": st, "reason": r} for a, st, r in hist],
+            # Who may use the seal: its holders, and the authorizations with their windows. A seal DER made
+            # while an authorization was active still lists that certificate after it ends or is withdrawn,
+            # so the seal alone cannot tell a verifier that the authorization is over; this can.
+            "holder_certs": holders.get(esid, []),
             "authorizations": grants.get(esid, []),
             "at": at_s,
             "status_at": None,

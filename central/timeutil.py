@@ -9,8 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from formats.errors import SealBridgeError
-
-_FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
+from stamping.seal_users import platform_time
 
 
 def utcnow() -> datetime:
@@ -18,9 +17,8 @@ def utcnow() -> datetime:
 
 
 def iso(t: datetime) -> str:
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    return t.astimezone(UTC).strftime(_FMT)
+    # The same form the agent compares against (stamping.seal_users): one definition for both sides.
+    return platform_time(t)
 
 
 def parse_time(value: str, what: str = "time") -> datetime:

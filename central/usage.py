@@ -6,9 +6,9 @@ import re
 from typing import Any
 
 from central import audit
-from central.canonical import canonical_json
 from central.db import Tx
 from central.timeutil import iso, norm, utcnow
+from formats.canonjson import canonical_json
 from formats.errors import SealBridgeError
 
 MAX_RECORDS = 100

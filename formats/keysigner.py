@@ -14,23 +14,15 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from .errors import SealBridgeError
 from .gm.keys import PrivateKey, key_algorithm, key_matches_cert
+from .gm.sigverify import HASHES
 from .gm.sm2 import SM2PrivateKey
-
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "sha1": hashes.SHA1,
-    "sha224": hashes.SHA224,
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-    "sm3": hashes.SM3,
-}
 
 
 def _hash(digest: str) -> hashes.HashAlgorithm:
     name = digest.lower().replace("-", "")
-    if name not in _HASHES:
+    if name not in HASHES:
         raise SealBridgeError("MECHANISM_UNSUPPORTED", f"digest {digest!r}")
-    return _HASHES[name]()
+    return HASHES[name]()
 
 
 def sign_with_key(key: PrivateKey, data: bytes, digest: str = "sha256") -> bytes:

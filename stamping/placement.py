@@ -58,6 +58,8 @@ def _bad(msg: str) -> SealBridgeError:
 
 
 def _num(value: Any, name: str, lo: float = -10000.0, hi: float = 10000.0) -> float:
+    if isinstance(value, bool):  # JSON true is not a length
+        raise _bad(f"{name} must be a number, got {value!r}")
     try:
         out = float(value)
     except (TypeError, ValueError):
@@ -83,6 +85,8 @@ def from_dict(d: dict[str, Any]) -> Placement:
     """Parse one placement from the protocol's JSON form:
     {"type":"at","page":1,"x":50,"y":60} | {"type":"keyword","text":"盖章处","nth":1,"dx":0,"dy":0}
     | {"type":"seam","side":"right","pages":"1-5","offset":100}"""
+    if not isinstance(d, dict):
+        raise _bad(f"a placement must be an object, got {type(d).__name__}")
     kind = d.get("type")
     if kind == "at":
         return At(page=_int(d.get("page"), "page"), x=_num(d.get("x"), "x"), y=_num(d.get("y"), "y"))

@@ -19,6 +19,7 @@ from formats.picture import decode_picture
 from formats.ses import detect_kind, parse_seal, parse_signature
 from formats.ses.parse import MAX_SES_BYTES
 from formats.ses.summary import seal_summary, signature_summary
+from stamping.fileout import atomic_write
 
 _BASE64_TEXT = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
 
@@ -87,23 +88,13 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             result["picture_file"] = None
             result["picture_note"] = reason
         else:
-            _write_atomic(Path(args.picture), png)
+            atomic_write(Path(args.picture), png, 0o644)
             result["picture_file"] = str(args.picture)
     if args.json:
         print_json(result)
     else:
         print(format_human(result))
     return 0
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise SealBridgeError("BAD_REQUEST", f"cannot write {path}: {exc.strerror}") from None
 
 
 _STATUS = {"ok": "通过 ok", "failed": "失败 FAILED", "unknown": "无法验证 unknown"}

@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import secrets
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from agent.tokens.soft_keys import (
     parse_certificate,
 )
 from formats.errors import SealBridgeError
+from stamping.fileout import atomic_write
 
 try:  # POSIX advisory locks between processes (the agent and the CLI may share a token file)
     import fcntl
@@ -57,6 +57,14 @@ MIN_PIN_LENGTH = 6
 MAX_PIN_LENGTH = 64
 MAX_FILE_SIZE = 16 * 1024 * 1024  # a token holds a few keys, certificates and seals, never megabytes
 _PIN_CHECK_PLAINTEXT = b"sealbridge soft token PIN check v1"
+# Bounds on the argon2id parameters read from a token file, checked before any derivation: anyone who can
+# write the file chooses them, and the agent must not allocate gigabytes or hash for minutes because a file
+# says so. The defaults (3 passes over 64 MiB) sit well inside; the ceiling is ~1 GiB and a few seconds.
+MIN_KDF_MEMORY_KIB = 8 * 1024
+MAX_KDF_MEMORY_KIB = 1024 * 1024
+MAX_KDF_TIME_COST = 16
+MAX_KDF_PARALLELISM = 8
+MAX_KDF_WORK_KIB = 4 * 1024 * 1024  # passes × memory
 
 
 @dataclass(frozen=True)
@@ -98,13 +106,15 @@ class KdfParams:
         if not isinstance(obj, dict) or obj.get("alg") != "argon2id" or obj.get("version") != 19:
             raise _damaged("unsupported KDF")
         params = cls(
-            _int_field(obj, "time_cost", 1, 64),
-            _int_field(obj, "memory_kib", 8 * 1024, 4 * 1024 * 1024),
-            _int_field(obj, "parallelism", 1, 16),
+            _int_field(obj, "time_cost", 1, MAX_KDF_TIME_COST),
+            _int_field(obj, "memory_kib", MIN_KDF_MEMORY_KIB, MAX_KDF_MEMORY_KIB),
+            _int_field(obj, "parallelism", 1, MAX_KDF_PARALLELISM),
             _unb64(obj.get("salt")),
         )
-        if len(params.salt) < 16:
-            raise _damaged("KDF salt too short")
+        if params.time_cost * params.memory_kib > MAX_KDF_WORK_KIB:
+            raise _damaged("KDF cost too high")
+        if not 16 <= len(params.salt) <= 64:
+            raise _damaged("KDF salt length")
         return params
 
 
@@ -190,32 +200,9 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 
 def _write_atomic(path: Path, doc: dict[str, Any]) -> None:
-    """Write the token file via a 0600 temp file in the same directory and os.replace (never half-written)."""
+    """Write the token file atomically, mode 0600 (never half-written)."""
     data = json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
-    directory = path.parent
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise SealBridgeError("TOKEN_ERROR", f"cannot write soft token {path}: {exc.strerror}") from None
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise SealBridgeError("TOKEN_ERROR", f"cannot write soft token {path}: {exc.strerror}") from None
-        raise
-    with contextlib.suppress(OSError):  # make the rename durable; not possible on every platform
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    atomic_write(path, data, 0o600, error_code="TOKEN_ERROR")
 
 
 def _read_doc(path: Path, missing_code: str = "TOKEN_NOT_FOUND") -> dict[str, Any]:
@@ -239,6 +226,22 @@ def _read_doc(path: Path, missing_code: str = "TOKEN_NOT_FOUND") -> dict[str, An
     for name, kind in (("keys", list), ("seals", list), ("pin_state", dict), ("pin_check", dict)):
         if not isinstance(doc.get(name), kind):
             raise _damaged(f"missing {name}")
+    # Listing needs no PIN, so these are read before any cryptography checks them: their shape is checked
+    # here, so a damaged file is TOKEN_ERROR rather than a traceback.
+    for entry in doc["keys"]:
+        if not isinstance(entry, dict) or not all(
+            isinstance(entry.get(k), str) for k in ("id", "algorithm", "certificate")
+        ):
+            raise _damaged("bad key entry")
+        if not isinstance(entry.get("chain", []), list) or not all(
+            isinstance(c, str) for c in entry.get("chain", [])
+        ):
+            raise _damaged("bad certificate chain")
+    if not all(isinstance(seal, str) for seal in doc["seals"]):
+        raise _damaged("bad seal entry")
+    failures = doc["pin_state"].get("failures", 0)
+    if not isinstance(failures, int) or isinstance(failures, bool) or failures < 0:
+        raise _damaged("bad PIN state")
     if doc.get("cipher") != CIPHER or not isinstance(doc.get("serial"), str):
         raise _damaged("bad header")
     return doc
@@ -331,6 +334,7 @@ class SoftToken:
         if not path.parent.is_dir():
             raise SealBridgeError("BAD_REQUEST", f"directory {path.parent} does not exist")
         params = (kdf or KdfParams()).with_new_salt()
+        KdfParams.from_json(params.to_json())  # the bounds every later open checks: never write a dead token
         doc: dict[str, Any] = {
             "format": FORMAT,
             "version": VERSION,

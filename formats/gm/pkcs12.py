@@ -18,12 +18,30 @@ from Cryptodome.Cipher import AES, ARC2, DES, DES3
 
 from ..errors import SealBridgeError
 
+# Iteration counts come from the file. Real files use 1 to 600,000 (OpenSSL 2,048; Java 10,000 to 600,000);
+# a file asking for billions would hang the caller, so counts above these are refused. The PKCS#12 KDF
+# and PBES1 run their loop in Python (~1 M hashes/s), PBKDF2 runs in C.
+MAX_PKCS12_KDF_ITERATIONS = 200_000
+MAX_PBKDF2_ITERATIONS = 2_000_000
+MAX_KEY_LENGTH = 64
+
 _HASH_BLOCK = {"sha1": 64, "sha224": 64, "sha256": 64, "sha384": 128, "sha512": 128, "md5": 64}
 _ID_KEY, _ID_IV, _ID_MAC = 1, 2, 3
 
 
+def _bounded(iterations: object, limit: int) -> int:
+    if not isinstance(iterations, int) or iterations < 1:
+        raise SealBridgeError("DOC_MALFORMED", f"PKCS#12: bad iteration count {iterations!r}")
+    if iterations > limit:
+        raise SealBridgeError(
+            "DOC_TOO_LARGE", f"PKCS#12: iteration count {iterations} is over the limit of {limit}"
+        )
+    return iterations
+
+
 def pkcs12_kdf(hash_name: str, password: bytes, salt: bytes, purpose: int, iterations: int, n: int) -> bytes:
     """RFC 7292 appendix B.2. `password` is already BMPString-encoded with its two trailing zero bytes."""
+    iterations = _bounded(iterations, MAX_PKCS12_KDF_ITERATIONS)
     u = hashlib.new(hash_name).digest_size
     v = _HASH_BLOCK[hash_name]
     d = bytes([purpose]) * v
@@ -108,9 +126,10 @@ def decrypt(
         cipher = params["encryption_scheme"]
         cipher_name = cipher["algorithm"].native
         key_len = kp["key_length"].native or alg.key_length
-        key = hashlib.pbkdf2_hmac(
-            prf, password.encode("utf-8"), kp["salt"].native, kp["iteration_count"].native, key_len
-        )
+        if not isinstance(key_len, int) or not 1 <= key_len <= MAX_KEY_LENGTH:
+            raise ValueError(f"bad PBES2 key length {key_len!r}")
+        rounds = _bounded(kp["iteration_count"].native, MAX_PBKDF2_ITERATIONS)
+        key = hashlib.pbkdf2_hmac(prf, password.encode("utf-8"), kp["salt"].native, rounds, key_len)
         iv = cipher["parameters"].native
         if cipher_name.startswith("aes"):
             return _unpad(AES.new(key, AES.MODE_CBC, iv).decrypt(ciphertext), 16)
@@ -121,7 +140,7 @@ def decrypt(
         params = alg["parameters"]
         h = hashlib.new("sha1" if "sha1" in name else "md5", password.encode("utf-8") + params["salt"].native)
         dk = h.digest()
-        for _ in range(params["iterations"].native - 1):
+        for _ in range(_bounded(params["iterations"].native, MAX_PKCS12_KDF_ITERATIONS) - 1):
             dk = hashlib.new(h.name, dk).digest()
         return _unpad(DES.new(dk[:8], DES.MODE_CBC, dk[8:16]).decrypt(ciphertext), 8)
     raise ValueError(f"unsupported PKCS#12 encryption {name}")

@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from .oids import SM2_SIGNATURE_OIDS
 from .sm2 import SM2PrivateKey, SM2PublicKey
 
-_HASHES = {
+#: Digest names (asn1crypto's spelling) -> `cryptography` hash classes; shared with formats.keysigner.
+HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1,
     "sha224": hashes.SHA224,
     "sha256": hashes.SHA256,
@@ -70,7 +71,7 @@ def _pss_padding(params: Any) -> tuple[padding.PSS, hashes.HashAlgorithm]:
     hash_name = params["hash_algorithm"]["algorithm"].native
     mgf_hash = params["mask_gen_algorithm"]["parameters"]["algorithm"].native
     salt = params["salt_length"].native
-    return padding.PSS(mgf=padding.MGF1(_HASHES[mgf_hash]()), salt_length=salt), _HASHES[hash_name]()
+    return padding.PSS(mgf=padding.MGF1(HASHES[mgf_hash]()), salt_length=salt), HASHES[hash_name]()
 
 
 def verify_signature(
@@ -93,15 +94,15 @@ def verify_signature(
     kind, hash_name = _ALGORITHMS.get(oid, (None, None))
     hash_name = hash_name or digest
     try:
-        if kind == "rsa" and isinstance(key, rsa.RSAPublicKey) and hash_name in _HASHES:
-            key.verify(signature, data, padding.PKCS1v15(), _HASHES[hash_name]())
+        if kind == "rsa" and isinstance(key, rsa.RSAPublicKey) and hash_name in HASHES:
+            key.verify(signature, data, padding.PKCS1v15(), HASHES[hash_name]())
             return True
         if kind == "rsa_pss" and isinstance(key, rsa.RSAPublicKey):
             pss, hash_algo = _pss_padding(params)
             key.verify(signature, data, pss, hash_algo)
             return True
-        if kind == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey) and hash_name in _HASHES:
-            key.verify(signature, data, ec.ECDSA(_HASHES[hash_name]()))
+        if kind == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey) and hash_name in HASHES:
+            key.verify(signature, data, ec.ECDSA(HASHES[hash_name]()))
             return True
     except (InvalidSignature, UnsupportedAlgorithm, ValueError, KeyError, TypeError):
         return False

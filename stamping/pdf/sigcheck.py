@@ -19,7 +19,7 @@ from formats.errors import SealBridgeError
 from formats.ses.model import Seal
 from formats.ses.parse import parse_seal
 from formats.ses.verify import signer_in_seal, verify_maker
-from stamping.options import VerifyOptions
+from stamping.options import VerifyOptions, lookup_status
 from stamping.report import Check, SealInfo, SealReport, SignerInfo
 from stamping.sealview import seal_info
 
@@ -173,7 +173,7 @@ def add_seal_checks(
         rep.checks["signer_in_seal"] = Check.ok("the signer certificate is in the seal's certList")
     else:
         rep.checks["signer_in_seal"] = Check.failed("the signer certificate is not in the seal's certList")
-    rep.checks["platform_status"] = platform_check(seal.esid, at, options)
+    rep.checks["platform_status"] = platform_check(seal.esid, at, options, cert_der)
 
 
 _SEAL_INFO_CACHE: dict[bytes, SealInfo] = {}
@@ -189,11 +189,13 @@ def _seal_info(seal_der: bytes, seal: Seal) -> SealInfo:
     return info
 
 
-def platform_check(esid: str, at: datetime | None, options: VerifyOptions) -> Check:
+def platform_check(
+    esid: str, at: datetime | None, options: VerifyOptions, cert_der: bytes | None = None
+) -> Check:
     if options.status_lookup is None:
         return Check.unknown("not applicable: no platform configured (--platform)")
     try:
-        return options.status_lookup(esid, at)
+        return lookup_status(options.status_lookup, esid, at, cert_der)
     except SealBridgeError as err:
         return Check.unknown(f"platform: {err.code} {err.detail or ''}".strip())
 

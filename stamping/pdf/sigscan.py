@@ -29,6 +29,10 @@ class ScannedSignature:
     byte_range: tuple[int, ...]
     contents_len: int
     pages: tuple[int, ...]  # 1-based pages of the field's widgets
+    #: (object number, generation) of the field dictionary; None for a direct object. Fields are matched
+    #: with pyHanko's by this reference, not by name: two fields may share a name, and a name lookup would
+    #: report one signature's result for both and never check the other.
+    field_ref: tuple[int, int] | None = None
 
     @property
     def pyhanko_handles(self) -> bool:
@@ -124,6 +128,7 @@ def _take(
             byte_range=byte_range,
             contents_len=len(bytes(contents)) if isinstance(contents, pikepdf.String) else 0,
             pages=_widget_pages(fld, page_numbers),
+            field_ref=tuple(fld.objgen) if fld.is_indirect else None,
         )
     )
 

@@ -47,14 +47,17 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
         return report
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
-        fields = {name: field for name, _, field in enumerate_sig_fields(reader, filled_status=True)}
+        # By object reference, not by name: see ScannedSignature.field_ref.
+        fields = {
+            (ref.idnum, ref.generation): ref for _, _, ref in enumerate_sig_fields(reader, filled_status=True)
+        }
     except (PdfError, ValueError, KeyError, TypeError) as exc:
         raise SealBridgeError("DOC_MALFORMED", f"pyHanko cannot read the PDF: {exc}") from None
     anchors = _certs(options.trust_anchors)
     extra = _certs(options.extra_certs)
     ordered: list[tuple[int, SealReport]] = []
     for scan in scanned:
-        field = fields.get(scan.field_name)
+        field = fields.get(scan.field_ref) if scan.field_ref else None
         if not scan.pyhanko_handles:
             rep = _unsupported(scan)
         elif field is None:
@@ -91,6 +94,14 @@ def _locks(emb: EmbeddedPdfSignature) -> bool:
         return False
 
 
+def _broken(rep: SealReport, what: str, exc: Exception) -> SealReport:
+    """A signature that cannot be read or validated fails integrity and signature; the others still count."""
+    detail = f"{what}: {type(exc).__name__}: {exc}"
+    rep.checks["integrity"] = Check.failed(detail)
+    rep.checks["signature"] = Check.failed(detail)
+    return rep
+
+
 def _unsupported(scan: ScannedSignature, why: str | None = None) -> SealReport:
     rep = SealReport(id=scan.field_name, type="sign")
     subfilter = scan.subfilter or "(none)"
@@ -119,10 +130,7 @@ def _verify_field(
     except Exception as exc:  # a broken /Contents or /ByteRange: this seal fails, the others still count
         rep = SealReport(id=scan.field_name, type="seal")
         rep.extra = {"subfilter": scan.subfilter, "pages": list(scan.pages)}
-        detail = f"unreadable signature: {type(exc).__name__}: {exc}"
-        rep.checks["integrity"] = Check.failed(detail)
-        rep.checks["signature"] = Check.failed(detail)
-        return rep
+        return _broken(rep, "unreadable signature", exc)
     if not hasattr(emb, "external_md_algorithm"):
         # GM/T 0010 CMS (eContentType 1.2.156.10197.6.1.4.2.1 "gm_data"): pyHanko only sets the document
         # digest algorithm for 'data' and 'tst_info'. For a detached GM signature it is the signer's digest.
@@ -150,10 +158,7 @@ def _verify_one(
         claimed = sigcheck.aware(emb.self_reported_timestamp)
         seal_der = seal_from_signed_attrs(signer_info["signed_attrs"])
     except Exception as exc:  # malformed CMS in /Contents: asn1crypto and pyHanko raise many types
-        detail = f"unreadable CMS signature: {type(exc).__name__}: {exc}"
-        rep.checks["integrity"] = Check.failed(detail)
-        rep.checks["signature"] = Check.failed(detail)
-        return rep
+        return _broken(rep, "unreadable CMS signature", exc)
     rep.signer = sigcheck.signer_info(cert)
     rep.extra.update(digest=emb.md_algorithm, signature_algorithm=mechanism, locked=_locks(emb))
     validator = GmSignatureValidator()
@@ -175,10 +180,7 @@ def _verify_one(
             )
         )
     except Exception as exc:  # pyHanko raises on structurally broken signatures; report, never crash
-        detail = f"pyHanko could not validate: {type(exc).__name__}: {exc}"
-        rep.checks["integrity"] = Check.failed(detail)
-        rep.checks["signature"] = Check.failed(detail)
-        return rep
+        return _broken(rep, "pyHanko could not validate", exc)
     signed_at = status.timestamp_validity.timestamp if status.timestamp_validity else claimed
     signed_at = sigcheck.aware(signed_at)
     rep.signed_at = signed_at.isoformat() if signed_at else None

@@ -6,6 +6,8 @@ import base64
 import hashlib
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from formats.ses import parse_seal, signer_in_seal, verify_maker
 from tests.central.helpers import b64, http, make_cert, register_seal
 
@@ -97,3 +99,80 @@ def test_bad_cert_query(central):
     url, _, _ = central
     code, body = http("GET", f"{url}/api/v1/seals?cert=xyz")
     assert code == 400 and body["error"]["code"] == "BAD_REQUEST"
+
+
+def test_an_ended_authorization_is_enforced_although_the_old_seal_still_lists_the_certificate(central):
+    """Withdrawing re-makes the seal, but the revision made during the authorization still has the deputy's
+    certificate in its certList (maker signature fine, signer-in-seal passes, the esID stays active). The
+    platform's answer must stop the deputy: the agent refuses to stamp, verification fails platform_status."""
+    import asyncio
+    import io
+    import time
+
+    from agent.platform_client import PlatformClient
+    from formats.errors import SealBridgeError
+    from formats.keysigner import KeySigner
+    from stamping.options import StampOptions, VerifyOptions
+    from stamping.pdf import stamp, verify
+    from stamping.placement import At
+    from tests.pdf.pdfmaker import contract_pdf
+
+    url, token, _ = central
+    _, holder = make_cert("法定代表人")
+    deputy_key, deputy = make_cert("被授权人", days=100)
+    _, stranger = make_cert("陌生人")
+    esid = register_seal(url, token, holder)["esID"]
+    until = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    code, auth = http(
+        "POST",
+        f"{url}/api/v1/admin/seals/{esid}/authorizations",
+        {"cert": b64(deputy), "grantee": "李四", "not_after": until},
+        token,
+    )
+    assert code == 201, auth
+    old_seal = base64.b64decode(_seals_for(url, deputy)[0]["seal_der"])
+    during = datetime.now(UTC) + timedelta(seconds=1)
+
+    def stamped(at: datetime) -> bytes:
+        out = io.BytesIO()
+        opts = StampOptions(signed_at=at)
+        stamp(contract_pdf(1), out, KeySigner(deputy_key, deputy), old_seal, [At(1, 50, 50)], opts)
+        return out.getvalue()
+
+    def client_call(name: str, *args):  # type: ignore[no-untyped-def]
+        async def go():  # type: ignore[no-untyped-def]
+            async with PlatformClient(url) as client:
+                return await getattr(client, name)(*args)
+
+        return asyncio.run(go())
+
+    def refusal(cert: bytes) -> str:
+        with pytest.raises(SealBridgeError) as exc:
+            client_call("require_active", esid, cert)
+        return exc.value.code
+
+    assert client_call("require_active", esid, holder).status == "active"
+    assert client_call("require_active", esid, deputy).status == "active"
+    assert refusal(stranger) == "SEAL_NOT_FOR_SIGNER"
+
+    time.sleep(2.1)
+    code, _ = http("POST", f"{url}/api/v1/admin/authorizations/{auth['id']}/withdraw", {}, token)
+    assert code == 200
+    after = datetime.now(UTC) + timedelta(seconds=1)
+    assert signer_in_seal(parse_seal(old_seal), deputy)  # the old revision still names the deputy
+
+    assert refusal(deputy) == "SEAL_NOT_FOR_SIGNER"
+    assert client_call("require_active", esid, holder).status == "active"
+    # the agent's verifier (client lookup) and the platform's verify endpoint agree
+    ok = client_call("status_check", esid, during, deputy)
+    assert ok.status == "ok", ok
+    late = client_call("status_check", esid, after, deputy)
+    assert late.status == "failed" and "authorization" in late.detail, late
+
+    code, report = http("POST", f"{url}/api/v1/verify", raw=stamped(during))
+    assert code == 200 and report["seals"][0]["checks"]["platform_status"]["status"] == "ok", report
+    code, report = http("POST", f"{url}/api/v1/verify", raw=stamped(after))
+    check = report["seals"][0]["checks"]["platform_status"]
+    assert code == 200 and check["status"] == "failed" and "authorization" in check["detail"], check
+    assert report["verdict"] == "invalid"
+    assert verify(stamped(after), VerifyOptions()).seals[0].checks["signer_in_seal"].status == "ok"

@@ -188,3 +188,52 @@ async def test_client_from_agent_config(central, tmp_path):
         assert exc.value.code == "PLATFORM_RESPONSE_INVALID"
     finally:
         await client.close()
+
+
+async def _hostile_platform(answers: list[object]):  # type: ignore[no-untyped-def]
+    """A real HTTP server that answers each usage report with the next of `answers`."""
+    from aiohttp import web
+
+    async def usage(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response(answers.pop(0) if answers else {"accepted": []})
+
+    app = web.Application()
+    app.router.add_post("/api/v1/usage", usage)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+async def test_usage_acknowledgements_cannot_delete_files_outside_the_queue(tmp_path):
+    victim = tmp_path / "victim.json"
+    victim.write_text("keep me")
+    cache = tmp_path / "agent-cache"
+    # The platform (or whoever answers in its place) acknowledges ids the agent never sent: a path out of
+    # the queue directory, and a non-object body. Neither may touch files or crash the client.
+    runner, url = await _hostile_platform(
+        [
+            {"accepted": ["../../victim", "../../../victim"], "duplicate": ["../victim"]},
+            ["not", "an", "object"],
+        ]
+    )
+    try:
+        async with PlatformClient(url, cache_dir=cache, timeout=5) as client:
+            left = await client.report_usage(esid="ES-HOSTILE-1", document_sm3="0" * 64)
+            assert left == 1  # nothing the agent sent was acknowledged
+            assert victim.read_text() == "keep me"
+            assert await client.flush_usage() == 1  # a non-object answer keeps the queue
+    finally:
+        await runner.cleanup()
+    assert victim.read_text() == "keep me"
+
+
+async def test_usage_record_ids_that_are_not_file_names_are_refused(tmp_path):
+    async with PlatformClient("http://127.0.0.1:9", cache_dir=tmp_path / "c", timeout=1) as client:
+        for bad in ("../../../../tmp/x-escape", "a/b/c/d/e/f", "short", "dots.in.the.id"):
+            with pytest.raises(SealBridgeError) as exc:
+                await client.report_usage([{"id": bad, "esID": "ES-1", "action": "stamp"}])
+            assert exc.value.code == "BAD_REQUEST"
+        assert list((tmp_path / "c" / "usage-queue").iterdir()) == []

@@ -58,3 +58,35 @@ def test_rate_limit(tmp_path, path):
         assert code == 429
     finally:
         handle.stop()
+
+
+def test_admin_paths_spelled_differently_never_skip_authentication(central):
+    """Encoded, doubled or dotted spellings of an admin path reach no admin handler without a token."""
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    url, token, handle = central
+    host = urlsplit(url)
+    for path in (
+        "/api/v1//admin/companies",
+        "/api/v1/%61dmin/companies",
+        "/api/v1/admin%2Fcompanies",
+        "/api/v1/x/../admin/companies",
+        "/api/v1/./admin/companies",
+        "/API/v1/admin/companies",
+        "/api/v1/admin/companies/",
+        "/api/v1/admin/companies?x=/api/v1/platform",
+        "//api/v1/admin/companies",
+    ):
+        conn = http.client.HTTPConnection(host.hostname, host.port, timeout=10)
+        try:
+            conn.request("GET", path)  # sent byte for byte, no client-side normalisation
+            resp = conn.getresponse()
+            body = resp.read()
+        finally:
+            conn.close()
+        assert resp.status in (401, 404), (path, resp.status, body[:200])
+        assert b"companies" not in body or b"error" in body, path
+        if resp.status != 401:
+            assert json.loads(body)["error"]["code"] in ("NOT_FOUND", "UNAUTHENTICATED")

@@ -8,11 +8,11 @@ import pytest
 
 from agent.platform_client import status_at as client_status_at
 from central import migrations
-from central.canonical import canonical_json
 from central.db import Database
 from central.ratelimit import TokenBuckets
 from central.status import status_at
 from central.uscc import check_character, validate_uscc
+from formats.canonjson import canonical_json
 from formats.errors import SealBridgeError
 
 
@@ -108,6 +108,22 @@ def test_token_bucket():
     for c in "abc":
         small.take(c, now=0.0)
     assert len(small._buckets) == 2
+
+
+def test_rate_limit_buckets_group_an_ipv6_host_by_its_slash_64():
+    from central.ratelimit import bucket_key
+
+    # One host picking a fresh address from its /64 for every request still draws from one bucket.
+    assert (
+        bucket_key("2001:db8:1:2::1") == bucket_key("2001:db8:1:2:ffff:ffff:ffff:fffe") == "2001:db8:1:2::/64"
+    )
+    assert bucket_key("2001:db8:1:3::1") != bucket_key("2001:db8:1:2::1")
+    assert bucket_key("fe80::1%eth0") == "fe80::/64"
+    assert bucket_key("203.0.113.7") == "203.0.113.7" == bucket_key("::ffff:203.0.113.7")
+    assert bucket_key(None) == "unknown" and bucket_key("not-an-ip") == "not-an-ip"
+    buckets = TokenBuckets(rate=0.001, burst=2)
+    waits = [buckets.take(bucket_key(f"2001:db8::{i:x}"), now=0.0) for i in range(1, 5)]
+    assert waits[:2] == [0.0, 0.0] and all(w > 0 for w in waits[2:])
 
 
 def test_canonical_json():

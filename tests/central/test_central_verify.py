@@ -71,3 +71,33 @@ def test_verify_endpoint_on_a_foreign_sample(central, samples):
     assert code == 200 and report["format"] == "ofd" and report["seals"], report
     check = report["seals"][0]["checks"]["platform_status"]
     assert check["status"] == "unknown" and "not made by this platform" in check["detail"], check
+
+
+def test_verify_endpoint_error_paths(central):
+    """Damaged documents and oversized bodies answer a stable code, never a 500."""
+    url, _, _ = central
+    for damaged in (b"%PDF-1.7\n1 0 obj\n<<\n", b"PK\x03\x04" + bytes(200)):
+        code, body = http("POST", f"{url}/api/v1/verify", raw=damaged)
+        assert code == 400 and body["error"]["code"] == "DOC_MALFORMED", (damaged[:8], code, body)
+    code, body = http("POST", f"{url}/api/v1/verify", raw=b"%PDF-" + bytes(64 * 1024 * 1024))
+    assert code == 413 and body["error"]["code"] == "DOC_TOO_LARGE", (code, body)
+
+
+def test_usage_endpoint_error_paths(central):
+    url, _, _ = central
+    good = {"id": "rec-0000001", "esID": "ES-1", "action": "stamp", "at": "2026-01-01T00:00:00Z"}
+    for body in (
+        [],
+        {"records": []},
+        {"records": "x"},
+        {"records": [dict(good, id="../../x")]},
+        {"records": [dict(good, action="delete")]},
+        {"records": [dict(good, at="yesterday")]},
+        {"records": [dict(good, extra="x")]},
+        {"records": [dict(good, doc_sm3_after="abc")]},
+        {"records": [good] * 101},
+    ):
+        code, answer = http("POST", f"{url}/api/v1/usage", body)
+        assert code == 400 and answer["error"]["code"] == "BAD_REQUEST", (body, code, answer)
+    code, answer = http("POST", f"{url}/api/v1/usage", raw=b"{not json")
+    assert code == 400 and answer["error"]["code"] == "BAD_REQUEST"

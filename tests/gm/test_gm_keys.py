@@ -306,3 +306,36 @@ def test_openssl_generated_sm2_keys(tmp_path):
     assert load_private_key((tmp_path / "legacy.pem").read_bytes(), "pw").private_value == key.private_value
     _, _, spki = pem.unarmor((tmp_path / "pub.pem").read_bytes())
     assert SM2PublicKey.from_spki_der(spki) == key.public_key
+
+
+# --- iteration counts come from the file: a hostile one must be refused, not ground through ---------------
+
+
+def test_pkcs12_with_a_huge_mac_iteration_count_is_refused(pki):
+    from asn1crypto import pkcs12 as apkcs12
+
+    pfx = apkcs12.Pfx.load((pki / "ofdrw-user.p12").read_bytes())
+    pfx["mac_data"]["iterations"] = 3_000_000  # seconds of pure-Python hashing before the limit existed
+    with pytest.raises(SealBridgeError) as exc:
+        load_pkcs12(pfx.dump(force=True), "777777")
+    assert exc.value.code == "DOC_TOO_LARGE"
+    assert "iteration" in exc.value.detail
+
+
+def test_encrypted_pkcs8_with_a_huge_pbkdf2_iteration_count_is_refused():
+    from asn1crypto import keys as akeys
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem_key = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"pw"),
+    )
+    epki = akeys.EncryptedPrivateKeyInfo.load(pem_key)
+    assert epki["encryption_algorithm"]["algorithm"].native == "pbes2"
+    epki["encryption_algorithm"]["parameters"]["key_derivation_func"]["parameters"]["iteration_count"] = (
+        5_000_000
+    )
+    with pytest.raises(SealBridgeError) as exc:
+        load_private_key(epki.dump(force=True), b"pw")
+    assert exc.value.code == "DOC_TOO_LARGE"

@@ -226,3 +226,26 @@ def test_input_bytes_unchanged(sm2_party) -> None:
     copy = bytes(bytearray(data))
     _stamp(data, sm2_party, [At(1, 50, 50)])
     assert data == copy
+
+
+def _encrypted(data: bytes, user: str) -> bytes:
+    import pikepdf
+
+    out = io.BytesIO()
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        pdf.save(out, encryption=pikepdf.Encryption(user=user, owner="owner-secret"))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("user_password", ["", "open-me"])
+def test_encrypted_pdf_is_unsupported_not_a_crash(rsa_party, user_password: str) -> None:
+    data = _encrypted(contract_pdf(1), user_password)
+    with pytest.raises(SealBridgeError) as err:
+        stamp(data, io.BytesIO(), rsa_party.signer, rsa_party.seal, [At(1, 50, 50)], StampOptions())
+    assert err.value.code == "DOC_UNSUPPORTED"
+    if user_password:  # unreadable without the password: verification cannot even list the signatures
+        with pytest.raises(SealBridgeError) as err:
+            verify(data)
+        assert err.value.code == "DOC_UNSUPPORTED"
+    else:  # readable: an unsigned document
+        assert verify(data).verdict == "no_seals"

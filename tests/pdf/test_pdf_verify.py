@@ -32,7 +32,7 @@ from stamping.pdf import stamp, verify
 from stamping.placement import At, Seam
 from stamping.report import Check
 
-from .conftest import NOW
+from .conftest import NOW, make_party
 from .pdfmaker import contract_pdf
 
 
@@ -220,9 +220,17 @@ def test_platform_status_lookup(sm2_party) -> None:
     assert report.verdict == "invalid"
 
 
-def test_signing_time_outside_the_certificate_is_failed(sm2_party) -> None:
-    pdf = _stamp(contract_pdf(1), sm2_party, signed_at=NOW - timedelta(hours=12))
-    assert verify(pdf, _anchors(sm2_party)).verdict == "valid"
+def test_signing_time_outside_the_certificate_is_failed(seal_maker, seal_picture) -> None:
+    # The seal is valid for 30 days back, the signer certificate only from NOW - 1 day (conftest).
+    party = make_party("sm2", seal_maker, seal_picture, valid_start=NOW - timedelta(days=30))
+    inside = verify(_stamp(contract_pdf(1), party, signed_at=NOW - timedelta(hours=12)), _anchors(party))
+    assert inside.verdict == "valid", inside.to_dict()
+    before = verify(_stamp(contract_pdf(1), party, signed_at=NOW - timedelta(days=3)), _anchors(party))
+    seal = before.seals[0]
+    assert seal.checks["certificate"].status == "failed", seal.checks["certificate"]
+    assert "signing time" in seal.checks["certificate"].detail
+    assert seal.checks["seal"].status == "ok"  # the seal itself was valid then: only the certificate fails
+    assert before.verdict == "invalid"
 
 
 def test_unsigned_and_garbage() -> None:
@@ -376,3 +384,51 @@ def test_comment_added_after_signing_fails_changes_after(rsa_party) -> None:
         "ANNOTATIONS" in seal.checks["changes_after"].detail
         or "policy" in seal.checks["changes_after"].detail
     )
+
+
+def _forge_same_name_signature(pdf: bytes) -> bytes:
+    """An incremental update adding a garbage signature under the SAME field name as the genuine one,
+    listed first in /AcroForm /Fields (a name-keyed lookup then lands on the genuine field twice)."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    acroform = writer.root["/AcroForm"]
+    fields = acroform["/Fields"]
+    name = fields[0].get_object()["/T"]
+    value = generic.DictionaryObject(
+        {
+            generic.pdf_name("/Type"): generic.pdf_name("/Sig"),
+            generic.pdf_name("/Filter"): generic.pdf_name("/Adobe.PPKLite"),
+            generic.pdf_name("/SubFilter"): generic.pdf_name("/ETSI.CAdES.detached"),
+            generic.pdf_name("/ByteRange"): generic.ArrayObject(
+                [generic.NumberObject(v) for v in (0, 10, 20, 10)]
+            ),
+            generic.pdf_name("/Contents"): generic.ByteStringObject(b"\x30\x00" + bytes(100)),
+        }
+    )
+    forged = writer.add_object(
+        generic.DictionaryObject(
+            {
+                generic.pdf_name("/FT"): generic.pdf_name("/Sig"),
+                generic.pdf_name("/T"): name,
+                generic.pdf_name("/V"): writer.add_object(value),
+            }
+        )
+    )
+    acroform["/Fields"] = generic.ArrayObject([forged, *fields])
+    writer.update_container(acroform)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_forged_signature_sharing_a_field_name_is_checked_itself(sm2_party) -> None:
+    pdf = _forge_same_name_signature(_stamp(contract_pdf(1), sm2_party))
+    report = verify(pdf, _anchors(sm2_party))
+    assert len(report.seals) == 2
+    forged = [s for s in report.seals if s.extra["pages"] == []]  # the forged field has no widget
+    genuine = [s for s in report.seals if s.extra["pages"] == [1]]
+    # The garbage signature is judged on its own bytes, never reported with the genuine one's result.
+    assert len(forged) == 1 and len(genuine) == 1, report.to_dict()
+    assert forged[0].checks["signature"].status == "failed", forged[0].checks
+    assert forged[0].checks["integrity"].status == "failed", forged[0].checks
+    assert genuine[0].checks["signature"].status == "ok"
+    assert report.verdict == "invalid"

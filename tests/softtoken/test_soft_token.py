@@ -284,3 +284,66 @@ def test_empty_token_has_no_signer(tmp_path: Path):
     with pytest.raises(SealBridgeError) as exc:
         SoftToken.create(tmp_path / "empty.soft", PIN)
     assert _code(exc) == "CONFLICT"
+
+
+def _edit(path: Path, change) -> None:  # type: ignore[no-untyped-def]
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc))
+
+
+def test_kdf_parameters_from_the_file_are_bounded_before_any_derivation(ecdsa_token):
+    """A file asking argon2id for minutes of hashing is refused at once, without using up a PIN try."""
+    token, _key, _cert = ecdsa_token
+    _edit(token.path, lambda d: d["kdf"].update(time_cost=64))  # 64 passes over 64 MiB: seconds per try
+    with pytest.raises(SealBridgeError) as exc:
+        token.signer(PIN)
+    assert _code(exc) == "TOKEN_ERROR" and "time_cost" in exc.value.detail
+    assert json.loads(token.path.read_text())["pin_state"]["failures"] == 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"memory_kib": 2 * 1024 * 1024},  # 2 GiB
+        {"memory_kib": 1024 * 1024, "time_cost": 8},  # 1 GiB x 8 passes
+        {"parallelism": 64},
+        {"salt": base64.b64encode(bytes(4096)).decode()},
+    ],
+)
+def test_kdf_parameter_bounds(change):  # type: ignore[no-untyped-def]
+    from agent.tokens.soft import KdfParams
+
+    good = KdfParams(salt=bytes(16)).to_json()
+    assert KdfParams.from_json(good).memory_kib == 64 * 1024
+    with pytest.raises(SealBridgeError) as exc:
+        KdfParams.from_json({**good, **change})
+    assert _code(exc) == "TOKEN_ERROR"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d.update(keys=[1]),
+        lambda d: d.update(keys=[{"id": "ab"}]),
+        lambda d: d["keys"][0].update(chain="x"),
+        lambda d: d.update(seals=[{"x": 1}]),
+        lambda d: d["pin_state"].update(failures="many"),
+    ],
+)
+def test_damaged_entries_are_token_error_not_a_traceback(ecdsa_token, change):  # type: ignore[no-untyped-def]
+    token, _key, _cert = ecdsa_token
+    _edit(token.path, change)
+    for call in (lambda: SoftToken(token.path).info(), lambda: token.info(), lambda: token.signer(PIN)):
+        with pytest.raises(SealBridgeError) as exc:
+            call()
+        assert _code(exc) == "TOKEN_ERROR"
+
+
+def test_create_refuses_kdf_parameters_no_open_would_accept(tmp_path: Path):
+    from agent.tokens.soft import KdfParams
+
+    with pytest.raises(SealBridgeError) as exc:
+        SoftToken.create(tmp_path / "t.soft", PIN, kdf=KdfParams(time_cost=64))
+    assert _code(exc) == "TOKEN_ERROR"
+    assert not (tmp_path / "t.soft").exists()

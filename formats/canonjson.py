@@ -1,4 +1,7 @@
-"""Canonical JSON bytes: what the platform signs and what the audit chain hashes.
+"""Canonical JSON bytes: what the central platform signs (status answers), what the agent re-derives to
+verify them, and what the platform's audit chain hashes. One implementation for both sides, so signer and
+verifier cannot drift apart; it lives in formats because it is a wire format and both central and agent
+may import formats.
 
 Rules (documented in docs/central.md so other clients can verify): UTF-8, keys sorted by code point, no
 insignificant whitespace, non-ASCII characters as themselves, values limited to strings, integers, booleans,
