@@ -78,7 +78,8 @@ class AgentConfig:
     platform_grace_s: int = 24 * 3600  # how old a cached signed status may be when the platform is down
     platform_anchor: Path | None = None  # PEM/DER of the platform's status-signing certificate
     require_platform: bool = True  # refuse to stamp when no platform status can be had (False: dev only)
-    pkcs11_modules: list[str] = field(default_factory=list)
+    # PKCS#11 modules: a path, or a table {path, sm2_profile, profiles_file} (agent.tokens.pkcs11.ModuleSpec)
+    pkcs11_modules: list[str | dict[str, str]] = field(default_factory=list)
     soft_tokens: list[str] = field(default_factory=list)  # soft token files
     trust_anchors: list[str] = field(default_factory=list)  # PEM/DER roots for verification
     check_peer_user: bool = True  # Linux: refuse TCP peers owned by another OS user
@@ -142,11 +143,85 @@ def _apply(cfg: AgentConfig, data: dict[str, Any], base: Path) -> None:
             setattr(cfg, key, (base / str(value)).resolve())
         elif key == "bind":
             setattr(cfg, key, tuple(str(v) for v in value))
+        elif key == "pkcs11_modules":
+            setattr(cfg, key, _module_entries(value, base))
         else:
             setattr(cfg, key, value)
 
 
+MODULE_KEYS = ("path", "sm2_profile", "profiles_file")
+
+
+def _module_entries(value: Any, base: Path) -> list[str | dict[str, str]]:
+    """pkcs11_modules from the file: each a path string or a table {path, sm2_profile?, profiles_file?};
+    profiles_file is relative to the config file. The module path is kept as written (a bare library
+    name is for the system loader to find)."""
+    if not isinstance(value, list):
+        raise _bad("pkcs11_modules must be a list of paths or tables")
+    out: list[str | dict[str, str]] = []
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        if not isinstance(item, dict):
+            raise _bad(f"pkcs11_modules[{i}] must be a path or a table {{path, sm2_profile, profiles_file}}")
+        unknown = set(item) - set(MODULE_KEYS)
+        if unknown:
+            raise _bad(
+                f"pkcs11_modules[{i}]: unknown key {sorted(unknown)[0]!r} (known: {', '.join(MODULE_KEYS)})"
+            )
+        if any(not isinstance(v, str) or not v.strip() for v in item.values()):
+            raise _bad(f"pkcs11_modules[{i}]: values must be non-empty strings")
+        entry = dict(item)
+        if "profiles_file" in entry:
+            entry["profiles_file"] = str((base / entry["profiles_file"]).resolve())
+        out.append(entry)
+    return out
+
+
+def module_path(entry: Any) -> str:
+    """The library path of a pkcs11_modules entry (string or table)."""
+    return str(entry["path"]) if isinstance(entry, dict) else os.fspath(entry)
+
+
+def merge_modules(explicit: list[str], configured: list[str | dict[str, str]]) -> list[str | dict[str, str]]:
+    """Modules named on the command line, then the configured ones; a module named in both keeps its
+    configured table (its SM2 profile)."""
+    by_path = {module_path(m): m for m in configured}
+    out: list[str | dict[str, str]] = [by_path.get(p, p) for p in explicit]
+    seen = {module_path(m) for m in out}
+    out += [m for m in configured if module_path(m) not in seen]
+    return out
+
+
+def _validate_modules(entries: list[Any]) -> None:
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        if isinstance(entry, str):
+            entry = {"path": entry}
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str) or not entry["path"].strip():
+            raise _bad(f"pkcs11_modules[{i}] needs a 'path'")
+        if entry["path"] in seen:
+            raise _bad(f"pkcs11_modules: {entry['path']} is listed twice")
+        seen.add(entry["path"])
+        if "profiles_file" in entry or "sm2_profile" in entry:
+            # Load the profiles now: a typo in a profile name or a broken profiles file shows at start-up,
+            # not at the first SM2 signature.
+            try:
+                from agent.tokens.profiles import get_profile, load_profiles
+            except ImportError:  # no PKCS#11 driver in this build: the modules are never loaded anyway
+                return
+            try:
+                if entry.get("sm2_profile"):
+                    get_profile(entry["sm2_profile"], entry.get("profiles_file"))
+                else:
+                    load_profiles(entry.get("profiles_file"))
+            except SealBridgeError as err:
+                raise _bad(f"pkcs11_modules[{i}] ({entry['path']}): {err.detail}") from None
+
+
 def validate(cfg: AgentConfig) -> AgentConfig:
+    _validate_modules(cfg.pkcs11_modules)
     if not isinstance(cfg.port, int) or not 1 <= cfg.port <= 65535:
         raise _bad(f"port {cfg.port!r} out of range")
     for host in cfg.bind:

@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 from agent import __version__
 from agent.config import MOZ_ORIGIN_RE, AgentConfig, ensure_private_dir, is_extension_origin
 from formats.errors import SealBridgeError
+from stamping.fileout import atomic_write
 
 SECRET_BYTES = 32
 CODE_PREFIX = "SBP1"
@@ -32,25 +33,18 @@ MAX_NATIVE_MESSAGE = 64 * 1024  # requests to the host are tiny; refuse anything
 
 
 def _write_private_file(path: Path, data: bytes) -> None:
-    """Atomically write a 0600 file (temp file + os.replace)."""
+    """Atomically write a 0600 file in a private folder (stamping.fileout.atomic_write: its temp file is
+    created with O_EXCL, so a racing process cannot plant one)."""
     ensure_private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, data, 0o600, error_code="INTERNAL")
 
 
 def load_or_create_secret(cfg: AgentConfig) -> bytes:
     path = cfg.secret_path
     if not path.exists():
         ensure_private_dir(path.parent)
+        # Not atomic_write: the first secret is created with O_EXCL so that two processes starting at once
+        # agree on one secret (the loser reads the winner's) instead of the last one silently replacing it.
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:

@@ -14,8 +14,6 @@ import base64
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +22,7 @@ from typing import Any
 
 from agent.tokens.base import KeyInfo, TokenInfo
 from formats.errors import SealBridgeError
+from stamping.fileout import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +34,6 @@ _MAX_SEAL_BYTES = 4 * 1024 * 1024
 
 def cert_sha256(cert_der: bytes) -> str:
     return hashlib.sha256(cert_der).hexdigest()
-
-
-def _digest(algorithm: str, data: bytes) -> bytes | None:
-    name = algorithm.strip().lower().replace("-", "")
-    if name in ("sm3", "1.2.156.10197.1.401"):
-        from formats.gm import sm3
-
-        return sm3(data)
-    if name in ("sha1", "sha256", "sha384", "sha512"):
-        return hashlib.new(name, data).digest()
-    return None
 
 
 def _subject_cn(cert_der: bytes) -> str:
@@ -115,13 +103,9 @@ class SealEntry:
 
 def _bound_key(seal: Any, keys: list[KeyInfo]) -> KeyInfo | None:
     """The token key whose certificate the seal lists (certList certificates or digests)."""
-    for key in keys:
-        if key.certificate in getattr(seal, "certs", []):
-            return key
-        for digest in getattr(seal, "cert_digests", []):
-            if _digest(digest.algorithm, key.certificate) == digest.value:
-                return key
-    return None
+    from formats.ses import signer_in_seal  # one binding rule for the store, the stamper and the verifier
+
+    return next((k for k in keys if signer_in_seal(seal, k.certificate)), None)
 
 
 def describe_seal(der: bytes, source: str, token: TokenInfo, bound: KeyInfo | None = None) -> SealEntry:
@@ -176,7 +160,7 @@ class SealStore:
             return []
 
     def store(self, digest_hex: str, seals: list[bytes]) -> None:
-        """Replace the cached platform seals of one certificate (temp file + os.replace)."""
+        """Replace the cached platform seals of one certificate (stamping.fileout.atomic_write)."""
         if len(seals) > _MAX_CACHED_SEALS or any(len(s) > _MAX_SEAL_BYTES for s in seals):
             raise SealBridgeError(
                 "PLATFORM_RESPONSE_INVALID", "too many or too large seals from the platform"
@@ -188,16 +172,7 @@ class SealStore:
             "fetched_at": datetime.now(UTC).isoformat(),
             "seals": [base64.b64encode(s).decode("ascii") for s in seals],
         }
-        fd, tmp = tempfile.mkstemp(prefix=".seals-", suffix=".tmp", dir=self.dir)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(payload, f, indent=1)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, json.dumps(payload, indent=1).encode("utf-8"), 0o600, error_code="INTERNAL")
 
     def platform_seals(self, cert_der: bytes, refresh: bool = True) -> list[bytes]:
         """Seals the platform issued for this certificate: fresh when reachable, else the cached answer."""

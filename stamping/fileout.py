@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from formats.errors import SealBridgeError
 
@@ -22,6 +24,15 @@ def atomic_write(path: str | Path, data: bytes, mode: int = 0o600, error_code: s
 
     An OSError becomes SealBridgeError(error_code) naming the file; the temp file never stays behind.
     """
+    with atomic_output(path, mode, error_code) as f:
+        f.write(data)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path, mode: int = 0o600, error_code: str = "BAD_REQUEST") -> Iterator[BinaryIO]:
+    """atomic_write for writers that stream (a stamper writing a large document): yields the temp file,
+    opened "w+b" in the target's folder (readable and seekable, so pyHanko signs in place without a scratch
+    copy); on a normal exit it is flushed, synced and renamed over `path`, on an exception deleted."""
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -29,8 +40,8 @@ def atomic_write(path: str | Path, data: bytes, mode: int = 0o600, error_code: s
         raise SealBridgeError(error_code, f"cannot write {path}: {exc.strerror}") from None
     try:
         os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        with os.fdopen(fd, "w+b") as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -42,7 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # Only a command started by a browser takes what it cannot name (`native-host`: Chrome/Edge on
+        # Windows add --parent-window=<handle>); everywhere else an unknown argument is a mistake.
+        if getattr(args, "extra_args", None) != "caller":
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.caller = [*args.caller, *unknown]
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

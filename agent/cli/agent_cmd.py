@@ -77,5 +77,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("native-host", help="native-messaging host (started by the browser, not by people)")
     _config_flags(p)
-    p.add_argument("caller", nargs="*", help="what the browser passes: caller origin / manifest path")
-    p.set_defaults(func=_native_host)
+    p.add_argument(
+        "caller",
+        nargs="*",
+        help="what the browser passes: Chrome/Edge the caller origin (and on Windows --parent-window=N), "
+        "Firefox the host manifest path and the add-on id; anything else is ignored",
+    )
+    p.set_defaults(func=_native_host, extra_args="caller")

@@ -42,13 +42,13 @@ def _sources(args: argparse.Namespace) -> tuple[list[str], list[str], Path | Non
     modules, soft = list(args.module), list(args.soft)
     data_dir = Path(args.data_dir) if args.data_dir else None
     try:
-        from agent.config import load_config
+        from agent.config import load_config, merge_modules
 
         cfg = load_config(args.config)
     except ImportError:
         cfg = None
     if cfg is not None:
-        modules += [m for m in cfg.pkcs11_modules if m not in modules]
+        modules = merge_modules(modules, cfg.pkcs11_modules)
         soft += [s for s in cfg.soft_tokens if s not in soft]
         data_dir = data_dir or cfg.data_dir
     return modules, soft, data_dir

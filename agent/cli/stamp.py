@@ -7,15 +7,14 @@ place, so a failure leaves no output file at all.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from agent.cli.common import add_json_flag, command, print_json, read_secret_file
 from agent.cli.docformat import format_module, read_document, sniff
 from formats.errors import SealBridgeError
+from stamping.fileout import atomic_output
 from stamping.options import StampOptions
 from stamping.placement import Placement, check_count, parse_keyword, parse_place, parse_seam
 
@@ -97,31 +96,6 @@ def _choose_seal(info: Any, wanted: str | None) -> tuple[bytes, str | None]:
     return seal.der, key.key_id
 
 
-def _write_atomic(target: Path, write: Any) -> None:
-    """Write through a temporary file in the target's folder, renamed into place only on success."""
-    target = target.resolve()
-    if target.is_dir():
-        raise SealBridgeError("BAD_REQUEST", f"{target} is a folder")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    except OSError as exc:
-        raise SealBridgeError("BAD_REQUEST", f"cannot write in {target.parent}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise SealBridgeError("BAD_REQUEST", f"cannot write {target}: {exc.strerror}") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 @command
 def cmd_stamp(args: argparse.Namespace) -> int:
     from agent.tokens.registry import open_token
@@ -140,11 +114,13 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     seal_der, key_id = _choose_seal(token.info(), args.seal)
     signer = token.signer(pin, key_id)
     options = StampOptions(lock=args.lock, reason=args.reason, location=args.location)
-    result_box: list[Any] = []
-    _write_atomic(
-        dst, lambda f: result_box.append(module.stamp(data, f, signer, seal_der, placements, options))
-    )
-    result = result_box[0]
+    target = dst.resolve()
+    if target.is_dir():
+        raise SealBridgeError("BAD_REQUEST", f"{target} is a folder")
+    # The stamper writes straight into the temp file next to the target ("w+b": the PDF signer fills in
+    # the signature in place, no scratch copy); it is renamed into place only when stamping succeeded.
+    with atomic_output(target, 0o600) as out:
+        result = module.stamp(data, out, signer, seal_der, placements, options)
     if args.json:
         print_json(
             {

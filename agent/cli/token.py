@@ -159,10 +159,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     modules, soft = list(args.module), list(args.soft)
     if args.config or not (modules or soft):
         # Without explicit tokens, list what the agent is configured with (as `seals list` does).
-        from agent.config import load_config
+        from agent.config import load_config, merge_modules
 
         cfg = load_config(args.config)
-        modules += [m for m in cfg.pkcs11_modules if m not in modules]
+        modules = merge_modules(modules, cfg.pkcs11_modules)
         soft += [s for s in cfg.soft_tokens if s not in soft]
     if not modules and not soft:
         raise SealBridgeError(

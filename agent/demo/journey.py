@@ -19,6 +19,7 @@ from agent.demo.company import DemoSeal
 from agent.demo.console import Console, report_lines
 from agent.demo.platform import CentralPlatform
 from agent.demo.samples import KEYWORD
+from stamping.fileout import atomic_write
 
 
 def _kind_label(kind: object) -> str:
@@ -71,9 +72,7 @@ class Journey:
 
     def _save(self, name: str, data: bytes) -> Path:
         path = self.documents / name
-        tmp = path.with_name(f".{name}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        atomic_write(path, data, 0o644)
         return path
 
     # -- the steps -------------------------------------------------------------------------------------------

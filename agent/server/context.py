@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,9 @@ from formats.errors import SealBridgeError
 
 log = logging.getLogger("sealbridge.agent")
 
+PLATFORM_SEALS_TTL_S = 60.0  # ask the platform for a certificate's seals at most this often
+PLATFORM_SEALS_TIMEOUT_S = 5.0
+
 
 @dataclass
 class SealEntry:
@@ -34,6 +38,7 @@ class SealEntry:
     token: Token
     token_info: TokenInfo
     key: KeyInfo
+    source: str = "token"  # "token": stored on the token; "platform": issued for its certificate
 
     @property
     def token_id(self) -> str:
@@ -83,7 +88,7 @@ def _kind_name(seal: Any) -> str | None:
         from formats.ses import describe_type
 
         desc = describe_type(seal.type, seal.version)
-        name = desc.get("name_zh") or desc.get("name") or desc.get("label")
+        name = desc.get("label_zh") or desc.get("label_en")
         return str(name)[:100] if name else str(seal.type)
     except Exception:  # a kind we cannot name is still a usable seal
         return str(seal.type)
@@ -118,6 +123,7 @@ class AgentContext:
         self.rate = RateLimiter(self.cfg.limits.requests_per_minute)
         self.hotplug: Any = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._platform_seals_at: dict[str, float] = {}  # certificate SHA-256 -> when last fetched
 
     def spawn(self, coro: Any) -> None:
         """Run a coroutine in the background, keeping a reference until it ends."""
@@ -157,8 +163,55 @@ class AgentContext:
         return out
 
     async def seals(self) -> list[SealEntry]:
+        """The seals on the inserted tokens, then the seals the platform issued for their certificates
+        (agent.seal_store: fetched when the platform answers, else its cached answer, so usable offline)."""
         tokens = await self.tokens()
-        return await asyncio.to_thread(_seal_entries, tokens)
+        fetched = await self._fetch_platform_seals([info for _, info in tokens])
+        return await asyncio.to_thread(_seal_entries, tokens, self._seal_store(fetched))
+
+    def _seal_store(self, fetched: dict[str, list[bytes]]) -> Any:
+        from agent.seal_store import SealStore
+
+        def provider(digest_hex: str) -> list[bytes]:
+            if digest_hex not in fetched:  # not asked this time (fresh enough, or unreachable): the cache
+                raise SealBridgeError("PLATFORM_UNREACHABLE", "no fresh platform answer")
+            return fetched[digest_hex]
+
+        return SealStore(self.cfg.data_dir, provider)
+
+    async def _fetch_platform_seals(self, infos: list[TokenInfo]) -> dict[str, list[bytes]]:
+        """Ask the platform for each token certificate's seals, at most every PLATFORM_SEALS_TTL_S per
+        certificate and briefly (a platform that is down must not stall seals.list)."""
+        from agent.seal_store import cert_sha256
+
+        fetch = getattr(self.platform, "seals_for_cert", None)
+        if fetch is None:
+            return {}
+        now = time.monotonic()
+        due = {
+            cert_sha256(cert): cert
+            for info in infos
+            for cert in (k.certificate for k in info.keys)
+            if cert and now - self._platform_seals_at.get(cert_sha256(cert), -1e9) >= PLATFORM_SEALS_TTL_S
+        }
+
+        async def one(sha: str, cert: bytes) -> tuple[str, list[bytes] | None]:
+            try:
+                seals = await asyncio.wait_for(fetch(cert), PLATFORM_SEALS_TIMEOUT_S)
+                return sha, [bytes(s["seal_der"]) for s in seals]
+            except (SealBridgeError, TimeoutError, KeyError, TypeError) as exc:
+                why = getattr(exc, "code", type(exc).__name__)
+                log_event("platform_seals_unavailable", cert=sha[:16], why=why)
+                return sha, None
+
+        out: dict[str, list[bytes]] = {}
+        for sha, seals in await asyncio.gather(*(one(sha, cert) for sha, cert in due.items())):
+            # A failure also waits for the next round: the cached answer stands in meanwhile, and a
+            # platform that is down costs one timeout a minute, not one per call.
+            self._platform_seals_at[sha] = now
+            if seals is not None:
+                out[sha] = seals
+        return out
 
     async def find_seal(self, seal_id: str) -> SealEntry:
         for entry in await self.seals():
@@ -184,7 +237,10 @@ class AgentContext:
                     "PLATFORM_UNREACHABLE", "no central platform is configured (platform_url)"
                 )
             return
-        await self.platform.require_active(entry.seal_id)
+        # With the signing certificate: an authorization that ended or was withdrawn leaves the certificate
+        # in the seal revision made while it lasted, so only the platform's signed holder_certs and
+        # authorizations can refuse it (SEAL_NOT_FOR_SIGNER).
+        await self.platform.require_active(entry.seal_id, entry.key.certificate)
 
     # -- events ---------------------------------------------------------------------------------------------
 
@@ -206,24 +262,22 @@ class AgentContext:
         self.audit.close()
 
 
-def _seal_entries(tokens: list[tuple[Token, TokenInfo]]) -> list[SealEntry]:
-    """Each readable seal on the tokens, with the token key its certificate list names (first token wins)."""
-    from formats.ses import parse_seal, signer_in_seal
-
+def _seal_entries(tokens: list[tuple[Token, TokenInfo]], store: Any) -> list[SealEntry]:
+    """Each usable seal, with the token key its certificate list names: the token's own seals first, then
+    the platform's (agent.seal_store.SealStore); the first seal of an esID wins."""
     entries: list[SealEntry] = []
     seen: set[str] = set()
     for token, info in tokens:
-        for der in info.seals:
-            try:
-                seal = parse_seal(der)
-            except SealBridgeError:
-                log_event("seal_unreadable", token=info.token_id)
+        keys = {k.key_id: k for k in info.keys}
+        for found in store.seals_for_token(info):
+            if found.error or found.seal is None:
+                log_event("seal_unusable", token=info.token_id, source=found.source, why=found.error)
                 continue
-            key = next((k for k in info.keys if signer_in_seal(seal, k.certificate)), None)
-            if key is None or seal.esid in seen:
+            key = keys.get(found.key_id) if found.key_id is not None else None
+            if key is None or found.seal_id in seen:
                 continue
-            seen.add(seal.esid)
-            entries.append(SealEntry(seal.esid, seal, token, info, key))
+            seen.add(found.seal_id)
+            entries.append(SealEntry(found.seal_id, found.seal, token, info, key, found.source))
     return entries
 
 

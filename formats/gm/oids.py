@@ -28,6 +28,16 @@ DEFAULT_ID = b"1234567812345678"
 _registered = False
 
 
+def add_oid_name(cls: type, oid: str, name: str) -> None:
+    """Map `oid` to `name` in an asn1crypto ObjectIdentifier class, both ways.
+
+    asn1crypto builds a class's reverse map (name -> OID) once, the first time the class is used, and never
+    again; so the reverse map is updated here too rather than cleared, whatever was imported first."""
+    cls._map.setdefault(oid, name)
+    if cls._reverse_map is not None:
+        cls._reverse_map.setdefault(cls._map[oid], oid)
+
+
 def register_asn1crypto_oids() -> None:
     """Teach asn1crypto the GM OIDs (idempotent; safe to call from every entry point)."""
     global _registered
@@ -35,15 +45,13 @@ def register_asn1crypto_oids() -> None:
         return
     from asn1crypto import algos, cms, keys
 
-    algos.DigestAlgorithmId._map.setdefault(OID_SM3, "sm3")
-    algos.SignedDigestAlgorithmId._map.setdefault(OID_SM2_SM3, "sm2_sm3")
-    algos.SignedDigestAlgorithmId._map.setdefault(OID_SM2_SIGN, "sm2_1")
+    add_oid_name(algos.DigestAlgorithmId, OID_SM3, "sm3")
+    add_oid_name(algos.SignedDigestAlgorithmId, OID_SM2_SM3, "sm2_sm3")
+    add_oid_name(algos.SignedDigestAlgorithmId, OID_SM2_SIGN, "sm2_1")
     # A distinct name: mapping the OID onto 'signed_data' would change how standard CMS encodes.
-    cms.ContentType._map.setdefault(OID_GM_SIGNED_DATA, "gm_signed_data")
-    cms.ContentType._map.setdefault(OID_GM_DATA, "gm_data")
+    add_oid_name(cms.ContentType, OID_GM_SIGNED_DATA, "gm_signed_data")
+    add_oid_name(cms.ContentType, OID_GM_DATA, "gm_data")
     cms.ContentInfo._oid_specs["gm_signed_data"] = cms.SignedData
     # Key length only (no name): PKCS#8 wrapping needs it; the curve keeps reading as its dotted OID.
     keys.NamedCurve._key_sizes.setdefault(OID_SM2, 32)
-    for cls in (algos.DigestAlgorithmId, algos.SignedDigestAlgorithmId, cms.ContentType):
-        cls._reverse_map = None
     _registered = True

@@ -30,7 +30,7 @@ from stamping.ofd.coverage import changes_after, check_references
 from stamping.ofd.signedvalue import SignedValueResult, check_signed_value
 from stamping.ofd.sigtime import parse_signature_datetime
 from stamping.ofd.timestamp import check_timestamp
-from stamping.options import VerifyOptions
+from stamping.options import VerifyOptions, lookup_status
 from stamping.report import Check, Report, SealReport
 from stamping.sealview import picture_note, seal_info
 
@@ -126,10 +126,11 @@ def _verify_one(
         rep.checks["signature"] = Check.failed(f"SignedValue.dat: {err.detail or err.code}")
         return rep
     rep.checks["signature"] = value.signature
+    claim = "signed by the signer (SignedValue.dat)"
     if value.signed_at is None and written_time is not None:
         # No signed time (bare or attribute-less signatures): SignatureDateTime is the best claim there is.
         value.signed_at = written_time
-        rep.extra["signing_time_source"] = "SignatureDateTime (not signed)"
+        claim = "SignatureDateTime (not signed)"
     rep.extra["encoding"] = value.kind
     if value.notes:
         rep.extra["warnings"] = value.notes
@@ -145,6 +146,11 @@ def _verify_one(
             value.signed_at = ts.gen_time  # GB/T 38540: the timestamp's time is the signing time
             rep.signed_at = ts.gen_time.isoformat()
             rep.extra["signing_time_source"] = "timestamp"
+            rep.extra["signing_time_detail"] = "genTime of a verified RFC 3161 token"
+    if value.signed_at is not None and "signing_time_source" not in rep.extra:
+        # The signer's own clock: a backdated time cannot be told from a true one (docs/verification.md).
+        rep.extra["signing_time_source"] = "claimed"
+        rep.extra["signing_time_detail"] = claim
     _check_seal(pkg, sig, value, rep)
     rep.checks["certificate"] = check_certificate(
         value.signer_cert, value.signed_at, options.trust_anchors, pool, now
@@ -198,6 +204,8 @@ def _platform(value: SignedValueResult, options: VerifyOptions) -> Check:
     if options.status_lookup is None:
         return Check.unknown("not applicable: no platform configured (--platform)")
     try:
-        return options.status_lookup(value.seal.esid, value.signed_at)
+        # With the signer certificate, when the lookup takes it: an ended or withdrawn authorization leaves
+        # the certificate in the seal, so only the platform can say it no longer covered the signing time.
+        return lookup_status(options.status_lookup, value.seal.esid, value.signed_at, value.signer_cert)
     except SealBridgeError as err:
         return Check.unknown(f"platform: {err.code} {err.detail or ''}".strip())

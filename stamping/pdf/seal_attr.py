@@ -15,6 +15,8 @@ from __future__ import annotations
 from asn1crypto import cms, core
 from pyhanko.sign.attributes import CMSAttributeProvider
 
+from formats.gm.oids import add_oid_name
+
 OID_SEALBRIDGE_SEAL = "2.25.325754713898753620882212272006325673523"
 ATTR_NAME = "sealbridge_seal"
 
@@ -30,8 +32,7 @@ def register() -> None:
     global _registered
     if _registered:
         return
-    cms.CMSAttributeType._map.setdefault(OID_SEALBRIDGE_SEAL, ATTR_NAME)
-    cms.CMSAttributeType._reverse_map = None
+    add_oid_name(cms.CMSAttributeType, OID_SEALBRIDGE_SEAL, ATTR_NAME)
     cms.CMSAttribute._oid_specs[ATTR_NAME] = _SetOfAny
     _registered = True
 

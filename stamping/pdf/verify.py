@@ -21,6 +21,7 @@ from pyhanko.sign.fields import MDPPerm, enumerate_sig_fields
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
 from formats.errors import SealBridgeError
@@ -184,6 +185,8 @@ def _verify_one(
     signed_at = status.timestamp_validity.timestamp if status.timestamp_validity else claimed
     signed_at = sigcheck.aware(signed_at)
     rep.signed_at = signed_at.isoformat() if signed_at else None
+    if signed_at is not None:
+        rep.extra.update(_time_source(status))
     rep.extra.update(
         coverage=status.coverage.name if status.coverage else None,
         modification_level=status.modification_level.name if status.modification_level else None,
@@ -196,3 +199,18 @@ def _verify_one(
     rep.checks["timestamp"] = sigcheck.timestamp_check(status)
     sigcheck.add_seal_checks(rep, seal_der, cert.dump(), signed_at, options)
     return rep
+
+
+def _time_source(status: PdfSignatureStatus) -> dict[str, str]:
+    """Where the signing time comes from: a TSA token that verifies, or the signer's own claim (which a
+    backdating signer controls). Informational only: the checks and the verdict do not change."""
+    ts = status.timestamp_validity
+    if ts is not None and ts.intact and ts.valid:
+        return {
+            "signing_time_source": "timestamp",
+            "signing_time_detail": "genTime of a verified RFC 3161 token",
+        }
+    if ts is not None:
+        why = "the RFC 3161 timestamp does not verify; its time is unproven"
+        return {"signing_time_source": "claimed", "signing_time_detail": why}
+    return {"signing_time_source": "claimed", "signing_time_detail": "the signer's signingTime or /M"}

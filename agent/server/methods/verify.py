@@ -43,11 +43,13 @@ def status_lookup(ctx: AgentContext, loop: asyncio.AbstractEventLoop) -> Any:
     if platform is None:
         return None
 
-    def lookup(esid: str, signed_at: datetime | None) -> Check:
+    def lookup(esid: str, signed_at: datetime | None, cert_der: bytes | None = None) -> Check:
+        # The third argument (stamping.options.lookup_status) lets the platform also check that the signer
+        # certificate held, or was authorized to use, the seal at signing time.
         check = getattr(platform, "status_check", None)
         try:
             if check is not None:
-                fut = asyncio.run_coroutine_threadsafe(check(esid, signed_at), loop)
+                fut = asyncio.run_coroutine_threadsafe(check(esid, signed_at, cert_der), loop)
                 return fut.result(STATUS_TIMEOUT_S)
             fut = asyncio.run_coroutine_threadsafe(platform.status(esid), loop)
             return _to_check(fut.result(STATUS_TIMEOUT_S))
