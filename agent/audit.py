@@ -6,6 +6,13 @@ Record n carries hash_n = SM3(hash_{n-1} ‖ canonical JSON of record n without 
 bytes, so changing, inserting or deleting a record breaks the chain at that record. `verify()` names the
 first bad record. Never store document bytes or a PIN here.
 
+Deleting the newest records leaves a valid shorter chain, so each append also writes the head (seq and
+hash of the newest record) to `<db>.head` (0600, atomic); `verify()` refuses a log shorter than its head or
+whose record at the head's seq has another hash. The head may lag by one record after a crash (it is
+written after the commit), never lead. It stops truncation by mistake or by a tool that does not know
+about it; someone who rewrites both files can still cut the tail — reporting the head to the central
+platform with usage records would close that.
+
 Appends take SQLite's write lock first (BEGIN IMMEDIATE), so two processes writing the same file still
 form one chain; synchronous=FULL makes a committed record survive a killed process.
 """
@@ -108,6 +115,27 @@ class ChainCheck:
         }
 
 
+def head_path(db_path: str | Path) -> Path:
+    p = Path(db_path)
+    return p.with_name(p.name + ".head")
+
+
+def _read_head(path: Path) -> tuple[int, str] | None | str:
+    """(seq, hash) of the anchor file, None when there is none, or a string saying why it is unusable."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"head anchor unreadable: {exc.strerror}"
+    try:
+        doc = json.loads(raw)
+        seq, digest = int(doc["seq"]), str(doc["hash"])
+    except (ValueError, KeyError, TypeError):
+        return "head anchor damaged"
+    return seq, digest
+
+
 def _row_to_record(row: sqlite3.Row | tuple) -> AuditRecord:
     values = dict(zip(_COLUMNS, row, strict=True))
     try:
@@ -122,6 +150,7 @@ class AuditLog:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.head = head_path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -190,7 +219,19 @@ class AuditLog:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            self._write_head(rec)
         return rec
+
+    def _write_head(self, rec: AuditRecord) -> None:
+        from stamping.fileout import atomic_write
+
+        body = json.dumps({"seq": rec.seq, "hash": rec.hash}).encode()
+        try:
+            atomic_write(self.head, body, 0o600, "AUDIT_BROKEN")
+        except SealBridgeError:
+            # The record is committed; a head that lags is detected as such only if records are later
+            # deleted. Do not fail the audited operation over the anchor.
+            pass
 
     def records(self, after_seq: int = 0, limit: int | None = None) -> list[AuditRecord]:
         sql = f"SELECT {','.join(_COLUMNS)} FROM audit WHERE seq > ? ORDER BY seq"
@@ -239,7 +280,32 @@ class AuditLog:
             prev = rec.hash
             expected_seq += 1
             count += 1
-        return ChainCheck(True, count, None, "", prev)
+        return self._check_head(ChainCheck(True, count, None, "", prev), rows)
+
+    def _check_head(self, check: ChainCheck, rows: list[Any]) -> ChainCheck:
+        head = _read_head(self.head)
+        if head is None:
+            if check.count:
+                check.extra["warning"] = (
+                    "no head anchor file: deletion of the newest records is not detectable"
+                )
+            return check
+        if isinstance(head, str):
+            return ChainCheck(False, check.count, check.count + 1, head, check.head_hash)
+        seq, digest = head
+        if seq > check.count:
+            return ChainCheck(
+                False,
+                check.count,
+                check.count + 1,
+                f"records {check.count + 1}..{seq} were deleted (the head anchor names record {seq})",
+                check.head_hash,
+            )
+        if seq >= 1 and _row_to_record(rows[seq - 1]).hash != digest:
+            return ChainCheck(
+                False, check.count, seq, f"record {seq} differs from the head anchor", check.head_hash
+            )
+        return check
 
 
 def verify_file(path: str | Path) -> ChainCheck:

@@ -53,7 +53,9 @@ def _export(args: argparse.Namespace) -> int:
         log.close()
     doc = {"records": records, "chain": check.to_dict()}
     if args.output:
-        Path(args.output).write_text(json.dumps(doc, ensure_ascii=False, indent=1))
+        from stamping.fileout import atomic_write
+
+        atomic_write(args.output, json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8"))
     else:
         print_json(doc)
     return 0

@@ -29,6 +29,29 @@ _RANK = {"allowed": 0, "asks": 1, "denied": 2}
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def site_key(origin: str) -> str:
+    """One spelling per site for policy, rate limits and the one-dialog-per-site rule: lowercase, no trailing
+    dot on the host, no default port. Browsers keep "https://denied.example." (trailing dot) as an origin of
+    its own, which would otherwise slip past an administrator's "https://denied.example": denied."""
+    try:
+        parts = urlsplit(origin)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return origin.lower()
+    if not parts.scheme or not host:
+        return origin.lower()
+    host = host.rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"
+    scheme = parts.scheme.lower()
+    if port is None or port == _DEFAULT_PORTS.get(scheme):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
 class SitePolicy:
     def __init__(self, cfg: AgentConfig):
         self.cfg = cfg
@@ -39,10 +62,15 @@ class SitePolicy:
             data = json.loads(self.cfg.user_site_policy_path.read_text())
         except (OSError, ValueError):
             return {}
-        return {k: v for k, v in data.items() if isinstance(k, str) and v in SITE_POLICIES}
+        return {site_key(k): v for k, v in data.items() if isinstance(k, str) and v in SITE_POLICIES}
+
+    def _admin(self) -> dict[str, str]:
+        # Normalised per call: the config object may be edited in place (tests, a future reload).
+        return {site_key(k): v for k, v in self.cfg.site_policy.items()}
 
     def of(self, origin: str) -> str:
-        admin = self.cfg.site_policy.get(origin)
+        origin = site_key(origin)
+        admin = self._admin().get(origin)
         if admin is not None:
             return admin
         if origin.startswith("http://"):
@@ -56,7 +84,8 @@ class SitePolicy:
 
     def remember(self, origin: str, policy: str) -> None:
         """The user's choice; ignored where the administrator has decided."""
-        if origin in self.cfg.site_policy or policy not in SITE_POLICIES:
+        origin = site_key(origin)
+        if origin in self._admin() or policy not in SITE_POLICIES:
             return
         self._user[origin] = policy
         from agent.pairing import _write_private_file  # one atomic 0600 writer for the data dir
@@ -71,14 +100,23 @@ class RateLimiter:
         self.per_minute = per_minute
         self._hits: dict[str, deque[float]] = {}
 
+    MAX_KEYS = 10_000  # origins tracked at once; idle ones are dropped (wildcard subdomains cost nothing)
+
     def check(self, key: str) -> None:
+        key = site_key(key)
         now = time.monotonic()
+        if len(self._hits) >= self.MAX_KEYS:
+            self._prune(now)
         hits = self._hits.setdefault(key, deque())
         while hits and now - hits[0] > 60.0:
             hits.popleft()
         if len(hits) >= self.per_minute:
             raise SealBridgeError("RATE_LIMITED", f"more than {self.per_minute} requests a minute from {key}")
         hits.append(now)
+
+    def _prune(self, now: float) -> None:
+        for key in [k for k, h in self._hits.items() if not h or now - h[-1] > 60.0]:
+            del self._hits[key]
 
 
 @dataclass
@@ -132,7 +170,7 @@ class Approvals:
         self._by_origin: dict[str, str] = {}
 
     def open(self, **kwargs: Any) -> PendingApproval:
-        top = kwargs["origin_top"]
+        top = site_key(kwargs["origin_top"])
         if top in self._by_origin:
             raise SealBridgeError("BUSY", f"{top} already has a stamping request waiting for approval")
         req = PendingApproval(request_id=secrets.token_hex(16), **kwargs)
@@ -140,17 +178,20 @@ class Approvals:
         self._by_origin[top] = req.request_id
         return req
 
-    def get(self, request_id: str) -> PendingApproval:
+    def get(self, request_id: str, session_id: str | None = None) -> PendingApproval:
+        """The open request; with `session_id`, only if that connection opened it. Another connection gets
+        the same NOT_FOUND as an unknown id, so a request id is no bearer token (the extension's window
+        speaks through the service worker's one connection, the same that sent `stamp`)."""
         req = self._by_id.get(request_id)
-        if req is None:
+        if req is None or (session_id is not None and req.session_id != session_id):
             raise SealBridgeError("NOT_FOUND", f"no open request {request_id}")
         return req
 
     def close(self, req: PendingApproval) -> None:
         req.closed = True
         self._by_id.pop(req.request_id, None)
-        if self._by_origin.get(req.origin_top) == req.request_id:
-            del self._by_origin[req.origin_top]
+        if self._by_origin.get(site_key(req.origin_top)) == req.request_id:
+            del self._by_origin[site_key(req.origin_top)]
         while not req.attempts.empty():
             att = req.attempts.get_nowait()
             if not att.answer.done():
@@ -162,17 +203,22 @@ class Approvals:
     # -- called by `approve` / `cancel` ---------------------------------------------------------------------
 
     def submit(
-        self, request_id: str, seal_id: str, pin: str | None, remember_site: bool
+        self,
+        request_id: str,
+        seal_id: str,
+        pin: str | None,
+        remember_site: bool,
+        session_id: str | None = None,
     ) -> asyncio.Future[None]:
-        req = self.get(request_id)
+        req = self.get(request_id, session_id)
         if req.stage != "approval" or req.in_flight is not None or not req.attempts.empty():
             raise SealBridgeError("CONFLICT", "this request is already being approved")
         answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         req.attempts.put_nowait(Attempt(seal_id, pin, remember_site, answer))
         return answer
 
-    def cancel(self, request_id: str) -> str:
-        req = self.get(request_id)
+    def cancel(self, request_id: str, session_id: str | None = None) -> str:
+        req = self.get(request_id, session_id)
         if req.stage != "approval":
             return "too_late"
         req.cancelled = True

@@ -89,12 +89,22 @@ def peer_uid(peer: tuple[str, int], local: tuple[str, int]) -> int | None:
     return None
 
 
+def _proc_net_readable() -> bool:
+    return any(os.access(t, os.R_OK) for t in ("/proc/net/tcp", "/proc/net/tcp6"))
+
+
 def peer_is_same_user(peer: tuple[str, int] | None, local: tuple[str, int] | None) -> bool:
-    """True unless we can positively see the peer belongs to another user."""
-    if os.name != "posix" or not peer or not local:
+    """On Linux: True only when the peer's socket is found and belongs to this user (fails closed — an
+    accepted loopback connection is always in /proc/net/tcp{,6}; not finding it means something is off).
+    Elsewhere, and where /proc/net is not readable at all, the check cannot be made: True."""
+    if os.name != "posix" or not sys.platform.startswith("linux"):
         return True
+    if not peer or not local:
+        return False
     uid = peer_uid((peer[0], peer[1]), (local[0], local[1]))
-    return uid is None or uid == os.getuid()
+    if uid is None:
+        return not _proc_net_readable()
+    return uid == os.getuid()
 
 
 # -- HMAC challenge ---------------------------------------------------------------------------------------

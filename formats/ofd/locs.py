@@ -18,10 +18,21 @@ def resolve(loc: str, base_file: str) -> str:
     if not loc:
         raise SealBridgeError("DOC_MALFORMED", f"empty location in {base_file}")
     joined = loc if loc.startswith("/") else posixpath.join(folder(base_file), loc)
-    norm = posixpath.normpath(joined)
-    if not norm.startswith("/") or norm.startswith("//") or "/../" in norm + "/":
-        raise SealBridgeError("DOC_MALFORMED", f"location {loc!r} escapes the package")
-    return norm
+    # posixpath.normpath silently drops ".." at the root ("/../../etc/passwd" -> "/etc/passwd"), so walk the
+    # parts ourselves: a location that climbs above the package root is malformed, not quietly re-rooted.
+    parts: list[str] = []
+    for part in joined.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                raise SealBridgeError("DOC_MALFORMED", f"location {loc!r} escapes the package")
+            parts.pop()
+        else:
+            parts.append(part)
+    if not parts:
+        raise SealBridgeError("DOC_MALFORMED", f"location {loc!r} names the package root")
+    return "/" + "/".join(parts)
 
 
 def absolute(path: str) -> str:

@@ -47,6 +47,11 @@ def _check_name(name: str) -> None:
         raise _malformed(f"'..' in zip entry {name!r}")
 
 
+def _fold(name: str) -> str:
+    """The key two entry names collide on: case and the path separator do not tell parts apart."""
+    return name.replace("\\", "/").rstrip("/").lower()
+
+
 class OfdPackage:
     """A read-only view of an OFD zip held in memory (`data`) with every bound checked up front."""
 
@@ -89,10 +94,13 @@ class OfdPackage:
                     )
             self.entries[info.filename] = Entry(info.filename, info)
         for name in self.entries:
-            folded = name.rstrip("/").lower()
+            folded = _fold(name)
             if folded in self._folded:
-                # Two names differing only in case: a verifier and a viewer could read different parts.
-                raise _malformed(f"zip entries {self._folded[folded]!r} and {name!r} differ only in case")
+                # Two names differing only in case or in "\" for "/" (Windows readers take both as a
+                # separator): a verifier and a viewer could read different parts.
+                raise _malformed(
+                    f"zip entries {self._folded[folded]!r} and {name!r} differ only in case or separators"
+                )
             self._folded[folded] = name
         if self.find("OFD.xml") is None:
             raise _malformed("OFD.xml is missing: not an OFD package")
@@ -107,7 +115,7 @@ class OfdPackage:
         name = path.lstrip("/")
         if name in self.entries and not name.endswith("/"):
             return name
-        folded = self._folded.get(name.rstrip("/").lower())
+        folded = self._folded.get(_fold(name))
         return folded if folded and not folded.endswith("/") else None
 
     def exists(self, path: str) -> bool:

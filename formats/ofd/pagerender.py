@@ -20,6 +20,9 @@ from formats.ofd.vector import default_font, draw_content
 from formats.ofd.xmlsafe import attr, child, child_text, children, descendants
 
 MAX_IMAGE_PIXELS = 40_000_000
+#: All images decoded for one page together: each tiny PNG may declare tens of megapixels, and a page can
+#: name hundreds of them, so a per-image bound alone lets one hostile page take gigabytes.
+MAX_TOTAL_IMAGE_PIXELS = 60_000_000
 MAX_IMAGE_BYTES = 64 << 20
 MAX_CANVAS_PIXELS = 4000 * 4000
 
@@ -45,7 +48,10 @@ def media_map(pkg: OfdPackage, doc: OfdDocument) -> dict[str, str]:
             for media in descendants(res, "MultiMedia"):
                 file_loc = child_text(media, "MediaFile")
                 if file_loc:
-                    out[attr(media, "ID")] = resolve(file_loc, anchor)
+                    try:
+                        out[attr(media, "ID")] = resolve(file_loc, anchor)
+                    except SealBridgeError:
+                        continue  # a location outside the package: that picture is not drawn
     return out
 
 
@@ -55,6 +61,7 @@ class _Images:
     def __init__(self, pkg: OfdPackage, media: dict[str, str]) -> None:
         self.pkg, self.media = pkg, media
         self.cache: dict[str, Image.Image | None] = {}
+        self.pixels = 0  # decoded so far in this render
 
     def __call__(self, resource_id: str) -> Image.Image | None:
         if resource_id not in self.cache:
@@ -69,8 +76,10 @@ class _Images:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 img = Image.open(io.BytesIO(self.pkg.read(path, MAX_IMAGE_BYTES)))
-                if img.width * img.height > MAX_IMAGE_PIXELS:
+                pixels = img.width * img.height
+                if pixels > MAX_IMAGE_PIXELS or self.pixels + pixels > MAX_TOTAL_IMAGE_PIXELS:
                     return None
+                self.pixels += pixels  # counted before decoding: a failed decode still used the budget
                 img.load()
                 return img
         except (OSError, ValueError, SyntaxError, EOFError, SealBridgeError, Image.DecompressionBombError,

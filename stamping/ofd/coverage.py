@@ -81,6 +81,14 @@ def own_files(sig: SignatureXml) -> set[str]:
     return {f.lower() for f in files}
 
 
+def _own_files_in_its_folder(sig: SignatureXml) -> set[str]:
+    """A later signature's own files, but only those inside its Sign_k folder: an unverified later
+    Signature.xml could otherwise name any added file as its SignedValue or Seal and so hide it from the
+    coverage check of every earlier seal."""
+    base = sig.path.lower().rsplit("/", 1)[0] + "/"
+    return {f for f in own_files(sig) if f.startswith(base)}
+
+
 def changes_after(
     pkg: OfdPackage,
     index: int,
@@ -100,7 +108,7 @@ def changes_after(
     exempt = own_files(sig)
     for later in sigs[index + 1 :]:
         if later is not None:
-            exempt |= own_files(later)
+            exempt |= _own_files_in_its_folder(later)
     locked = signatures_path.lower() in covered
     if not locked:
         exempt.add(signatures_path.lower())

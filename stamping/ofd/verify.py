@@ -76,7 +76,13 @@ def verify(data: bytes, options: VerifyOptions | None = None, *, limits: Limits 
             sigs.append(None)
             errors.append(err)
     digests: dict[tuple[str, str], bytes] = {}
+    listed: set[str] = set()
     for i, entry in enumerate(entries):
+        if entry.path.lower() in listed:
+            # The same Signature.xml listed again (under another ID) is one seal, not two.
+            report.seals.append(_listed_twice(entry))
+            continue
+        listed.add(entry.path.lower())
         report.seals.append(
             _verify_one(pkg, signatures_path, i, entry, sigs, errors[i], options, now, digests)
         )
@@ -84,6 +90,15 @@ def verify(data: bytes, options: VerifyOptions | None = None, *, limits: Limits 
         s is not None and any(r.path.lower() == signatures_path.lower() for r in s.references) for s in sigs
     )
     return report
+
+
+def _listed_twice(entry: SignatureEntry) -> SealReport:
+    rep = SealReport(id=_folder_name(entry.path), type="sign" if entry.type.lower() == "sign" else "seal")
+    rep.extra = {"signature_id": entry.id, "path": entry.path}
+    detail = f"{entry.path} is listed more than once in Signatures.xml"
+    for name in ("integrity", "signature"):
+        rep.checks[name] = Check.failed(detail)
+    return rep
 
 
 def _verify_one(

@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import importlib
 import io
+import struct
 import zipfile
 from types import ModuleType
 from typing import Any
 
 from formats.errors import SealBridgeError
+
+#: The OFD reader's own entry limit (formats.ofd.limits); checked here from the end record before zipfile
+#: builds a ZipInfo per entry, because a 200 MiB upload can declare millions of them.
+MAX_ZIP_ENTRIES = 10_000
+
+
+def _zip_entry_count(data: bytes) -> int | None:
+    """The entry count the ZIP end-of-central-directory record (or its ZIP64 form) declares; None if absent."""
+    try:
+        end = zipfile._EndRecData(io.BytesIO(data))  # noqa: SLF001 - stable since Python 2; no public API
+    except (OSError, ValueError, struct.error):
+        return None
+    return int(end[zipfile._ECD_ENTRIES_TOTAL]) if end else None  # noqa: SLF001
 
 
 def sniff_format(data: bytes) -> str:
@@ -16,6 +30,9 @@ def sniff_format(data: bytes) -> str:
     if b"%PDF-" in data[:1024]:
         return "pdf"
     if data[:4] == b"PK\x03\x04":
+        entries = _zip_entry_count(data)
+        if entries is not None and entries > MAX_ZIP_ENTRIES:
+            raise SealBridgeError("DOC_TOO_LARGE", f"{entries} zip entries; the limit is {MAX_ZIP_ENTRIES}")
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
                 names = {n.lstrip("/").lower() for n in zf.namelist()[:10000]}
@@ -62,30 +79,10 @@ def page_count(data: bytes, fmt: str) -> int | None:
             return len(pdf)
         finally:
             pdf.close()
-    try:
-        from formats.ofd import OfdPackage, load_document
-    except ImportError:
-        return _ofd_page_count(data)
+    # The bounded reader only (zip limits, hardened XML): no unbounded fallback parser.
+    from formats.ofd import OfdPackage, load_document
+
     return len(load_document(OfdPackage(data)).pages)  # raises DOC_MALFORMED on a broken package
-
-
-def _ofd_page_count(data: bytes) -> int | None:
-    """Count <Page> entries of the first document's Document.xml (element names, any namespace)."""
-    from lxml import etree
-
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            names = {n.lstrip("/"): n for n in zf.namelist()}
-            ofd_xml = zf.read(names.get("OFD.xml") or names["ofd.xml"])
-            root = etree.fromstring(ofd_xml, parser=etree.XMLParser(resolve_entities=False, no_network=True))
-            doc_root = next((e.text for e in root.iter() if etree.QName(e).localname == "DocRoot"), None)
-            if not doc_root:
-                return None
-            doc_xml = zf.read(names[doc_root.strip().lstrip("/")])
-            droot = etree.fromstring(doc_xml, parser=etree.XMLParser(resolve_entities=False, no_network=True))
-            return sum(1 for e in droot.iter() if etree.QName(e).localname == "Page")
-    except (KeyError, zipfile.BadZipFile, etree.XMLSyntaxError, ValueError):
-        return None
 
 
 def preload() -> None:

@@ -98,7 +98,7 @@ def render_pdf_preview(
 
 async def preview(session: Session, req: Request) -> dict[str, Any]:
     ctx = session.ctx
-    approval = ctx.approvals.get(req.params["request_id"])
+    approval = ctx.approvals.get(req.params["request_id"], session.id)
     fmt = approval.document["format"]
     render = render_pdf_preview if fmt == "pdf" else _ofd_renderer()
     approval.previews += 1  # the window re-renders when the user picks another seal; bounded per request

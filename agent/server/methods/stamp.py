@@ -47,8 +47,9 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
     try:
         policy = await check_site(session, params["origin"], "stamp")
         ctx.rate.check(top)
-        data, sm3_before = session.uploads.take(params["document"])
-        fmt = sniff_format(data)
+        parts, sm3_before = session.uploads.take_parts(params["document"])
+        data = await asyncio.to_thread(b"".join, parts)
+        fmt = await asyncio.to_thread(sniff_format, data)  # opens a ZIP directory: not on the loop
         placements = _placements(params["placements"], ctx.cfg.limits.max_placements)
         pages = await asyncio.to_thread(page_count, data, fmt)
         if pages is not None and pages > ctx.cfg.limits.max_pages:
@@ -166,6 +167,12 @@ async def _await_approval(session: Session, approval: PendingApproval) -> SealEn
             await ctx.require_active(entry)
             await _progress(session, approval, "login")
             approval.signer = await ctx.login(entry, att.pin)
+            if approval.cancelled:
+                # `cancel` came while the status check or the login ran and was answered "cancelled":
+                # keep that promise. No await between this check and stage = "signing" below.
+                signer, approval.signer = approval.signer, None
+                ctx.spawn(ctx.on_token_thread(entry, release_signer, signer))
+                raise SealBridgeError("USER_CANCELLED", "cancelled while the token logged in")
         except SealBridgeError as err:
             ctx.approvals.answer(approval, err)
             event = "pin_failure" if err.code.startswith("PIN_") else "approval"
@@ -235,18 +242,31 @@ async def _stamp_on_token(
     )
 
     def run() -> tuple[bytes, Any]:
-        stamp_fn = format_function(fmt, "stamp")  # may import pyHanko the first time: not on the loop
-        entry.token.info()  # raises TOKEN_ABSENT when the token went away after the login
-        out = io.BytesIO()  # in memory: a killed agent leaves no partial file behind
-        result = stamp_fn(data, out, signer, entry.seal.der, placements, opts)
-        # A token pulled while signing must not yield a document (hardware fails the same way).
-        entry.token.info()
-        return out.getvalue(), result
+        try:
+            stamp_fn = format_function(fmt, "stamp")  # may import pyHanko the first time: not on the loop
+            entry.token.info()  # raises TOKEN_ABSENT when the token went away after the login
+            out = io.BytesIO()  # in memory: a killed agent leaves no partial file behind
+            result = stamp_fn(data, out, signer, entry.seal.der, placements, opts)
+            # A token pulled while signing must not yield a document (hardware fails the same way).
+            entry.token.info()
+            return out.getvalue(), result
+        finally:
+            release_signer(signer)  # one login, one stamp: the token is logged out again
 
     try:
         return await session.ctx.on_token_thread(entry, run)
     finally:
         approval.signer = None
+
+
+def release_signer(signer: Any) -> None:
+    """Log the token out when the signer's driver can (PKCS#11 signers have close(); soft keys do not)."""
+    close = getattr(signer, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception as exc:  # a token already gone cannot be logged out; nothing to keep open either
+            log_event("signer_close_failed", error=type(exc).__name__)
 
 
 def _report_usage(
@@ -278,11 +298,11 @@ def _report_usage(
 async def approve(session: Session, req: Request) -> dict[str, Any]:
     p = req.params
     answer = session.ctx.approvals.submit(
-        p["request_id"], p["seal_id"], p.get("pin"), bool(p.get("remember_site"))
+        p["request_id"], p["seal_id"], p.get("pin"), bool(p.get("remember_site")), session.id
     )
     await answer
     return {"status": "approved"}
 
 
 async def cancel(session: Session, req: Request) -> dict[str, Any]:
-    return {"status": session.ctx.approvals.cancel(req.params["request_id"])}
+    return {"status": session.ctx.approvals.cancel(req.params["request_id"], session.id)}
