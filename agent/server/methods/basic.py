@@ -51,7 +51,11 @@ async def check_site(session: Session, origin: dict[str, str], what: str) -> str
 
 
 async def seals_list(session: Session, req: Request) -> dict[str, Any]:
-    await check_site(session, req.params["origin"], "seals.list")
+    policy = await check_site(session, req.params["origin"], "seals.list")
+    if policy != "allowed":
+        # Seal names and certificate subjects say who the user is: a site the user has not allowed yet learns
+        # nothing until it asks for a stamp and the user approves it (the approval window lists the seals).
+        return {"seals": []}
     include = bool(req.params.get("include_pictures", False))
     entries = await session.ctx.seals()
     infos = await asyncio.to_thread(lambda: [e.to_info(include) for e in entries])
