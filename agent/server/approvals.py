@@ -222,7 +222,10 @@ class Approvals:
         if req.stage != "approval":
             return "too_late"
         req.cancelled = True
-        req.attempts.put_nowait(Attempt("", None, False, asyncio.get_running_loop().create_future()))
+        # Nobody waits on the sentinel's answer; retrieve its outcome so asyncio does not warn about it.
+        sentinel: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        sentinel.add_done_callback(lambda f: None if f.cancelled() else f.exception())
+        req.attempts.put_nowait(Attempt("", None, False, sentinel))
         return "cancelled"
 
     # -- called by the stamping task ------------------------------------------------------------------------

@@ -47,3 +47,13 @@ export function parsePairingCode(code) {
   if (bytes.length !== 32 || port < 1 || port > 65535) throw bad();
   return { port, secret: bytes.map((b) => b.toString(16).padStart(2, "0")).join("") };
 }
+
+/** An agent token event → what the extension's pages and the SDK's on('token') get. `labels` remembers each
+ * token's label from its insertion, so a removal (which carries only the id) can still name the key. */
+export function tokenEvent(method, params, labels) {
+  if (method === "token.inserted") {
+    labels.set(params.token.token_id, params.token.label);
+    return { type: "inserted", token: params.token.token_id, label: params.token.label };
+  }
+  return { type: "removed", token: params.token_id, label: labels.get(params.token_id) ?? params.token_id };
+}

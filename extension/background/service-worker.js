@@ -2,43 +2,87 @@
 // the agent. The requesting origin always comes from the browser (port.sender), never from a message; a page
 // whose top-level or frame origin is not allowed gets ORIGIN_NOT_ALLOWED and no window opens.
 import { AgentClient, AgentError } from "./agent-client.js";
-import { decide, parsePairingCode } from "./policy.js";
+import { decide, parsePairingCode, tokenEvent } from "./policy.js";
 import { Reassembler, chunkCount, chunksOf } from "../common/chunks.js";
 
 const ext = globalThis.browser ?? globalThis.chrome;
 const PAGE_METHODS = new Set(["detect", "stamp", "verify", "seals.list"]);
 const ports = new Set();
 const approvals = new Map(); // request_id -> {params, windowId}
+const requestTops = new Map(); // request_id -> top-level origin that asked, for its progress events
 const pendingDocs = new Map(); // id -> {name, bytes} (context-menu verify)
 
 const err = (code, en, zh, extra = {}) => ({ code, message_en: en, message_zh: zh, ...extra });
 
-function broadcast(event, data, { pagesToo = true } = {}) {
+const tokenLabels = new Map(); // token_id -> label, so a removal can name the key
+
+/** Events go to the extension's own pages, and to pages only on sites allowed to use seals (a token's
+ * comings and goings are not every site's business). */
+async function broadcast(event, data, { pagesToo = true } = {}) {
+  const policy = pagesToo ? await sitePolicy() : null;
   for (const p of ports) {
-    if (p.kind === "ui" || pagesToo) p.port.postMessage({ type: "event", event, data });
+    if (p.kind === "ui" || (pagesToo && decide(p.origin, policy) === "allowed")) p.port.postMessage({ type: "event", event, data });
   }
 }
 
 const agent = new AgentClient({
   onEvent(method, params) {
     if (method === "approval.required") openApproval(params);
-    else if (method === "approval.closed") closeApproval(params.request_id);
-    else if (method === "token.inserted") broadcast("token", { type: "inserted", token: params.token.token_id, label: params.token.label });
-    else if (method === "token.removed") broadcast("token", { type: "removed", token: params.token_id });
-    else if (method === "progress") broadcast("progress", params, { pagesToo: false });
+    else if (method === "approval.closed") closeApproval(params.request_id, params.outcome);
+    else if (method === "token.inserted" || method === "token.removed") broadcast("token", tokenEvent(method, params, tokenLabels));
+    else if (method === "progress") relayProgress(params);
   },
-  onState: (info) => broadcast("agent", info, { pagesToo: false }),
+  onState(info) {
+    broadcast("agent", info, { pagesToo: false });
+    // Learn the labels of the tokens already inserted, so that pulling one can name it.
+    if (info.connected) {
+      agent
+        .call("tokens.list", {})
+        .then(({ tokens }) => tokens.forEach((tk) => tokenLabels.set(tk.token_id, tk.label)))
+        .catch(() => {});
+    }
+  },
 });
 
 async function openApproval(params) {
-  const win = await ext.windows.create({ url: ext.runtime.getURL(`ui/approve.html?req=${params.request_id}`), type: "popup", width: 960, height: 860 });
-  approvals.set(params.request_id, { params, windowId: win.id });
+  // Known before the window exists: the window's first call (approval.get) may come before create() returns.
+  const entry = { params, windowId: undefined };
+  approvals.set(params.request_id, entry);
+  requestTops.set(params.request_id, params.origin.top);
+  const win = await ext.windows.create({ url: ext.runtime.getURL(`ui/approve.html?req=${params.request_id}`), type: "popup", width: 960, height: 900 });
+  entry.windowId = win.id;
+  if (!approvals.has(params.request_id)) ext.windows.remove(win.id).catch(() => {}); // closed meanwhile
 }
 
-function closeApproval(requestId) {
+/** The agent ended the request. Approved or cancelled: the window goes. Failed (PIN locked, key gone, seal
+ * revoked…): the window stays to show why, and offers only to close. */
+function closeApproval(requestId, outcome) {
   const a = approvals.get(requestId);
   approvals.delete(requestId);
+  if (outcome !== "approved") requestTops.delete(requestId);
+  if (outcome === "failed") {
+    for (const p of ports) if (p.kind === "ui") p.port.postMessage({ type: "event", event: "approval.closed", data: { request_id: requestId, outcome } });
+    return;
+  }
   if (a?.windowId !== undefined) ext.windows.remove(a.windowId).catch(() => {});
+}
+
+// The user closed the approval window itself (not the Cancel button): that is a cancel, not a 5-minute wait.
+ext.windows.onRemoved.addListener((windowId) => {
+  for (const [requestId, a] of approvals) {
+    if (a.windowId !== windowId) continue;
+    approvals.delete(requestId);
+    agent.call("cancel", { request_id: requestId }).catch(() => {});
+  }
+});
+
+/** Progress of a stamp goes to the extension's pages and to the pages of the site that asked for it. */
+function relayProgress(params) {
+  const top = requestTops.get(params.request_id);
+  if (params.phase === "sending") requestTops.delete(params.request_id);
+  for (const p of ports) {
+    if (p.kind === "ui" || (top && p.origin?.top === top)) p.port.postMessage({ type: "event", event: "progress", data: params });
+  }
 }
 
 async function sitePolicy() {
@@ -67,7 +111,9 @@ async function withAgent(fn) {
 
 async function pageRequest(origin, method, params, bytes) {
   if (method === "detect") {
-    await agent.connect().catch(() => {});
+    // Answer promptly (the SDK decides "not installed" after DETECT_TIMEOUT_MS): finding the agent through
+    // native messaging may take longer, and the next call will wait for it anyway.
+    await Promise.race([agent.connect().catch(() => {}), new Promise((r) => setTimeout(r, 700))]);
     return { result: { version: ext.runtime.getManifest().version, agent: agent.info.connected ? { connected: true, version: agent.info.version } : { connected: false } } };
   }
   if (decide(origin, await sitePolicy()) !== "allowed") {
@@ -77,7 +123,7 @@ async function pageRequest(origin, method, params, bytes) {
     if (method === "seals.list") return { result: await agent.call("seals.list", { origin }) };
     if (!bytes) throw new AgentError(err("BAD_REQUEST", "a document is required", "缺少文档"));
     const document = agent.upload(bytes, params.name);
-    if (method === "verify") return { result: await agent.call("verify", { origin, document }) };
+    if (method === "verify") return { result: (await agent.call("verify", { origin, document })).report };
     const call = { origin, document, placements: params.placements };
     if (params.seal) call.seal_id = params.seal;
     if (params.reason) call.options = { reason: params.reason };
@@ -94,18 +140,25 @@ async function uiRequest(method, params, bytes) {
     case "approval.get": {
       if (!approval) throw new AgentError(err("NOT_FOUND", "This request is no longer open", "该盖章请求已结束"));
       const p = approval.params;
-      return { result: { origin: p.origin.top, frame_origin: p.origin.frame, name: p.document.name, pages: p.document.page_count, size: p.document.size, sm3: p.document.sm3, format: p.document.format, seal: p.seal_id, site_policy: p.site_policy } };
+      return { result: { origin: p.origin.top, frame_origin: p.origin.frame, name: p.document.name, pages: p.document.page_count, size: p.document.size, sm3: p.document.sm3, format: p.document.format, seal: p.seal_id, site_policy: p.site_policy, placements: p.placements } };
     }
-    case "approval.seals":
+    case "approval.seals": {
       if (!approval) throw new AgentError(err("NOT_FOUND", "This request is no longer open", "该盖章请求已结束"));
-      return { result: { seals: approval.params.seals } };
+      // The seals present now, with their pictures, asked on behalf of the origin whose request is open (the
+      // agent already let that origin stamp); the list sent with the request is the fallback.
+      const listed = await withAgent(() => agent.call("seals.list", { origin: approval.params.origin, include_pictures: true })).catch(() => null);
+      return { result: { seals: listed?.seals ?? approval.params.seals } };
+    }
     case "approval.preview": {
-      const res = await withAgent(() => agent.call("preview", { request_id: params.req, seal_id: params.seal }));
+      const call = { request_id: params.req, seal_id: params.seal };
+      if (Array.isArray(params.pages) && params.pages.length) call.pages = params.pages.slice(0, 20);
+      const res = await withAgent(() => agent.call("preview", call));
       return { result: { pages: res.images.map((i) => ({ page: i.page, png_base64: i.png_base64 })), page_count: res.page_count } };
     }
     case "approval.approve": {
       const call = { request_id: params.req, seal_id: params.seal };
       if (params.pin) call.pin = params.pin;
+      if (params.remember === true && approval?.params.site_policy === "asks") call.remember_site = true;
       return { result: await withAgent(() => agent.call("approve", call)) };
     }
     case "approval.cancel":
@@ -113,11 +166,14 @@ async function uiRequest(method, params, bytes) {
     case "verify": {
       // The user's own file, dropped on the extension's page: no web origin asks, so the extension speaks
       // for itself with its own origin, which the agent knows from the authenticated connection.
-      return withAgent(async () => ({ result: await agent.call("verify", { origin: { top: "extension", frame: "extension" }, document: agent.upload(bytes, params.name) }) }));
+      // No page asks: the call carries no page origin and the agent records the extension's own (protocol:
+      // `verify` without `origin` is the extension's own request).
+      return withAgent(async () => ({ result: (await agent.call("verify", { document: agent.upload(bytes, params.name) })).report }));
     }
     case "status": {
       await agent.connect().catch(() => {});
       const tokens = agent.info.connected ? (await agent.call("tokens.list", {}).catch(() => ({ tokens: [] }))).tokens : [];
+      for (const tk of tokens) tokenLabels.set(tk.token_id, tk.label);
       const policy = await sitePolicy();
       const { pairing } = await ext.storage.local.get("pairing");
       return { result: { agent: agent.info, paired: !!pairing, tokens, sites: { user: policy.userAllowed, managed: policy.managedAllowed } } };
@@ -162,7 +218,7 @@ ext.runtime.onConnect.addListener((port) => {
   if (port.name === "sealbridge-bridge" && sender.tab) kind = "page";
   else if (port.name === "sealbridge-ui" && sender.url?.startsWith(ext.runtime.getURL("ui/"))) kind = "ui";
   else return port.disconnect();
-  const entry = { port, kind };
+  const entry = { port, kind, origin: kind === "page" ? originsOf(sender) : null };
   ports.add(entry);
   const incoming = new Map();
   port.onDisconnect.addListener(() => ports.delete(entry));

@@ -14,6 +14,7 @@
   const ext = globalThis.browser ?? globalThis.chrome;
   const win = globalThis.window;
   let port = null;
+  let reconnectTimer = null;
   const inflight = new Map(); // key -> {channel, id, chunks: []}
   const channels = new Set();
 
@@ -86,6 +87,8 @@
         inflight.delete(key);
         fail(entry.channel, entry.id, "AGENT_UNAVAILABLE", "The extension restarted; try again", "扩展已重启，请重试");
       }
+      // A page listening for events keeps listening across a service-worker restart.
+      if (channels.size && !reconnectTimer) reconnectTimer = setTimeout(() => ((reconnectTimer = null), channels.size && ensurePort()), 1000);
     });
     return port;
   }

@@ -44,14 +44,29 @@ export interface VerificationReport {
   seals: SealReport[];
 }
 
+/** A seal on an inserted key (metadata only; the agent never hands out keys or signs raw bytes for pages). */
 export interface SealSummary {
-  esID: string;
+  /** The seal's esID; pass it as `seal` to stamp() to preselect it. */
+  id: string;
+  esID?: string;
   name: string;
-  kind?: string;
-  holder?: string;
-  valid_from?: string;
-  valid_to?: string;
-  token?: string;
+  kind?: string | null;
+  version?: string | null;
+  token_id: string;
+  algorithm: "sm2" | "rsa" | "ecdsa";
+  cert_subject?: string;
+  cert_serial?: string;
+  valid_from?: string | null;
+  valid_to?: string | null;
+  width_mm?: number | null;
+  height_mm?: number | null;
+}
+
+/** A stamp's progress after the user approved (only the page that asked receives it). */
+export interface ProgressEvent {
+  request_id: string;
+  phase: "approval" | "status" | "login" | "signing" | "sending" | "verifying";
+  fraction?: number;
 }
 
 export interface DetectResult {
@@ -70,6 +85,7 @@ export interface StampRequest {
   reason?: string;
 }
 
+/** A USB key plugged in or pulled out (only pages on allowed sites receive these). */
 export interface TokenEvent { type: "inserted" | "removed"; token: string; label?: string }
 
 export interface SealBridgeClient {
@@ -78,7 +94,7 @@ export interface SealBridgeClient {
   verify(document: Blob | ArrayBuffer | ArrayBufferView, opts?: { name?: string }): Promise<VerificationReport>;
   listSeals(): Promise<SealSummary[]>;
   on(event: "token", cb: (e: TokenEvent) => void): () => void;
-  on(event: "progress", cb: (e: { id: string; fraction: number }) => void): () => void;
+  on(event: "progress", cb: (e: ProgressEvent) => void): () => void;
 }
 
 export declare function createClient(win?: Window, opts?: { timeoutMs?: number }): SealBridgeClient;

@@ -4,7 +4,7 @@
 
 export const SDK_VERSION = "0.1.0";
 const TAG = "__sealbridge";
-const DETECT_TIMEOUT_MS = 800;
+const DETECT_TIMEOUT_MS = 1500; // a sleeping service worker wakes in a few hundred ms; the worker answers within 0.7 s
 
 /** An error with a stable protocol code (PIN_INCORRECT, USER_CANCELLED, ORIGIN_NOT_ALLOWED…). */
 export class SealBridgeError extends Error {
@@ -57,6 +57,7 @@ export function createClient(win = globalThis.window, { timeoutMs = 10 * 60 * 10
   const pending = new Map();
   const listeners = new Map();
   let seq = 0;
+  let announced = false;
 
   win.addEventListener("message", (event) => {
     // Only replies from our own window's content script, on our channel.
@@ -153,6 +154,12 @@ export function createClient(win = globalThis.window, { timeoutMs = 10 * 60 * 10
     on(event, cb) {
       if (!listeners.has(event)) listeners.set(event, new Set());
       listeners.get(event).add(cb);
+      // The extension sends events to the channels it has heard from: say hello once so a page that only
+      // listens (no call yet) gets them too. Without the extension this times out quietly.
+      if (!announced) {
+        announced = true;
+        call("detect", {}, undefined, { timeout: DETECT_TIMEOUT_MS }).catch(() => {});
+      }
       return () => listeners.get(event)?.delete(cb);
     },
   };

@@ -135,17 +135,41 @@ test("the SDK ignores forged replies: wrong channel, or from another window", as
   assert.deepEqual(await again, []);
 });
 
-test("token events reach every subscriber", async () => {
+test("token events reach every subscriber, and a page that only listens announces itself once", async () => {
   const win = new FakeWindow();
+  const forwarded = [];
   const rt = fakeRuntime(worker((req, _d, send) => {
+    forwarded.push(req.method);
     send({ type: "response", key: req.key, result: { version: "0.1.0", agent: null } });
     send({ type: "event", event: "token", data: { type: "inserted", token: "pkcs11:demo" } });
   }));
   loadBridge(win, rt);
   const client = createClient(win, { timeoutMs: 2000 });
   const got = [];
+  const other = [];
   client.on("token", (e) => got.push(e));
-  await client.detect();
-  await new Promise((r) => setTimeout(r, 20));
+  client.on("token", (e) => other.push(e)); // a second subscriber: no second hello
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual(forwarded, ["detect"]);
   assert.deepEqual(got, [{ type: "inserted", token: "pkcs11:demo" }]);
+  assert.deepEqual(other, got);
+});
+
+test("the bridge fails calls in flight when the worker goes away, and reconnects for a listening page", async () => {
+  const win = new FakeWindow();
+  const rt = fakeRuntime(worker((req, _d, send) => {
+    if (req.method === "detect") send({ type: "response", key: req.key, result: { version: "0.1.0", agent: null } });
+    // seals.list: never answered (the worker restarts first)
+  }));
+  loadBridge(win, rt);
+  const client = createClient(win, { timeoutMs: 5000 });
+  client.on("token", () => {});
+  await new Promise((r) => setTimeout(r, 30));
+  const pending = client.listSeals();
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(rt.ports.length, 1);
+  rt.ports[0].disconnect(); // the service worker stopped
+  await assert.rejects(pending, (e) => e instanceof SealBridgeError && e.code === "AGENT_UNAVAILABLE");
+  await new Promise((r) => setTimeout(r, 1200));
+  assert.equal(rt.ports.length, 2); // back, so token events reach the page again
 });

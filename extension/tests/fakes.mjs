@@ -58,7 +58,7 @@ export function fakeRuntime(workerHandler) {
 /** Run extension/content/bridge.js in a sandbox whose window and chrome are the given doubles. */
 export function loadBridge(win, chrome) {
   const code = readFileSync(new URL("../content/bridge.js", import.meta.url), "utf8");
-  const sandbox = { window: win, chrome, btoa, atob, Uint8Array, ArrayBuffer, Map, Set, Math, String };
+  const sandbox = { window: win, chrome, btoa, atob, Uint8Array, ArrayBuffer, Map, Set, Math, String, setTimeout, clearTimeout };
   sandbox.globalThis = sandbox;
   vm.createContext(sandbox);
   vm.runInContext(code, sandbox);

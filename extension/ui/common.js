@@ -1,17 +1,10 @@
 // Shared by the extension's own pages (approve, verify, options): messages, a port client, the report view.
 import { CHUNK_BYTES, chunkCount, chunksOf, fromBase64 } from "../common/chunks.js";
+import { t } from "./i18n.js";
 
 const ext = globalThis.browser ?? globalThis.chrome;
 
-export function t(key, ...subs) {
-  return ext.i18n.getMessage(key, subs) || key;
-}
-
-/** Fill every [data-i18n] element with its message. */
-export function localize(root = document) {
-  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
-  document.documentElement.lang = ext.i18n.getUILanguage();
-}
+export { languageSwitch, loadLanguage, localize, t } from "./i18n.js";
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -68,34 +61,60 @@ function concat(parts) {
 
 export const CHECK_ORDER = ["integrity", "signature", "seal", "signer_in_seal", "certificate", "platform_status", "changes_after", "timestamp"];
 
+/** An error from the worker or the agent, in both languages with its stable code. */
+export function errorText(e) {
+  const zh = e?.message_zh ?? "";
+  const en = e?.message_en ?? e?.message ?? "";
+  const detail = e?.detail ? ` — ${e.detail}` : "";
+  return `${zh}${zh && en ? " / " : ""}${en}${detail} (${e?.code ?? "ERROR"})`;
+}
+
+/** Why a seal is not valid, in one line: the failed checks first, else the ones that could not be confirmed. */
+export function reasonOf(seal) {
+  const checks = Object.entries(seal.checks ?? {});
+  const pick = (status) => checks.filter(([, c]) => c.status === status).map(([name, c]) => `${t(`check_${name}`)}: ${c.detail}`);
+  const failed = pick("failed");
+  if (failed.length) return failed.join("; ");
+  if (seal.verdict === "valid") return "";
+  return checks.filter(([, c]) => c.status === "unknown" && !notApplicable(c)).map(([name, c]) => `${t(`check_${name}`)}: ${c.detail}`).join("; ");
+}
+
+/** A check that does not apply to this seal (e.g. no timestamp was added) is not a doubt about it. */
+export const notApplicable = (c) => c.status !== "failed" && /^not applicable/i.test(c.detail ?? "");
+
 /** Render a verification report (the shared shape of docs/verification.md). */
 export function renderReport(container, report) {
   container.replaceChildren();
   const verdict = report.verdict;
-  container.append(el("div", { class: `verdict verdict-${verdict}`, id: "verdict" }, t(`verdict_${verdict}`)));
+  container.append(el("div", { class: `verdict verdict-${verdict}`, id: "verdict", "data-verdict": verdict }, t(`verdict_${verdict}`)));
   for (const seal of report.seals) {
-    const card = el("section", { class: `seal-card verdict-${seal.verdict}` });
+    const card = el("section", { class: `seal-card verdict-${seal.verdict}`, "data-seal": seal.id, "data-verdict": seal.verdict });
     const pic = seal.seal?.picture_png_base64
       ? el("img", { class: "seal-picture", alt: seal.seal.name, src: `data:image/png;base64,${seal.seal.picture_png_base64}` })
       : el("div", { class: "seal-picture none" }, "—");
+    const facts = el("dl", { class: "facts compact" });
+    const fact = (label, value) => value && facts.append(el("dt", {}, label), el("dd", {}, value));
+    fact(t("sealHolder"), seal.seal ? `esID ${seal.seal.esID} · V${seal.seal.version}` : "");
+    fact(t("signerLabel"), seal.signer?.subject ?? "");
+    fact(t("signedAtLabel"), seal.signed_at ?? "");
     const head = el(
       "div",
       { class: "seal-head" },
-      el("h2", {}, seal.seal ? `${seal.seal.name}` : seal.id),
-      el("div", { class: "badge" }, t(`verdict_${seal.verdict}`)),
-      el("div", {}, seal.seal ? `esID ${seal.seal.esID} · V${seal.seal.version}` : ""),
-      el("div", {}, seal.signer ? seal.signer.subject : ""),
-      el("div", {}, seal.signed_at ? `${seal.signed_at}` : ""),
+      el("h2", {}, seal.seal ? seal.seal.name : seal.id, " ", el("span", { class: "badge" }, t(`verdict_${seal.verdict}`))),
+      facts,
     );
+    const reason = reasonOf(seal);
     const table = el("table", { class: "checks" });
     for (const name of CHECK_ORDER) {
       const c = seal.checks[name];
       if (!c) continue;
       table.append(
-        el("tr", { class: `check-${c.status}`, "data-check": name }, el("td", {}, t(`check_${name}`)), el("td", { class: "status" }, t(`status_${c.status}`)), el("td", { class: "detail" }, c.detail)),
+        el("tr", { class: notApplicable(c) ? "check-na" : `check-${c.status}`, "data-check": name }, el("td", {}, t(`check_${name}`)), el("td", { class: "status" }, t(notApplicable(c) ? "status_na" : `status_${c.status}`)), el("td", { class: "detail" }, c.detail)),
       );
     }
-    card.append(el("div", { class: "seal-top" }, pic, head), table);
+    card.append(el("div", { class: "seal-top" }, pic, head));
+    if (reason) card.append(el("p", { class: "reason" }, el("strong", {}, `${t("verdictReason")}: `), reason));
+    card.append(table);
     container.append(card);
   }
 }

@@ -1,6 +1,6 @@
 // Options / popup: agent status, pairing, inserted tokens, the user's allowed portals (the admin's managed
 // list is shown read-only and always wins).
-import { connectWorker, el, localize, t } from "./common.js";
+import { connectWorker, el, languageSwitch, loadLanguage, localize, t } from "./common.js";
 import { normalizeOrigin } from "../background/policy.js";
 
 const ext = globalThis.browser ?? globalThis.chrome;
@@ -14,7 +14,7 @@ async function refresh() {
   document.getElementById("version").textContent = ext.runtime.getManifest().version;
   document.getElementById("tokens").replaceChildren(...(result.tokens ?? []).map((tk) => el("li", {}, `${tk.label} (${tk.kind})`)));
   const { user, managed } = result.sites;
-  document.getElementById("managed").replaceChildren(...managed.map((s) => el("li", {}, s)));
+  document.getElementById("managed").replaceChildren(...(managed.length ? managed.map((s) => el("li", {}, s)) : [el("li", { class: "empty" }, t("none"))]));
   document.getElementById("sites").replaceChildren(
     ...user.map((s) =>
       el("li", {}, `${s} `, el("button", { onclick: async () => (await worker.request("sites.remove", { origin: s }), refresh()) }, t("removeSite"))),
@@ -22,15 +22,18 @@ async function refresh() {
   );
 }
 
-document.addEventListener("DOMContentLoaded", () => {
+document.addEventListener("DOMContentLoaded", async () => {
+  await loadLanguage();
   localize();
+  languageSwitch(document.getElementById("lang"), () => refresh().catch(() => {}));
   document.getElementById("add-site").addEventListener("click", async () => {
     const input = document.getElementById("new-site");
     const origin = normalizeOrigin(input.value);
     if (!origin) {
-      document.getElementById("message").textContent = "https://… (http://localhost only for development)";
+      document.getElementById("message").textContent = t("siteInvalid");
       return;
     }
+    document.getElementById("message").textContent = "";
     await worker.request("sites.add", { origin });
     input.value = "";
     refresh();

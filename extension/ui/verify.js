@@ -1,6 +1,6 @@
 // The verify page: a dropped or chosen file (or one handed over by the context menu) goes to the agent, the
 // report comes back and is shown with the seal pictures; it exports as JSON, and as PDF through printing.
-import { connectWorker, localize, renderReport, t } from "./common.js";
+import { connectWorker, errorText, languageSwitch, loadLanguage, localize, renderReport, t } from "./common.js";
 
 const worker = connectWorker();
 let lastReport = null;
@@ -9,7 +9,9 @@ let lastName = "document";
 async function verifyBytes(bytes, name) {
   const message = document.getElementById("message");
   message.textContent = "";
-  document.getElementById("filename").textContent = name;
+  document.getElementById("filename").textContent = `${t("verifyFile")}: ${name}`;
+  document.getElementById("report").replaceChildren();
+  document.body.dataset.state = "verifying";
   lastName = name;
   try {
     const { result } = await worker.request("verify", { name, format: bytes[0] === 0x25 ? "pdf" : "ofd" }, bytes);
@@ -17,8 +19,10 @@ async function verifyBytes(bytes, name) {
     renderReport(document.getElementById("report"), result);
     document.getElementById("exports").hidden = false;
   } catch (e) {
-    message.textContent = `${e.code ?? "ERROR"}: ${e.message_zh ?? ""} ${e.message_en ?? e.message}`;
+    lastReport = null;
+    message.textContent = errorText(e);
   }
+  document.body.dataset.state = "done";
 }
 
 async function verifyFile(file) {
@@ -34,7 +38,12 @@ function download(name, blob) {
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
+  await loadLanguage();
   localize();
+  languageSwitch(document.getElementById("lang"), () => {
+    if (lastReport) renderReport(document.getElementById("report"), lastReport);
+    if (lastName && document.getElementById("filename").textContent) document.getElementById("filename").textContent = `${t("verifyFile")}: ${lastName}`;
+  });
   const drop = document.getElementById("drop");
   document.getElementById("file").addEventListener("change", (e) => e.target.files[0] && verifyFile(e.target.files[0]));
   drop.addEventListener("dragover", (e) => e.preventDefault());
@@ -53,10 +62,10 @@ document.addEventListener("DOMContentLoaded", async () => {
       const { result, document: bytes } = await worker.request("pending.take", { id: pendingId });
       await verifyBytes(bytes, result.name);
     } catch (e) {
-      document.getElementById("message").textContent = `${e.code ?? "ERROR"}: ${e.message_en ?? e.message}`;
+      document.getElementById("message").textContent = errorText(e);
     }
   }
-  document.title = t("verifyTitle");
+  if (document.body.dataset.state === "loading") document.body.dataset.state = "ready";
 });
 
 // For the end-to-end tests and for automation from the extension itself.

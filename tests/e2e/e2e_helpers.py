@@ -1,0 +1,106 @@
+"""Steps the browser tests repeat: drive the portal page's SDK, catch the approval window, run the CLI."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.e2e_env import EXTENSION_ID, REPO, SEALBRIDGE, Environment
+
+ARTIFACTS = REPO / "test-artifacts"
+APPROVE_URL = f"chrome-extension://{EXTENSION_ID}/ui/approve.html"
+VERIFY_URL = f"chrome-extension://{EXTENSION_ID}/ui/verify.html"
+
+
+class Browser:
+    """The persistent Chromium context with the extension, and the steps the tests repeat."""
+
+    def __init__(self, context: Any, env: Environment):
+        self.context = context
+        self.env = env
+        self.opened: list[Any] = []  # every page the context opened, approval windows included
+        context.on("page", lambda page: self.opened.append(page))
+
+    @property
+    def worker(self) -> Any:
+        workers = [w for w in self.context.service_workers if EXTENSION_ID in w.url]
+        return workers[0] if workers else self.context.wait_for_event("serviceworker", timeout=15_000)
+
+    def approval_windows(self) -> list[Any]:
+        return [p for p in self.opened if p.url.startswith(APPROVE_URL)]
+
+    def open_portal(self, origin: str | None = None) -> Any:
+        page = self.context.new_page()
+        page.goto(f"{origin or self.env.portal.origin}/index.html")
+        page.wait_for_function("window.portalReady === true", timeout=10_000)
+        return page
+
+    @staticmethod
+    def start_job(page: Any, name: str, js_call: str) -> None:
+        page.evaluate(f"window.runJob({json.dumps(name)}, () => {js_call})")
+
+    @staticmethod
+    def job(page: Any, name: str, timeout: float = 60_000) -> dict[str, Any]:
+        page.wait_for_function(f"window.jobs[{json.dumps(name)}] != null", timeout=timeout)
+        return page.evaluate(f"window.jobs[{json.dumps(name)}]")
+
+    @staticmethod
+    def jobs_pending(page: Any, name: str) -> bool:
+        return page.evaluate(f"window.jobs[{json.dumps(name)}] === null")
+
+    def run(self, page: Any, js_call: str, timeout: float = 60_000) -> dict[str, Any]:
+        name = f"job{time.monotonic_ns()}"
+        self.start_job(page, name, js_call)
+        return self.job(page, name, timeout)
+
+    def stamp_and_wait_for_window(self, page: Any, name: str, js_call: str) -> Any:
+        """Start a stamp on the page and return its approval window, loaded (preview drawn or failed)."""
+        with self.context.expect_page(lambda p: p.url.startswith(APPROVE_URL), timeout=30_000) as info:
+            self.start_job(page, name, js_call)
+        window = info.value
+        window.wait_for_load_state()
+        # Extension pages forbid eval (CSP), so wait on selectors, not on JavaScript predicates.
+        window.wait_for_selector("body[data-state=ready]", timeout=30_000)
+        return window
+
+
+def sealbridge_verify(env: Environment, path: Path) -> dict[str, Any]:
+    """`sealbridge verify --json --trust … --platform …` on a file, as a user would run it."""
+    out = subprocess.run(
+        [
+            *SEALBRIDGE,
+            "verify",
+            str(path),
+            "--json",
+            "--trust",
+            str(env.trust_dir),
+            "--platform",
+            env.central_url,
+        ],
+        cwd=REPO,
+        env=env.agent.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    try:
+        return json.loads(out.stdout)
+    except ValueError:
+        raise AssertionError(
+            f"sealbridge verify printed no JSON ({out.returncode}): {out.stdout}{out.stderr}"
+        ) from None
+
+
+def save_artifact(name: str, data: bytes) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    path.write_bytes(data)
+    return path
+
+
+def b64decode(s: str) -> bytes:
+    return base64.b64decode(s)

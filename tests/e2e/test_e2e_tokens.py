@@ -1,0 +1,68 @@
+"""Journey 1's hardware side: a SoftHSM2 token pulled while the approval window is open. The agent's hot-plug
+monitor sees it, the window says so and stops offering its seal, and the portal's on('token') hears it;
+plugged back in, the seal returns. Only pages on allowed sites hear about tokens."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.e2e_helpers import Browser, save_artifact
+
+pytestmark = pytest.mark.browser
+
+
+def wait_for(predicate, timeout: float = 15.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def seal_options(window) -> list[str]:
+    return [o.get_attribute("value") for o in window.locator("#seal option").all()]
+
+
+def test_token_removed_while_the_window_is_open(browser: Browser, portal_page, documents):
+    env = browser.env
+    stranger = browser.open_portal(env.stranger.origin)
+    browser.run(stranger, "SealBridge.detect()")  # a listening page on a site not allowed
+    window = browser.stamp_and_wait_for_window(
+        portal_page,
+        "hotplug",
+        'window.stampFile("contract.pdf", [{"type": "at", "page": 1, "x": 60, "y": 60}])',
+    )
+    try:
+        assert env.hsm.esid in seal_options(window)
+        window.select_option("#seal", env.hsm.esid)
+
+        env.hsm.remove()
+        window.wait_for_selector("body[data-token=removed]", timeout=20_000)
+        message = window.text_content("#message")
+        assert env.hsm.label in message and ("已拔出" in message or "removed" in message), message
+        wait_for(lambda: env.hsm.esid not in seal_options(window), what="the HSM seal to leave the chooser")
+        assert env.soft_esid in seal_options(window)  # the soft token is still there
+        save_artifact("approval-window-token-removed.png", window.screenshot(full_page=True))
+        events = wait_for(
+            lambda: portal_page.evaluate("window.tokenEvents"), what="on('token') on the portal"
+        )
+        assert {"type": "removed", "token": f"pkcs11:{env.hsm.label}", "label": env.hsm.label} in events, (
+            events
+        )
+
+        env.hsm.insert()
+        window.wait_for_selector("body[data-token=inserted]", timeout=20_000)
+        wait_for(lambda: env.hsm.esid in seal_options(window), what="the HSM seal to come back")
+        events = portal_page.evaluate("window.tokenEvents")
+        assert events[-1]["type"] == "inserted" and events[-1]["label"] == env.hsm.label, events
+        assert stranger.evaluate("window.tokenEvents") == []  # not every site hears about tokens
+    finally:
+        if not window.is_closed():
+            with window.expect_event("close", timeout=10_000):
+                window.click("#cancel")
+        stranger.close()
+    assert browser.job(portal_page, "hotplug")["code"] == "USER_CANCELLED"
