@@ -22,16 +22,15 @@ from formats.ofd import (
 from formats.ofd.document import doc_bodies
 from formats.ofd.locs import resolve
 from formats.ofd.xmlsafe import child_text
-from formats.ses import signer_in_seal as _signer_in_seal
-from formats.ses import verify_maker
 from formats.ses.parse import MAX_SES_BYTES
 from stamping.ofd.certcheck import check_certificate, signer_info
 from stamping.ofd.coverage import changes_after, check_references
 from stamping.ofd.signedvalue import SignedValueResult, check_signed_value
 from stamping.ofd.sigtime import parse_signature_datetime
 from stamping.ofd.timestamp import check_timestamp
-from stamping.options import VerifyOptions, lookup_status
+from stamping.options import VerifyOptions
 from stamping.report import Check, Report, SealReport
+from stamping.sealchecks import platform_check, seal_check, signer_in_seal_check
 from stamping.sealview import picture_note, seal_info
 
 MAX_SIGNATURES = 512  # far beyond any real document; bounds the work a hostile file can ask for
@@ -170,7 +169,11 @@ def _verify_one(
     rep.checks["certificate"] = check_certificate(
         value.signer_cert, value.signed_at, options.trust_anchors, pool, now
     )
-    rep.checks["platform_status"] = _platform(value, options)
+    rep.checks["platform_status"] = (
+        platform_check(value.seal.esid, value.signed_at, options, value.signer_cert)
+        if value.seal is not None
+        else Check.unknown("not applicable: no seal")
+    )
     return rep
 
 
@@ -184,7 +187,6 @@ def _check_seal(pkg: OfdPackage, sig: SignatureXml, value: SignedValueResult, re
     if rep.seal.picture_png_base64 is None:
         rep.extra["seal_picture"] = picture_note(seal)
     problems: list[str] = []
-    status, detail = verify_maker(seal)
     if sig.seal_path:
         if not pkg.exists(sig.seal_path):
             problems.append(f"{sig.seal_path} is missing")
@@ -193,34 +195,5 @@ def _check_seal(pkg: OfdPackage, sig: SignatureXml, value: SignedValueResult, re
             or pkg.read(sig.seal_path) != seal.der
         ):
             problems.append("Seal.esl differs from the seal embedded in the signature")
-    when = value.signed_at
-    if when is not None and not (seal.valid_start <= when <= seal.valid_end):
-        problems.append(
-            f"signed at {when.isoformat()}, outside the seal's validity {seal.valid_start.date()}..{seal.valid_end.date()}"
-        )
-    if problems or status == "failed":
-        rep.checks["seal"] = Check.failed("; ".join(problems + ([detail] if status == "failed" else [])))
-    elif status == "unknown":
-        rep.checks["seal"] = Check.unknown(detail)
-    else:
-        extra = "" if when is not None else "; signing time unknown, validity window not checked"
-        rep.checks["seal"] = Check.ok(f"V{seal.version} seal {seal.esid}: {detail}{extra}")
-    if not value.signer_cert:
-        rep.checks["signer_in_seal"] = Check.unknown("no signer certificate")
-    elif _signer_in_seal(seal, value.signer_cert):
-        rep.checks["signer_in_seal"] = Check.ok("the signer certificate is in the seal's certList")
-    else:
-        rep.checks["signer_in_seal"] = Check.failed("the signer certificate is not in the seal's certList")
-
-
-def _platform(value: SignedValueResult, options: VerifyOptions) -> Check:
-    if value.seal is None:
-        return Check.unknown("not applicable: no seal")
-    if options.status_lookup is None:
-        return Check.unknown("not applicable: no platform configured (--platform)")
-    try:
-        # With the signer certificate, when the lookup takes it: an ended or withdrawn authorization leaves
-        # the certificate in the seal, so only the platform can say it no longer covered the signing time.
-        return lookup_status(options.status_lookup, value.seal.esid, value.signed_at, value.signer_cert)
-    except SealBridgeError as err:
-        return Check.unknown(f"platform: {err.code} {err.detail or ''}".strip())
+    rep.checks["seal"] = seal_check(seal, value.signed_at, problems)
+    rep.checks["signer_in_seal"] = signer_in_seal_check(seal, value.signer_cert)

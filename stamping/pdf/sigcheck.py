@@ -18,9 +18,9 @@ from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverage
 from formats.errors import SealBridgeError
 from formats.ses.model import Seal
 from formats.ses.parse import parse_seal
-from formats.ses.verify import signer_in_seal, verify_maker
-from stamping.options import VerifyOptions, lookup_status
+from stamping.options import VerifyOptions
 from stamping.report import Check, SealInfo, SealReport, SignerInfo
+from stamping.sealchecks import platform_check, seal_check, signer_in_seal_check
 from stamping.sealview import seal_info
 
 _ALLOWED_LATER = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES, ModificationLevel.FORM_FILLING)
@@ -153,26 +153,8 @@ def add_seal_checks(
         rep.checks["platform_status"] = Check.unknown("no readable seal")
         return
     rep.seal = replace(_seal_info(seal_der, seal))
-    status, detail = verify_maker(seal)
-    problems = []
-    if at is not None and not seal.valid_start <= at <= seal.valid_end:
-        problems.append(
-            f"signed at {at.isoformat()}, outside the seal's validity "
-            f"{seal.valid_start.isoformat()}..{seal.valid_end.isoformat()}"
-        )
-    if problems or status == "failed":
-        rep.checks["seal"] = Check.failed("; ".join(problems + ([detail] if status == "failed" else [])))
-    elif status == "unknown":
-        rep.checks["seal"] = Check.unknown(detail)
-    else:
-        tail = "" if at is not None else "; signing time unknown, validity window not checked"
-        rep.checks["seal"] = Check.ok(f"V{seal.version} seal {seal.esid}: {detail}; valid at signing{tail}")
-    if not cert_der:
-        rep.checks["signer_in_seal"] = Check.unknown("no signer certificate")
-    elif signer_in_seal(seal, cert_der):
-        rep.checks["signer_in_seal"] = Check.ok("the signer certificate is in the seal's certList")
-    else:
-        rep.checks["signer_in_seal"] = Check.failed("the signer certificate is not in the seal's certList")
+    rep.checks["seal"] = seal_check(seal, at)
+    rep.checks["signer_in_seal"] = signer_in_seal_check(seal, cert_der)
     rep.checks["platform_status"] = platform_check(seal.esid, at, options, cert_der)
 
 
@@ -187,17 +169,6 @@ def _seal_info(seal_der: bytes, seal: Seal) -> SealInfo:
             _SEAL_INFO_CACHE.clear()
         info = _SEAL_INFO_CACHE[seal_der] = seal_info(seal)
     return info
-
-
-def platform_check(
-    esid: str, at: datetime | None, options: VerifyOptions, cert_der: bytes | None = None
-) -> Check:
-    if options.status_lookup is None:
-        return Check.unknown("not applicable: no platform configured (--platform)")
-    try:
-        return lookup_status(options.status_lookup, esid, at, cert_der)
-    except SealBridgeError as err:
-        return Check.unknown(f"platform: {err.code} {err.detail or ''}".strip())
 
 
 def aware(dt: datetime | None) -> datetime | None:
