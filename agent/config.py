@@ -78,6 +78,9 @@ class AgentConfig:
     platform_grace_s: int = 24 * 3600  # how old a cached signed status may be when the platform is down
     platform_anchor: Path | None = None  # PEM/DER of the platform's status-signing certificate
     require_platform: bool = True  # refuse to stamp when no platform status can be had (False: dev only)
+    # RFC 3161 time-stamp authority; None: the platform's /api/v1/tsa when platform_url is set; "": none
+    tsa_url: str | None = None
+    timestamp_required: bool = True  # TSA unreachable: refuse the stamp (False: stamp without, and say so)
     # PKCS#11 modules: a path, or a table {path, sm2_profile, profiles_file} (agent.tokens.pkcs11.ModuleSpec)
     pkcs11_modules: list[str | dict[str, str]] = field(default_factory=list)
     soft_tokens: list[str] = field(default_factory=list)  # soft token files
@@ -237,6 +240,8 @@ def validate(cfg: AgentConfig) -> AgentConfig:
         raise _bad(f"default_site_policy must be one of {SITE_POLICIES}")
     if cfg.platform_url is not None and not re.match(r"^https?://", str(cfg.platform_url)):
         raise _bad("platform_url must be an http(s) URL")
+    if cfg.tsa_url and not re.match(r"^https?://", str(cfg.tsa_url)):
+        raise _bad("tsa_url must be an http(s) URL (or empty for none)")
     return cfg
 
 

@@ -8,13 +8,14 @@ so old signed answers stay checkable after a rotation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 from central.certs import cert_sha256
 from central.db import Tx
 from central.timeutil import iso, utcnow
+from central.tsa_keys import TsaKey, load_tsa_keys, root_role
 from formats.errors import SealBridgeError
 from formats.gm import SM2PrivateKey
 from formats.gm.keys import load_private_key
@@ -43,9 +44,17 @@ class KeyPair:
 class PlatformIdentity:
     maker: KeyPair
     status: KeyPair
+    tsa: dict[str, TsaKey] = field(default_factory=dict)  # "sm2" / "ecdsa" -> the time-stamp key
 
     def certificates(self) -> list[KeyPair]:
         return [self.maker, self.status]
+
+    def published(self) -> list[tuple[str, bytes]]:
+        """(role, certificate DER) of every certificate the platform currently uses, TSA chains included."""
+        out = [(p.role, p.cert_der) for p in self.certificates()]
+        for family, t in self.tsa.items():
+            out += [(root_role(family), t.root_der), (t.role, t.cert_der)]
+        return out
 
 
 def _load_or_create(key_dir: Path, role: str, organization: str) -> KeyPair:
@@ -78,15 +87,18 @@ def load_identity(key_dir: str | Path, organization: str = "SealBridge Central P
     key_dir = Path(key_dir)
     key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     pairs = {role: _load_or_create(key_dir, role, organization) for role in ROLES}
-    return PlatformIdentity(maker=pairs["maker"], status=pairs["status"])
+    return PlatformIdentity(
+        maker=pairs["maker"], status=pairs["status"], tsa=load_tsa_keys(key_dir, organization)
+    )
 
 
 def record_certificates(tx: Tx, identity: PlatformIdentity) -> None:
-    for pair in identity.certificates():
-        if tx.one("SELECT 1 FROM platform_certs WHERE sha256 = ?", (pair.cert_sha256,)) is None:
+    for role, der in identity.published():
+        sha = cert_sha256(der)
+        if tx.one("SELECT 1 FROM platform_certs WHERE sha256 = ?", (sha,)) is None:
             tx.execute(
                 "INSERT INTO platform_certs (sha256, role, cert_der, created_at) VALUES (?, ?, ?, ?)",
-                (pair.cert_sha256, pair.role, pair.cert_der, iso(utcnow())),
+                (sha, role, der, iso(utcnow())),
             )
 
 

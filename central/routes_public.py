@@ -1,4 +1,4 @@
-"""Public API (Art. 9, 20, 28): status (signed), seals by certificate, usage reports, verification."""
+"""Public API (Art. 9, 20, 28): status (signed), seals by certificate, usage reports, verification, time-stamps."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from central import queries, usage
-from central.certs import parse_sha256
+from central import queries, tsa, usage
+from central.certs import cert_sha256, parse_sha256
 from central.http_util import b64, error_response, field, json_response, only_keys, read_json
 from central.identity import platform_certificates
 from central.ratelimit import TokenBuckets, bucket_key
@@ -106,10 +106,21 @@ async def post_verify(request: web.Request) -> web.Response:
     return json_response(report)
 
 
+async def post_tsa(request: web.Request) -> web.Response:
+    central = request.app[CENTRAL]
+    if request.content_type != "application/timestamp-query":
+        raise SealBridgeError("BAD_REQUEST", "send a DER TimeStampReq as application/timestamp-query")
+    if request.content_length is not None and request.content_length > tsa.MAX_REQUEST:
+        raise SealBridgeError("DOC_TOO_LARGE", f"time-stamp request over {tsa.MAX_REQUEST} bytes")
+    body = await request.content.read(tsa.MAX_REQUEST + 1)
+    reply = await central.timestamp(body, client_ip(request))
+    return web.Response(body=reply, content_type="application/timestamp-reply")
+
+
 async def get_platform(request: web.Request) -> web.Response:
     central = request.app[CENTRAL]
     certs = await central.db.run(platform_certificates, write=False)
-    current = {p.role: p.cert_sha256 for p in central.identity.certificates()}
+    current = {role: cert_sha256(der) for role, der in central.identity.published()}
     return json_response(
         {
             "name": "SealBridge central platform",
@@ -138,5 +149,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/seals", get_seals)
     app.router.add_post("/api/v1/usage", post_usage)
     app.router.add_post("/api/v1/verify", post_verify)
+    app.router.add_post("/api/v1/tsa", post_tsa)
     app.router.add_get("/api/v1/platform", get_platform)
     app.router.add_get("/healthz", get_health)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from central import migrations
+from central import migrations, tsa
 from central.db import Database, Tx
 from central.identity import PlatformIdentity, load_identity, record_certificates
 from central.signing import sign_response
@@ -64,3 +65,16 @@ class Central:
 
     async def status_batch(self, esids: list[str], at: datetime | None) -> dict[str, Any]:
         return await self.db.run(self._signed_batch, esids, at, write=False)
+
+    # -- time-stamp authority (RFC 3161) -----------------------------------------------------------------
+    async def timestamp(self, body: bytes, client: str) -> bytes:
+        """A DER TimeStampResp for a DER TimeStampReq: granted with a token, or a rejection."""
+        try:
+            req = tsa.parse_request(body)
+        except tsa.Rejected as err:
+            return tsa.rejection(err)
+        key = self.identity.tsa[tsa.family_for(req)]
+        serial, gen_time = await self.db.run(tsa.record_token, req, client)
+        loop = asyncio.get_running_loop()
+        token = await loop.run_in_executor(None, tsa.build_token, req, serial, gen_time, key)
+        return tsa.granted(token)

@@ -53,8 +53,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "CERT_INVALID": ("证书无效", "The certificate is invalid"),
     "TIMESTAMP_FAILED": (
-        "时间戳服务请求失败",
-        "The timestamp authority could not be reached or refused the request",
+        "时间戳服务请求失败或其应答无效",
+        "The time-stamp authority refused the request or its answer is not valid",
+    ),
+    "TSA_UNREACHABLE": (
+        "无法连接时间戳服务，未盖章",
+        "The time-stamp authority cannot be reached; nothing was stamped",
     ),
     "PLATFORM_UNREACHABLE": ("无法连接电子印章公共服务平台", "The central seal platform cannot be reached"),
     "PLATFORM_RESPONSE_INVALID": (

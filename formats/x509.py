@@ -118,12 +118,14 @@ def build_certificate(
     path_len: int | None = None,
     key_usage: Iterable[str] | None = None,
     ext_key_usage: Iterable[str] | None = None,
+    ext_key_usage_critical: bool = False,
 ) -> bytes:
     """A DER X.509 v3 certificate for `public_key`, signed by `issuer_key`.
 
     issuer_cert_der None means self-signed (then `public_key` must be `issuer_key`'s). key_usage takes
     asn1crypto KeyUsage names (digital_signature, non_repudiation, key_cert_sign, crl_sign, ...);
-    ext_key_usage names or dotted OIDs (client_auth, email_protection, ...).
+    ext_key_usage names or dotted OIDs (client_auth, email_protection, ...); a TSA certificate needs it
+    critical (RFC 3161 §2.3).
     """
     spki = _spki(public_key)
     subject_name = _name(subject)
@@ -161,7 +163,9 @@ def build_certificate(
         _extension("authority_key_identifier", {"key_identifier": issuer_ski}),
     ]
     if ext_key_usage:
-        extensions.append(_extension("extended_key_usage", list(ext_key_usage)))
+        extensions.append(
+            _extension("extended_key_usage", list(ext_key_usage), critical=ext_key_usage_critical)
+        )
 
     sig_alg, digest = _signature_algorithm(issuer_key)
     tbs = asn1_x509.TbsCertificate(

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Literal
 
 from stamping.report import Check
+from stamping.timestamps import TimeStamper
 
 #: (esID, signing time or None[, signer certificate DER]) -> the platform_status check for that seal.
 #: Provided by the agent/CLI, which talk to the central platform; stamping itself never does network I/O.
@@ -51,7 +52,9 @@ class StampOptions:
     location: str | None = None  # PDF /Location
     signed_at: datetime | None = None  # default: now, UTC
     pdf_subfilter: Literal["ETSI.CAdES.detached", "adbe.pkcs7.detached"] = "ETSI.CAdES.detached"
-    timestamp_url: str | None = None  # PDF RSA/ECDSA: PAdES B-T when set
+    # RFC 3161 time-stamp on each signature value (OFD SES_Signature.timeStamp, PDF signatureTimeStampToken:
+    # PAdES B-T). Built by the agent/CLI, which own the network.
+    timestamper: TimeStamper | None = None
     progress: Callable[[float], None] | None = None  # 0.0 .. 1.0
 
 
@@ -71,3 +74,6 @@ class StampResult:
     boxes: list[tuple[int, float, float, float, float]] = field(
         default_factory=list
     )  # page, x, y, w, h (mm, top-left)
+    timestamp: str = (
+        "none"  # "tsa": every signature carries a time-stamp token; "skipped": TSA down, optional
+    )

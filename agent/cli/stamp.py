@@ -13,10 +13,12 @@ from typing import Any
 
 from agent.cli.common import add_json_flag, command, print_json, read_secret_file
 from agent.cli.docformat import format_module, read_document, sniff
+from agent.tsa_client import HttpTimeStamper, stamp_with_timestamp_policy
 from formats.errors import SealBridgeError
 from stamping.fileout import atomic_output
-from stamping.options import StampOptions
+from stamping.options import StampOptions, StampResult
 from stamping.placement import Placement, check_count, parse_keyword, parse_place, parse_seam
+from stamping.timestamps import TimeStamper
 
 
 class _PlacementAction(argparse.Action):
@@ -53,6 +55,17 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--reason", help="PDF: the signing reason")
     p.add_argument("--location", help="PDF: the signing location")
+    p.add_argument(
+        "--tsa",
+        metavar="URL",
+        help="RFC 3161 time-stamp authority, e.g. the platform's http://HOST:PORT/api/v1/tsa; "
+        "a TSA that cannot be reached refuses the stamp (TSA_UNREACHABLE)",
+    )
+    p.add_argument(
+        "--tsa-optional",
+        action="store_true",
+        help="with --tsa: when the TSA cannot be reached, stamp without a timestamp and say so",
+    )
     add_json_flag(p)
     p.set_defaults(func=cmd_stamp, placements=None)
 
@@ -117,10 +130,16 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     target = dst.resolve()
     if target.is_dir():
         raise SealBridgeError("BAD_REQUEST", f"{target} is a folder")
+
     # The stamper writes straight into the temp file next to the target ("w+b": the PDF signer fills in
     # the signature in place, no scratch copy); it is renamed into place only when stamping succeeded.
-    with atomic_output(target, 0o600) as out:
-        result = module.stamp(data, out, signer, seal_der, placements, options)
+    def attempt(timestamper: TimeStamper | None) -> StampResult:
+        options.timestamper = timestamper
+        with atomic_output(target, 0o600) as out:
+            return module.stamp(data, out, signer, seal_der, placements, options)
+
+    stamper = HttpTimeStamper(args.tsa) if args.tsa else None
+    result, how = stamp_with_timestamp_policy(attempt, stamper, required=not args.tsa_optional)
     if args.json:
         print_json(
             {
@@ -129,8 +148,11 @@ def cmd_stamp(args: argparse.Namespace) -> int:
                 "signatures": result.signature_ids,
                 "pages": result.pages,
                 "boxes": [list(b) for b in result.boxes],
+                "timestamp": how,
             }
         )
     else:
         print(f"stamped {dst} ({result.format}): {', '.join(result.signature_ids)} on pages {result.pages}")
+        if how == "skipped":
+            print("时间戳服务无法连接，本次盖章未加时间戳 / the TSA could not be reached: no timestamp")
     return 0

@@ -245,3 +245,14 @@ def build_signature_v4(
             "TOKEN_ERROR", f"the new signature does not verify with the signer certificate ({detail})"
         )
     return der
+
+
+def with_timestamp_v4(signature_der: bytes, token: bytes) -> bytes:
+    """`signature_der` (a V4 SES_Signature without a timestamp) with `token` as its [0] timeStamp: the
+    DER TimeStampToken inside a BIT STRING, as GB/T 38540 §6 defines it. The signed part is unchanged."""
+    tree = parse_der(signature_der, "SES_Signature")
+    if len(tree.children) != 4:
+        raise _bad("the SES_Signature already has a timestamp or is not V4")
+    bits = OctetBitString(bytes(token)).dump()
+    wrapped = b"\xa0" + encode_length(len(bits)) + bits
+    return sequence_of_raw(*[c.raw(signature_der) for c in tree.children], wrapped)

@@ -28,8 +28,8 @@ from formats.ofd import (
 )
 from formats.ofd.locs import folder
 from formats.ofd.writer import PackageWriter
-from formats.ses import build_signature_v4, check_seal_usable, parse_seal
-from formats.ses.build import SIGNATURE_OIDS
+from formats.ses import build_signature_v4, check_seal_usable, parse_seal, parse_signature
+from formats.ses.build import SIGNATURE_OIDS, with_timestamp_v4
 from stamping.ofd.placement import resolve_placements
 from stamping.ofd.sigxml import (
     IdAllocator,
@@ -153,6 +153,11 @@ def stamp(
         signer=signer,
         signed_at=signed_at,
     )
+    if options.timestamper is not None:
+        # GB/T 38540 §6: the token's imprint is SM3 of the signature value (the BIT STRING's contents).
+        covered = parse_signature(signed_value).signature
+        token = options.timestamper.timestamp(sm3(covered), "sm3")
+        signed_value = with_timestamp_v4(signed_value, token)
     added[sig_xml_path.lstrip("/")] = sig_xml
     added[value_path.lstrip("/")] = signed_value
 

@@ -27,11 +27,12 @@ from stamping.ofd.certcheck import check_certificate, signer_info
 from stamping.ofd.coverage import changes_after, check_references
 from stamping.ofd.signedvalue import SignedValueResult, check_signed_value
 from stamping.ofd.sigtime import parse_signature_datetime
-from stamping.ofd.timestamp import check_timestamp
 from stamping.options import VerifyOptions
 from stamping.report import Check, Report, SealReport
 from stamping.sealchecks import platform_check, seal_check, signer_in_seal_check
 from stamping.sealview import picture_note, seal_info
+from stamping.timestamps.check import check_timestamp
+from stamping.timestamps.timing import tsa_time_fields
 
 MAX_SIGNATURES = 512  # far beyond any real document; bounds the work a hostile file can ask for
 
@@ -157,10 +158,9 @@ def _verify_one(
         ts = check_timestamp(value.timestamp, value.signature_value, options.trust_anchors, pool, now)
         rep.checks["timestamp"] = ts.check
         if ts.gen_time is not None and ts.check.status == "ok":
+            rep.extra.update(tsa_time_fields(ts.gen_time, value.signed_at))
             value.signed_at = ts.gen_time  # GB/T 38540: the timestamp's time is the signing time
             rep.signed_at = ts.gen_time.isoformat()
-            rep.extra["signing_time_source"] = "timestamp"
-            rep.extra["signing_time_detail"] = "genTime of a verified RFC 3161 token"
     if value.signed_at is not None and "signing_time_source" not in rep.extra:
         # The signer's own clock: a backdated time cannot be told from a true one (docs/verification.md).
         rep.extra["signing_time_source"] = "claimed"

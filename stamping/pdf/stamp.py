@@ -37,7 +37,6 @@ from pyhanko.sign.fields import (
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
-from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
 
 from formats.errors import SealBridgeError
 from formats.ses.parse import parse_seal
@@ -48,6 +47,7 @@ from stamping.pdf.geometry import PageGeometry
 from stamping.pdf.keywords import find_keyword
 from stamping.pdf.layout import SealSpot, Widget, resolve
 from stamping.pdf.sm2_pyhanko import PdfCmsSigner, digest_for, register_oids
+from stamping.pdf.timestamper import PyHankoTimeStamper
 from stamping.placement import Placement, check_count
 from stamping.signer import Signer
 
@@ -235,7 +235,7 @@ def _sign_one(
         # Our dry-run signatures already have the largest size the key can produce, so no safety margin
         # is needed; less zero padding in /Contents also makes every later verification parse faster.
         # A timestamp token's size can vary, so keep pyHanko's margin then.
-        tight_size_estimates=not options.timestamp_url,
+        tight_size_estimates=options.timestamper is None,
     )
     field_spec = SigFieldSpec(
         sig_field_name=name,
@@ -249,7 +249,7 @@ def _sign_one(
     pdf_signer = PdfSigner(
         meta,
         signer=PdfCmsSigner(signer, seal_der),
-        timestamper=HTTPTimeStamper(options.timestamp_url) if options.timestamp_url else None,
+        timestamper=PyHankoTimeStamper(options.timestamper) if options.timestamper else None,
         stamp_style=factory.style(first.crop, first.rect.width, first.rect.height),
         new_field_spec=field_spec,
     )
@@ -260,8 +260,6 @@ def _sign_one(
         asyncio.run(_run_signing(pdf_signer, writer, spot.widgets[1:], factory, signed_at, sink, in_place))
     except SealBridgeError:
         raise
-    except TimestampRequestError as exc:
-        raise SealBridgeError("TIMESTAMP_FAILED", f"{options.timestamp_url}: {exc}") from None
     except SigningError as exc:
         raise SealBridgeError("DOC_UNSUPPORTED", f"pyHanko refused to sign: {exc}") from None
     except PdfError as exc:

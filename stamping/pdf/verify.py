@@ -31,6 +31,7 @@ from stamping.pdf.seal_attr import seal_from_signed_attrs
 from stamping.pdf.sigscan import ScannedSignature, scan_signatures
 from stamping.pdf.sm2_pyhanko import GmSignatureValidator, register_oids
 from stamping.report import Check, Report, SealReport
+from stamping.timestamps.timing import tsa_time_fields
 
 # Either bit will do: Chinese CAs issue signing certificates with digitalSignature, nonRepudiation or both.
 _KEY_USAGE = KeyUsageConstraints(
@@ -182,10 +183,13 @@ def _verify_one(
         )
     except Exception as exc:  # pyHanko raises on structurally broken signatures; report, never crash
         return _broken(rep, "pyHanko could not validate", exc)
-    signed_at = status.timestamp_validity.timestamp if status.timestamp_validity else claimed
-    signed_at = sigcheck.aware(signed_at)
+    ts = status.timestamp_validity
+    proven = sigcheck.aware(ts.timestamp) if ts is not None and ts.intact and ts.valid else None
+    signed_at = proven or claimed
     rep.signed_at = signed_at.isoformat() if signed_at else None
-    if signed_at is not None:
+    if proven is not None:
+        rep.extra.update(tsa_time_fields(proven, claimed))
+    elif signed_at is not None:
         rep.extra.update(_time_source(status))
     rep.extra.update(
         coverage=status.coverage.name if status.coverage else None,
@@ -202,15 +206,9 @@ def _verify_one(
 
 
 def _time_source(status: PdfSignatureStatus) -> dict[str, str]:
-    """Where the signing time comes from: a TSA token that verifies, or the signer's own claim (which a
+    """Where an unproven signing time comes from: the signer's own claim (which a
     backdating signer controls). Informational only: the checks and the verdict do not change."""
-    ts = status.timestamp_validity
-    if ts is not None and ts.intact and ts.valid:
-        return {
-            "signing_time_source": "timestamp",
-            "signing_time_detail": "genTime of a verified RFC 3161 token",
-        }
-    if ts is not None:
+    if status.timestamp_validity is not None:
         why = "the RFC 3161 timestamp does not verify; its time is unproven"
         return {"signing_time_source": "claimed", "signing_time_detail": why}
     return {"signing_time_source": "claimed", "signing_time_detail": "the signer's signingTime or /M"}

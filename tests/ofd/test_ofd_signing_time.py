@@ -36,7 +36,7 @@ def test_verified_timestamp_is_marked_timestamp(ofd_samples, pki) -> None:  # ty
     gen = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
     data = _with_timestamp(_stamped(ofd_samples, pki), lambda sig: _token(pki, sig, gen))
     (seal,) = verify(data, VerifyOptions(trust_anchors=[pki.root_cert])).seals
-    assert seal.extra["signing_time_source"] == "timestamp"
+    assert seal.extra["signing_time_source"] == "tsa"
 
 
 def test_status_lookup_gets_the_signer_certificate(ofd_samples, pki) -> None:  # type: ignore[no-untyped-def]

@@ -94,7 +94,7 @@ def test_good_timestamp_sets_signing_time(ofd_samples, pki):
     data = _with_timestamp(_stamped(ofd_samples, pki), lambda sig: _token(pki, sig, gen))
     (seal,) = verify(data, VerifyOptions(trust_anchors=[pki.root_cert])).seals
     assert seal.checks["timestamp"].status == "ok", seal.checks["timestamp"]
-    assert seal.signed_at == gen.isoformat() and seal.extra["signing_time_source"] == "timestamp"
+    assert seal.signed_at == gen.isoformat() and seal.extra["signing_time_source"] == "tsa"
     assert seal.verdict == "valid"
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from agent.tsa_client import HttpTimeStamper
 from stamping.options import VerifyOptions
 from stamping.pdf import verify
 
@@ -27,10 +28,10 @@ def test_backdated_claim_is_marked_claimed(sm2_party) -> None:  # type: ignore[n
 def test_timestamped_time_is_marked_timestamp(tsa, kind, rsa_party, sm2_party) -> None:  # type: ignore[no-untyped-def] # noqa: F811
     url, tsa_root = tsa
     party = rsa_party if kind == "rsa" else sm2_party
-    pdf = _stamp(contract_pdf(1), party, timestamp_url=url)
+    pdf = _stamp(contract_pdf(1), party, timestamper=HttpTimeStamper(url))
     seal = verify(pdf, VerifyOptions(trust_anchors=[party.root, tsa_root])).seals[0]
     assert seal.checks["timestamp"].status == "ok"
-    assert seal.extra["signing_time_source"] == "timestamp"
+    assert seal.extra["signing_time_source"] == "tsa"
     # an untrusted TSA still proves the time was not chosen by the signer
     seal = verify(pdf, _anchors(party)).seals[0]
-    assert seal.extra["signing_time_source"] == "timestamp"
+    assert seal.extra["signing_time_source"] == "tsa"

@@ -24,6 +24,7 @@ from pyhanko.sign.timestamps import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
+from agent.tsa_client import HttpTimeStamper
 from formats.errors import SealBridgeError
 from formats.gm import SM2PublicKey, sm3
 from formats.x509 import build_certificate
@@ -265,6 +266,7 @@ def tsa() -> Iterator[tuple[str, bytes]]:
         ca_key,
         key_usage=["digital_signature"],
         ext_key_usage=["time_stamping"],
+        ext_key_usage_critical=True,
     )
     pkcs8 = tsa_key.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -300,7 +302,7 @@ def tsa() -> Iterator[tuple[str, bytes]]:
 def test_pades_b_t_with_a_local_tsa(tsa, kind, rsa_party, sm2_party) -> None:  # type: ignore[no-untyped-def]
     url, tsa_root = tsa
     party = rsa_party if kind == "rsa" else sm2_party
-    pdf = _stamp(contract_pdf(1), party, timestamp_url=url)
+    pdf = _stamp(contract_pdf(1), party, timestamper=HttpTimeStamper(url))
     report = verify(pdf, VerifyOptions(trust_anchors=[party.root, tsa_root]))
     seal = report.seals[0]
     assert seal.checks["timestamp"].status == "ok", seal.checks["timestamp"]
@@ -312,8 +314,8 @@ def test_pades_b_t_with_a_local_tsa(tsa, kind, rsa_party, sm2_party) -> None:  #
 
 def test_unreachable_tsa(rsa_party) -> None:
     with pytest.raises(SealBridgeError) as err:
-        _stamp(contract_pdf(1), rsa_party, timestamp_url="http://127.0.0.1:9/tsa")
-    assert err.value.code == "TIMESTAMP_FAILED"
+        _stamp(contract_pdf(1), rsa_party, timestamper=HttpTimeStamper("http://127.0.0.1:9/tsa"))
+    assert err.value.code == "TSA_UNREACHABLE"
 
 
 def test_lock_refuses_later_seals(sm2_party) -> None:

@@ -18,6 +18,7 @@ from agent.server.logs import log_event
 from agent.server.methods.basic import check_site
 from agent.server.methods.documents import format_function, page_count, sniff_format
 from agent.server.protocol import Request
+from agent.tsa_client import configured_timestamper, stamp_with_timestamp_policy
 from formats.errors import SealBridgeError
 from formats.gm import sm3
 from stamping.options import StampOptions
@@ -126,6 +127,7 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
             "format": fmt,
             "signatures": list(result.signature_ids),
             "pages": list(result.pages),
+            "timestamp": result.timestamp,
         },
         **who,
     )
@@ -241,12 +243,23 @@ async def _stamp_on_token(
         progress=progress,
     )
 
+    cfg = session.ctx.cfg
+    stamper = configured_timestamper(cfg)
+
     def run() -> tuple[bytes, Any]:
         try:
             stamp_fn = format_function(fmt, "stamp")  # may import pyHanko the first time: not on the loop
             entry.token.info()  # raises TOKEN_ABSENT when the token went away after the login
-            out = io.BytesIO()  # in memory: a killed agent leaves no partial file behind
-            result = stamp_fn(data, out, signer, entry.seal.der, placements, opts)
+
+            def attempt(timestamper: Any) -> tuple[bytes, Any]:
+                out = io.BytesIO()  # in memory: a killed agent leaves no partial file behind
+                opts.timestamper = timestamper
+                return out, stamp_fn(data, out, signer, entry.seal.der, placements, opts)
+
+            (out, result), how = stamp_with_timestamp_policy(
+                attempt, stamper, getattr(cfg, "timestamp_required", True)
+            )
+            result.timestamp = how
             # A token pulled while signing must not yield a document (hardware fails the same way).
             entry.token.info()
             return out.getvalue(), result

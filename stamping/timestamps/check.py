@@ -1,4 +1,5 @@
-"""The optional SES_Signature.timeStamp (GB/T 38540 V4: [0] BIT STRING holding a DER TimeStampToken).
+"""Checking an RFC 3161 TimeStampToken over a signature value: the OFD SES_Signature.timeStamp (GB/T 38540
+V4: [0] BIT STRING holding a DER TimeStampToken) and the replies a stamper receives.
 
 Checked (research/standards.md §3.4 step 6): the token parses; its message imprint hashes the signature
 value; the TSA signed it (messageDigest over TSTInfo, signature over the signed attributes); the TSA
@@ -16,7 +17,6 @@ from asn1crypto import cms, tsp, x509
 
 from formats.gm import register_asn1crypto_oids, sm3
 from formats.gm.keys import verify_signature
-from stamping.ofd.certcheck import check_certificate
 from stamping.report import Check
 
 _HASHES = {
@@ -68,9 +68,11 @@ def check_timestamp(
     status = _tsa_signature(signer, tst_der, tsa)
     if status is not None:
         return TimestampResult(status, gen_time)
-    eku = tsa.extended_key_usage_value
-    if eku is None or "time_stamping" not in eku.native:
+    if not _has_eku(tsa, critical=False):
         return TimestampResult(Check.failed("the TSA certificate lacks id-kp-timeStamping"), gen_time)
+    # Imported here: stamping.ofd's package imports this module through its verifier.
+    from stamping.ofd.certcheck import check_certificate
+
     chain = check_certificate(tsa.dump(), gen_time, anchors, pool + [c.dump() for c in certs], now)
     when = gen_time.isoformat()
     if chain.status != "ok":
@@ -106,3 +108,32 @@ def _tsa_signature(signer: cms.SignerInfo, tst_der: bytes, tsa: x509.Certificate
         tsa.dump(), signer["signature_algorithm"], signed_bytes, signer["signature"].native, digest=digest_alg
     )
     return None if ok else Check.failed("the TSA signature on the timestamp does not verify")
+
+
+def _has_eku(tsa: x509.Certificate, critical: bool) -> bool:
+    eku = tsa.extended_key_usage_value
+    if eku is None or "time_stamping" not in eku.native:
+        return False
+    return not critical or "extended_key_usage" in tsa.critical_extensions
+
+
+def tsa_signature_problem(token: bytes, require_critical_eku: bool = False) -> str | None:
+    """None when `token` carries its TSA certificate, with id-kp-timeStamping (critical when asked), and the
+    TSA's signature over it holds; else why not."""
+    register_asn1crypto_oids()
+    try:
+        signed = cms.ContentInfo.load(token, strict=True)["content"]
+        tst_der = signed["encap_content_info"]["content"].contents
+        signer = signed["signer_infos"][0]
+        certs = [c.chosen for c in (signed["certificates"] or []) if c.name == "certificate"]
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        return f"unreadable timestamp token: {type(exc).__name__}"
+    tsa = _tsa_cert(signer, certs)
+    if tsa is None:
+        return "the timestamp carries no TSA certificate"
+    status = _tsa_signature(signer, tst_der, tsa)
+    if status is not None:
+        return status.detail
+    if not _has_eku(tsa, critical=require_critical_eku):
+        return "the TSA certificate lacks a critical id-kp-timeStamping extended key usage"
+    return None
