@@ -83,3 +83,25 @@ class HttpTimeStamper:
         if len(reply) > MAX_REPLY:
             raise SealBridgeError("TIMESTAMP_FAILED", f"{self.url}: reply over {MAX_REPLY} bytes")
         return accept_reply(reply, digest, hash_name, nonce)
+
+
+def platform_roots(platform_url: str, timeout: float = 15.0) -> list[bytes]:
+    """The platform's root certificates (DER) from GET /api/v1/platform: the anchors its TSA chains to."""
+    import base64
+    import json
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    url = platform_url.rstrip("/") + "/api/v1/platform"
+    try:
+        with opener.open(url, timeout=timeout) as answer:
+            body = json.loads(answer.read(4 * 1024 * 1024))
+        certs = {c["sha256"]: c for c in body["certificates"]}
+        return [
+            base64.b64decode(certs[sha]["der"])
+            for role, sha in body["current"].items()
+            if role.startswith("root-") and sha in certs
+        ]
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        raise SealBridgeError("PLATFORM_UNREACHABLE", f"{url}: {getattr(exc, 'reason', exc)}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SealBridgeError("PLATFORM_RESPONSE_INVALID", f"{url}: {type(exc).__name__}") from None

@@ -101,7 +101,7 @@ async def post_verify(request: web.Request) -> web.Response:
         VERIFY_SLOTS
     ]:  # bounded CPU: a burst of documents queues instead of starving status
         report = await loop.run_in_executor(
-            None, verify_document, central.db, data, central.settings.trust_anchors
+            None, verify_document, central.db, data, central.settings.trust_anchors + central.tsa_roots()
         )
     return json_response(report)
 

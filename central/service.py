@@ -67,6 +67,10 @@ class Central:
         return await self.db.run(self._signed_batch, esids, at, write=False)
 
     # -- time-stamp authority (RFC 3161) -----------------------------------------------------------------
+    def tsa_roots(self) -> list[bytes]:
+        """The roots the platform's TSA certificates chain to (anchors for timestamps it issued)."""
+        return [k.root_der for k in self.identity.tsa.values()]
+
     async def timestamp(self, body: bytes, client: str) -> bytes:
         """A DER TimeStampResp for a DER TimeStampReq: granted with a token, or a rejection."""
         try:

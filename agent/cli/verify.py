@@ -75,8 +75,13 @@ def _print_text(report: Report, path: str) -> None:
 def cmd_verify(args: argparse.Namespace) -> int:
     data = read_document(args.file)
     module = format_module(sniff(data))
+    anchors = [c for spec in args.trust for c in load_cert_files(spec)]
+    if args.platform:
+        from agent.tsa_client import platform_roots
+
+        anchors += platform_roots(args.platform)  # the platform's TSA chains to these
     options = VerifyOptions(
-        trust_anchors=[c for spec in args.trust for c in load_cert_files(spec)],
+        trust_anchors=anchors,
         extra_certs=[c for spec in args.cert for c in load_cert_files(spec)],
         status_lookup=_status_lookup(args.platform) if args.platform else None,
     )
