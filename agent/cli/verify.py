@@ -6,11 +6,11 @@ Exit codes: 0 valid, 1 invalid, 3 indeterminate or no seals, 2 error.
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.cli.common import add_json_flag, command, print_json
+from agent.cli.common import add_json_flag, command, json_text, print_json
 from agent.cli.docformat import format_module, read_document, sniff
 from formats.errors import SealBridgeError
 from stamping.options import StatusLookup, VerifyOptions
@@ -28,6 +28,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cert", action="append", default=[], metavar="CERT",
                    help="extra certificate, e.g. for a bare signature that carries none (repeatable)")  # fmt: skip
     p.add_argument("--platform", metavar="URL", help="central platform for the seals' status")
+    p.add_argument(
+        "--evidence",
+        metavar="OUT.pdf",
+        help="also write the evidence report (PDF: cover, every check in zh/en, sealed pages, JSON attached)",
+    )
     add_json_flag(p)
     p.set_defaults(func=cmd_verify)
 
@@ -85,9 +90,32 @@ def cmd_verify(args: argparse.Namespace) -> int:
         extra_certs=[c for spec in args.cert for c in load_cert_files(spec)],
         status_lookup=_status_lookup(args.platform) if args.platform else None,
     )
+    validated_at = datetime.now(UTC)
     report = module.verify(data, options)
+    if args.evidence:
+        _write_evidence(args, data, report, anchors, validated_at)
     if args.json:
         print_json(report.to_dict())
     else:
         _print_text(report, args.file)
     return report.exit_code
+
+
+def _write_evidence(
+    args: argparse.Namespace, data: bytes, report: Report, anchors: list[bytes], validated_at: datetime
+) -> None:
+    from stamping.evidence.build import EvidenceInput, build_evidence
+    from stamping.fileout import atomic_write
+
+    pdf = build_evidence(
+        EvidenceInput(
+            document_name=Path(args.file).name,
+            data=data,
+            report=report,
+            report_json=json_text(report.to_dict()).encode("utf-8"),
+            validated_at=validated_at,
+            trust_anchors=anchors,
+            platform_url=args.platform,
+        )
+    )
+    atomic_write(Path(args.evidence), pdf, 0o644)

@@ -168,7 +168,13 @@ async function uiRequest(method, params, bytes) {
       // for itself with its own origin, which the agent knows from the authenticated connection.
       // No page asks: the call carries no page origin and the agent records the extension's own (protocol:
       // `verify` without `origin` is the extension's own request).
-      return withAgent(async () => ({ result: (await agent.call("verify", { document: agent.upload(bytes, params.name) })).report }));
+      // With `evidence`, the agent also makes the evidence report (a PDF), returned as the document.
+      return withAgent(async () => {
+        const call = { document: agent.upload(bytes, params.name) };
+        if (params.evidence) call.evidence = "pdf";
+        const res = await agent.call("verify", call);
+        return { result: res.report, document: res.evidence ? agent.takeResult(res.evidence) : null };
+      });
     }
     case "status": {
       await agent.connect().catch(() => {});

@@ -1,10 +1,11 @@
 // The verify page: a dropped or chosen file (or one handed over by the context menu) goes to the agent, the
-// report comes back and is shown with the seal pictures; it exports as JSON, and as PDF through printing.
+// report comes back and is shown with the seal pictures; it exports as JSON, and as the agent's evidence PDF.
 import { connectWorker, errorText, languageSwitch, loadLanguage, localize, renderReport, t } from "./common.js";
 
 const worker = connectWorker();
 let lastReport = null;
 let lastName = "document";
+let lastBytes = null;
 
 async function verifyBytes(bytes, name) {
   const message = document.getElementById("message");
@@ -13,6 +14,7 @@ async function verifyBytes(bytes, name) {
   document.getElementById("report").replaceChildren();
   document.body.dataset.state = "verifying";
   lastName = name;
+  lastBytes = bytes;
   try {
     const { result } = await worker.request("verify", { name, format: bytes[0] === 0x25 ? "pdf" : "ofd" }, bytes);
     lastReport = result;
@@ -54,7 +56,18 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.getElementById("export-json").addEventListener("click", () =>
     download(`${lastName}.verification.json`, new Blob([JSON.stringify(lastReport, null, 2)], { type: "application/json" })),
   );
-  document.getElementById("export-pdf").addEventListener("click", () => window.print());
+  document.getElementById("export-pdf").addEventListener("click", async () => {
+    // The agent verifies again and writes the evidence report (cover, checks in zh/en, sealed pages, JSON).
+    const message = document.getElementById("message");
+    message.textContent = "";
+    try {
+      const format = lastBytes[0] === 0x25 ? "pdf" : "ofd";
+      const { document: pdf } = await worker.request("verify", { name: lastName, format, evidence: true }, lastBytes);
+      download(`${lastName}.evidence.pdf`, new Blob([pdf], { type: "application/pdf" }));
+    } catch (e) {
+      message.textContent = errorText(e);
+    }
+  });
   // Opened from the context menu: the worker fetched the link's document and holds it under this id.
   const pendingId = new URLSearchParams(location.search).get("doc");
   if (pendingId) {

@@ -41,3 +41,23 @@ async def test_seals_are_listed_with_their_kind_by_name(agent):
     seals = (await c.call("seals.list", {"origin": PORTAL}))["seals"]
     assert seals and all(s["kind"] and not s["kind"].isdigit() for s in seals), [s["kind"] for s in seals]
     await c.close()
+
+
+async def test_verify_with_evidence_returns_the_evidence_pdf(agent_factory, samples):
+    """The verify page's "导出验证报告 (PDF)": the agent makes the evidence report from the same report."""
+    import json
+
+    from stamping.evidence.build import attached_report
+
+    agent = await agent_factory()
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    data = (samples / "ofd" / "gomain-invoice-v4-tampered.ofd").read_bytes()
+    ref = await c.upload(data, name="发票.ofd")
+    result = await c.call("verify", {"document": ref, "evidence": "pdf"})
+    assert not c.schema_errors
+    pdf = c.result_bytes(result["evidence"])
+    assert pdf.startswith(b"%PDF") and result["evidence"]["format"] == "pdf"
+    assert json.loads(attached_report(pdf) or b"null") == result["report"]
+    (rec,) = agent.ctx.audit.records()
+    assert rec.event == "verify" and rec.detail["evidence"] is True
+    await c.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -90,7 +90,15 @@ async def verify(session: Session, req: Request) -> dict[str, Any]:
             trust_anchors=await asyncio.to_thread(load_anchors, ctx.cfg.trust_anchors),
             status_lookup=status_lookup(ctx, asyncio.get_running_loop()),
         )
+        validated_at = datetime.now(UTC)
         report = await asyncio.to_thread(verify_fn, data, opts)
+        evidence = None
+        if req.params.get("evidence") == "pdf":
+            name = req.params["document"].get("name") or f"document.{fmt}"
+            platform_url = ctx.cfg.platform_url if ctx.platform is not None else None
+            evidence = await asyncio.to_thread(
+                _evidence, name, data, report, opts.trust_anchors, platform_url, validated_at
+            )
     except SealBridgeError as err:
         if err.code != "ORIGIN_NOT_ALLOWED":
             await ctx.record("verify", err.code, doc_sm3_before=sm3_before, **who)
@@ -102,7 +110,40 @@ async def verify(session: Session, req: Request) -> dict[str, Any]:
         "OK",
         doc_sm3_before=sm3_before,
         seal_id=",".join(x for x in seal_ids if x)[:200] or None,
-        detail={"verdict": out.get("verdict"), "format": fmt, "seals": len(out.get("seals", []))},
+        detail={
+            "verdict": out.get("verdict"),
+            "format": fmt,
+            "seals": len(out.get("seals", [])),
+            "evidence": evidence is not None,
+        },
         **who,
     )
-    return {"report": out, "audit_seq": seq}
+    result: dict[str, Any] = {"report": out, "audit_seq": seq}
+    if evidence is not None:
+        result["evidence"] = await session.send_document(evidence, "pdf")
+    return result
+
+
+def _evidence(
+    name: str,
+    data: bytes,
+    report: Any,
+    anchors: list[bytes],
+    platform_url: str | None,
+    validated_at: datetime,
+) -> bytes:
+    import json
+
+    from stamping.evidence.build import EvidenceInput, build_evidence
+
+    return build_evidence(
+        EvidenceInput(
+            document_name=name,
+            data=data,
+            report=report,
+            report_json=json.dumps(report.to_dict(), ensure_ascii=False, indent=2).encode("utf-8"),
+            validated_at=validated_at,
+            trust_anchors=anchors,
+            platform_url=platform_url,
+        )
+    )
