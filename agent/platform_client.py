@@ -135,6 +135,7 @@ class PlatformClient:
             hashlib.sha256(c).hexdigest(): bytes(c) for c in trusted_certs or []
         }
         self._session: aiohttp.ClientSession | None = None
+        self._roots: list[bytes] | None = None  # the platform's root CAs, once fetched
         self._usage_lock: asyncio.Lock | None = None
         if self.cache_dir:
             for sub in ("status", "usage-queue"):
@@ -242,6 +243,28 @@ class PlatformClient:
                 all_pins = {}
             all_pins[self.base_url] = {sha: base64.b64encode(d).decode() for sha, d in certs.items()}
             atomic_write(path, json.dumps(all_pins, indent=1).encode())
+
+    async def root_certificates(self) -> list[bytes]:
+        """The platform's root CAs (DER; its time-stamp authority and verification service chain to them),
+        fetched once: the anchors for the timestamps the platform issued."""
+        roots = self._roots
+        if roots is None:
+            status, body = await self._request("GET", "/api/v1/platform")
+            try:
+                by_sha = {c["sha256"]: c["der"] for c in body["certificates"]}
+                roots = [
+                    base64.b64decode(by_sha[sha])
+                    for role, sha in body["current"].items()
+                    if role.startswith("root-")
+                ]
+            except (KeyError, TypeError, ValueError):
+                raise SealBridgeError(
+                    "PLATFORM_RESPONSE_INVALID", "malformed /api/v1/platform answer"
+                ) from None
+            if status != 200:
+                raise SealBridgeError("PLATFORM_RESPONSE_INVALID", f"HTTP {status} for /api/v1/platform")
+            self._roots = roots
+        return list(roots)
 
     def verify_envelope(self, envelope: Any, kind: str) -> dict[str, Any]:
         """The signed `response` if the envelope is signed by a trusted platform certificate, else raise."""

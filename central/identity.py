@@ -15,7 +15,7 @@ from pathlib import Path
 from central.certs import cert_sha256
 from central.db import Tx
 from central.timeutil import iso, utcnow
-from central.tsa_keys import TsaKey, load_tsa_keys, root_role
+from central.tsa_keys import TsaKey, load_tsa_keys, load_verify_key, root_role
 from formats.errors import SealBridgeError
 from formats.gm import SM2PrivateKey
 from formats.gm.keys import load_private_key
@@ -45,6 +45,7 @@ class PlatformIdentity:
     maker: KeyPair
     status: KeyPair
     tsa: dict[str, TsaKey] = field(default_factory=dict)  # "sm2" / "ecdsa" -> the time-stamp key
+    verifier: TsaKey | None = None  # signs the evidence reports the verification service issues
 
     def certificates(self) -> list[KeyPair]:
         return [self.maker, self.status]
@@ -54,6 +55,8 @@ class PlatformIdentity:
         out = [(p.role, p.cert_der) for p in self.certificates()]
         for family, t in self.tsa.items():
             out += [(root_role(family), t.root_der), (t.role, t.cert_der)]
+        if self.verifier is not None:
+            out.append((self.verifier.role, self.verifier.cert_der))
         return out
 
 
@@ -87,8 +90,12 @@ def load_identity(key_dir: str | Path, organization: str = "SealBridge Central P
     key_dir = Path(key_dir)
     key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     pairs = {role: _load_or_create(key_dir, role, organization) for role in ROLES}
+    tsa = load_tsa_keys(key_dir, organization)
     return PlatformIdentity(
-        maker=pairs["maker"], status=pairs["status"], tsa=load_tsa_keys(key_dir, organization)
+        maker=pairs["maker"],
+        status=pairs["status"],
+        tsa=tsa,
+        verifier=load_verify_key(key_dir, organization),
     )
 
 

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from central import queries, tsa, usage
 from central.certs import cert_sha256, parse_sha256
+from central.evidence import issue_evidence
 from central.http_util import b64, error_response, field, json_response, only_keys, read_json
 from central.identity import platform_certificates
 from central.ratelimit import TokenBuckets, bucket_key
@@ -97,6 +98,16 @@ async def post_verify(request: web.Request) -> web.Response:
     if not data:
         raise SealBridgeError("BAD_REQUEST", "send the document bytes as the request body")
     loop = asyncio.get_running_loop()
+    evidence = request.query.get("evidence")
+    if evidence not in (None, "pdf"):
+        raise SealBridgeError("BAD_REQUEST", "evidence must be pdf")
+    if evidence == "pdf":
+        name = request.query.get("name") or "document"
+        if len(name) > 255:
+            raise SealBridgeError("BAD_REQUEST", "name over 255 characters")
+        async with request.app[VERIFY_SLOTS]:
+            pdf = await loop.run_in_executor(None, issue_evidence, central, data, name)
+        return web.Response(body=pdf, content_type="application/pdf")
     async with request.app[
         VERIFY_SLOTS
     ]:  # bounded CPU: a burst of documents queues instead of starving status

@@ -1,4 +1,5 @@
-"""The time-stamp authority's keys: two chains under the platform's roots, one per algorithm family.
+"""The time-stamp authority's keys (two chains under the platform's roots, one per algorithm family) and the
+verification service's key (under the SM2 root).
 
 SM3 requests are answered by an SM2 TSA key (GM/T 0033), SHA-2 requests by an ECDSA P-256 key, so that
 PAdES B-T timestamps on RSA/ECDSA PDFs validate in stock PDF software that knows no SM2. Each TSA
@@ -108,6 +109,37 @@ def _load_or_create(key_dir: Path, family: str, organization: str) -> TsaKey:
     for path, content in zip(paths, (_pem(root_key), root, _pem(tsa_key), cert), strict=True):
         atomic_write(path, content)
     return TsaKey(tsa_role, tsa_key, cert, root)
+
+
+VERIFY_ROLE = "verify-sm2"
+VERIFY_CN = "SealBridge Central Verification Service (电子印章验证服务)"
+
+
+def load_verify_key(key_dir: Path, organization: str) -> TsaKey:
+    """The verification service's SM2 key (signs the evidence reports the platform issues, Art. 28), issued by
+    the SM2 platform root; created on first start after the TSA keys."""
+    key_path, cert_path = key_dir / f"{VERIFY_ROLE}.key.pem", key_dir / f"{VERIFY_ROLE}.cert.der"
+    root_der = (key_dir / "root-sm2.cert.der").read_bytes()
+    if key_path.exists() and cert_path.exists():
+        key = load_private_key(key_path.read_bytes())
+        if not key_matches_cert(key, cert_path.read_bytes()):
+            raise SealBridgeError("CERT_INVALID", f"{key_path}: the key does not match its certificate")
+        return TsaKey(VERIFY_ROLE, key, cert_path.read_bytes(), root_der)
+    root_key = load_private_key((key_dir / "root-sm2.key.pem").read_bytes())
+    key = SM2PrivateKey.generate()
+    now = utcnow()
+    cert = build_certificate(
+        _subject(VERIFY_CN, organization),
+        key,
+        root_der,
+        root_key,
+        not_before=now - timedelta(minutes=5),
+        not_after=now + timedelta(days=3650),
+        key_usage=["digital_signature", "non_repudiation"],
+    )
+    atomic_write(key_path, _pem(key))
+    atomic_write(cert_path, cert)
+    return TsaKey(VERIFY_ROLE, key, cert, root_der)
 
 
 def load_tsa_keys(key_dir: Path, organization: str) -> dict[str, TsaKey]:

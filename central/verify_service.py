@@ -15,7 +15,7 @@ from central.status import seal_status
 from central.timeutil import utcnow
 from formats.errors import SealBridgeError
 from stamping.options import VerifyOptions
-from stamping.report import Check
+from stamping.report import Check, Report
 from stamping.seal_users import cert_may_use
 
 
@@ -59,6 +59,10 @@ def status_lookup_for(db: Database):  # -> StatusLookup
 
 
 def verify_document(db: Database, data: bytes, trust_anchors: list[bytes]) -> dict[str, Any]:
+    return verify_report(db, data, trust_anchors).to_dict()
+
+
+def verify_report(db: Database, data: bytes, trust_anchors: list[bytes]) -> Report:
     fmt = sniff(data)
     try:
         module = importlib.import_module(f"stamping.{fmt}")
@@ -68,5 +72,4 @@ def verify_document(db: Database, data: bytes, trust_anchors: list[bytes]) -> di
             "DOC_UNSUPPORTED", f"{fmt.upper()} verification is not available in this build"
         ) from None
     options = VerifyOptions(trust_anchors=list(trust_anchors), status_lookup=status_lookup_for(db))
-    report = verify(data, options)
-    return report.to_dict()
+    return verify(data, options)

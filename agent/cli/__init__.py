@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "seals",  # seals list
     "stamp",  # stamp
     "verify",  # verify
+    "evidence",  # evidence check
     "agent_cmd",  # agent, pair, native-host
     "audit",  # audit verify/export
     "central_cmd",  # central, central admin, central audit

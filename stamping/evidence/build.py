@@ -5,7 +5,7 @@ platform consulted and when it answered, and who vouches for the report (made lo
 platform"; made by the platform's verification service: sealed by it, see central/evidence.py). Then per seal:
 the picture, signer, seal data, time source and every check (Chinese with English beside it). Then each page
 that carries a seal, rendered, with the seal's place outlined. The full JSON report is attached as
-`report.json` (an embedded file), byte for byte the JSON given.
+`report.json` (an embedded file), byte for byte the JSON given; the cover's facts as `evidence.json`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ from stamping.evidence.pages import PagePicture, sealed_pages
 from stamping.report import CHECK_NAMES, Report, SealReport
 
 ATTACHMENT = "report.json"
+FACTS = "evidence.json"
 FONT = "SealBridgeCJK"
 NOT_SEALED = "本报告由本机生成，未经平台签章 / Generated locally — not sealed by the platform"
 
@@ -255,25 +257,42 @@ def build_evidence(inp: EvidenceInput) -> bytes:
         invariant=True,
     )
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
-    return _attach(buf.getvalue(), inp.report_json)
+    facts = json.dumps(cover_facts(inp), ensure_ascii=False).encode("utf-8")
+    return _attach(buf.getvalue(), inp.report_json, facts)
 
 
-def _attach(pdf_bytes: bytes, report_json: bytes) -> bytes:
+def cover_facts(inp: EvidenceInput) -> dict[str, Any]:
+    """What the cover states, machine-readable (attached as evidence.json; `evidence check` compares it with
+    the printed pages and the original document)."""
+    return {
+        "document": {"name": inp.document_name, **document_facts(inp.data)},
+        "verdict": inp.report.verdict,
+        "validated_at": inp.validated_at.isoformat(),
+        "platform": inp.platform_url,
+        "sealed_by": inp.sealed_by,
+        "seals": [
+            {"id": s.id, "verdict": s.verdict, "esID": s.seal.esID if s.seal else None}
+            for s in inp.report.seals
+        ],
+    }
+
+
+def _attach(pdf_bytes: bytes, report_json: bytes, facts_json: bytes) -> bytes:
     with pikepdf.open(io.BytesIO(pdf_bytes)) as pdf:
-        spec = pikepdf.AttachedFileSpec(
-            pdf,
-            report_json,
-            description="SealBridge verification report (JSON)",
-            mime_type="application/json",
-        )
-        pdf.attachments[ATTACHMENT] = spec
+        for name, content, what in (
+            (ATTACHMENT, report_json, "SealBridge verification report (JSON)"),
+            (FACTS, facts_json, "What the cover states (JSON)"),
+        ):
+            pdf.attachments[name] = pikepdf.AttachedFileSpec(
+                pdf, content, description=what, mime_type="application/json"
+            )
         out = io.BytesIO()
         pdf.save(out, deterministic_id=True)
         return out.getvalue()
 
 
-def attached_report(evidence: bytes) -> bytes | None:
-    """The report.json attached to an evidence PDF, or None."""
+def attached_report(evidence: bytes, name: str = "report.json") -> bytes | None:
+    """An attachment of an evidence PDF (report.json by default), or None."""
     with pikepdf.open(io.BytesIO(evidence)) as pdf:
-        spec = pdf.attachments.get(ATTACHMENT)
+        spec = pdf.attachments.get(name)
         return None if spec is None else spec.get_file().read_bytes()

@@ -81,7 +81,7 @@ def _check_key_matches(signer: Signer, cert: x509.Certificate) -> None:
 class PdfCmsSigner(PyHankoSigner):
     """A pyHanko Signer over our Signer protocol, adding the seal as a signed attribute."""
 
-    def __init__(self, signer: Signer, seal_der: bytes) -> None:
+    def __init__(self, signer: Signer, seal_der: bytes | None) -> None:
         register_oids()
         try:
             cert = x509.Certificate.load(bytes(signer.certificate))
@@ -100,13 +100,14 @@ class PdfCmsSigner(PyHankoSigner):
             embed_roots=False,
         )
         self._signer = signer
-        self._seal_der = bytes(seal_der)
+        self._seal_der = None if seal_der is None else bytes(seal_der)  # None: a plain signature, no seal
         self._cert = cert
 
     def _signed_attr_providers(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         # pyHanko's standard attributes (contentType, messageDigest, signingCertificateV2, ...) plus the seal.
         yield from super()._signed_attr_providers(*args, **kwargs)
-        yield seal_attr.SealAttributeProvider(self._seal_der)
+        if self._seal_der is not None:
+            yield seal_attr.SealAttributeProvider(self._seal_der)
 
     def _placeholder(self) -> bytes:
         algorithm = self._signer.algorithm

@@ -61,6 +61,18 @@ def status_lookup(ctx: AgentContext, loop: asyncio.AbstractEventLoop) -> Any:
     return lookup
 
 
+async def platform_roots(ctx: AgentContext) -> list[bytes]:
+    """The configured platform's roots, so the timestamps its TSA issued are trusted; none when it is down
+    (those timestamps then verify but stay "unknown": untrusted)."""
+    roots = getattr(ctx.platform, "root_certificates", None)
+    if roots is None:
+        return []
+    try:
+        return await asyncio.wait_for(roots(), STATUS_TIMEOUT_S)
+    except (SealBridgeError, TimeoutError):
+        return []
+
+
 def _to_check(status: Any) -> Check:
     value = status.get("status") if isinstance(status, dict) else getattr(status, "status", status)
     if value == "active":
@@ -86,8 +98,9 @@ async def verify(session: Session, req: Request) -> dict[str, Any]:
         data = await asyncio.to_thread(b"".join, parts)  # up to 200 MiB: not on the loop
         fmt = await asyncio.to_thread(sniff_format, data)
         verify_fn = await asyncio.to_thread(format_function, fmt, "verify")
+        anchors = await asyncio.to_thread(load_anchors, ctx.cfg.trust_anchors)
         opts = VerifyOptions(
-            trust_anchors=await asyncio.to_thread(load_anchors, ctx.cfg.trust_anchors),
+            trust_anchors=anchors + await platform_roots(ctx),
             status_lookup=status_lookup(ctx, asyncio.get_running_loop()),
         )
         validated_at = datetime.now(UTC)
