@@ -208,7 +208,7 @@ def _page_section(picture: PagePicture, st: _Styles) -> list[Any]:
     from reportlab.platypus import Image, Paragraph
 
     buf = io.BytesIO()
-    picture.image.save(buf, "PNG")
+    picture.image.save(buf, "JPEG", quality=85)  # embedded as is (DCT): far faster and smaller than PNG
     buf.seek(0)
     max_w, max_h = 170 * mm, 225 * mm
     ratio = min(max_w / picture.image.width, max_h / picture.image.height)
@@ -224,10 +224,12 @@ def _page_section(picture: PagePicture, st: _Styles) -> list[Any]:
 
 def build_evidence(inp: EvidenceInput) -> bytes:
     """The evidence PDF (unsigned); central/evidence.py signs it when the platform issues it."""
+    from reportlab import rl_config
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
     from reportlab.platypus import PageBreak, SimpleDocTemplate
 
+    rl_config.useA85 = 0  # binary streams: reportlab's ASCII85 encoder is pure Python and slow on page images
     font = _register_font()
     st = _Styles(font)
     story: list[Any] = _cover(inp, st)

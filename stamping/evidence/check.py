@@ -117,4 +117,3 @@ def check_evidence(pdf: bytes, anchors: list[bytes], original: bytes | None = No
     except (KeyError, TypeError, AttributeError) as exc:
         findings.append(Finding("attachments", False, f"not an evidence report's JSON: {type(exc).__name__}"))
     return findings
-
