@@ -121,3 +121,49 @@ async def test_no_platform_configured_refuses_by_default(agent_factory, dev_pki,
         await asyncio.wait_for(fut, 30)
     assert not c.results
     await c.close()
+
+
+async def test_agent_stamps_with_the_platforms_timestamp(
+    agent_factory, central, platform_seal, dev_pki, sample_pdf, tmp_path
+):
+    """tsa_url unset and a platform configured: the agent asks the platform's TSA, and its verify trusts it."""
+    url, _ = central
+    client = PlatformClient(url, cache_dir=tmp_path / "platform-cache", grace_seconds=3600)
+    agent = await agent_factory(platform=client, require_platform=True, platform_url=url)
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    fut, err = await stamp_once(c, sample_pdf, platform_seal, dev_pki.pin)
+    assert err is None
+    stamped = c.result_bytes((await asyncio.wait_for(fut, 60))["document"])
+    (rec,) = [r for r in agent.ctx.audit.records() if r.event == "stamp"]
+    assert rec.detail["timestamp"] == "tsa"
+    ref = await c.upload(stamped)
+    seal = (await c.call("verify", {"origin": PORTAL, "document": ref}))["report"]["seals"][0]
+    assert seal["checks"]["timestamp"]["status"] == "ok", seal["checks"]["timestamp"]
+    assert seal["extra"]["signing_time_source"] == "tsa"
+    await c.close()
+
+
+@pytest.mark.parametrize("required", [True, False])
+async def test_tsa_down(required, agent_factory, central, platform_seal, dev_pki, sample_pdf, tmp_path):
+    url, _ = central
+    client = PlatformClient(url, cache_dir=tmp_path / "platform-cache", grace_seconds=3600)
+    agent = await agent_factory(
+        platform=client, platform_url=url, tsa_url="http://127.0.0.1:9/tsa", timestamp_required=required
+    )
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    fut, err = await stamp_once(c, sample_pdf, platform_seal, dev_pki.pin)
+    if required:
+        failure = err
+        if failure is None:
+            with pytest.raises(RpcFailure) as exc:
+                await asyncio.wait_for(fut, 60)
+            failure = exc.value
+        assert failure.code == "TSA_UNREACHABLE" and not c.results
+        stamps = [r for r in agent.ctx.audit.records() if r.event == "stamp"]
+        assert [r.result for r in stamps] == ["TSA_UNREACHABLE"]
+    else:
+        assert err is None
+        await asyncio.wait_for(fut, 60)
+        (rec,) = [r for r in agent.ctx.audit.records() if r.event == "stamp"]
+        assert rec.result == "OK" and rec.detail["timestamp"] == "skipped"
+    await c.close()
