@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXT
+from tests.support.agent_env import EXT
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-c", "import sys; from agent.cli import main; sys.exit(main())"]

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-from p11_helpers import KEY_IDS, PIN
+
+from tests.support.softhsm import KEY_IDS, PIN
 
 REPO = Path(__file__).resolve().parents[2]
 

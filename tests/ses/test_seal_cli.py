@@ -15,8 +15,7 @@ import pytest
 from agent.cli import main
 from formats.picture import draw_round_seal
 from formats.ses import SealKind, build_seal_v4
-
-from .conftest import T0, Pki
+from tests.support.ses_pki import T0, Pki
 
 SEAL_KEYS = {
     "kind",
