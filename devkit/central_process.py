@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SEALBRIDGE = [sys.executable, "-c", "import sys; from agent.cli import main; sys.exit(main())"]
+SEALBRIDGE = [sys.executable, "-m", "sealbridge"]
 
 
 @dataclass

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from agent.cli import main
+from sealbridge.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-from agent.cli import main as cli_main
 from agent.seal_store import SealStore, cert_sha256
 from agent.tokens import pkcs11 as driver
 from formats.errors import SealBridgeError
+from sealbridge.cli import main as cli_main
 from tests.support.softhsm import KEY_IDS, der_of
 
 

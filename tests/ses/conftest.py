@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from formats.gm import SM2PrivateKey
@@ -22,8 +20,3 @@ def pki() -> Pki:
         signer=SoftSm2Signer(signer_key, make_sm2_cert(signer_key, "张三", maker_key, "Test Seal Maker")),
         other_signer=SoftSm2Signer(other_key, make_sm2_cert(other_key, "李四", maker_key, "Test Seal Maker")),
     )
-
-
-@pytest.fixture(scope="session")
-def seals_dir(samples: Path) -> Path:
-    return samples / "seals"

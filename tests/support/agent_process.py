@@ -13,7 +13,7 @@ from pathlib import Path
 from tests.support.agent_env import EXT, PORTAL
 
 REPO = Path(__file__).resolve().parents[2]
-SEALBRIDGE = [sys.executable, "-c", "import sys; from agent.cli import main; sys.exit(main())"]
+SEALBRIDGE = [sys.executable, "-m", "sealbridge"]
 
 
 def write_home(home: Path, token: Path, port: int) -> Path:

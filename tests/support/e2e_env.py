@@ -29,7 +29,7 @@ EXTENSION_DIR = REPO / "extension"
 PORTAL_DIR = REPO / "tests" / "e2e" / "portal"
 EXTENSION_ID = "bcmacoahbnnfcbanjcodgfddjeoejknn"
 EXTENSION_ORIGIN = f"chrome-extension://{EXTENSION_ID}"
-SEALBRIDGE = [sys.executable, "-c", "import sys; from agent.cli import main; sys.exit(main())"]
+SEALBRIDGE = [sys.executable, "-m", "sealbridge"]
 SOFT_LABEL = "示例科技 电子印章UKey (e2e)"
 
 
