@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 
 import aiohttp  # noqa: E402
 
-from tests.central.helpers import CentralHandle, create_admin_token  # noqa: E402
+from devkit.central_process import CentralHandle, create_admin_token  # noqa: E402
 
 
 async def hammer(url: str, hash_name: str, seconds: float, concurrency: int) -> float:

@@ -1,6 +1,6 @@
 """Evidence report generation time for a 20-page document with a seal on every page (a riding seam).
 
-A 20-page PDF from tests/pdf/pdfmaker with one official
+A 20-page text PDF (made here with reportlab) with one official
 seal plus a riding seam over all 20 pages, so every page carries a seal and is rendered into the report.
 Baseline measured in the same run: verifying the same document (the evidence report verifies first, then
 renders the sealed pages and writes the PDF), so the ratio is what the evidence costs on top of verification.
@@ -22,6 +22,23 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
+def text_pdf(pages: int) -> bytes:
+    """An A4 document with a few lines of text on each page."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4)
+    for n in range(1, pages + 1):
+        for line in range(30):
+            c.drawString(
+                72, 770 - 22 * line, f"Contract page {n}, clause {line + 1}: the parties agree as follows."
+            )
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
 def stamped_pdf(pki_dir: Path, pages: int) -> tuple[bytes, list[bytes]]:
     from agent.devpki import make_dev_pki
     from agent.tokens.soft import open_soft_token
@@ -29,7 +46,6 @@ def stamped_pdf(pki_dir: Path, pages: int) -> tuple[bytes, list[bytes]]:
     from stamping.options import StampOptions
     from stamping.pdf import stamp
     from stamping.placement import parse_place, parse_seam
-    from tests.pdf.pdfmaker import contract_pdf
 
     pki = make_dev_pki(pki_dir)
     token = open_soft_token(pki.tokens["sm2"])
@@ -37,7 +53,7 @@ def stamped_pdf(pki_dir: Path, pages: int) -> tuple[bytes, list[bytes]]:
     seal = pki.seals["sm2"].read_bytes()
     out = io.BytesIO()
     placements = [parse_place("page=1,x=100,y=150"), parse_seam(f"right,pages=1-{pages}")]
-    stamp(contract_pdf(pages), out, signer, seal, placements, StampOptions())
+    stamp(text_pdf(pages), out, signer, seal, placements, StampOptions())
     return out.getvalue(), [c.dump() for c in load_certificates(pki.root.read_bytes())]
 
 

@@ -45,6 +45,16 @@ def _takes_certificate(lookup: StatusLookup) -> bool:
     return len(positional) >= 3
 
 
+@dataclass(frozen=True)
+class Producer:
+    """Who made the signature, as written into OFD Signature.xml (Provider/@ProviderName, @Version,
+    @Company). The caller names itself: stamping does not know which program is using it."""
+
+    name: str = "SealBridge"
+    version: str = ""  # omitted from the file when empty
+    company: str = "SealBridge"
+
+
 @dataclass
 class StampOptions:
     lock: bool = False  # OFD: protect Signatures.xml so no later seal can be added
@@ -56,6 +66,7 @@ class StampOptions:
     # PAdES B-T). Built by the agent/CLI, which own the network.
     timestamper: TimeStamper | None = None
     progress: Callable[[float], None] | None = None  # 0.0 .. 1.0
+    producer: Producer = field(default_factory=Producer)  # OFD Provider element
 
 
 @dataclass

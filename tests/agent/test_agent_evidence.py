@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agent.cli import main
+from sealbridge.cli import main
 from stamping.evidence.build import attached_report
 
 

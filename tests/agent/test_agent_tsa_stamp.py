@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from asn1crypto import cms, tsp, x509
 
-from agent.cli import main
 from central.tsa import build_token, granted, parse_request
 from central.tsa_keys import TsaKey
+from devkit.central_process import start_central
 from formats.gm import SM2PrivateKey, SM2PublicKey, register_asn1crypto_oids, sm3
 from formats.ses import parse_signature
 from formats.x509 import build_certificate
-from tests.central.helpers import start_central
+from sealbridge.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
-from tests.central.helpers import start_central
+from devkit.central_process import start_central
+from sealbridge.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from formats.gm import SM2PublicKey, register_asn1crypto_oids, sm3
 from formats.gm.sm2 import available_backends
 from stamping.timestamps.reply import TimeStampResp, build_request
-from tests.central.helpers import http
+from tests.support.central import http
 
 POLICY = "2.25.255252260694207061959094337223095584223"
 

@@ -14,6 +14,7 @@ import io
 import time
 from typing import TYPE_CHECKING, Any
 
+from agent import __version__
 from agent.server.logs import log_event
 from agent.server.methods.basic import check_site
 from agent.server.methods.documents import format_function, page_count, sniff_format
@@ -21,7 +22,7 @@ from agent.server.protocol import Request
 from agent.tsa_client import configured_timestamper, stamp_with_timestamp_policy
 from formats.errors import SealBridgeError
 from formats.gm import sm3
-from stamping.options import StampOptions
+from stamping.options import Producer, StampOptions
 from stamping.placement import from_dict
 
 if TYPE_CHECKING:
@@ -241,6 +242,7 @@ async def _stamp_on_token(
         reason=options.get("reason"),
         location=options.get("location"),
         progress=progress,
+        producer=Producer(version=__version__),
     )
 
     cfg = session.ctx.cfg
