@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from formats.gm import SM2PublicKey, register_asn1crypto_oids, sm3
 from formats.gm.sm2 import available_backends
 from stamping.timestamps.reply import TimeStampResp, build_request
-from tests.support.central import http
+from tests.support.central import http, start_central
 
 POLICY = "2.25.255252260694207061959094337223095584223"
 
@@ -150,3 +150,12 @@ def test_wrong_content_type_is_refused(central) -> None:
     url, _, _ = central
     code, kind, _ = _post(url, build_request(sm3(b"x"), "sm3", 1), "application/octet-stream")
     assert code == 400 and kind == "application/json"
+
+
+def test_tsa_is_rate_limited_like_the_other_public_calls(tmp_path) -> None:
+    url, _, handle = start_central(tmp_path, rate=0.001, burst=2)
+    try:
+        codes = [_post(url, build_request(sm3(b"x"), "sm3", n))[0] for n in range(3)]
+    finally:
+        handle.stop()
+    assert codes == [200, 200, 429]
