@@ -119,7 +119,9 @@ async def test_agent_stamps_with_the_platforms_timestamp(
     c = await AgentClient.authed(agent.url, EXT, agent.secret)
     fut, err = await stamp_once(c, sample_pdf, platform_seal, dev_pki.pin)
     assert err is None
-    stamped = c.result_bytes((await asyncio.wait_for(fut, 60))["document"])
+    res = await asyncio.wait_for(fut, 60)
+    stamped = c.result_bytes(res["document"])
+    assert res["timestamp"] == "tsa" and not c.schema_errors
     (rec,) = [r for r in agent.ctx.audit.records() if r.event == "stamp"]
     assert rec.detail["timestamp"] == "tsa"
     ref = await c.upload(stamped)
@@ -149,7 +151,7 @@ async def test_tsa_down(required, agent_factory, central, platform_seal, dev_pki
         assert [r.result for r in stamps] == ["TSA_UNREACHABLE"]
     else:
         assert err is None
-        await asyncio.wait_for(fut, 60)
+        assert (await asyncio.wait_for(fut, 60))["timestamp"] == "skipped"
         (rec,) = [r for r in agent.ctx.audit.records() if r.event == "stamp"]
         assert rec.result == "OK" and rec.detail["timestamp"] == "skipped"
     await c.close()

@@ -38,6 +38,26 @@ def test_verified_timestamp_is_marked_timestamp(ofd_samples, pki) -> None:  # ty
     assert seal.extra["signing_time_source"] == "tsa"
 
 
+def test_claim_later_than_the_timestamp_is_flagged(ofd_samples, pki) -> None:  # type: ignore[no-untyped-def]
+    """The signer's clock says an hour after the TSA's: impossible for an honest signer; genTime wins."""
+    claimed = datetime.now(UTC).replace(microsecond=0)
+    gen = claimed - timedelta(hours=1)
+    data = with_timestamp(_stamped_at(ofd_samples, pki, claimed), lambda sig: tsa_token(pki, sig, gen))
+    (seal,) = verify(data, VerifyOptions(trust_anchors=[pki.root_cert])).seals
+    assert seal.checks["timestamp"].status == "ok", seal.checks["timestamp"]
+    assert seal.extra["signing_time_source"] == "tsa"
+    assert seal.extra["best_signature_time"] == gen.isoformat() == seal.signed_at
+    assert seal.extra["claimed_time_after_timestamp"] == claimed.isoformat()
+    assert "later than the time-stamp" in seal.extra["time_warning"]
+
+
+def test_claim_before_the_timestamp_is_not_flagged(ofd_samples, pki) -> None:  # type: ignore[no-untyped-def]
+    gen = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
+    data = with_timestamp(stamped_sample(ofd_samples, pki), lambda sig: tsa_token(pki, sig, gen))
+    (seal,) = verify(data, VerifyOptions(trust_anchors=[pki.root_cert])).seals
+    assert "time_warning" not in seal.extra and seal.extra["best_signature_time"] == gen.isoformat()
+
+
 def test_status_lookup_gets_the_signer_certificate(ofd_samples, pki) -> None:  # type: ignore[no-untyped-def]
     seen: list[tuple] = []
 

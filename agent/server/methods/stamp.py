@@ -141,6 +141,7 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
         "pages": list(result.pages),
         "seal_id": entry.seal_id,
         "audit_seq": seq,
+        "timestamp": result.timestamp,
     }
 
 
