@@ -18,11 +18,10 @@ from PIL import Image, ImageDraw
 from stamping.options import StampOptions
 from stamping.pdf import stamp
 from stamping.placement import At, Keyword, Seam
-
-from .conftest import make_party
-from .helpers import box_px, count, red_mask
-from .pdfmaker import PageSpec, contract_pdf, make_pdf
-from .readers import mutool_draw, render, run_tool
+from tests.support.pdf_maker import PageSpec, contract_pdf, make_pdf
+from tests.support.pdf_parties import make_party
+from tests.support.pdf_readers import mutool_draw, render, run_tool
+from tests.support.pdf_render import box_px, count, red_mask
 
 ENGINES = ("pdfium", "pdfium-print", "poppler", "mupdf")
 _ANNOT_PRINT, _ANNOT_HIDDEN, _ANNOT_NOVIEW = 4, 2, 32

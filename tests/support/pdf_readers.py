@@ -17,7 +17,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image
 
-from .helpers import SCALE
+from tests.support.pdf_render import SCALE
 
 # mutool prints this for every file when built without LittleCMS; it says nothing about the document.
 _MUTOOL_BUILD_NOTE = "warning: ICC support is not available"
