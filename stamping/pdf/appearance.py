@@ -1,8 +1,8 @@
 """The seal picture as a widget appearance: a transparent image at its true size, no border, no text.
 
 Each widget's normal appearance (/AP /N) is a form XObject with /BBox [0 0 w h] that paints one image
-XObject (seal_image: indexed colour + soft mask) over the whole box. Widgets showing the same crop in one
-revision share the image object. Strips of a riding seam are crops of the same picture. On pages shown
+XObject (seal_image: indexed colour + soft mask) over the whole box. Widgets showing the same crop share
+the image object, also across the seals of one request (each a later incremental update of the same file). Strips of a riding seam are crops of the same picture. On pages shown
 turned by /Rotate the picture is turned the other way, so the seal stands upright for the reader.
 Pictures sharper than needed are reduced to _PX_PER_MM at their true size (above 300 dpi).
 """
@@ -109,8 +109,10 @@ class AppearanceFactory:
     def __init__(self, image: Image.Image) -> None:
         self._image = image
         self._encoded: dict[Crop, EncodedSealImage] = {}
-        self._writer: BasePdfFileWriter | None = None
-        self._image_refs: dict[Crop, generic.IndirectObject] = {}
+        # (object number, generation) of each crop's image, once written. The seals of one request are
+        # successive incremental updates of the same file, so a later revision can point at the image an
+        # earlier one wrote instead of carrying it again (the earlier objects stay unchanged).
+        self._image_ids: dict[Crop, tuple[int, int]] = {}
 
     def encoded(self, crop: Crop) -> EncodedSealImage:
         enc = self._encoded.get(crop)
@@ -151,11 +153,11 @@ class AppearanceFactory:
         annot[pdf_name("/AP")] = generic.DictionaryObject({pdf_name("/N"): writer.add_object(form)})
 
     def _image_ref(self, writer: BasePdfFileWriter, crop: Crop) -> generic.IndirectObject:
-        if writer is not self._writer:  # a new revision: objects of another writer are not ours to use
-            self._writer, self._image_refs = writer, {}
-        ref = self._image_refs.get(crop)
-        if ref is None:
-            ref = self._image_refs[crop] = _add_image(writer, self.encoded(crop))
+        known = self._image_ids.get(crop)
+        if known is not None:
+            return generic.IndirectObject(known[0], known[1], writer)
+        ref = _add_image(writer, self.encoded(crop))
+        self._image_ids[crop] = (ref.idnum, ref.generation)
         return ref
 
 
