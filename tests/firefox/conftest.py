@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.e2e_env import Environment, build_environment
+from tests.support.e2e_env import Environment, build_environment, journey_documents
 from tests.support.firefox import ADDON_ID, Firefox, wait_for, write_firefox_native_host
 
 
@@ -23,18 +23,7 @@ def ff_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
 
 @pytest.fixture(scope="package")
 def ff_documents(ff_env: Environment) -> dict[str, bytes]:
-    from tests.support.ofd_maker import make_ofd, text_object
-    from tests.support.pdf_maker import contract_pdf
-
-    docs = {
-        "contract.pdf": contract_pdf(3),
-        "form.ofd": make_ofd(
-            [
-                text_object("企业登记申请表 第一页", 20, 30, size=6),
-                text_object("申请单位（盖章处）：示例科技有限公司", 20, 200, size=5, oid=301),
-            ]
-        ),
-    }
+    docs = journey_documents()
     ff_env.files.update(docs)
     return docs
 

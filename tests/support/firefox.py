@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.e2e_env import EXTENSION_DIR, REPO, SEALBRIDGE, free_port
+from tests.support.e2e_env import EXTENSION_DIR, free_port, write_host_wrapper
 
 FIREFOX = "firefox-esr"
 ADDON_ID = "sealbridge@sealbridge.dev"
@@ -28,11 +28,7 @@ HOST_NAME = "cn.sealbridge.agent"
 
 def write_firefox_native_host(home: Path, agent_home: Path, env: dict[str, str]) -> Path:
     """The host manifest in <home>/.mozilla/native-messaging-hosts and the wrapper script it names."""
-    wrapper = agent_home / "native-host-firefox.sh"
-    exports = "".join(f"export {k}={json.dumps(env[k])}\n" for k in ("SEALBRIDGE_HOME", "PYTHONPATH"))
-    cmd = " ".join(json.dumps(a) for a in SEALBRIDGE)
-    wrapper.write_text(f'#!/bin/sh\n{exports}cd {json.dumps(str(REPO))}\nexec {cmd} native-host "$@"\n')
-    wrapper.chmod(0o700)
+    wrapper = write_host_wrapper(agent_home / "native-host-firefox.sh", env)
     hosts = home / ".mozilla" / "native-messaging-hosts"
     hosts.mkdir(parents=True, exist_ok=True)
     manifest = {
