@@ -20,6 +20,7 @@ $(VENV)/.installed: pyproject.toml
 system-deps-test:
 	@installer/ensure-debs.sh $(TEST_DEBS)
 	@command -v node >/dev/null || installer/ensure-debs.sh nodejs
+	@command -v npm >/dev/null || installer/ensure-debs.sh npm
 
 system-deps-demo:
 	@installer/ensure-debs.sh $(DEMO_DEBS)
