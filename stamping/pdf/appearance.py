@@ -104,7 +104,7 @@ def fit_resolution(img: Image.Image, width_mm: float, height_mm: float) -> Image
 
 
 class AppearanceFactory:
-    """Makes the seal appearances for one seal picture: encoded images per crop, objects per writer."""
+    """Makes the seal appearances for one seal picture: one encoded image and one image object per crop."""
 
     def __init__(self, image: Image.Image) -> None:
         self._image = image
