@@ -113,7 +113,7 @@ class AgentContext:
     secret: bytes = field(repr=False)
     audit: AuditLog
     workers: TokenWorkers = field(default_factory=TokenWorkers)
-    platform: Any = None  # agent.platform_client.PlatformClient, when a platform is configured
+    platform: Any = None  # agent.platform.PlatformClient, when a platform is configured
     require_platform: bool = True  # stamping refuses without a platform status check
     sessions: set[Any] = field(default_factory=set)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.platform_client import PlatformClient
+from agent.platform import PlatformClient
 from agent.tokens.soft import SoftToken
 from tests.support.agent_env import EXT, PORTAL
 from tests.support.agent_flows import stamp_once

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.platform_client import PlatformClient
+from agent.platform import PlatformClient
 from agent.tokens.soft import SoftToken
 from formats.gm.keys import load_certificate
 from formats.ses import SealKind, parse_seal, signer_in_seal
