@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
+from agent.client import AgentClient
 from agent.server.protocol import validate_def
 from sealbridge.cli import main
 from tests.support.agent_env import EXT, PORTAL
-from tests.support.ws_client import AgentClient
 
 
 async def test_seals_list_and_the_cli_agree(agent, soft_token, dev_pki, tmp_path, capsys, monkeypatch):
