@@ -54,7 +54,7 @@ async def test_verify_with_evidence_returns_the_evidence_pdf(agent_factory, samp
     data = (samples / "ofd" / "gomain-invoice-v4-tampered.ofd").read_bytes()
     ref = await c.upload(data, name="发票.ofd")
     result = await c.call("verify", {"document": ref, "evidence": "pdf"})
-    assert not c.schema_errors
+    assert not c.frame_errors
     pdf = c.result_bytes(result["evidence"])
     assert pdf.startswith(b"%PDF") and result["evidence"]["format"] == "pdf"
     assert json.loads(attached_report(pdf) or b"null") == result["report"]

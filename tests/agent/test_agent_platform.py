@@ -121,7 +121,7 @@ async def test_agent_stamps_with_the_platforms_timestamp(
     assert err is None
     res = await asyncio.wait_for(fut, 60)
     stamped = c.result_bytes(res["document"])
-    assert res["timestamp"] == "tsa" and not c.schema_errors
+    assert res["timestamp"] == "tsa" and not c.frame_errors
     (rec,) = [r for r in agent.ctx.audit.records() if r.event == "stamp"]
     assert rec.detail["timestamp"] == "tsa"
     ref = await c.upload(stamped)
@@ -143,7 +143,7 @@ async def test_tsa_down(required, agent_factory, central, platform_seal, dev_pki
     if required:
         failure = err
         if failure is None:
-            with pytest.raises(RpcFailure) as exc:
+            with pytest.raises(AgentError) as exc:
                 await asyncio.wait_for(fut, 60)
             failure = exc.value
         assert failure.code == "TSA_UNREACHABLE" and not c.results
