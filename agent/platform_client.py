@@ -36,6 +36,7 @@ from formats.gm.keys import load_certificates, verify_signature
 from stamping.fileout import atomic_write
 from stamping.report import Check
 from stamping.seal_users import cert_may_use, platform_time
+from stamping.sealchecks import platform_error_check, status_answer_check
 
 CLOCK_SKEW_S = 300  # a live answer may be this old (proxy caches) or this far in the future (clock skew)
 USAGE_BATCH = 100
@@ -101,19 +102,19 @@ class StatusAnswer:
         return text
 
     def to_check(self, cert_der: bytes | None = None, signed_at: datetime | None = None) -> Check:
-        """The report's platform_status: decided by the status at signing time when it is known, and, given
-        the signer certificate, by whether it held or was authorized to use the seal then."""
+        """The report's platform_status (stamping.sealchecks.status_answer_check, shared with the platform)."""
+        body = {**self.body, "status": self.status, "since": self.since}
         if self.at is not None:
-            if self.status_at != "active":
-                return Check.failed(self.describe())
-            if cert_der is not None and signed_at is not None:
-                allowed, why = cert_may_use(self.body, cert_der, signed_at)
-                if allowed is False:
-                    return Check.failed(f"{self.describe()}; {why}")
-            return Check.ok(self.describe())
-        if self.status == "active":
-            return Check.ok(self.describe() + "; signing time unknown")
-        return Check.unknown(self.describe() + "; signing time unknown")
+            body.update(status_at=self.status_at, at=self.at)
+        if self.at is not None and signed_at is None:
+            signed_at = datetime.fromisoformat(self.at.replace("Z", "+00:00"))
+        return status_answer_check(
+            body,
+            signed_at if self.at is not None else None,
+            cert_der,
+            produced_at=self.produced_at,
+            cached=self.from_cache,
+        )
 
 
 class PlatformClient:
@@ -342,6 +343,11 @@ class PlatformClient:
             )
         return self._answer(response, at, from_cache=True)
 
+    @property
+    def trusted_fingerprints(self) -> list[str]:
+        """SHA-256 (hex) of the platform certificates whose signed answers this client accepts."""
+        return sorted(self._trusted)
+
     async def require_active(self, esid: str, cert_der: bytes | None = None) -> StatusAnswer:
         """The seal's status if it is active; given the signing certificate, also refuse (SEAL_NOT_FOR_SIGNER)
         one that neither holds the seal nor is authorized now — an ended or withdrawn authorization leaves
@@ -363,11 +369,7 @@ class PlatformClient:
         try:
             return (await self.status(esid, signed_at)).to_check(cert_der, signed_at)
         except SealBridgeError as err:
-            if err.code == "SEAL_NOT_FOUND":
-                return Check.unknown(f"seal {esid} is not registered at {self.base_url}")
-            if err.code == "PLATFORM_RESPONSE_INVALID":
-                return Check.failed(f"{err.code}: {err.detail}")
-            return Check.unknown(f"{err.code}: {err.detail or err.message_en}")
+            return platform_error_check(err.code, esid)
 
     async def seals_for_cert(self, cert_der: bytes) -> list[dict[str, Any]]:
         """Seals usable by this certificate (held or authorized), each with `seal_der` bytes."""
@@ -503,7 +505,7 @@ def make_status_lookup(
         try:
             return runner.run(client.status_check(esid, signed_at, cert_der), timeout + 5)
         except Exception as exc:  # noqa: BLE001 - a platform problem makes the check unknown, not a crash
-            return Check.unknown(f"platform status unavailable: {type(exc).__name__}")
+            return Check.unknown("PLATFORM_UNREACHABLE", error_code=type(exc).__name__)
 
     def close() -> None:
         runner.run(client.close(), 5)

@@ -16,7 +16,7 @@ from central.timeutil import utcnow
 from formats.errors import SealBridgeError
 from stamping.options import VerifyOptions
 from stamping.report import Check
-from stamping.seal_users import cert_may_use
+from stamping.sealchecks import status_answer_check
 
 
 def sniff(data: bytes) -> str:
@@ -30,20 +30,7 @@ def sniff(data: bytes) -> str:
 def describe(body: dict[str, Any], signed_at: datetime | None, cert_der: bytes | None = None) -> Check:
     """Turn a status body into the report's platform_status check (with the signer certificate: also
     whether it held or was authorized to use the seal at the signing time)."""
-    now, since = body["status"], body.get("since") or ""
-    when_now = f"{now} now" + (f" (since {since})" if since and now != "active" else "")
-    if signed_at is None:
-        text = f"{when_now}; signing time unknown"
-        return Check.ok(text) if now == "active" else Check.unknown(text)
-    at_status = body.get("status_at")
-    text = f"{when_now}, {at_status} at signing time ({body.get('at')})"
-    if at_status != "active":
-        return Check.failed(text)
-    if cert_der is not None:
-        allowed, why = cert_may_use(body, cert_der, signed_at)
-        if allowed is False:
-            return Check.failed(f"{text}; {why}")
-    return Check.ok(text)
+    return status_answer_check(body, signed_at, cert_der, produced_at=body.get("produced_at"))
 
 
 def status_lookup_for(db: Database):  # -> StatusLookup
@@ -52,13 +39,15 @@ def status_lookup_for(db: Database):  # -> StatusLookup
     def lookup(esid: str, signed_at: datetime | None, cert_der: bytes | None = None) -> Check:
         body = db.run_sync(seal_status, esid, signed_at, utcnow(), write=False)
         if body is None:
-            return Check.unknown(f"seal {esid} was not made by this platform")
+            return Check.unknown("PLATFORM_SEAL_NOT_REGISTERED", esid=esid)
         return describe(body, signed_at, cert_der)
 
     return lookup
 
 
-def verify_document(db: Database, data: bytes, trust_anchors: list[bytes]) -> dict[str, Any]:
+def verify_document(
+    db: Database, data: bytes, trust_anchors: list[bytes], platform: dict[str, Any] | None = None
+) -> dict[str, Any]:
     fmt = sniff(data)
     try:
         module = importlib.import_module(f"stamping.{fmt}")
@@ -67,6 +56,8 @@ def verify_document(db: Database, data: bytes, trust_anchors: list[bytes]) -> di
         raise SealBridgeError(
             "DOC_UNSUPPORTED", f"{fmt.upper()} verification is not available in this build"
         ) from None
-    options = VerifyOptions(trust_anchors=list(trust_anchors), status_lookup=status_lookup_for(db))
+    options = VerifyOptions(
+        trust_anchors=list(trust_anchors), status_lookup=status_lookup_for(db), platform=platform
+    )
     report = verify(data, options)
     return report.to_dict()

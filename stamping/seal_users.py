@@ -17,6 +17,8 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
+from stamping.report import Reason, reason
+
 _FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -29,14 +31,25 @@ def platform_time(t: datetime) -> str:
 
 def cert_may_use(body: dict[str, Any], cert_der: bytes, at: datetime) -> tuple[bool | None, str]:
     """(True, why) for a holder or a certificate authorized at `at`; (False, why) otherwise;
-    (None, why) when the body does not say (a platform that predates holder_certs)."""
+    (None, why) when the body does not say (a platform that predates holder_certs). `why` in English."""
+    from stamping.messages import render
+
+    allowed, why = cert_use(body, cert_der, at)
+    if why is None:
+        return allowed, "the platform's answer does not list who may use the seal"
+    return allowed, render(why.code, why.params, "en")
+
+
+def cert_use(body: dict[str, Any], cert_der: bytes, at: datetime) -> tuple[bool | None, Reason | None]:
+    """As cert_may_use, with the reason as a report code (CERT_HOLDS_SEAL, CERT_AUTHORIZED,
+    CERT_AUTHORIZATION_NOT_COVERING, CERT_NOT_HOLDER_NOR_AUTHORIZED; None when the body does not say)."""
     holders = body.get("holder_certs")
     grants = body.get("authorizations")
     if not isinstance(holders, list) or not isinstance(grants, list):
-        return None, "the platform's answer does not list who may use the seal"
+        return None, None
     sha = hashlib.sha256(bytes(cert_der)).hexdigest()
     if sha in holders:
-        return True, "the signer certificate holds the seal"
+        return True, reason("CERT_HOLDS_SEAL")
     t = platform_time(at)
     seen = False
     for grant in grants:
@@ -50,7 +63,7 @@ def cert_may_use(body: dict[str, Any], cert_der: bytes, at: datetime) -> tuple[b
             end = revoked
         # Signing times often carry whole seconds: one in the second of the grant counts as after it.
         if start[:19] <= t[:19] and t < end:
-            return True, f"the signer certificate is authorized from {start} until {end}"
+            return True, reason("CERT_AUTHORIZED", not_before=start, not_after=end)
     if seen:
-        return False, f"the signer certificate's authorization does not cover {t} (ended, withdrawn or later)"
-    return False, "the signer certificate neither holds the seal nor is authorized to use it"
+        return False, reason("CERT_AUTHORIZATION_NOT_COVERING", at=t)
+    return False, reason("CERT_NOT_HOLDER_NOR_AUTHORIZED")

@@ -80,7 +80,7 @@ export function reasonOf(seal) {
 }
 
 /** A check that does not apply to this seal (e.g. no timestamp was added) is not a doubt about it. */
-export const notApplicable = (c) => c.status !== "failed" && /^not applicable/i.test(c.detail ?? "");
+export const notApplicable = (c) => c.status !== "failed" && (c.applicable === false || /^not applicable/i.test(c.detail ?? ""));
 
 /** Render a verification report (the shared shape of docs/verification.md). */
 export function renderReport(container, report) {

@@ -86,11 +86,11 @@ async def test_active_then_revoked_seal(agent_factory, central, platform_seal, d
     ref = await c.upload(stamped)
     report = (await c.call("verify", {"origin": PORTAL, "document": ref}))["report"]
     check = report["seals"][0]["checks"]["platform_status"]
-    assert (
-        check["status"] == "ok"
-        and "revoked now" in check["detail"]
-        and "active at signing time" in check["detail"]
-    )
+    assert check["status"] == "ok" and check["reasons"][0]["code"] == "PLATFORM_ACTIVE_AT_SIGNING", check
+    assert check["reasons"][0]["now_status"] == "revoked", check
+    assert {"code": "SEAL_REVOKED_AFTER_SIGNING", "since": check["reasons"][0]["since"]} in report["seals"][
+        0
+    ]["warnings"]
     assert not c.schema_errors
     await c.close()
     for _ in range(100):  # the usage report goes out in the background

@@ -13,6 +13,7 @@ from agent.server.protocol import Request
 from formats.errors import SealBridgeError
 from stamping.options import VerifyOptions
 from stamping.report import Check
+from stamping.sealchecks import platform_error_check, status_answer_check
 
 if TYPE_CHECKING:
     from agent.server.context import AgentContext
@@ -54,20 +55,25 @@ def status_lookup(ctx: AgentContext, loop: asyncio.AbstractEventLoop) -> Any:
             fut = asyncio.run_coroutine_threadsafe(platform.status(esid), loop)
             return _to_check(fut.result(STATUS_TIMEOUT_S))
         except SealBridgeError as err:
-            return Check.unknown(f"{err.code}: {err.detail or err.message_en}")
+            return platform_error_check(err.code, esid)
         except Exception as exc:  # the platform's trouble makes the check unknown, never a crash
-            return Check.unknown(f"platform status unavailable: {type(exc).__name__}")
+            return Check.unknown("PLATFORM_UNREACHABLE", error_code=type(exc).__name__)
 
     return lookup
 
 
 def _to_check(status: Any) -> Check:
-    value = status.get("status") if isinstance(status, dict) else getattr(status, "status", status)
-    if value == "active":
-        return Check.ok("active at the central platform")
-    if value in ("revoked", "suspended", "expired", "cancelled"):
-        return Check.failed(f"{value} at the central platform")
-    return Check.unknown(f"platform status {value!r}")
+    """A platform object without status_check (older clients, test doubles): its status now only."""
+    body = status if isinstance(status, dict) else {"status": getattr(status, "status", status)}
+    return status_answer_check(body, None)
+
+
+def platform_facts(platform: Any) -> dict[str, Any] | None:
+    """The platform the report's policy names: its URL and the certificate its answers are checked with."""
+    if platform is None:
+        return None
+    pinned = list(getattr(platform, "trusted_fingerprints", []) or [])
+    return {"url": getattr(platform, "base_url", None), "certificate_sha256": pinned[0] if pinned else None}
 
 
 async def verify(session: Session, req: Request) -> dict[str, Any]:
@@ -89,6 +95,7 @@ async def verify(session: Session, req: Request) -> dict[str, Any]:
         opts = VerifyOptions(
             trust_anchors=await asyncio.to_thread(load_anchors, ctx.cfg.trust_anchors),
             status_lookup=status_lookup(ctx, asyncio.get_running_loop()),
+            platform=platform_facts(ctx.platform),
         )
         report = await asyncio.to_thread(verify_fn, data, opts)
     except SealBridgeError as err:
