@@ -14,7 +14,7 @@ from agent.platform_client import make_status_lookup
 from stamping.messages import render_reason
 from stamping.ofd import verify
 from stamping.options import VerifyOptions
-from tests.central.helpers import http, make_cert, register_seal
+from tests.support.central import http, make_cert, register_seal
 
 
 def _stamp_ofd(samples, key, cert: bytes, seal_der: bytes, at: datetime | None = None) -> bytes:

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from tests.e2e.e2e_env import REPO
-from tests.e2e.e2e_helpers import VERIFY_URL, Browser, save_artifact
+from tests.support.e2e_browser import VERIFY_URL, Browser, save_artifact
+from tests.support.e2e_env import REPO
 
 pytestmark = pytest.mark.browser
 
@@ -155,8 +155,8 @@ def test_verify_page_shows_a_seal_revoked_after_signing_in_amber(browser: Browse
     from stamping.ofd import stamp
     from stamping.options import StampOptions
     from stamping.placement import At
-    from tests.central.helpers import http
-    from tests.e2e.e2e_env import _cert_der, register_seal
+    from tests.support.central import http
+    from tests.support.e2e_env import _cert_der, register_seal
 
     env = browser.env
     cert = _cert_der(env.pki.signer_certs["sm2"])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from agent.cli import main
 from agent.cli.verify import locale_language
+from sealbridge.cli import main
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 

@@ -14,8 +14,7 @@ from stamping.messages import render_reason
 from stamping.options import StampOptions, VerifyOptions
 from stamping.pdf import stamp, verify
 from stamping.placement import At
-
-from .pdfmaker import append_page, contract_pdf
+from tests.support.pdf_maker import append_page, contract_pdf
 
 
 def _sealed(party, data: bytes | None = None) -> bytes:  # type: ignore[no-untyped-def]
