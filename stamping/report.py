@@ -268,10 +268,20 @@ class SealReport:
         return "GENERIC"
 
     @property
+    def time_source(self) -> TimeSource | None:
+        """signing_time_source, else read from the v1 `extra` fields a verifier set (timestamp/tsa → "tsa")."""
+        if self.signing_time_source is not None:
+            return self.signing_time_source
+        legacy = self.extra.get("signing_time_source")
+        if legacy is None or self.signed_at is None:
+            return None
+        return "tsa" if legacy in ("timestamp", "tsa") else "signer"
+
+    @property
     def best_signature_time(self) -> str | None:
         """ETSI EN 319 102-1 best-signature-time: the earliest time the signature provably existed — the
         timestamp's time when one verifies, else the validation time (set by the Report)."""
-        return self.signed_at if self.signing_time_source == "tsa" else None
+        return self.signed_at if self.time_source == "tsa" else None
 
     def warnings(self) -> list[Reason]:
         """Valid-but-attention states, each a code the UI shows on its own line."""
@@ -289,7 +299,7 @@ class SealReport:
         for r in self.checks["certificate"].reasons:
             if r.code == "CERT_EXPIRED_NOW":
                 out.append(r)
-        if self.signed_at and self.signing_time_source == "signer":
+        if self.signed_at and self.time_source == "signer":
             out.append(reason("SIGNING_TIME_FROM_SIGNER_ONLY"))
         return out
 
@@ -305,7 +315,7 @@ class SealReport:
             "sub_indication": self.sub_indication,
             "headline": self.headline().to_dict(),
             "signed_at": self.signed_at,
-            "signing_time_source": self.signing_time_source,
+            "signing_time_source": self.time_source,
             "best_signature_time": self.best_signature_time or validation_time,
             "signer": self.signer.to_dict() if self.signer else None,
             "seal": self.seal.to_dict() if self.seal else None,

@@ -185,12 +185,10 @@ def _verify_one(
             rep.signed_at = ts.gen_time.isoformat()
             rep.extra["signing_time_source"] = "timestamp"
             rep.extra["signing_time_detail"] = "genTime of a verified RFC 3161 token"
-            rep.signing_time_source = "tsa"
     if value.signed_at is not None and "signing_time_source" not in rep.extra:
         # The signer's own clock: a backdated time cannot be told from a true one (docs/verification.md).
         rep.extra["signing_time_source"] = "claimed"
         rep.extra["signing_time_detail"] = claim
-        rep.signing_time_source = "signer"
     _check_seal(pkg, sig, value, rep)
     rep.checks["certificate"] = check_certificate(
         value.signer_cert, value.signed_at, options.trust_anchors, pool, now

@@ -223,7 +223,6 @@ def _verify_one(
     rep.signed_at = signed_at.isoformat() if signed_at else None
     if signed_at is not None:
         rep.extra.update(_time_source(status))
-        rep.signing_time_source = "tsa" if rep.extra["signing_time_source"] == "timestamp" else "signer"
     rep.extra.update(
         coverage=status.coverage.name if status.coverage else None,
         modification_level=status.modification_level.name if status.modification_level else None,

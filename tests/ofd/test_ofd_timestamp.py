@@ -16,6 +16,11 @@ def test_good_timestamp_sets_signing_time(ofd_samples, pki):
     assert seal.checks["timestamp"].status == "ok", seal.checks["timestamp"]
     assert seal.signed_at == gen.isoformat() and seal.extra["signing_time_source"] == "timestamp"
     assert seal.verdict == "valid"
+    # Report v2: the time is the TSA's, it is the best signature time, and no "signer's claim" warning.
+    v2 = seal.to_dict("2099-01-01T00:00:00+00:00")
+    assert v2["signing_time_source"] == "tsa" and v2["best_signature_time"] == gen.isoformat()
+    assert "SIGNING_TIME_FROM_SIGNER_ONLY" not in [w["code"] for w in v2["warnings"]]
+    assert v2["checks"]["timestamp"]["reasons"][0]["code"] == "TS_OK"
 
 
 def test_timestamp_over_other_data_fails(ofd_samples, pki):
