@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from stamping.messages import enum_text, render, sub_indication_of
+
 Status = Literal["ok", "failed", "unknown"]
 Verdict = Literal["valid", "invalid", "indeterminate"]
 DocVerdict = Literal["valid", "invalid", "indeterminate", "no_seals"]
@@ -121,13 +123,9 @@ class Check:
     @property
     def detail(self) -> str:
         """English text of all reasons (what report v1 had in `detail`)."""
-        from stamping.messages import render
-
         return "; ".join(render(r.code, r.params, "en") for r in self.reasons)
 
     def text(self, lang: Literal["zh", "en"] = "zh") -> str:
-        from stamping.messages import render
-
         sep = "；" if lang == "zh" else "; "
         return sep.join(render(r.code, r.params, lang) for r in self.reasons)
 
@@ -155,8 +153,6 @@ class SealInfo:
     maker: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        from stamping.messages import enum_text
-
         enum = "seal_type_v1" if self.version == 1 else "seal_type"
         known = self.type is not None and enum_text(enum, self.type, "en") != str(self.type)
         return {
@@ -252,8 +248,6 @@ class SealReport:
 
     @property
     def sub_indication(self) -> str | None:
-        from stamping.messages import sub_indication_of
-
         found = self.explaining()
         if found is None:
             return None
