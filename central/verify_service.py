@@ -15,8 +15,8 @@ from central.status import seal_status
 from central.timeutil import utcnow
 from formats.errors import SealBridgeError
 from stamping.options import VerifyOptions
+from stamping.platform_status import StatusLookup, body_check
 from stamping.report import Check
-from stamping.sealchecks import status_answer_check
 
 
 def sniff(data: bytes) -> str:
@@ -27,20 +27,14 @@ def sniff(data: bytes) -> str:
     raise SealBridgeError("DOC_UNSUPPORTED", "neither a PDF nor an OFD package")
 
 
-def describe(body: dict[str, Any], signed_at: datetime | None, cert_der: bytes | None = None) -> Check:
-    """Turn a status body into the report's platform_status check (with the signer certificate: also
-    whether it held or was authorized to use the seal at the signing time)."""
-    return status_answer_check(body, signed_at, cert_der, produced_at=body.get("produced_at"))
-
-
-def status_lookup_for(db: Database):  # -> StatusLookup
+def status_lookup_for(db: Database) -> StatusLookup:
     """A synchronous StatusLookup reading this platform's database (called from the verifier's thread)."""
 
     def lookup(esid: str, signed_at: datetime | None, cert_der: bytes | None = None) -> Check:
         body = db.run_sync(seal_status, esid, signed_at, utcnow(), write=False)
         if body is None:
             return Check.unknown("PLATFORM_SEAL_NOT_REGISTERED", esid=esid)
-        return describe(body, signed_at, cert_der)
+        return body_check(body, cert_der, signed_at)
 
     return lookup
 

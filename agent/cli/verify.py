@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,9 @@ from agent.cli.common import add_json_flag, command, print_json
 from agent.cli.docformat import format_module, read_document, sniff
 from formats.errors import SealBridgeError
 from stamping.messages import Lang
-from stamping.options import StatusLookup, VerifyOptions
-from stamping.report import Check, Report
+from stamping.options import VerifyOptions
+from stamping.platform_status import StatusLookup
+from stamping.report import Report
 from stamping.reporttext import report_lines
 
 _CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
@@ -60,14 +60,8 @@ def load_cert_files(spec: str) -> list[bytes]:
 
 
 def _status_lookup(url: str) -> StatusLookup:
-    try:
-        from agent.platform_client import make_status_lookup
-    except ImportError:
+    from agent.platform import make_status_lookup
 
-        def unknown(_esid: str, _at: datetime | None) -> Check:
-            return Check.unknown("PLATFORM_UNREACHABLE", error_code="NO_PLATFORM_CLIENT")
-
-        return unknown
     return make_status_lookup(url)
 
 

@@ -12,8 +12,8 @@ from agent.server.methods.documents import format_function, sniff_format
 from agent.server.protocol import Request
 from formats.errors import SealBridgeError
 from stamping.options import VerifyOptions
+from stamping.platform_status import StatusLookup, error_check
 from stamping.report import Check
-from stamping.sealchecks import platform_error_check, status_answer_check
 
 if TYPE_CHECKING:
     from agent.server.context import AgentContext
@@ -38,34 +38,24 @@ def load_anchors(paths: list[str]) -> list[bytes]:
     return out
 
 
-def status_lookup(ctx: AgentContext, loop: asyncio.AbstractEventLoop) -> Any:
+def status_lookup(ctx: AgentContext, loop: asyncio.AbstractEventLoop) -> StatusLookup | None:
     """A synchronous StatusLookup for the verifier thread that asks the async platform client on the loop."""
     platform = ctx.platform
     if platform is None:
         return None
 
     def lookup(esid: str, signed_at: datetime | None, cert_der: bytes | None = None) -> Check:
-        # The third argument (stamping.options.lookup_status) lets the platform also check that the signer
-        # certificate held, or was authorized to use, the seal at signing time.
-        check = getattr(platform, "status_check", None)
+        # With the signer certificate the platform also checks that it held, or was authorized to use, the
+        # seal at signing time (stamping.platform_status.cert_may_use).
         try:
-            if check is not None:
-                fut = asyncio.run_coroutine_threadsafe(check(esid, signed_at, cert_der), loop)
-                return fut.result(STATUS_TIMEOUT_S)
-            fut = asyncio.run_coroutine_threadsafe(platform.status(esid), loop)
-            return _to_check(fut.result(STATUS_TIMEOUT_S))
+            fut = asyncio.run_coroutine_threadsafe(platform.status_check(esid, signed_at, cert_der), loop)
+            return fut.result(STATUS_TIMEOUT_S)
         except SealBridgeError as err:
-            return platform_error_check(err.code, esid)
+            return error_check(err.code, esid)
         except Exception as exc:  # the platform's trouble makes the check unknown, never a crash
             return Check.unknown("PLATFORM_UNREACHABLE", error_code=type(exc).__name__)
 
     return lookup
-
-
-def _to_check(status: Any) -> Check:
-    """A platform object without status_check (older clients, test doubles): its status now only."""
-    body = status if isinstance(status, dict) else {"status": getattr(status, "status", status)}
-    return status_answer_check(body, None)
 
 
 def platform_facts(platform: Any) -> dict[str, Any] | None:
