@@ -19,7 +19,7 @@ EXTENSION_COPY = REPO / "extension" / "common" / "report-messages.json"
 # Every module that builds checks, reasons or warnings of a report.
 EMITTERS = [
     *sorted((REPO / "stamping").rglob("*.py")),
-    REPO / "agent" / "platform_client.py",
+    *sorted((REPO / "agent" / "platform").glob("*.py")),
     REPO / "agent" / "server" / "methods" / "verify.py",
     REPO / "agent" / "cli" / "verify.py",
     REPO / "central" / "verify_service.py",

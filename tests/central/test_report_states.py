@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agent.platform_client import make_status_lookup
+from agent.platform import make_status_lookup
 from stamping.messages import render_reason
 from stamping.ofd import verify
 from stamping.options import VerifyOptions
