@@ -96,23 +96,14 @@ def _device(lib: SkfLibrary, name: str) -> Iterator[Any]:
 
 
 @contextmanager
-def _application(lib: SkfLibrary, dev: Any, name: str) -> Iterator[Any]:
+def _opened(lib: SkfLibrary, kind: str, parent: Any, name: str) -> Iterator[Any]:
+    """An application (kind "Application") or container (kind "Container") handle, closed on exit."""
     handle = HANDLE()
-    lib.check("SKF_OpenApplication", dev, encode_name(name), ctypes.byref(handle), what="SKF_OpenApplication")
+    lib.check(f"SKF_Open{kind}", parent, encode_name(name), ctypes.byref(handle), what=f"SKF_Open{kind}")
     try:
         yield handle
     finally:
-        lib.call("SKF_CloseApplication", handle)
-
-
-@contextmanager
-def _container(lib: SkfLibrary, app: Any, name: str) -> Iterator[Any]:
-    handle = HANDLE()
-    lib.check("SKF_OpenContainer", app, encode_name(name), ctypes.byref(handle), what="SKF_OpenContainer")
-    try:
-        yield handle
-    finally:
-        lib.call("SKF_CloseContainer", handle)
+        lib.call(f"SKF_Close{kind}", handle)
 
 
 def _certificate(lib: SkfLibrary, con: Any, profile: SkfProfile) -> bytes | None:
@@ -226,11 +217,11 @@ class SkfToken:
         seals: list[bytes] = []
         pins: dict[str, Any] = {}
         for app_name in lib.names("SKF_EnumApplication", dev):
-            with _application(lib, dev, app_name) as app:
+            with _opened(lib, "Application", dev, app_name) as app:
                 pins[app_name] = _pin_state(lib, app)
                 seals.extend(_read_seals(lib, app))
                 for con_name in lib.names("SKF_EnumContainer", app):
-                    with _container(lib, app, con_name) as con:
+                    with _opened(lib, "Container", app, con_name) as con:
                         ctype = ULONG(0)
                         lib.check(
                             "SKF_GetContainerType", con, ctypes.byref(ctype), what="SKF_GetContainerType"
@@ -327,7 +318,7 @@ class SkfToken:
         lib = self.library
         with lib.lock, _device(lib, self.device) as dev:
             app_name, _ = self._pick(lib, dev, None)
-            with _application(lib, dev, app_name) as app:
+            with _opened(lib, "Application", dev, app_name) as app:
                 _, left = _pin_state(lib, app)
                 if left == 0:
                     raise SealBridgeError("PIN_LOCKED", "SKF_GetPINInfo: no tries left", {"pin_locked": True})

@@ -147,21 +147,14 @@ class SkfLibrary:
     # -- helpers for the two-call "size, then data" pattern ------------------------------------------------
     def names(self, name: str, *head: Any) -> list[str]:
         """A multi-string list (device, application, container or file names)."""
-        size = ULONG(0)
-        self.check(name, *head, None, byref(size))
-        if size.value > MAX_LIST:
-            raise SealBridgeError("TOKEN_ERROR", f"{name}: list of {size.value} bytes is too long")
-        buf = ctypes.create_string_buffer(max(size.value, 2))
-        size = ULONG(len(buf))
-        self.check(name, *head, buf, byref(size))
-        return split_multi_string(buf.raw[: size.value])
+        return split_multi_string(self.blob(name, *head, limit=MAX_LIST))
 
     def blob(self, name: str, *head: Any, limit: int = MAX_CERT) -> bytes:
         size = ULONG(0)
         self.check(name, *head, None, byref(size))
         if size.value > limit:
             raise SealBridgeError("TOKEN_ERROR", f"{name}: {size.value} bytes exceed the limit")
-        buf = ctypes.create_string_buffer(max(size.value, 1))
+        buf = ctypes.create_string_buffer(max(size.value, 2))  # an empty multi-string is "\0\0"
         size = ULONG(len(buf))
         self.check(name, *head, buf, byref(size))
         return buf.raw[: size.value]

@@ -4,7 +4,6 @@ with the pure-Python gmssl backend (not the OpenSSL that signed)."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -12,7 +11,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pikepdf
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 
@@ -32,12 +30,10 @@ def _sealbridge(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def form_pdf(tmp_path: Path) -> Path:
-    doc = pikepdf.new()
-    doc.add_blank_page(page_size=(595, 842))
-    buf = io.BytesIO()
-    doc.save(buf)
+    from tests.pdf.pdfmaker import PageSpec, make_pdf
+
     path = tmp_path / "form.pdf"
-    path.write_bytes(buf.getvalue())
+    path.write_bytes(make_pdf([PageSpec(lines=[(72, 700, "甲方（盖章）：示例科技有限公司")])]))
     return path
 
 
