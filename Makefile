@@ -24,12 +24,18 @@ system-deps-test:
 SOFTSKF_SRC := $(wildcard native/softskf/*.c native/softskf/*.h)
 SOFTSKF_CFLAGS := -std=c11 -O2 -Wall -Wextra -Wno-format-truncation -fPIC -fvisibility=hidden -shared
 
-softskf: build/softskf/libsoftskf.so
+softskf: build/softskf/libsoftskf.so build/softskf/libsoftp11.so
 
 build/softskf/libsoftskf.so: $(SOFTSKF_SRC)
 	@installer/ensure-debs.sh gcc libc6-dev libssl-dev
 	@mkdir -p build/softskf
 	gcc $(SOFTSKF_CFLAGS) -o $@ native/softskf/softskf.c -lcrypto -lpthread
+
+# The PKCS#11 face calls the SKF library (found next to it through the $$ORIGIN run path).
+build/softskf/libsoftp11.so: build/softskf/libsoftskf.so $(SOFTSKF_SRC)
+	@installer/ensure-debs.sh libp11-kit-dev
+	gcc $(SOFTSKF_CFLAGS) -Wno-cast-function-type -I/usr/include/p11-kit-1 -o $@ native/softskf/softp11.c \
+		-Lbuild/softskf -lsoftskf -Wl,-rpath,'$$ORIGIN' -lpthread
 
 system-deps-demo:
 	@installer/ensure-debs.sh $(DEMO_DEBS)

@@ -5,68 +5,15 @@ with the pure-Python gmssl backend (not the OpenSSL that signed)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import zipfile
-from pathlib import Path
 
 import pytest
-from pyhanko.pdf_utils.reader import PdfFileReader
-
-from formats.gm import cert_public_key
-from formats.ses import parse_signature
 
 from .conftest import DEVICE
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _sealbridge(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-c", "import sys; from agent.cli import main; sys.exit(main())", *args]
-    env = dict(os.environ, PYTHONPATH=str(REPO), SOFTSKF_HOME=str(home))
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env, cwd=REPO)
-
-
-@pytest.fixture
-def form_pdf(tmp_path: Path) -> Path:
-    from tests.pdf.pdfmaker import PageSpec, make_pdf
-
-    path = tmp_path / "form.pdf"
-    path.write_bytes(make_pdf([PageSpec(lines=[(72, 700, "甲方（盖章）：示例科技有限公司")])]))
-    return path
-
-
-@pytest.fixture
-def form_ofd(tmp_path: Path) -> Path:
-    from tests.ofd.conftest import make_ofd, text_object
-
-    path = tmp_path / "form.ofd"
-    path.write_bytes(make_ofd([text_object("甲方（盖章）：示例科技有限公司", 20, 200)]))
-    return path
-
-
-def _gmssl_verifies(cert: bytes, data: bytes, signature: bytes) -> bool:
-    return cert_public_key(cert).verify(data, signature, backend="gmssl")
-
-
-def _pdf_signature_checks(path: Path) -> bool:
-    with path.open("rb") as f:
-        [embedded] = PdfFileReader(f).embedded_signatures
-        info = embedded.signer_info
-        signed_attrs = info["signed_attrs"].untag().dump()
-        return _gmssl_verifies(embedded.signer_cert.dump(), signed_attrs, info["signature"].native)
-
-
-def _ofd_signature_checks(path: Path) -> bool:
-    with zipfile.ZipFile(path) as z:
-        [name] = [n for n in z.namelist() if n.endswith("SignedValue.dat")]
-        sig = parse_signature(z.read(name))
-    return _gmssl_verifies(sig.signer_cert, sig.tbs_der, sig.signature)
+from .skf_helpers import ofd_signature_checks, pdf_signature_checks, sealbridge
 
 
 def test_token_list_shows_the_device_container_and_subject(softskf_lib, skf_home):
-    res = _sealbridge(skf_home, "token", "list", "--skf-module", softskf_lib, "--json")
+    res = sealbridge(skf_home, "token", "list", "--skf-module", softskf_lib, "--json")
     assert res.returncode == 0, res.stderr
     [token] = json.loads(res.stdout)["tokens"]
     assert token["token_id"] == f"skf:{DEVICE}" and token["kind"] == "skf"
@@ -83,28 +30,28 @@ def test_stamp_through_the_skf_key_verifies(
 ):
     src = form_pdf if kind == "pdf" else form_ofd
     out = tmp_path / f"out.{kind}"
-    res = _sealbridge(
+    res = sealbridge(
         skf_home, "stamp", str(src), "-o", str(out), "--skf-module", softskf_lib,
         "--token", f"skf:{DEVICE}", "--pin-file", str(dev_pki.pin_file),
         "--seal", str(dev_pki.seals["sm2"]), "--place", "page=1,x=50,y=50", "--json",
     )  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
     assert json.loads(res.stdout)["format"] == kind
-    check = _sealbridge(skf_home, "verify", str(out), "--trust", str(dev_pki.roots["sm2"]), "--json")
+    check = sealbridge(skf_home, "verify", str(out), "--trust", str(dev_pki.roots["sm2"]), "--json")
     assert check.returncode == 0, check.stdout
     assert json.loads(check.stdout)["verdict"] == "valid"
-    assert (_pdf_signature_checks if kind == "pdf" else _ofd_signature_checks)(out)
+    assert (pdf_signature_checks if kind == "pdf" else ofd_signature_checks)(out)
 
 
 def test_stamp_with_the_seal_stored_on_the_key(softskf_lib, skf_home, dev_pki, form_pdf, tmp_path):
     out = tmp_path / "out.pdf"
-    res = _sealbridge(
+    res = sealbridge(
         skf_home, "stamp", str(form_pdf), "-o", str(out), "--skf-module", softskf_lib,
         "--token", f"skf:{DEVICE}/SealBridge/sm2-signer", "--pin-file", str(dev_pki.pin_file),
         "--place", "page=1,x=50,y=50",
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
-    assert _pdf_signature_checks(out)
+    assert pdf_signature_checks(out)
 
 
 def test_wrong_pin_and_pulled_key_leave_no_output(softskf_lib, skf_home, dev_pki, form_pdf, tmp_path):
@@ -113,19 +60,19 @@ def test_wrong_pin_and_pulled_key_leave_no_output(softskf_lib, skf_home, dev_pki
     out = tmp_path / "never.pdf"
     args = ["stamp", str(form_pdf), "-o", str(out), "--skf-module", softskf_lib, "--token", f"skf:{DEVICE}",
             "--seal", str(dev_pki.seals["sm2"]), "--place", "page=1,x=50,y=50", "--json"]  # fmt: skip
-    res = _sealbridge(skf_home, *args, "--pin-file", str(bad))
+    res = sealbridge(skf_home, *args, "--pin-file", str(bad))
     err = json.loads(res.stdout)["error"]
     assert res.returncode == 2 and err["code"] == "PIN_INCORRECT" and err["retries_left"] == 5
     assert err["sar"] == "SAR_PIN_INCORRECT" and "000000" not in res.stdout + res.stderr
     assert not out.exists()
     (skf_home / DEVICE).rename(tmp_path / "pulled")
-    res = _sealbridge(skf_home, *args, "--pin-file", str(dev_pki.pin_file))
+    res = sealbridge(skf_home, *args, "--pin-file", str(dev_pki.pin_file))
     assert res.returncode == 2 and json.loads(res.stdout)["error"]["code"] == "TOKEN_ABSENT"
     assert not out.exists()
 
 
 def test_seals_list_and_change_pin(softskf_lib, skf_home, dev_pki, tmp_path):
-    res = _sealbridge(
+    res = sealbridge(
         skf_home, "seals", "list", "--skf-module", softskf_lib, "--data-dir", str(tmp_path / "d"), "--json"
     )
     assert res.returncode == 0, res.stderr
@@ -134,7 +81,7 @@ def test_seals_list_and_change_pin(softskf_lib, skf_home, dev_pki, tmp_path):
     assert [s["seal_id"] for s in data["seals"]] == [dev_pki.seal_ids["sm2"]]
     new_pin = tmp_path / "new"
     new_pin.write_text("86421357\n")
-    res = _sealbridge(
+    res = sealbridge(
         skf_home, "token", "change-pin", "--skf-module", softskf_lib, "--token", f"skf:{DEVICE}",
         "--pin-file", str(dev_pki.pin_file), "--new-pin-file", str(new_pin), "--json",
     )  # fmt: skip

@@ -13,20 +13,14 @@ from agent.tokens.drivers import TokenSources, list_tokens, open_token
 from agent.tokens.skf import SkfModuleConfig, SkfToken, split_seals
 from agent.tokens.softskf_store import write_device
 from formats.errors import SealBridgeError
-from formats.gm import SM2PublicKey, cert_public_key, load_private_key
+from formats.gm import load_private_key
 
 from .conftest import DEVICE
+from .skf_helpers import gmssl_verifies
 
 
 def _sources(lib: str | SkfModuleConfig) -> TokenSources:
     return TokenSources.of(skf=[lib])
-
-
-def _independent_check(cert: bytes, data: bytes, signature: bytes) -> bool:
-    """SM2 verification by the pure-Python gmssl backend, not by OpenSSL that signed."""
-    pub = cert_public_key(cert)
-    assert isinstance(pub, SM2PublicKey)
-    return pub.verify(data, signature, backend="gmssl")
 
 
 def test_lists_the_device_its_container_certificate_and_seal(softskf_lib, skf_home, dev_pki):
@@ -52,8 +46,8 @@ def test_signs_sm2_that_verifies_independently(softskf_lib, skf_home, digest):
         sig = signer.sign(b"the signed attributes")
     finally:
         signer.close()
-    assert _independent_check(signer.certificate, b"the signed attributes", sig)
-    assert not _independent_check(signer.certificate, b"something else", sig)
+    assert gmssl_verifies(signer.certificate, b"the signed attributes", sig)
+    assert not gmssl_verifies(signer.certificate, b"something else", sig)
 
 
 def test_wrong_pin_counts_down_and_six_lock_for_good(softskf_lib, skf_home):
@@ -106,7 +100,7 @@ def test_device_removed_mid_session_then_reinserted(softskf_lib, skf_home):
     signer.close()
     # … a new one signs.
     fresh = open_token(f"skf:{DEVICE}", _sources(softskf_lib)).signer("123456")
-    assert _independent_check(fresh.certificate, b"data", fresh.sign(b"data"))
+    assert gmssl_verifies(fresh.certificate, b"data", fresh.sign(b"data"))
     fresh.close()
 
 
@@ -120,7 +114,7 @@ def test_two_devices_at_once(softskf_lib, skf_home, dev_pki):
     two = open_token("skf:Second-Key/SealBridge/sm2-signer", _sources(softskf_lib)).signer("654321")
     assert one.certificate != two.certificate == cert
     for signer in (one, two):
-        assert _independent_check(signer.certificate, b"x", signer.sign(b"x"))
+        assert gmssl_verifies(signer.certificate, b"x", signer.sign(b"x"))
         signer.close()
 
 
