@@ -225,8 +225,28 @@ def _validate_modules(entries: list[Any]) -> None:
                 raise _bad(f"pkcs11_modules[{i}] ({entry['path']}): {err.detail}") from None
 
 
+def _validate_skf_modules(entries: list[Any]) -> None:
+    """Each SKF library once, and its quirk profile known (a typo shows at start-up, not at signing)."""
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        path = module_path(entry) if isinstance(entry, str | dict) else ""
+        if not isinstance(path, str) or not path.strip():
+            raise _bad(f"skf_modules[{i}] needs a 'path'")
+        if path in seen:
+            raise _bad(f"skf_modules: {path} is listed twice")
+        seen.add(path)
+        if isinstance(entry, dict):
+            from agent.tokens.skf_profiles import choose_profile
+
+            try:
+                choose_profile(path, entry.get("profile"), entry.get("profiles_file"))
+            except SealBridgeError as err:
+                raise _bad(f"skf_modules[{i}] ({path}): {err.detail}") from None
+
+
 def validate(cfg: AgentConfig) -> AgentConfig:
     _validate_modules(cfg.pkcs11_modules)
+    _validate_skf_modules(cfg.skf_modules)
     if not isinstance(cfg.port, int) or not 1 <= cfg.port <= 65535:
         raise _bad(f"port {cfg.port!r} out of range")
     for host in cfg.bind:

@@ -206,3 +206,24 @@ def _der(pem_path: Path) -> bytes:
 def test_key_on_device_matches_dev_pki_key(skf_home, dev_pki):
     key = load_private_key((skf_home / DEVICE / "SealBridge/containers/sm2-signer/sign.key").read_bytes())
     assert key.sign(b"x")  # the PEM the C library reads is the signer's PKCS#8 key
+
+
+def test_config_checks_skf_modules(tmp_path: Path):
+    from agent.config import load_config
+
+    good = tmp_path / "good.json"
+    good.write_text(
+        '{"skf_modules": ["/opt/a/libskf.so", {"path": "/opt/b/libgm3000.so", "profile": "key-digest"}]}'
+    )
+    cfg = load_config(good, env={})
+    assert cfg.skf_modules == ["/opt/a/libskf.so", {"path": "/opt/b/libgm3000.so", "profile": "key-digest"}]
+    for body, why in (
+        ('{"skf_modules": [{"path": "/x.so", "profile": "nope"}]}', "unknown SKF profile"),
+        ('{"skf_modules": ["/x.so", "/x.so"]}', "listed twice"),
+        ('{"skf_modules": [{"path": "/x.so", "sm2_profile": "a"}]}', "unknown key"),
+    ):
+        bad = tmp_path / "bad.json"
+        bad.write_text(body)
+        with pytest.raises(SealBridgeError) as exc:
+            load_config(bad, env={})
+        assert why in exc.value.detail, exc.value.detail
