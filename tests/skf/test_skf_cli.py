@@ -24,15 +24,18 @@ def test_token_list_shows_the_device_container_and_subject(softskf_lib, skf_home
     assert [s["esID"] for s in token["seals"]]
 
 
+@pytest.mark.parametrize("face", ["skf", "pkcs11"])
 @pytest.mark.parametrize("kind", ["pdf", "ofd"])
-def test_stamp_through_the_skf_key_verifies(
-    softskf_lib, skf_home, dev_pki, form_pdf, form_ofd, tmp_path, kind
+def test_stamp_through_the_key_verifies(
+    softskf_lib, softp11_lib, skf_home, dev_pki, form_pdf, form_ofd, tmp_path, kind, face
 ):
+    """The same key through its SKF library and through its PKCS#11 face (SM2 via a vendor mechanism)."""
     src = form_pdf if kind == "pdf" else form_ofd
     out = tmp_path / f"out.{kind}"
+    library = ["--skf-module", softskf_lib] if face == "skf" else ["--module", softp11_lib]
     res = sealbridge(
-        skf_home, "stamp", str(src), "-o", str(out), "--skf-module", softskf_lib,
-        "--token", f"skf:{DEVICE}", "--pin-file", str(dev_pki.pin_file),
+        skf_home, "stamp", str(src), "-o", str(out), *library,
+        "--token", f"{face}:{DEVICE}", "--pin-file", str(dev_pki.pin_file),
         "--seal", str(dev_pki.seals["sm2"]), "--place", "page=1,x=50,y=50", "--json",
     )  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr

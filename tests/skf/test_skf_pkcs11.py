@@ -1,10 +1,8 @@
 """SM2 through PKCS#11, completed: agent.tokens.pkcs11 against libsoftp11.so (the PKCS#11 face of the software
 SKF key) signs with both SM2 profile families of sm2_profiles.json — Z computed on the token with the signer
-ID as mechanism parameter, and e computed on the host — and stamped PDF/OFD outputs verify."""
+ID as mechanism parameter, and e computed on the host (stamping through this face: test_skf_cli)."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 
@@ -13,7 +11,6 @@ from formats.errors import SealBridgeError
 from formats.gm import cert_public_key
 
 from .conftest import DEVICE
-from .skf_helpers import ofd_signature_checks, pdf_signature_checks, sealbridge
 
 
 @pytest.mark.parametrize("profile", ["sansec-sm3sm2", "sansec-raw", None])
@@ -34,20 +31,3 @@ def test_token_listing_and_wrong_pin(softp11_lib, skf_home):
     with pytest.raises(SealBridgeError) as exc:
         Pkcs11Token(softp11_lib, DEVICE).signer("000000")
     assert exc.value.code == "PIN_INCORRECT" and exc.value.extra["pin_count_low"] is True
-
-
-@pytest.mark.parametrize("kind", ["pdf", "ofd"])
-def test_stamp_through_the_pkcs11_face_verifies(
-    softp11_lib, skf_home, dev_pki, form_pdf, form_ofd, tmp_path, kind
-):
-    src = form_pdf if kind == "pdf" else form_ofd
-    out = tmp_path / f"out.{kind}"
-    res = sealbridge(
-        skf_home, "stamp", str(src), "-o", str(out), "--module", softp11_lib,
-        "--token", f"pkcs11:{DEVICE}", "--pin-file", str(dev_pki.pin_file),
-        "--seal", str(dev_pki.seals["sm2"]), "--place", "page=1,x=50,y=50", "--json",
-    )  # fmt: skip
-    assert res.returncode == 0, res.stdout + res.stderr
-    check = sealbridge(skf_home, "verify", str(out), "--trust", str(dev_pki.roots["sm2"]), "--json")
-    assert check.returncode == 0 and json.loads(check.stdout)["verdict"] == "valid", check.stdout
-    assert (pdf_signature_checks if kind == "pdf" else ofd_signature_checks)(out)
