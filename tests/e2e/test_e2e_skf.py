@@ -8,7 +8,14 @@ import re
 
 import pytest
 
-from tests.e2e.e2e_helpers import Browser, b64decode, save_artifact, seal_options, sealbridge_verify, wait_for
+from tests.support.e2e_browser import (
+    Browser,
+    b64decode,
+    save_artifact,
+    seal_options,
+    sealbridge_verify,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.e2e_helpers import Browser, save_artifact, seal_options, wait_for
+from tests.support.e2e_browser import Browser, save_artifact, seal_options, wait_for
 
 pytestmark = pytest.mark.browser
 

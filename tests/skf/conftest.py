@@ -41,7 +41,7 @@ def skf_home(dev_pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def form_pdf(tmp_path: Path) -> Path:
-    from tests.pdf.pdfmaker import PageSpec, make_pdf
+    from tests.support.pdf_maker import PageSpec, make_pdf
 
     path = tmp_path / "form.pdf"
     path.write_bytes(make_pdf([PageSpec(lines=[(72, 700, "甲方（盖章）：示例科技有限公司")])]))
@@ -50,7 +50,7 @@ def form_pdf(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def form_ofd(tmp_path: Path) -> Path:
-    from tests.ofd.conftest import make_ofd, text_object
+    from tests.support.ofd_maker import make_ofd, text_object
 
     path = tmp_path / "form.ofd"
     path.write_bytes(make_ofd([text_object("甲方（盖章）：示例科技有限公司", 20, 200)]))

@@ -8,8 +8,9 @@ import json
 
 import pytest
 
+from tests.support.softskf import ofd_signature_checks, pdf_signature_checks, sealbridge
+
 from .conftest import DEVICE
-from .skf_helpers import ofd_signature_checks, pdf_signature_checks, sealbridge
 
 
 def test_token_list_shows_the_device_container_and_subject(softskf_lib, skf_home):

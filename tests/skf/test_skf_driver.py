@@ -14,9 +14,9 @@ from agent.tokens.skf import SkfModuleConfig, SkfToken, split_seals
 from agent.tokens.softskf_store import write_device
 from formats.errors import SealBridgeError
 from formats.gm import load_private_key
+from tests.support.softskf import gmssl_verifies
 
 from .conftest import DEVICE
-from .skf_helpers import gmssl_verifies
 
 
 def _sources(lib: str | SkfModuleConfig) -> TokenSources:

@@ -1,11 +1,10 @@
-"""Helpers of the SKF suite: the CLI in a subprocess, and SM2 checks of stamped outputs by the pure-Python
+"""Helpers of the SKF suites (tests/skf): the CLI in a subprocess, and SM2 checks of stamped outputs by the pure-Python
 gmssl backend (not the OpenSSL that signed)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -13,12 +12,13 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from formats.gm import cert_public_key
 from formats.ses import parse_signature
+from tests.support.agent_process import SEALBRIDGE
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def sealbridge(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-c", "import sys; from agent.cli import main; sys.exit(main())", *args]
+    cmd = [*SEALBRIDGE, *args]
     env = dict(os.environ, PYTHONPATH=str(REPO), SOFTSKF_HOME=str(home))
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env, cwd=REPO)
 
