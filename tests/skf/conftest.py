@@ -12,7 +12,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 LIB = REPO / "build" / "softskf" / "libsoftskf.so"
 P11 = REPO / "build" / "softskf" / "libsoftp11.so"
-DEVICE = "SealBridge-SoftSKF-1"
 
 
 @pytest.fixture(scope="session")

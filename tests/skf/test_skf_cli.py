@@ -8,9 +8,8 @@ import json
 
 import pytest
 
+from agent.tokens.softskf_store import DEVICE
 from tests.support.softskf import ofd_signature_checks, pdf_signature_checks, sealbridge
-
-from .conftest import DEVICE
 
 
 def test_token_list_shows_the_device_container_and_subject(softskf_lib, skf_home):

@@ -11,12 +11,10 @@ import pytest
 
 from agent.tokens.drivers import TokenSources, list_tokens, open_token
 from agent.tokens.skf import SkfModuleConfig, SkfToken, split_seals
-from agent.tokens.softskf_store import write_device
+from agent.tokens.softskf_store import DEVICE, write_device
 from formats.errors import SealBridgeError
 from formats.gm import load_private_key
 from tests.support.softskf import gmssl_verifies
-
-from .conftest import DEVICE
 
 
 def _sources(lib: str | SkfModuleConfig) -> TokenSources:

@@ -7,10 +7,9 @@ import shutil
 
 from agent.tokens.drivers import TokenSources, monitors, open_token
 from agent.tokens.skf_hotplug import SkfHotplugMonitor
+from agent.tokens.softskf_store import DEVICE
 from agent.tokens.worker import TokenWorkers
 from formats.gm import cert_public_key
-
-from .conftest import DEVICE
 
 
 async def test_removal_and_reinsertion_are_reported_and_signing_works_again(softskf_lib, skf_home, tmp_path):

@@ -7,10 +7,9 @@ from __future__ import annotations
 import pytest
 
 from agent.tokens.pkcs11 import ModuleConfig, Pkcs11Token, list_tokens
+from agent.tokens.softskf_store import DEVICE
 from formats.errors import SealBridgeError
 from formats.gm import cert_public_key
-
-from .conftest import DEVICE
 
 
 @pytest.mark.parametrize("profile", ["sansec-sm3sm2", "sansec-raw", None])
