@@ -81,7 +81,9 @@ def test_seals_list_and_change_pin(softskf_lib, skf_home, dev_pki, tmp_path):
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
     assert data["tokens"] == [{"token_id": f"skf:{DEVICE}", "label": DEVICE, "kind": "skf"}]
-    assert [s["seal_id"] for s in data["seals"]] == [dev_pki.seal_ids["sm2"]]
+    assert [(s["esID"], s["key_id"]) for s in data["seals"]] == [
+        (dev_pki.seal_ids["sm2"], "SealBridge/sm2-signer")
+    ]
     new_pin = tmp_path / "new"
     new_pin.write_text("86421357\n")
     res = sealbridge(
