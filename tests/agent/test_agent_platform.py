@@ -46,6 +46,7 @@ async def stamp_once(
         await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": pin})
         return fut, None
     except RpcFailure as exc:
+        exc.request_id = req["request_id"]  # a refused seal leaves the request open: the caller may cancel
         return fut, exc
 
 
@@ -66,18 +67,33 @@ async def test_active_then_revoked_seal(agent_factory, central, platform_seal, d
     report = (await c.call("verify", {"origin": PORTAL, "document": ref}))["report"]
     assert report["seals"][0]["checks"]["platform_status"]["status"] == "ok"
 
+    def states(seals: list[dict]) -> dict[str, dict]:
+        return {s["id"]: s["status"] for s in seals}
+
+    listed = (await c.call("seals.list", {"origin": PORTAL, "include_status": True}))["seals"]
+    assert states(listed)[platform_seal] == {"state": "active", "usable": True, "code": None}
+    mine = next(s for s in listed if s["id"] == platform_seal)
+    assert mine["company"] == "示例科技有限公司" and mine["holder"] and mine["issuer"], mine
+
     code, _ = http("POST", f"{url}/api/v1/admin/seals/{platform_seal}/revoke", {"reason": "test"}, token)
     assert code == 200
+    # The chooser learns it before any PIN is typed.
+    listed = (await c.call("seals.list", {"origin": PORTAL, "include_status": True}))["seals"]
+    assert states(listed)[platform_seal] == {"state": "revoked", "usable": False, "code": "SEAL_REVOKED"}
+    assert "status" not in (await c.call("seals.list", {"origin": PORTAL}))["seals"][0]
 
     fut, err = await stamp_once(c, sample_pdf, platform_seal, dev_pki.pin)
     assert err is not None and err.code == "SEAL_REVOKED"
+    # The refusal leaves the request open (the clerk may choose another seal); here the clerk gives up.
+    assert not fut.done()
+    await c.call("cancel", {"request_id": err.request_id})
     with pytest.raises(RpcFailure) as exc:
         await asyncio.wait_for(fut, 30)
-    assert exc.value.code == "SEAL_REVOKED"
+    assert exc.value.code == "USER_CANCELLED"
     assert not c.results
     records = agent.ctx.audit.records()
     stamps = [r for r in records if r.event == "stamp"]
-    assert [r.result for r in stamps] == ["OK", "SEAL_REVOKED"]
+    assert [r.result for r in stamps] == ["OK", "USER_CANCELLED"]
     assert [r.result for r in records if r.event == "approval"] == ["OK", "SEAL_REVOKED"]
     assert agent.ctx.audit.verify().ok
 

@@ -28,8 +28,18 @@ if TYPE_CHECKING:
     from agent.server.context import AgentContext, SealEntry
     from agent.server.session import Session
 
-# Errors an `approve` may be retried after (the approval stays open); any other ends the request.
-RETRYABLE = {"PIN_INCORRECT", "PIN_INVALID", "SEAL_NOT_FOUND"}
+# Errors an `approve` may be retried after (the approval stays open); any other ends the request. A seal the
+# platform refuses leaves the request open too: the clerk chooses another seal without starting over.
+RETRYABLE = {
+    "PIN_INCORRECT",
+    "PIN_INVALID",
+    "SEAL_NOT_FOUND",
+    "SEAL_REVOKED",
+    "SEAL_SUSPENDED",
+    "SEAL_EXPIRED",
+    "SEAL_NOT_YET_VALID",
+    "SEAL_NOT_FOR_SIGNER",
+}
 
 
 def _placements(raw: list[dict[str, Any]], max_count: int) -> list[Any]:
@@ -45,7 +55,7 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
     who = {"origin_top": top, "origin_frame": frame}
     sm3_before: str | None = None
     try:
-        policy = await check_site(session, params["origin"], "stamp")
+        await check_site(session, params["origin"], "stamp")
         ctx.rate.check(top)
         parts, sm3_before = session.uploads.take_parts(params["document"])
         data = await asyncio.to_thread(b"".join, parts)
@@ -69,7 +79,7 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
             },
             placements=params["placements"],
             seal_hint=params.get("seal_id"),
-            site_policy=policy,
+            site_policy="asks" if params["origin"].get("grant") == "once" else "allowed",
             data=data,
             candidates={s.seal_id for s in seals},
         )
@@ -182,8 +192,6 @@ async def _await_approval(session: Session, approval: PendingApproval) -> SealEn
             raise
         approval.stage = "signing"
         ctx.approvals.answer(approval, None)
-        if att.remember_site and approval.site_policy == "asks":
-            await asyncio.to_thread(ctx.policy.remember, approval.origin_top, "allowed")
         await ctx.record(
             "approval",
             "OK",
@@ -297,9 +305,7 @@ def _report_usage(
 
 async def approve(session: Session, req: Request) -> dict[str, Any]:
     p = req.params
-    answer = session.ctx.approvals.submit(
-        p["request_id"], p["seal_id"], p.get("pin"), bool(p.get("remember_site")), session.id
-    )
+    answer = session.ctx.approvals.submit(p["request_id"], p["seal_id"], p.get("pin"), session.id)
     await answer
     return {"status": "approved"}
 
