@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from agent.config import SITE_POLICIES, AgentConfig
+from agent.config import AgentConfig
 from formats.errors import SealBridgeError
 
 _RANK = {"allowed": 0, "asks": 1, "denied": 2}
