@@ -240,16 +240,20 @@ async function pageRequest(origin, method, params, bytes, port = null, key = nul
   return withAgent(async () => {
     if (method === "seals.list") return { result: await agent.call("seals.list", { origin: granted }) };
     if (!bytes) throw new AgentError(err("BAD_REQUEST", "a document is required", "缺少文档"));
-    const document = await uploadWithProgress(port, key, bytes, params.name);
-    if (method === "verify") return { result: (await agent.call("verify", { origin: granted, document })).report };
-    const call = { origin: granted, document, placements: params.placements };
-    if (params.seal) call.seal_id = params.seal;
-    if (params.reason) call.options = { reason: params.reason };
-    grantsByTop.set(origin.top, grant);
+    if (method === "verify") {
+      const document = await uploadWithProgress(port, key, bytes, params.name);
+      return { result: (await agent.call("verify", { origin: granted, document })).report };
+    }
+    // A big document takes seconds to send and read: its window opens now, "preparing the preview".
     const job = bytes.length >= EARLY_WINDOW_BYTES ? await openEarlyWindow() : null;
-    const pending = agent.call("stamp", call);
-    if (job) job.callId = agent.seq; // the call's JSON-RPC id: approval.required names it
+    grantsByTop.set(origin.top, grant);
     try {
+      const document = await uploadWithProgress(port, key, bytes, params.name);
+      const call = { origin: granted, document, placements: params.placements };
+      if (params.seal) call.seal_id = params.seal;
+      if (params.reason) call.options = { reason: params.reason };
+      const pending = agent.call("stamp", call);
+      if (job) job.callId = agent.seq; // the call's JSON-RPC id: approval.required names it
       const res = await pending;
       return { result: { signature_ids: res.signature_ids, pages: res.pages, seal_id: res.seal_id, report: null }, document: agent.takeResult(res.document) };
     } catch (e) {

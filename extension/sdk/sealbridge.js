@@ -121,7 +121,7 @@ export function createClient(win = globalThis.window, { timeoutMs = 10 * 60 * 10
       pending.set(id, { resolve, reject, timer, presence });
       // From the very start a page can show its own bar; the extension's phases (receiving, uploading, then the
       // agent's status/login/signing/sending) follow.
-      if (document) emit("progress", { phase: "sending", fraction: 0, size: document.byteLength });
+      if (document) emit("progress", { phase: "start", fraction: 0, size: document.byteLength });
       const msg = { [TAG]: "request", channel, id, method, params };
       if (document) msg.document = document;
       win.postMessage(msg, win.location.origin, document ? [document] : undefined);

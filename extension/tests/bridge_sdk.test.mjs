@@ -21,6 +21,15 @@ function worker(onRequest) {
   };
 }
 
+/** Wait for a condition the fakes reach through their own timers (not a fixed sleep). */
+async function until(cond, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not reached");
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
 function setup(onRequest) {
   const win = new FakeWindow();
   const rt = fakeRuntime(worker(onRequest));
@@ -58,7 +67,7 @@ test("an acknowledged call waits for its answer past the presence timeout; progr
   client.on("progress", (e) => progress.push(e));
   const report = await client.verify(new Blob([PDF]), { name: "x.pdf" });
   assert.equal(report.verdict, "valid");
-  assert.deepEqual(progress[0], { phase: "sending", fraction: 0, size: PDF.length });
+  assert.deepEqual(progress[0], { phase: "start", fraction: 0, size: PDF.length });
 });
 
 test("detect without the extension says not installed (no content script answers)", async () => {
@@ -172,7 +181,7 @@ test("token events reach every subscriber, and a page that only listens announce
   const other = [];
   client.on("token", (e) => got.push(e));
   client.on("token", (e) => other.push(e)); // a second subscriber: no second hello
-  await new Promise((r) => setTimeout(r, 30));
+  await until(() => got.length > 0);
   assert.deepEqual(forwarded, ["detect"]);
   assert.deepEqual(got, [{ type: "inserted", token: "pkcs11:demo" }]);
   assert.deepEqual(other, got);
