@@ -35,6 +35,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The document is locked by an earlier seal; no further seals can be added",
     ),
     "PLACEMENT_INVALID": ("盖章位置无效", "The seal placement is invalid"),
+    "FILE_NOT_FOUND": ("找不到文件", "The file does not exist"),
+    "DOC_EMPTY": ("文档为空（0 字节）", "The document is empty (0 bytes)"),
+    "TRUST_ANCHOR_INVALID": (
+        "信任锚文件不是有效的证书（PEM 或 DER）",
+        "The trust anchor file is not a valid certificate (PEM or DER)",
+    ),
     "SEAL_VERSION_UNSUPPORTED": ("不支持的印章版本", "Unsupported seal version"),
     "SEAL_NOT_FOUND": ("找不到指定的印章", "The requested seal was not found"),
     # the administrator
@@ -55,6 +61,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "TIMESTAMP_FAILED": (
         "时间戳服务请求失败",
         "The timestamp authority could not be reached or refused the request",
+    ),
+    "AGENT_UNAVAILABLE": (
+        "本地服务（sealbridge agent）未运行",
+        "The local agent (sealbridge agent) is not running",
     ),
     "PLATFORM_UNREACHABLE": ("无法连接电子印章公共服务平台", "The central seal platform cannot be reached"),
     "PLATFORM_RESPONSE_INVALID": (

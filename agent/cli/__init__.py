@@ -37,10 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    from agent.cli.helptext import add_epilogs
+
+    add_epilogs(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from agent.cli.common import quiet_libraries
+
+    quiet_libraries()
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import logging
+import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,15 @@ from typing import Any
 from formats.errors import SealBridgeError
 
 EXIT_ERROR = 2
+
+
+def quiet_libraries() -> None:
+    """Libraries' log warnings and Python warnings are not the user's business on a command's stderr (each
+    command reports what matters in its own words); SEALBRIDGE_DEBUG=1 shows them."""
+    if os.environ.get("SEALBRIDGE_DEBUG"):
+        return
+    logging.getLogger().addHandler(logging.NullHandler())  # no "last resort" printing of library warnings
+    warnings.filterwarnings("ignore")
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +41,9 @@ def report_error(err: SealBridgeError, as_json: bool) -> int:
     else:
         sys.stderr.write(f"错误 error [{err.code}] {err.message_zh} / {err.message_en}")
         sys.stderr.write(f": {err.detail}\n" if err.detail else "\n")
+        left = (err.extra or {}).get("retries_left")
+        if left is not None:
+            sys.stderr.write(f"还可尝试 {left} 次 / {left} tries left before the PIN locks\n")
     return EXIT_ERROR
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import io
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -14,14 +16,22 @@ MAX_DOCUMENT_BYTES = 200 * 1024 * 1024  # DESIGN §4: document limit 200 MiB
 
 
 def read_document(path: str | Path) -> bytes:
+    """The bytes of a document file; errors name the file (FILE_NOT_FOUND, DOC_EMPTY, DOC_TOO_LARGE)."""
     p = Path(path)
     try:
+        if p.is_dir():
+            raise SealBridgeError("BAD_REQUEST", f"{p} is a folder, not a document")
         size = p.stat().st_size
         if size > MAX_DOCUMENT_BYTES:
             raise SealBridgeError("DOC_TOO_LARGE", f"{p} is {size} bytes; the limit is {MAX_DOCUMENT_BYTES}")
-        return p.read_bytes()
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise SealBridgeError("FILE_NOT_FOUND", str(p)) from None
     except OSError as exc:
         raise SealBridgeError("BAD_REQUEST", f"cannot read {p}: {exc.strerror}") from None
+    if not data:
+        raise SealBridgeError("DOC_EMPTY", str(p))
+    return data
 
 
 def sniff(data: bytes) -> str:
@@ -48,4 +58,16 @@ def format_module(fmt: str) -> ModuleType:
             raise SealBridgeError(
                 "DOC_UNSUPPORTED", f"{fmt.upper()} support is not available in this build"
             ) from None
+        raise
+
+
+@contextmanager
+def about_file(path: str | Path) -> Iterator[None]:
+    """A document error raised inside names the file it is about (the clerk may have given several)."""
+    try:
+        yield
+    except SealBridgeError as err:
+        if err.code.startswith("DOC_") and str(path) not in (err.detail or ""):
+            detail = f"{path}: {err.detail or err.message_en}"
+            raise SealBridgeError(err.code, detail, err.extra) from None
         raise

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.cli.common import add_json_flag, command, print_json, read_secret_file
-from agent.cli.docformat import format_module, read_document, sniff
+from agent.cli.docformat import about_file, format_module, read_document, sniff
 from formats.errors import SealBridgeError
 from stamping.fileout import atomic_output
 from stamping.options import StampOptions
@@ -107,8 +107,9 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     if not dst.resolve().parent.is_dir():
         raise SealBridgeError("BAD_REQUEST", f"output folder {dst.parent} does not exist")
     data = read_document(src)
-    fmt = sniff(data)
-    module = format_module(fmt)
+    with about_file(src):
+        fmt = sniff(data)
+        module = format_module(fmt)
     pin = read_secret_file(args.pin_file)
     token = open_token(args.token, args.module)
     seal_der, key_id = _choose_seal(token.info(), args.seal)
