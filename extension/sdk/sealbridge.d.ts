@@ -60,20 +60,35 @@ export interface SealSummary {
   valid_to?: string | null;
   width_mm?: number | null;
   height_mm?: number | null;
+  /** Who signs with it, as names (holder, company, certificate issuer). */
+  holder?: string | null;
+  company?: string | null;
+  issuer?: string | null;
 }
 
-/** A stamp's progress after the user approved (only the page that asked receives it). */
+/** Progress of your own call, from the start: "start" at once (with the size), "receiving" and "uploading"
+ * while the document travels to the agent, then the agent's phases with request_id (only the page that asked
+ * receives them). */
 export interface ProgressEvent {
-  request_id: string;
-  phase: "approval" | "status" | "login" | "signing" | "sending" | "verifying";
+  request_id?: string;
+  phase: "start" | "receiving" | "uploading" | "approval" | "status" | "login" | "signing" | "sending" | "verifying";
   fraction?: number;
+  size?: number;
 }
 
+/** Each fact on its own. `site`: "allowed" (no question), "ask" (the first call shows the user the site
+ * prompt), "denied" (refused: by the user or the administrator). */
 export interface DetectResult {
   installed: boolean;
   version: string | null;
+  paired: boolean;
   agent: { connected: boolean; version?: string } | null;
+  site: "allowed" | "ask" | "denied" | null;
+  siteAllowed: boolean;
 }
+
+/** Without the extension every call rejects with EXTENSION_NOT_FOUND after this many milliseconds. */
+export declare const EXTENSION_TIMEOUT_MS: number;
 
 export interface StampRequest {
   document: Blob | ArrayBuffer | ArrayBufferView;
