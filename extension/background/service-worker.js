@@ -41,6 +41,7 @@ const agent = new AgentClient({
   },
   onState(info) {
     broadcast("agent", info, { pagesToo: false });
+    if (info.sites) ext.storage.local.set({ agentSites: info.sites }).catch(() => {});
     // Learn the labels of the tokens already inserted, so that pulling one can name it.
     if (info.connected) {
       agent
@@ -130,7 +131,8 @@ async function sitePolicy() {
   } catch {
     // no managed storage (no policy installed, or Firefox without a policy): the agent's word and the user's
   }
-  const agentSites = agent.info.sites ?? { prompt: true, allowed: [], denied: [] };
+  // The agent's last word while it is away (restarting): an administrator's site stays what it was.
+  const agentSites = agent.info.sites ?? (await ext.storage.local.get("agentSites")).agentSites ?? { prompt: true, allowed: [], denied: [] };
   const stored = await ext.storage.local.get(["siteDecisions", "allowedOrigins"]);
   let decisions = stored.siteDecisions ?? {};
   if (Array.isArray(stored.allowedOrigins)) {
@@ -188,10 +190,11 @@ const notAllowed = (origin, why) =>
 
 /** The grant a page call goes to the agent with, asking the user first when the site is new to them. */
 async function grantFor(origin, method) {
-  await agent.connect().catch(() => {}); // the agent's administrator policy comes with its hello
+  const reached = await agent.connect().then(() => null, (e) => e); // its hello brings the administrator's policy
   const { verdict, grant, why } = decide(origin, await sitePolicy());
   if (verdict === "allowed") return grant;
   if (verdict === "denied") throw notAllowed(origin, why);
+  if (reached) throw reached; // no question to the user while nothing could be done with the answer
   const answer = await promptSite(origin, method);
   if (answer === "dismiss") throw new AgentError(err("USER_CANCELLED", "The user closed the site prompt without an answer", "用户未作选择即关闭了网站授权窗口"));
   if (answer === "deny") {
