@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import EXT, PORTAL
-from .wsclient import AgentClient, RpcFailure
+from tests.support.agent_env import EXT, PORTAL
+from tests.support.ws_client import AgentClient, RpcFailure
 
 
 async def test_seals_list_refuses_a_site_the_extension_has_not_approved(agent, dev_pki):

@@ -9,13 +9,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-SEALBRIDGE = [sys.executable, "-c", "import sys; from agent.cli import main; sys.exit(main())"]
+from tests.support.agent_process import REPO, SEALBRIDGE
 
 
 def run(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
@@ -124,8 +122,8 @@ def test_pair_checks_that_the_agent_runs(home: Path):
 
 
 def test_every_command_help_has_exit_codes_and_an_example(home: Path):
-    from agent.cli import build_parser
-    from agent.cli.helptext import add_epilogs
+    from sealbridge.cli import build_parser
+    from sealbridge.helptext import add_epilogs
 
     assert add_epilogs(build_parser()) == []
     res = run(["verify", "--help"], home)
@@ -138,8 +136,8 @@ def test_every_command_help_has_exit_codes_and_an_example(home: Path):
 
 
 def test_demo_allow_site_takes_an_origin_only(home: Path, tmp_path: Path):
-    from agent.cli.demo import site_origin
-    from agent.demo.workspace import Workspace
+    from sealbridge.demo.workspace import Workspace
+    from sealbridge.demo_cmd import site_origin
 
     assert site_origin("http://localhost:8080/") == "http://localhost:8080"
     assert site_origin("https://OA.example.cn") == "https://oa.example.cn"

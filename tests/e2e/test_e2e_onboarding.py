@@ -12,21 +12,22 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM, launch
-from tests.e2e.e2e_env import (
+from tests.support.e2e_browser import (
+    APPROVE_URL,
+    CHROMIUM,
+    Browser,
+    b64decode,
+    launch,
+    save_artifact,
+    sealbridge_verify,
+)
+from tests.support.e2e_env import (
     EXTENSION_ORIGIN,
     AgentProcess,
     Portal,
     free_port,
     start_portal,
     write_native_host,
-)
-from tests.e2e.e2e_helpers import (
-    APPROVE_URL,
-    Browser,
-    b64decode,
-    save_artifact,
-    sealbridge_verify,
 )
 
 pytestmark = pytest.mark.browser
@@ -248,7 +249,7 @@ def test_a_page_without_the_extension_gets_extension_not_found_quickly(playwrigh
 def test_a_big_document_shows_progress_and_its_window_before_the_agent_has_read_it(
     browser: Browser, portal_page, documents
 ):
-    from tests.pdf.pdfmaker import PageSpec, make_pdf
+    from tests.support.pdf_maker import PageSpec, make_pdf
 
     env = browser.env
     env.files["big.pdf"] = make_pdf(
