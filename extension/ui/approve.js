@@ -103,6 +103,12 @@ function fillChooser(previous) {
       return el("option", attrs, optionLabel(s));
     }),
   );
+  // The ones that cannot be used, said in words beside the chooser (a closed list hides its disabled lines).
+  $("unusable").replaceChildren(
+    ...seals
+      .filter((s) => !stateOf(s).usable)
+      .map((s) => el("li", { "data-seal": s.id, "data-state": stateOf(s).state }, `${sealOptionLabel(s)}：${t("sealUnusable", t(`sealState_${stateOf(s).state}`))}`)),
+  );
   const chosen = pickSeal(seals.map((s) => ({ ...s, status: stateOf(s) })), previous, details?.seal);
   select.value = chosen;
   if (!chosen) setMessage(t("approveNoUsableSeal"));

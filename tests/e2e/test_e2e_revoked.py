@@ -64,6 +64,8 @@ def test_a_seal_revoked_meanwhile_is_refused_and_another_seal_stamps(
     option = window.locator(f'#seal option[value="{env.hsm.esid}"]')
     assert option.get_attribute("disabled") is not None and option.get_attribute("data-state") == "revoked"
     assert "已注销" in option.text_content()
+    said = window.locator(f'#unusable li[data-seal="{env.hsm.esid}"]')
+    assert said.get_attribute("data-state") == "revoked" and "已注销" in said.text_content()
     assert window.input_value("#seal") == env.soft_esid
     save_artifact("approval-window-seal-revoked.png", window.screenshot(full_page=True))
     window.click("#cancel")
