@@ -58,41 +58,12 @@ async def seals_list(session: Session, req: Request) -> dict[str, Any]:
     await check_site(session, req.params["origin"], "seals.list")
     include = bool(req.params.get("include_pictures", False))
     entries = await session.ctx.seals()
-    infos = await asyncio.to_thread(
-        lambda: [e.to_info(include) | signer_names(e.key.certificate) for e in entries]
-    )
+    infos = await asyncio.to_thread(lambda: [e.to_info(include) for e in entries])
     if req.params.get("include_status"):
         states = await asyncio.gather(*(seal_state(session.ctx, e) for e in entries))
         for info, state in zip(infos, states, strict=True):
             info["status"] = state
     return {"seals": infos}
-
-
-def signer_names(cert_der: bytes) -> dict[str, str | None]:
-    """Who signs with a seal, as a clerk reads it: the holder's name, the company, the certificate's issuer
-    (names, not distinguished names)."""
-    from asn1crypto import x509
-
-    try:
-        cert = x509.Certificate.load(cert_der)
-        subject, issuer = cert.subject.native, cert.issuer.native
-    except ValueError:
-        return {"holder": None, "company": None, "issuer": None}
-
-    def name(attrs: dict[str, Any], *keys: str) -> str | None:
-        for key in keys:
-            value = attrs.get(key)
-            if isinstance(value, list):
-                value = value[0] if value else None
-            if value:
-                return str(value)[:200]
-        return None
-
-    return {
-        "holder": name(subject, "common_name"),
-        "company": name(subject, "organization_name"),
-        "issuer": name(issuer, "organization_name", "common_name"),
-    }
 
 
 # The platform's refusal of a seal -> what the chooser shows beside it (docs/protocol.md, seals.list).
