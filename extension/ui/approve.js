@@ -108,13 +108,29 @@ function fillChooser(previous) {
   $("unusable").replaceChildren(
     ...seals
       .filter((s) => !stateOf(s).usable)
-      .map((s) => el("li", { "data-seal": s.id, "data-state": stateOf(s).state }, `${sealOptionLabel(s)}：${t("sealUnusable", t(`sealState_${stateOf(s).state}`))}`)),
+      .map((s) => el("li", { "data-seal": s.id, "data-state": stateOf(s).state }, unusableLine(s))),
   );
   const chosen = pickSeal(seals.map((s) => ({ ...s, status: stateOf(s) })), previous, details?.seal);
   select.value = chosen;
   if (!chosen) setMessage(t("approveNoUsableSeal"));
   showSeal();
 }
+
+/** The language changed: the same options and lines, their words in the other language (the elements stay,
+ * so nothing the clerk is pointing at goes away). */
+function relabel() {
+  for (const option of $("seal").options) {
+    const seal = seals.find((s) => s.id === option.value);
+    if (seal) option.textContent = optionLabel(seal);
+  }
+  for (const li of $("unusable").children) {
+    const seal = seals.find((s) => s.id === li.dataset.seal);
+    if (seal) li.textContent = unusableLine(seal);
+  }
+  showSeal();
+}
+
+const unusableLine = (s) => `${sealOptionLabel(s)}：${t("sealUnusable", t(`sealState_${stateOf(s).state}`))}`;
 
 let previewSeq = 0;
 
@@ -176,7 +192,7 @@ async function approve() {
 document.addEventListener("DOMContentLoaded", async () => {
   await loadLanguage();
   localize();
-  languageSwitch($("lang"), () => seals.length && fillChooser($("seal").value));
+  languageSwitch($("lang"), relabel);
   $("zoom-close").addEventListener("click", () => $("zoom").close());
   $("zoom").addEventListener("click", (e) => e.target === $("zoom") && $("zoom").close());
   try {
