@@ -1,0 +1,266 @@
+"""stamp.batch over the real WebSocket with a real soft token: one approval, one PIN login, per-document
+results, cancel part-way, a malformed document skipped, and the signed batch manifest in the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+from typing import Any
+
+import pytest
+
+from agent.batch_manifest import canonical, check_batch
+from agent.config import Limits
+from formats.gm import sm3
+
+from .conftest import EXT, PORTAL
+from .wsclient import AgentClient, RpcFailure
+
+PLACE = [{"type": "at", "page": 1, "x": 60, "y": 60}]
+
+
+def one_page_pdf(n: int) -> bytes:
+    import pikepdf
+
+    pdf = pikepdf.new()
+    content = pdf.make_stream(f"BT /F1 14 Tf 72 720 Td (Invoice {n}) Tj ET".encode())
+    font = pikepdf.Dictionary(
+        Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+    )
+    pdf.pages.append(
+        pikepdf.Page(
+            pikepdf.Dictionary(
+                Type=pikepdf.Name.Page,
+                MediaBox=[0, 0, 595, 842],
+                Resources=pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font)),
+                Contents=content,
+            )
+        )
+    )
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def mixed_docs(samples) -> list[tuple[str, bytes]]:
+    """30 documents, PDF and OFD alternating."""
+    ofd = (samples / "ofd" / "unsigned-helloworld.ofd").read_bytes()
+    return [(f"doc{i:02}.ofd", ofd) if i % 2 else (f"doc{i:02}.pdf", one_page_pdf(i)) for i in range(30)]
+
+
+@pytest.fixture
+def login_count(monkeypatch) -> list[int]:
+    """Counts PIN logins on the soft token (its real login runs; only counted)."""
+    from agent.tokens.soft import SoftToken
+
+    calls = [0]
+    real = SoftToken._login
+
+    def counted(self: Any, pin: str) -> Any:
+        calls[0] += 1
+        return real(self, pin)
+
+    monkeypatch.setattr(SoftToken, "_login", counted)
+    return calls
+
+
+async def start_batch(
+    c: AgentClient, docs: list[tuple[str, bytes]], **extra: Any
+) -> tuple[asyncio.Future, dict[str, Any]]:
+    items = []
+    for name, data in docs:
+        items.append({"document": await c.upload(data, name=name), "placements": PLACE})
+    fut = await c.start("stamp.batch", {"origin": PORTAL, "documents": items, **extra})
+    return fut, await c.next_event("batch.approval.required")
+
+
+async def page_through(c: AgentClient, req: dict[str, Any]) -> None:
+    """What the window does: render each readable document's preview once."""
+    for doc in req["documents"]:
+        if doc["status"] == "ready":
+            await c.call("preview", {"request_id": req["request_id"], "index": doc["index"], "dpi": 36})
+
+
+def verify_output(data: bytes) -> tuple[str, str]:
+    from stamping.options import VerifyOptions
+
+    if data.startswith(b"%PDF"):
+        from stamping.pdf.verify import verify
+    else:
+        from stamping.ofd.verify import verify
+    seal = verify(data, VerifyOptions(trust_anchors=[])).seals[-1]
+    return seal.checks["integrity"].status, seal.checks["signature"].status
+
+
+def batch_results(c: AgentClient) -> dict[int, dict[str, Any]]:
+    return {
+        e["params"]["index"]: e["params"]
+        for e in c.events
+        if e.get("method") == "batch.document" and e["params"]["status"] != "signing"
+    }
+
+
+async def test_thirty_documents_one_login_and_a_signed_manifest(agent, dev_pki, mixed_docs, login_count):
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    seal_id = dev_pki.seal_ids["sm2"]
+    fut, req = await start_batch(c, mixed_docs)
+    assert [d["format"] for d in req["documents"]] == ["pdf", "ofd"] * 15
+    assert all(d["status"] == "ready" and d["sm3"] for d in req["documents"])
+
+    # Not every document looked at yet: the approval is refused before the token is touched.
+    await c.call("preview", {"request_id": req["request_id"], "index": 0, "dpi": 36})
+    with pytest.raises(RpcFailure) as early:
+        await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": dev_pki.pin})
+    assert early.value.code == "BATCH_NOT_REVIEWED" and login_count[0] == 0
+
+    await page_through(c, req)
+    await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": dev_pki.pin})
+    res = await asyncio.wait_for(fut, 300)
+    assert login_count[0] == 1  # one PIN login for 30 documents
+    assert [d["status"] for d in res["documents"]] == ["stamped"] * 30
+
+    per_doc = batch_results(c)
+    outputs = {i: c.result_bytes(per_doc[i]["document"]) for i in range(30)}
+    for i, (_, original) in enumerate(mixed_docs):
+        out = outputs[i]
+        assert sm3(out).hex() == res["documents"][i]["sm3_after"] == per_doc[i]["document"]["sm3"]
+        assert res["documents"][i]["sm3_before"] == sm3(original).hex()
+        assert await asyncio.to_thread(verify_output, out) == ("ok", "ok"), f"document {i}"
+
+    assert agent.ctx.audit.verify().ok
+    records = agent.ctx.audit.records()
+    batches = [r for r in records if r.event == "batch"]
+    assert len(batches) == 1 and batches[0].result == "OK" and batches[0].seq == res["audit_seq"]
+    check = check_batch(records, res["batch_id"])
+    assert check is not None and check.ok, check.problems
+    manifest = batches[0].detail["manifest"]
+    assert sm3(canonical(manifest)).hex() == res["manifest_sm3"]
+    for i, doc in enumerate(manifest["documents"]):
+        assert doc["sm3_after"] == sm3(outputs[i]).hex() and doc["shown"] and doc["status"] == "stamped"
+    assert not c.schema_errors
+    await c.close()
+
+
+async def test_cancel_after_ten_stops_the_rest(agent, dev_pki, mixed_docs, login_count):
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    seal_id = dev_pki.seal_ids["sm2"]
+    fut, req = await start_batch(c, mixed_docs)
+    await page_through(c, req)
+    entry = await agent.ctx.find_seal(seal_id)
+    gate = threading.Event()
+    hold: asyncio.Future | None = None
+    await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": dev_pki.pin})
+
+    # The agent queues document k+1 on the token before it sends document k's result. Once document 8's
+    # result is here, document 9 is queued: hold the token thread behind it, so document 10 waits there
+    # until the cancel has been answered.
+    await c.next_event("batch.document", where=lambda p: p["index"] == 8 and p["status"] == "stamped")
+    hold = asyncio.ensure_future(agent.ctx.on_token_thread(entry, gate.wait))
+    await c.next_event("batch.document", where=lambda p: p["index"] == 9 and p["status"] == "stamped")
+    assert await c.call("cancel", {"request_id": req["request_id"]}) == {"status": "cancelled"}
+    gate.set()
+    await hold
+    res = await asyncio.wait_for(fut, 120)
+
+    statuses = [d["status"] for d in res["documents"]]
+    assert statuses == ["stamped"] * 10 + ["cancelled"] * 20
+    per_doc = batch_results(c)
+    assert sorted(i for i, p in per_doc.items() if p["status"] == "stamped") == list(range(10))
+    assert all(per_doc[i]["error"]["code"] == "USER_CANCELLED" for i in range(10, 30))
+    records = agent.ctx.audit.records()
+    stamp_recs = [r for r in records if r.event == "stamp"]
+    assert [r.result for r in stamp_recs] == ["OK"] * 10 + ["USER_CANCELLED"] * 20
+    assert all(r.doc_sm3_after is None for r in stamp_recs[10:])
+    batch = [r for r in records if r.event == "batch"]
+    assert len(batch) == 1 and batch[0].result == "USER_CANCELLED"
+    check = check_batch(records, res["batch_id"])
+    assert check is not None and check.ok, check.problems
+    assert agent.ctx.audit.verify().ok and login_count[0] == 1
+    assert not c.schema_errors
+    await c.close()
+
+
+async def test_malformed_document_is_skipped_with_its_code(agent, dev_pki, mixed_docs):
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    seal_id = dev_pki.seal_ids["sm2"]
+    docs = mixed_docs[:4]
+    docs.insert(2, ("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF garbage"))
+    fut, req = await start_batch(c, docs)
+    bad = req["documents"][2]
+    assert bad["status"] == "failed" and bad["error"]["code"] == "DOC_MALFORMED"
+    with pytest.raises(RpcFailure) as no_preview:
+        await c.call("preview", {"request_id": req["request_id"], "index": 2})
+    assert no_preview.value.code == "DOC_MALFORMED"
+    await page_through(c, req)
+    await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": dev_pki.pin})
+    res = await asyncio.wait_for(fut, 120)
+    assert [d["status"] for d in res["documents"]] == ["stamped", "stamped", "failed", "stamped", "stamped"]
+    assert res["documents"][2]["error"]["code"] == "DOC_MALFORMED"
+    records = agent.ctx.audit.records()
+    assert [r.result for r in records if r.event == "batch"] == ["PARTIAL"]
+    check = check_batch(records, res["batch_id"])
+    assert check is not None and check.ok, check.problems
+    assert not c.schema_errors
+    await c.close()
+
+
+async def test_unticked_documents_are_not_signed(agent, dev_pki, mixed_docs):
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    seal_id = dev_pki.seal_ids["sm2"]
+    fut, req = await start_batch(c, mixed_docs[:3])
+    # Only documents 0 and 2 stay ticked; document 1 need not be looked at then.
+    for i in (0, 2):
+        await c.call("preview", {"request_id": req["request_id"], "index": i, "dpi": 36})
+    await c.call(
+        "approve",
+        {"request_id": req["request_id"], "seal_id": seal_id, "pin": dev_pki.pin, "include": [0, 2]},
+    )
+    res = await asyncio.wait_for(fut, 120)
+    assert [d["status"] for d in res["documents"]] == ["stamped", "excluded", "stamped"]
+    manifest = [r for r in agent.ctx.audit.records() if r.event == "batch"][0].detail["manifest"]
+    assert [d["shown"] for d in manifest["documents"]] == [True, False, True]
+    await c.close()
+
+
+async def test_batch_over_the_limit_is_refused(agent_factory, sample_pdf):
+    agent = await agent_factory(limits=Limits(max_batch_documents=3))
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    items = [{"document": await c.upload(sample_pdf), "placements": PLACE} for _ in range(4)]
+    with pytest.raises(RpcFailure) as exc:
+        await c.call("stamp.batch", {"origin": PORTAL, "documents": items})
+    assert exc.value.code == "DOC_TOO_LARGE"
+    assert agent.ctx.approvals.open_count() == 0
+    assert [r.result for r in agent.ctx.audit.records()] == ["DOC_TOO_LARGE"]
+    await c.close()
+
+
+def test_show_batch_names_a_tampered_link(tmp_path):
+    """A manifest whose link hash no longer matches the stamp record is reported, as is a bad signature."""
+    from agent.audit import AuditLog
+
+    log = AuditLog(tmp_path / "audit.db")
+    rec = log.append(
+        "stamp", "OK", doc_sm3_before="a" * 64, doc_sm3_after="b" * 64, detail={"batch_id": "f" * 32}
+    )
+    manifest = {
+        "type": "sealbridge.batch-manifest",
+        "batch_id": "f" * 32,
+        "documents": [
+            {
+                "index": 0,
+                "status": "stamped",
+                "sm3_before": "a" * 64,
+                "sm3_after": "c" * 64,
+                "audit_seq": rec.seq,
+                "audit_hash": rec.hash,
+            }
+        ],
+    }
+    log.append("batch", "OK", detail={"batch_id": "f" * 32, "manifest": manifest})
+    check = check_batch(log.records(), "f" * 32)
+    log.close()
+    assert check is not None and not check.ok
+    assert any("other document hashes" in p for p in check.problems)
+    assert any("no manifest signature" in p for p in check.problems)
