@@ -264,3 +264,41 @@ def test_show_batch_names_a_tampered_link(tmp_path):
     assert check is not None and not check.ok
     assert any("other document hashes" in p for p in check.problems)
     assert any("no manifest signature" in p for p in check.problems)
+
+
+async def test_show_batch_prints_and_checks_every_link(agent, dev_pki, mixed_docs, capsys):
+    import json
+    import sqlite3
+
+    from agent.cli import main
+
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    fut, req = await start_batch(c, mixed_docs[:3])
+    await page_through(c, req)
+    await c.call(
+        "approve", {"request_id": req["request_id"], "seal_id": dev_pki.seal_ids["sm2"], "pin": dev_pki.pin}
+    )
+    res = await asyncio.wait_for(fut, 120)
+    await c.close()
+    db = str(agent.cfg.audit_db)
+
+    assert await asyncio.to_thread(main, ["audit", "show-batch", res["batch_id"], "--db", db]) == 0
+    text = capsys.readouterr().out
+    assert "北京时间" in text and "doc01.ofd" in text and "every link check out" in text
+    assert (
+        await asyncio.to_thread(main, ["audit", "show-batch", str(res["audit_seq"]), "--db", db, "--json"])
+        == 0
+    )
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["ok"] and shown["batch_id"] == res["batch_id"]
+
+    # Rewrite one stamp record's output hash (and re-chain nothing): both the chain and the link fail.
+    stamp_seq = res["documents"][1]["audit_seq"]
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE audit SET doc_sm3_after = ? WHERE seq = ?", ("0" * 64, stamp_seq))
+    assert await asyncio.to_thread(main, ["audit", "show-batch", res["batch_id"], "--db", db, "--json"]) == 1
+    broken = json.loads(capsys.readouterr().out)
+    assert not broken["ok"]
+    assert any(f"record {stamp_seq} states other document hashes" in p for p in broken["problems"])
+    assert any("audit chain broken" in p for p in broken["problems"])
+    assert await asyncio.to_thread(main, ["audit", "show-batch", "0" * 32, "--db", db]) == 2
