@@ -4,7 +4,6 @@ results, cancel part-way, a malformed document skipped, and the signed batch man
 from __future__ import annotations
 
 import asyncio
-import io
 import threading
 from typing import Any
 
@@ -14,33 +13,11 @@ from agent.batch_manifest import canonical, check_batch
 from agent.config import Limits
 from formats.gm import sm3
 
+from .batch_helpers import count_logins, one_page_pdf, verify_output
 from .conftest import EXT, PORTAL
 from .wsclient import AgentClient, RpcFailure
 
 PLACE = [{"type": "at", "page": 1, "x": 60, "y": 60}]
-
-
-def one_page_pdf(n: int) -> bytes:
-    import pikepdf
-
-    pdf = pikepdf.new()
-    content = pdf.make_stream(f"BT /F1 14 Tf 72 720 Td (Invoice {n}) Tj ET".encode())
-    font = pikepdf.Dictionary(
-        Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
-    )
-    pdf.pages.append(
-        pikepdf.Page(
-            pikepdf.Dictionary(
-                Type=pikepdf.Name.Page,
-                MediaBox=[0, 0, 595, 842],
-                Resources=pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font)),
-                Contents=content,
-            )
-        )
-    )
-    out = io.BytesIO()
-    pdf.save(out)
-    return out.getvalue()
 
 
 @pytest.fixture
@@ -48,22 +25,6 @@ def mixed_docs(samples) -> list[tuple[str, bytes]]:
     """30 documents, PDF and OFD alternating."""
     ofd = (samples / "ofd" / "unsigned-helloworld.ofd").read_bytes()
     return [(f"doc{i:02}.ofd", ofd) if i % 2 else (f"doc{i:02}.pdf", one_page_pdf(i)) for i in range(30)]
-
-
-@pytest.fixture
-def login_count(monkeypatch) -> list[int]:
-    """Counts PIN logins on the soft token (its real login runs; only counted)."""
-    from agent.tokens.soft import SoftToken
-
-    calls = [0]
-    real = SoftToken._login
-
-    def counted(self: Any, pin: str) -> Any:
-        calls[0] += 1
-        return real(self, pin)
-
-    monkeypatch.setattr(SoftToken, "_login", counted)
-    return calls
 
 
 async def start_batch(
@@ -83,17 +44,6 @@ async def page_through(c: AgentClient, req: dict[str, Any]) -> None:
             await c.call("preview", {"request_id": req["request_id"], "index": doc["index"], "dpi": 36})
 
 
-def verify_output(data: bytes) -> tuple[str, str]:
-    from stamping.options import VerifyOptions
-
-    if data.startswith(b"%PDF"):
-        from stamping.pdf.verify import verify
-    else:
-        from stamping.ofd.verify import verify
-    seal = verify(data, VerifyOptions(trust_anchors=[])).seals[-1]
-    return seal.checks["integrity"].status, seal.checks["signature"].status
-
-
 def batch_results(c: AgentClient) -> dict[int, dict[str, Any]]:
     return {
         e["params"]["index"]: e["params"]
@@ -102,7 +52,8 @@ def batch_results(c: AgentClient) -> dict[int, dict[str, Any]]:
     }
 
 
-async def test_thirty_documents_one_login_and_a_signed_manifest(agent, dev_pki, mixed_docs, login_count):
+async def test_thirty_documents_one_login_and_a_signed_manifest(agent, dev_pki, mixed_docs, monkeypatch):
+    login_count = count_logins(monkeypatch)
     c = await AgentClient.authed(agent.url, EXT, agent.secret)
     seal_id = dev_pki.seal_ids["sm2"]
     fut, req = await start_batch(c, mixed_docs)
@@ -143,7 +94,8 @@ async def test_thirty_documents_one_login_and_a_signed_manifest(agent, dev_pki, 
     await c.close()
 
 
-async def test_cancel_after_ten_stops_the_rest(agent, dev_pki, mixed_docs, login_count):
+async def test_cancel_after_ten_stops_the_rest(agent, dev_pki, mixed_docs, monkeypatch):
+    login_count = count_logins(monkeypatch)
     c = await AgentClient.authed(agent.url, EXT, agent.secret)
     seal_id = dev_pki.seal_ids["sm2"]
     fut, req = await start_batch(c, mixed_docs)

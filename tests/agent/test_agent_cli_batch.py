@@ -5,31 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from agent.cli import main
 
-from .test_agent_batch import one_page_pdf, verify_output
+from .batch_helpers import count_logins, one_page_pdf, verify_output
 
 
-@pytest.fixture
-def logins(monkeypatch) -> list[int]:
-    from agent.tokens.soft import SoftToken
-
-    calls = [0]
-    real = SoftToken._login
-
-    def counted(self: Any, pin: str) -> Any:
-        calls[0] += 1
-        return real(self, pin)
-
-    monkeypatch.setattr(SoftToken, "_login", counted)
-    return calls
-
-
-def test_stamp_many_into_a_folder(dev_pki, samples, tmp_path: Path, capsys, logins):
+def test_stamp_many_into_a_folder(dev_pki, samples, tmp_path: Path, capsys, monkeypatch):
+    login_count = count_logins(monkeypatch)
     ins = tmp_path / "in"
     ins.mkdir()
     original = one_page_pdf(1)
@@ -46,7 +29,7 @@ def test_stamp_many_into_a_folder(dev_pki, samples, tmp_path: Path, capsys, logi
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [x["status"] for x in lines] == ["stamped", "stamped", "failed", "stamped"]
     assert lines[2]["error"]["code"] == "DOC_MALFORMED" and lines[2]["error"]["message_zh"]
-    assert logins[0] == 1
+    assert login_count[0] == 1
     assert sorted(p.name for p in out.iterdir()) == ["a.pdf", "b.ofd", "d.pdf"]  # nothing partial for c
     for name in ("a.pdf", "b.ofd", "d.pdf"):
         assert verify_output((out / name).read_bytes()) == ("ok", "ok")
