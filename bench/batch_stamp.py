@@ -23,12 +23,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from agent.client import AgentClient  # noqa: E402
 from agent.config import AgentConfig  # noqa: E402
 from agent.devpki import make_dev_pki  # noqa: E402
 from agent.server.app import create_app, make_context, start_sites  # noqa: E402
-from tests.agent.batch_helpers import one_page_pdf  # noqa: E402
-from tests.agent.conftest import free_port  # noqa: E402
-from tests.agent.wsclient import AgentClient  # noqa: E402
+from devkit.documents import one_page_pdf  # noqa: E402
+from devkit.ports import free_port  # noqa: E402
 
 EXT = "chrome-extension://" + "abcdefghijklmnop" * 2
 ORIGIN = {"top": "https://bench.example.cn", "frame": "https://bench.example.cn"}
@@ -54,29 +54,32 @@ async def batch(c: AgentClient, docs: list[bytes], seal_id: str, pin: str) -> tu
         {"document": await c.upload(d, name=f"invoice-{i}.pdf"), "placements": PLACE}
         for i, d in enumerate(docs)
     ]
-    fut = await c.start("stamp.batch", {"origin": ORIGIN, "documents": items})
-    req = await c.next_event("batch.approval.required", 300)
+    _, fut = await c.start("stamp.batch", {"origin": ORIGIN, "documents": items})
+    req = await c.next_event("batch.approval.required", timeout_s=300)
     p0 = time.perf_counter()
     for doc in req["documents"]:
-        await c.call("preview", {"request_id": req["request_id"], "index": doc["index"], "dpi": 36}, 120)
+        await c.call(
+            "preview", {"request_id": req["request_id"], "index": doc["index"], "dpi": 36}, timeout_s=120
+        )
     previews = time.perf_counter() - p0
-    await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": pin}, 300)
+    await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": pin}, timeout_s=300)
     res = await asyncio.wait_for(fut, 3600)
+    batch_docs = {}
+    while len(batch_docs) < len(docs):
+        ev = await c.next_event("batch.document", where=lambda p: p["status"] == "stamped", timeout_s=60)
+        batch_docs[ev["index"]] = ev["document"]
     total = time.perf_counter() - start
     assert [d["status"] for d in res["documents"]] == ["stamped"] * len(docs), res["documents"][:3]
-    c.results.clear()
+    for doc in res["documents"]:
+        await c.download(batch_docs[doc["index"]])
     return total - previews, previews
 
 
 async def singles(c: AgentClient, docs: list[bytes], seal_id: str, pin: str) -> float:
     start = time.perf_counter()
     for d in docs:
-        ref = await c.upload(d)
-        fut = await c.start("stamp", {"origin": ORIGIN, "document": ref, "placements": PLACE})
-        req = await c.next_event("approval.required", 120)
-        await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": pin}, 120)
-        await asyncio.wait_for(fut, 300)
-    c.results.clear()
+        out, _ = await c.stamp(d, PLACE, ORIGIN, approve=lambda req: (seal_id, pin), timeout_s=300)
+        assert out.startswith(d)
     return time.perf_counter() - start
 
 
@@ -111,12 +114,11 @@ async def main() -> None:
         try:
             await asyncio.to_thread(direct, docs[:2], signer, seal_der)  # warm-up (imports, OIDs)
             d_s = await asyncio.to_thread(direct, docs, signer, seal_der)
-            c = await AgentClient.authed(f"ws://127.0.0.1:{cfg.port}/v1", EXT, ctx.secret)
-            try:
+            async with await AgentClient.connect(
+                f"ws://127.0.0.1:{cfg.port}/v1", ctx.secret, origin=EXT
+            ) as c:
                 b_s, p_s = await batch(c, docs, pki.seal_ids["sm2"], pki.pin)
                 s_s = await singles(c, docs[: args.single], pki.seal_ids["sm2"], pki.pin)
-            finally:
-                await c.close()
         finally:
             await runner.cleanup()
 

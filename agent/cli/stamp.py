@@ -15,11 +15,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agent import __version__
 from agent.cli.common import add_json_flag, command, print_json, read_secret_file
 from agent.cli.docformat import format_module, read_document, sniff
 from formats.errors import SealBridgeError
 from stamping.fileout import atomic_output
-from stamping.options import StampOptions
+from stamping.options import Producer, StampOptions
 from stamping.placement import Placement, check_count, parse_keyword, parse_place, parse_seam
 
 
@@ -163,7 +164,9 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     token = open_token(args.token, args.module)
     seal_der, key_id = _choose_seal(token.info(), args.seal)
     signer = token.signer(pin, key_id)  # one login for every document
-    options = StampOptions(lock=args.lock, reason=args.reason, location=args.location)
+    options = StampOptions(
+        lock=args.lock, reason=args.reason, location=args.location, producer=Producer(version=__version__)
+    )
     if args.output is not None:
         result = _stamp_one(inputs[0], outputs[0], signer, seal_der, placements, options, single)
         _print_single(args, outputs[0], result)

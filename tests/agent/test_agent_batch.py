@@ -11,11 +11,11 @@ import pytest
 
 from agent.batch_manifest import canonical, check_batch
 from agent.config import Limits
+from devkit.documents import one_page_pdf
 from formats.gm import sm3
-
-from .batch_helpers import count_logins, one_page_pdf, verify_output
-from .conftest import EXT, PORTAL
-from .wsclient import AgentClient, RpcFailure
+from tests.support.agent_env import EXT, PORTAL
+from tests.support.batch_checks import count_logins, verify_output
+from tests.support.ws_client import AgentClient, RpcFailure
 
 PLACE = [{"type": "at", "page": 1, "x": 60, "y": 60}]
 
@@ -96,24 +96,38 @@ async def test_thirty_documents_one_login_and_a_signed_manifest(agent, dev_pki, 
 
 async def test_cancel_after_ten_stops_the_rest(agent, dev_pki, mixed_docs, monkeypatch):
     login_count = count_logins(monkeypatch)
+    from agent.server.methods import batch as batch_method
+
+    # The real stamper, gated after its 10th document: it holds the token thread there until the cancel
+    # has been answered, so the cancel lands between document 10 and 11 whatever the machine's speed.
+    loop = asyncio.get_running_loop()
+    tenth_done, release = asyncio.Event(), threading.Event()
+    real_function, stamped = batch_method.format_function, [0]
+
+    def gated(fmt: str, name: str) -> Any:
+        real = real_function(fmt, name)
+
+        def stamp(*args: Any, **kwargs: Any) -> Any:
+            out = real(*args, **kwargs)
+            stamped[0] += 1  # the token thread runs one document at a time
+            if stamped[0] == 10:
+                loop.call_soon_threadsafe(tenth_done.set)
+                release.wait(120)
+            return out
+
+        return stamp
+
+    monkeypatch.setattr(batch_method, "format_function", gated)
     c = await AgentClient.authed(agent.url, EXT, agent.secret)
     seal_id = dev_pki.seal_ids["sm2"]
     fut, req = await start_batch(c, mixed_docs)
     await page_through(c, req)
-    entry = await agent.ctx.find_seal(seal_id)
-    gate = threading.Event()
-    hold: asyncio.Future | None = None
     await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": dev_pki.pin})
-
-    # The agent queues document k+1 on the token before it sends document k's result. Once document 8's
-    # result is here, document 9 is queued: hold the token thread behind it, so document 10 waits there
-    # until the cancel has been answered.
-    await c.next_event("batch.document", where=lambda p: p["index"] == 8 and p["status"] == "stamped")
-    hold = asyncio.ensure_future(agent.ctx.on_token_thread(entry, gate.wait))
-    await c.next_event("batch.document", where=lambda p: p["index"] == 9 and p["status"] == "stamped")
-    assert await c.call("cancel", {"request_id": req["request_id"]}) == {"status": "cancelled"}
-    gate.set()
-    await hold
+    await asyncio.wait_for(tenth_done.wait(), 300)
+    try:
+        assert await c.call("cancel", {"request_id": req["request_id"]}) == {"status": "cancelled"}
+    finally:
+        release.set()
     res = await asyncio.wait_for(fut, 120)
 
     statuses = [d["status"] for d in res["documents"]]
@@ -222,7 +236,7 @@ async def test_show_batch_prints_and_checks_every_link(agent, dev_pki, mixed_doc
     import json
     import sqlite3
 
-    from agent.cli import main
+    from sealbridge.cli import main
 
     c = await AgentClient.authed(agent.url, EXT, agent.secret)
     fut, req = await start_batch(c, mixed_docs[:3])

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.cli import main
-
-from .batch_helpers import count_logins, one_page_pdf, verify_output
+from devkit.documents import one_page_pdf
+from sealbridge.cli import main
+from tests.support.batch_checks import count_logins, verify_output
 
 
 def test_stamp_many_into_a_folder(dev_pki, samples, tmp_path: Path, capsys, monkeypatch):

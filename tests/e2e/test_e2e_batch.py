@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from tests.e2e.e2e_env import EXTENSION_ID
-from tests.e2e.e2e_helpers import Browser, b64decode, save_artifact, sealbridge_verify
+from tests.support.e2e_browser import Browser, b64decode, save_artifact, sealbridge_verify
+from tests.support.e2e_env import EXTENSION_ID
 
 pytestmark = pytest.mark.browser
 
@@ -20,7 +20,7 @@ PLACEMENTS = [{"type": "at", "page": 1, "x": 150, "y": 120}]
 
 @pytest.fixture
 def batch_files(browser: Browser, documents) -> list[str]:
-    from tests.pdf.pdfmaker import contract_pdf
+    from tests.support.pdf_maker import contract_pdf
 
     extra = {f"invoice-{n}.pdf": contract_pdf(n) for n in (1, 2, 4)}
     browser.env.files.update(extra)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from agent import __version__
 from agent.batch_manifest import MANIFEST_TYPE, MANIFEST_VERSION, canonical, sign_manifest
 from agent.server.approvals import Attempt, PendingApproval
 from agent.server.methods.basic import check_site
@@ -28,7 +29,7 @@ from agent.server.methods.stamp import _await_approval, _report_usage, release_s
 from agent.server.protocol import Request, error_data
 from formats.errors import SealBridgeError
 from formats.gm import sm3
-from stamping.options import StampOptions
+from stamping.options import Producer, StampOptions
 from stamping.placement import from_dict
 
 if TYPE_CHECKING:
@@ -349,6 +350,7 @@ async def _stamp_documents(
             lock=bool(doc.options.get("lock", False)),
             reason=doc.options.get("reason"),
             location=doc.options.get("location"),
+            producer=Producer(version=__version__),
         )
         result = stamp_fn(doc.data, out, signer, seal.seal.der, doc.placements, opts)
         entry.token.info()

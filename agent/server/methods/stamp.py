@@ -14,13 +14,14 @@ import io
 import time
 from typing import TYPE_CHECKING, Any
 
+from agent import __version__
 from agent.server.logs import log_event
 from agent.server.methods.basic import check_site
 from agent.server.methods.documents import format_function, page_count, sniff_format
 from agent.server.protocol import Request
 from formats.errors import SealBridgeError
 from formats.gm import sm3
-from stamping.options import StampOptions
+from stamping.options import Producer, StampOptions
 from stamping.placement import from_dict
 
 if TYPE_CHECKING:
@@ -246,6 +247,7 @@ async def _stamp_on_token(
         reason=options.get("reason"),
         location=options.get("location"),
         progress=progress,
+        producer=Producer(version=__version__),
     )
 
     def run() -> tuple[bytes, Any]:

@@ -1,34 +1,10 @@
-"""Helpers of the batch tests: small distinct PDFs, checking an output, counting PIN logins on the token."""
+"""Helpers of the batch tests: checking a stamped output, counting PIN logins on the token."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pytest
-
-
-def one_page_pdf(n: int) -> bytes:
-    import pikepdf
-
-    pdf = pikepdf.new()
-    content = pdf.make_stream(f"BT /F1 14 Tf 72 720 Td (Invoice {n}) Tj ET".encode())
-    font = pikepdf.Dictionary(
-        Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
-    )
-    pdf.pages.append(
-        pikepdf.Page(
-            pikepdf.Dictionary(
-                Type=pikepdf.Name.Page,
-                MediaBox=[0, 0, 595, 842],
-                Resources=pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font)),
-                Contents=content,
-            )
-        )
-    )
-    out = io.BytesIO()
-    pdf.save(out)
-    return out.getvalue()
 
 
 def verify_output(data: bytes) -> tuple[str, str]:
