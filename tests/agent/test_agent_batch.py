@@ -268,3 +268,34 @@ async def test_show_batch_prints_and_checks_every_link(agent, dev_pki, mixed_doc
     assert any(f"record {stamp_seq} states other document hashes" in p for p in broken["problems"])
     assert any("audit chain broken" in p for p in broken["problems"])
     assert await asyncio.to_thread(main, ["audit", "show-batch", "0" * 32, "--db", db]) == 2
+
+
+async def test_a_stamper_bug_fails_one_document_only(agent, dev_pki, mixed_docs, monkeypatch):
+    from agent.server.methods import batch as batch_method
+
+    real_function, calls = batch_method.format_function, [0]
+
+    def second_one_breaks(fmt: str, name: str) -> Any:
+        real = real_function(fmt, name)
+
+        def stamp(*args: Any, **kwargs: Any) -> Any:
+            calls[0] += 1
+            if calls[0] == 2:
+                raise RuntimeError("injected")
+            return real(*args, **kwargs)
+
+        return stamp
+
+    monkeypatch.setattr(batch_method, "format_function", second_one_breaks)
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    fut, req = await start_batch(c, mixed_docs[:3])
+    await page_through(c, req)
+    await c.call(
+        "approve", {"request_id": req["request_id"], "seal_id": dev_pki.seal_ids["sm2"], "pin": dev_pki.pin}
+    )
+    res = await asyncio.wait_for(fut, 120)
+    assert [d["status"] for d in res["documents"]] == ["stamped", "failed", "stamped"]
+    assert res["documents"][1]["error"]["code"] == "INTERNAL"
+    assert agent.ctx.approvals.open_count() == 0
+    assert check_batch(agent.ctx.audit.records(), res["batch_id"]).ok
+    await c.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from agent import __version__
 from agent.batch_manifest import MANIFEST_TYPE, MANIFEST_VERSION, canonical, sign_manifest
 from agent.server.approvals import Attempt, PendingApproval
+from agent.server.logs import log_event
 from agent.server.methods.basic import check_site
 from agent.server.methods.documents import format_function, page_count, sniff_format
 from agent.server.methods.stamp import _await_approval, _report_usage, release_signer
@@ -170,6 +172,13 @@ async def _take_document(session: Session, item: dict[str, Any], doc: BatchDoc) 
             raise SealBridgeError("DOC_TOO_LARGE", f"{doc.page_count} pages; the limit is {limits.max_pages}")
     except SealBridgeError as err:
         doc.fail(err)
+    except Exception as exc:  # a reader bug on one document must not end the others' batch
+        doc.fail(_internal(exc, "read"))
+
+
+def _internal(exc: Exception, stage: str) -> SealBridgeError:
+    log_event("batch_document_failed", logging.ERROR, stage=stage, error=type(exc).__name__)
+    return SealBridgeError("INTERNAL", type(exc).__name__)
 
 
 def _drop_uploads(session: Session, items: list[dict[str, Any]]) -> None:
@@ -271,6 +280,11 @@ async def _run_batch(
         ctx.approvals.close(approval)
         manifest = _manifest(approval, entry) | {"why": "connection closed"}
         await _record_batch(ctx, approval, "USER_CANCELLED", manifest, entry, who)
+        raise
+    except Exception:  # a bug: the site's approval slot and the token login must not stay taken
+        _release(ctx, approval, entry)
+        ctx.approvals.close(approval)
+        await _record_batch(ctx, approval, "INTERNAL", _manifest(approval, entry), entry, who)
         raise
     ctx.approvals.close(approval)
     statuses = {d.status for d in approval.docs}
@@ -376,6 +390,8 @@ async def _stamp_documents(
                 done = await pending
             except SealBridgeError as err:
                 done = err
+            except Exception as exc:  # a stamper bug on one document: that document fails, the rest go on
+                done = _internal(exc, "stamp")
             # The next document goes to the token before this one's result is sent, so it is queued (and a
             # cancel seen after this result stops it on the token thread).
             pending = submit(i + 1)
