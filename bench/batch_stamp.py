@@ -54,19 +54,19 @@ async def batch(c: AgentClient, docs: list[bytes], seal_id: str, pin: str) -> tu
         {"document": await c.upload(d, name=f"invoice-{i}.pdf"), "placements": PLACE}
         for i, d in enumerate(docs)
     ]
-    _, fut = await c.start("stamp.batch", {"origin": ORIGIN, "documents": items})
-    req = await c.next_event("batch.approval.required", timeout_s=300)
+    fut = await c.start("stamp.batch", {"origin": ORIGIN, "documents": items})
+    req = await c.next_event("batch.approval.required", within=300)
     p0 = time.perf_counter()
     for doc in req["documents"]:
         await c.call(
             "preview", {"request_id": req["request_id"], "index": doc["index"], "dpi": 36}, timeout_s=120
         )
     previews = time.perf_counter() - p0
-    await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": pin}, timeout_s=300)
+    await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": pin}, within=300)
     res = await asyncio.wait_for(fut, 3600)
     batch_docs = {}
     while len(batch_docs) < len(docs):
-        ev = await c.next_event("batch.document", where=lambda p: p["status"] == "stamped", timeout_s=60)
+        ev = await c.next_event("batch.document", within=60, where=lambda p: p["status"] == "stamped")
         batch_docs[ev["index"]] = ev["document"]
     total = time.perf_counter() - start
     assert [d["status"] for d in res["documents"]] == ["stamped"] * len(docs), res["documents"][:3]
@@ -78,7 +78,7 @@ async def batch(c: AgentClient, docs: list[bytes], seal_id: str, pin: str) -> tu
 async def singles(c: AgentClient, docs: list[bytes], seal_id: str, pin: str) -> float:
     start = time.perf_counter()
     for d in docs:
-        out, _ = await c.stamp(d, PLACE, ORIGIN, approve=lambda req: (seal_id, pin), timeout_s=300)
+        out, _ = await c.stamp(d, PLACE, ORIGIN, approve=lambda req: (seal_id, pin), within=300)
         assert out.startswith(d)
     return time.perf_counter() - start
 

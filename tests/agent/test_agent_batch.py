@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from agent.batch_manifest import canonical, check_batch
+from agent.client import AgentClient, AgentError
 from agent.config import Limits
 from devkit.documents import one_page_pdf
 from formats.gm import sm3
 from tests.support.agent_env import EXT, PORTAL
 from tests.support.batch_checks import count_logins, verify_output
-from tests.support.ws_client import AgentClient, RpcFailure
 
 PLACE = [{"type": "at", "page": 1, "x": 60, "y": 60}]
 
@@ -62,7 +62,7 @@ async def test_thirty_documents_one_login_and_a_signed_manifest(agent, dev_pki, 
 
     # Not every document looked at yet: the approval is refused before the token is touched.
     await c.call("preview", {"request_id": req["request_id"], "index": 0, "dpi": 36})
-    with pytest.raises(RpcFailure) as early:
+    with pytest.raises(AgentError) as early:
         await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": dev_pki.pin})
     assert early.value.code == "BATCH_NOT_REVIEWED" and login_count[0] == 0
 
@@ -90,7 +90,7 @@ async def test_thirty_documents_one_login_and_a_signed_manifest(agent, dev_pki, 
     assert sm3(canonical(manifest)).hex() == res["manifest_sm3"]
     for i, doc in enumerate(manifest["documents"]):
         assert doc["sm3_after"] == sm3(outputs[i]).hex() and doc["shown"] and doc["status"] == "stamped"
-    assert not c.schema_errors
+    assert not c.frame_errors
     await c.close()
 
 
@@ -144,7 +144,7 @@ async def test_cancel_after_ten_stops_the_rest(agent, dev_pki, mixed_docs, monke
     check = check_batch(records, res["batch_id"])
     assert check is not None and check.ok, check.problems
     assert agent.ctx.audit.verify().ok and login_count[0] == 1
-    assert not c.schema_errors
+    assert not c.frame_errors
     await c.close()
 
 
@@ -156,7 +156,7 @@ async def test_malformed_document_is_skipped_with_its_code(agent, dev_pki, mixed
     fut, req = await start_batch(c, docs)
     bad = req["documents"][2]
     assert bad["status"] == "failed" and bad["error"]["code"] == "DOC_MALFORMED"
-    with pytest.raises(RpcFailure) as no_preview:
+    with pytest.raises(AgentError) as no_preview:
         await c.call("preview", {"request_id": req["request_id"], "index": 2})
     assert no_preview.value.code == "DOC_MALFORMED"
     await page_through(c, req)
@@ -168,7 +168,7 @@ async def test_malformed_document_is_skipped_with_its_code(agent, dev_pki, mixed
     assert [r.result for r in records if r.event == "batch"] == ["PARTIAL"]
     check = check_batch(records, res["batch_id"])
     assert check is not None and check.ok, check.problems
-    assert not c.schema_errors
+    assert not c.frame_errors
     await c.close()
 
 
@@ -194,7 +194,7 @@ async def test_batch_over_the_limit_is_refused(agent_factory, sample_pdf):
     agent = await agent_factory(limits=Limits(max_batch_documents=3))
     c = await AgentClient.authed(agent.url, EXT, agent.secret)
     items = [{"document": await c.upload(sample_pdf), "placements": PLACE} for _ in range(4)]
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await c.call("stamp.batch", {"origin": PORTAL, "documents": items})
     assert exc.value.code == "DOC_TOO_LARGE"
     assert agent.ctx.approvals.open_count() == 0

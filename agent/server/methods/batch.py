@@ -35,7 +35,8 @@ from stamping.options import Producer, StampOptions
 from stamping.placement import from_dict
 
 if TYPE_CHECKING:
-    from agent.server.context import AgentContext, SealEntry
+    from agent.seal_store import SealEntry
+    from agent.server.context import AgentContext
     from agent.server.session import Session
 
 PREVIEWS_PER_DOCUMENT = 5  # the window pages through each document, and re-renders on a seal change

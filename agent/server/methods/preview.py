@@ -18,7 +18,7 @@ from formats.errors import SealBridgeError
 from stamping.placement import from_dict
 
 if TYPE_CHECKING:
-    from agent.server.context import SealEntry
+    from agent.seal_store import SealEntry
     from agent.server.session import Session
 
 MM_PER_INCH = 25.4

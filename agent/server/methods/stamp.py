@@ -27,8 +27,9 @@ from stamping.placement import from_dict
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from agent.seal_store import SealEntry
     from agent.server.approvals import Attempt, PendingApproval
-    from agent.server.context import AgentContext, SealEntry
+    from agent.server.context import AgentContext
     from agent.server.session import Session
 
 # Errors an `approve` may be retried after (the approval stays open); any other ends the request.
