@@ -62,7 +62,7 @@ async def batch(c: AgentClient, docs: list[bytes], seal_id: str, pin: str) -> tu
             "preview", {"request_id": req["request_id"], "index": doc["index"], "dpi": 36}, timeout_s=120
         )
     previews = time.perf_counter() - p0
-    await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": pin}, within=300)
+    await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": pin}, timeout_s=300)
     res = await asyncio.wait_for(fut, 3600)
     batch_docs = {}
     while len(batch_docs) < len(docs):
@@ -78,7 +78,7 @@ async def batch(c: AgentClient, docs: list[bytes], seal_id: str, pin: str) -> tu
 async def singles(c: AgentClient, docs: list[bytes], seal_id: str, pin: str) -> float:
     start = time.perf_counter()
     for d in docs:
-        out, _ = await c.stamp(d, PLACE, ORIGIN, approve=lambda req: (seal_id, pin), within=300)
+        out, _ = await c.stamp(d, PLACE, ORIGIN, approve=lambda req: (seal_id, pin), timeout_s=300)
         assert out.startswith(d)
     return time.perf_counter() - start
 
