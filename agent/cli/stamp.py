@@ -18,6 +18,7 @@ from typing import Any
 from agent import __version__
 from agent.cli.common import add_json_flag, command, print_json, read_secret_file
 from agent.cli.docformat import format_module, read_document, sniff
+from agent.cli.token_options import add_token_options, token_sources
 from formats.errors import SealBridgeError
 from stamping.fileout import atomic_output
 from stamping.options import Producer, StampOptions
@@ -43,11 +44,7 @@ def register(subparsers: Any) -> None:
     out.add_argument(
         "--out-dir", metavar="DIR", help="write each stamped document under its own name into this folder"
     )
-    p.add_argument("--token", required=True, help="soft:PATH or pkcs11:LABEL[/CKA_ID]")
-    p.add_argument("--pin-file", required=True, metavar="F", help="file whose first line is the PIN")
-    p.add_argument(
-        "--module", action="append", default=[], metavar="PATH", help="PKCS#11 module (repeatable)"
-    )
+    add_token_options(p, token="required", pin_file="required")
     p.add_argument(
         "--seal", metavar="ESID_OR_FILE", help="a seal file (DER SESeal) or the esID of a token seal"
     )
@@ -148,7 +145,7 @@ def _stamp_one(
 
 @command
 def cmd_stamp(args: argparse.Namespace) -> int:
-    from agent.tokens.registry import open_token
+    from agent.tokens.drivers import open_token
 
     placements = _placements(args)
     inputs = [Path(p) for p in args.input]
@@ -161,7 +158,7 @@ def cmd_stamp(args: argparse.Namespace) -> int:
         single = read_document(inputs[0])
         sniff(single)
     pin = read_secret_file(args.pin_file)
-    token = open_token(args.token, args.module)
+    token = open_token(args.token, token_sources(args))
     seal_der, key_id = _choose_seal(token.info(), args.seal)
     signer = token.signer(pin, key_id)  # one login for every document
     options = StampOptions(
