@@ -25,6 +25,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "TOKEN_NOT_FOUND": ("找不到指定的印章介质", "The requested token was not found"),
     "KEY_NOT_FOUND": ("介质中找不到签名密钥或证书", "No signing key or certificate was found on the token"),
     "MECHANISM_UNSUPPORTED": ("介质不支持该签名算法", "The token does not support this signature mechanism"),
+    "TOKEN_LIBRARY_INVALID": (
+        "印章介质驱动库无法加载或不完整，请联系管理员",
+        "The token library cannot be loaded or lacks required functions; ask the administrator",
+    ),
     # the portal developer
     "BAD_REQUEST": ("请求格式错误", "The request is malformed"),
     "DOC_TOO_LARGE": ("文档超出大小或数量限制", "The document exceeds a size or count limit"),
@@ -81,6 +85,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "NOT_FOUND": ("找不到对象", "Not found"),
     "CONFLICT": ("状态冲突", "The request conflicts with the current state"),
     "AUDIT_BROKEN": ("审计日志校验失败", "The audit log chain is broken"),
+    "BATCH_NOT_REVIEWED": (
+        "批量盖章中仍有文档未预览，请逐份查看后再确认",
+        "Some documents of the batch have not been previewed; look at each one before approving",
+    ),
+    "BATCH_MANIFEST_INVALID": (
+        "批量盖章清单校验失败",
+        "The batch manifest does not verify",
+    ),
     # a bug
     "INTERNAL": ("内部错误", "Internal error"),
 }
