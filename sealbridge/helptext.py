@@ -52,6 +52,10 @@ HELP: dict[str, tuple[str, str]] = {
         "sealbridge audit verify --json",
     ),
     "audit export": (OK_OR_ERROR, "sealbridge audit export --json -o audit.json"),
+    "audit show-batch": (
+        "0 the batch's manifest and every link check, 1 they do not, 2 error",
+        "sealbridge audit show-batch BATCH_ID --json",
+    ),
     "central": (OK_OR_ERROR + "; runs until stopped", "sealbridge central --db central.sqlite3 --port 8443"),
     "central admin": (OK_OR_ERROR, "sealbridge central admin seals --db central.sqlite3"),
     "central audit": (OK_OR_ERROR, "sealbridge central audit verify --db central.sqlite3"),
