@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from formats.errors import SealBridgeError
+from stamping.documents import MAX_DOCUMENT_BYTES
 
 EXIT_ERROR = 2
 
@@ -52,3 +53,15 @@ def read_secret_file(path: str | Path) -> str:
     except OSError as exc:
         raise SealBridgeError("BAD_REQUEST", f"cannot read secret file {path}: {exc.strerror}") from None
     return raw.splitlines()[0] if raw else ""
+
+
+def read_document(path: str | Path) -> bytes:
+    """A document file, refused before reading when it is over the document limit."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise SealBridgeError("DOC_TOO_LARGE", f"{p} is {size} bytes; the limit is {MAX_DOCUMENT_BYTES}")
+        return p.read_bytes()
+    except OSError as exc:
+        raise SealBridgeError("BAD_REQUEST", f"cannot read {p}: {exc.strerror}") from None

@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from agent.cli.common import add_json_flag, command, print_json, read_secret_file
-from agent.cli.docformat import format_module, read_document, sniff
+from agent.cli.common import add_json_flag, command, print_json, read_document, read_secret_file
 from formats.errors import SealBridgeError
+from stamping.documents import document_format
 from stamping.fileout import atomic_output
 from stamping.options import StampOptions
 from stamping.placement import Placement, check_count, parse_keyword, parse_place, parse_seam
@@ -107,8 +107,7 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     if not dst.resolve().parent.is_dir():
         raise SealBridgeError("BAD_REQUEST", f"output folder {dst.parent} does not exist")
     data = read_document(src)
-    fmt = sniff(data)
-    module = format_module(fmt)
+    doc_format = document_format(data)
     pin = read_secret_file(args.pin_file)
     token = open_token(args.token, args.module)
     seal_der, key_id = _choose_seal(token.info(), args.seal)
@@ -120,7 +119,7 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     # The stamper writes straight into the temp file next to the target ("w+b": the PDF signer fills in
     # the signature in place, no scratch copy); it is renamed into place only when stamping succeeded.
     with atomic_output(target, 0o600) as out:
-        result = module.stamp(data, out, signer, seal_der, placements, options)
+        result = doc_format.stamp(data, out, signer, seal_der, placements, options)
     if args.json:
         print_json(
             {

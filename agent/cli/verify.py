@@ -10,9 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agent.cli.common import add_json_flag, command, print_json
-from agent.cli.docformat import format_module, read_document, sniff
+from agent.cli.common import add_json_flag, command, print_json, read_document
 from formats.errors import SealBridgeError
+from stamping.documents import document_format
 from stamping.options import StatusLookup, VerifyOptions
 from stamping.report import Check, Report
 
@@ -74,13 +74,13 @@ def _print_text(report: Report, path: str) -> None:
 @command
 def cmd_verify(args: argparse.Namespace) -> int:
     data = read_document(args.file)
-    module = format_module(sniff(data))
+    doc_format = document_format(data)
     options = VerifyOptions(
         trust_anchors=[c for spec in args.trust for c in load_cert_files(spec)],
         extra_certs=[c for spec in args.cert for c in load_cert_files(spec)],
         status_lookup=_status_lookup(args.platform) if args.platform else None,
     )
-    report = module.verify(data, options)
+    report = doc_format.verify(data, options)
     if args.json:
         print_json(report.to_dict())
     else:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import tracemalloc
 
-from tests.support.hostile import ofd_zip_bomb
+from tests.support.hostile import deep_trailer, ofd_zip_bomb, stamped_pdf
 
 from .conftest import EXT
 from .wsclient import AgentClient, RpcFailure
@@ -28,4 +29,19 @@ async def test_verify_zip_bomb_is_refused_without_inflating(agent, samples):
     finally:
         tracemalloc.stop()
     assert peak < 64 * MIB, f"the agent allocated {peak / MIB:.0f} MiB for a 400-byte page"
+    await c.close()
+
+
+async def test_verify_deep_nesting_is_malformed(agent, dev_pki, tmp_path):
+    deep = deep_trailer(await asyncio.to_thread(stamped_pdf, dev_pki, tmp_path))  # the CLI runs its own loop
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    ref = await c.upload(deep)
+    try:
+        await c.call("verify", {"document": ref})
+    except RpcFailure as err:
+        assert err.code == "DOC_MALFORMED", err.code
+    else:
+        raise AssertionError("a 100,000-deep trailer was verified")
+    (rec,) = agent.ctx.audit.records()
+    assert rec.result == "DOC_MALFORMED"
     await c.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.central.helpers import http
-from tests.support.hostile import ofd_zip_bomb
+from tests.support.hostile import deep_trailer, ofd_zip_bomb, stamped_pdf
 
 MIB = 1 << 20
 
@@ -26,3 +26,10 @@ def test_verify_zip_bomb_bounded(central, samples):
         assert code == 400 and body["error"]["code"] in ("DOC_MALFORMED", "DOC_TOO_LARGE"), body
     peak = _peak_rss(handle.proc.pid)
     assert peak < 600 * MIB, f"the platform peaked at {peak / MIB:.0f} MiB"
+
+
+def test_verify_deep_nesting_is_400(central, dev_pki, tmp_path):
+    url, _, _ = central
+    deep = deep_trailer(stamped_pdf(dev_pki, tmp_path))
+    code, body = http("POST", f"{url}/api/v1/verify", raw=deep)
+    assert code == 400 and body["error"]["code"] == "DOC_MALFORMED", (code, body)

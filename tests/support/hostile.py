@@ -96,3 +96,37 @@ def ofd_zip_bomb(samples_dir) -> bytes:  # noqa: ANN001 - a pathlib.Path
     """The unsigned sample with its page Content.xml inflating to 1 GiB while both headers say 400 bytes."""
     base = (samples_dir / "ofd" / "unsigned-helloworld.ofd").read_bytes()
     return lying_entry(base, "Doc_0/Pages/Page_0/Content.xml")
+
+
+def stamped_pdf(dev_pki, workdir) -> bytes:  # noqa: ANN001 - agent.devpki.DevPki, pathlib.Path
+    """A one-page PDF stamped by `sealbridge stamp` with the dev PKI's SM2 soft token."""
+    import pikepdf
+
+    from agent.cli import main
+
+    src, dst = workdir / "blank.pdf", workdir / "stamped.pdf"
+    with pikepdf.new() as pdf:
+        pdf.add_blank_page()
+        pdf.save(src)
+    argv = ["stamp", str(src), "-o", str(dst), "--token", f"soft:{dev_pki.tokens['sm2']}",
+            "--pin-file", str(dev_pki.pin_file), "--place", "page=1,x=50,y=50", "--json"]  # fmt: skip
+    if main(argv) != 0:
+        raise RuntimeError("stamping the base PDF failed")
+    return dst.read_bytes()
+
+
+def deep_trailer(pdf: bytes, depth: int = 100_000) -> bytes:
+    """`pdf` plus an incremental update whose trailer holds an array nested `depth` deep."""
+    import re
+
+    prev = int(re.findall(rb"startxref\s+(\d+)", pdf)[-1])
+    root = re.findall(rb"/Root\s+(\d+\s+\d+\s+R)", pdf)[-1]
+    size = max(int(s) for s in re.findall(rb"/Size\s+(\d+)", pdf))
+    xref_at = len(pdf) + 1
+    update = (
+        b"\nxref\n0 0\ntrailer\n<< /Size %d /Root %s /Prev %d /Deep " % (size, root, prev)
+        + b"[" * depth
+        + b"]" * depth
+        + b" >>\nstartxref\n%d\n%%%%EOF\n" % xref_at
+    )
+    return pdf + update

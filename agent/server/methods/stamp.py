@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from agent.server.logs import log_event
 from agent.server.methods.basic import check_site
-from agent.server.methods.documents import format_function, page_count, sniff_format
 from agent.server.protocol import Request
 from formats.errors import SealBridgeError
 from formats.gm import sm3
+from stamping.documents import document_format, format_named
 from stamping.options import StampOptions
 from stamping.placement import from_dict
 
@@ -49,9 +49,9 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
         ctx.rate.check(top)
         parts, sm3_before = session.uploads.take_parts(params["document"])
         data = await asyncio.to_thread(b"".join, parts)
-        fmt = await asyncio.to_thread(sniff_format, data)  # opens a ZIP directory: not on the loop
+        fmt = (await asyncio.to_thread(document_format, data)).name  # opens a ZIP directory: not on the loop
         placements = _placements(params["placements"], ctx.cfg.limits.max_placements)
-        pages = await asyncio.to_thread(page_count, data, fmt)
+        pages = await asyncio.to_thread(format_named(fmt).page_count, data)
         if pages is not None and pages > ctx.cfg.limits.max_pages:
             raise SealBridgeError("DOC_TOO_LARGE", f"{pages} pages; the limit is {ctx.cfg.limits.max_pages}")
         seals = await ctx.seals()
@@ -243,7 +243,7 @@ async def _stamp_on_token(
 
     def run() -> tuple[bytes, Any]:
         try:
-            stamp_fn = format_function(fmt, "stamp")  # may import pyHanko the first time: not on the loop
+            stamp_fn = format_named(fmt).stamp  # may import pyHanko the first time: not on the loop
             entry.token.info()  # raises TOKEN_ABSENT when the token went away after the login
             out = io.BytesIO()  # in memory: a killed agent leaves no partial file behind
             result = stamp_fn(data, out, signer, entry.seal.der, placements, opts)
