@@ -14,6 +14,7 @@ import io
 import struct
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import IO, Any, Protocol, TypeVar
 
 from formats.errors import SealBridgeError
@@ -98,72 +99,77 @@ class DocumentFormat(Protocol):
     def page_count(self, data: bytes) -> int: ...
 
 
-class _Pdf:
-    name = "pdf"
+@dataclass(frozen=True)
+class _Operations:
+    stamp: Callable[..., StampResult]
+    verify: Callable[..., Report]
+    preview: Callable[..., dict[str, Any]]
+    page_count: Callable[[bytes], int]
+
+
+def _pdf_page_count(data: bytes) -> int:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        raise SealBridgeError("DOC_MALFORMED", f"PDF: {exc}") from None
+    try:
+        return len(pdf)
+    finally:
+        pdf.close()
+
+
+def _ofd_page_count(data: bytes) -> int:
+    # The bounded reader only (zip limits, hardened XML): no unbounded fallback parser.
+    from formats.ofd import OfdPackage, load_document
+
+    return len(load_document(OfdPackage(data)).pages)
+
+
+def _pdf() -> _Operations:
+    from stamping.pdf import stamp, verify
+    from stamping.pdf.preview import render_pdf_preview
+
+    return _Operations(stamp, verify, render_pdf_preview, _pdf_page_count)
+
+
+def _ofd() -> _Operations:
+    from stamping.ofd import stamp, verify
+    from stamping.ofd.preview import render_ofd_preview
+
+    return _Operations(stamp, verify, render_ofd_preview, _ofd_page_count)
+
+
+class _Format:
+    """A format whose parsers (pyHanko, lxml…) are imported on first use, every operation guarded."""
+
+    def __init__(self, name: str, load: Callable[[], _Operations]) -> None:
+        self.name = name
+        self._load = functools.cache(load)
 
     @guarded
     def stamp(self, data, out, signer, seal_der, placements, options=None):  # type: ignore[no-untyped-def]
-        from stamping.pdf import stamp
-
-        return stamp(data, out, signer, seal_der, placements, options)
+        return self._load().stamp(data, out, signer, seal_der, placements, options)
 
     @guarded
     def verify(self, data: bytes, options: VerifyOptions | None = None) -> Report:
-        from stamping.pdf import verify
-
-        return verify(data, options)
+        return self._load().verify(data, options)
 
     @guarded
     def preview(self, data, placements, seal, pages, dpi):  # type: ignore[no-untyped-def]
-        from stamping.pdf.preview import render_pdf_preview
-
-        return render_pdf_preview(data, placements, seal, pages, dpi)
+        return self._load().preview(data, placements, seal, pages, dpi)
 
     @guarded
     def page_count(self, data: bytes) -> int:
-        import pypdfium2 as pdfium
+        return self._load().page_count(data)
 
-        try:
-            pdf = pdfium.PdfDocument(data)
-        except pdfium.PdfiumError as exc:
-            raise SealBridgeError("DOC_MALFORMED", f"PDF: {exc}") from None
-        try:
-            return len(pdf)
-        finally:
-            pdf.close()
-
-
-class _Ofd:
-    name = "ofd"
-
-    @guarded
-    def stamp(self, data, out, signer, seal_der, placements, options=None):  # type: ignore[no-untyped-def]
-        from stamping.ofd import stamp
-
-        return stamp(data, out, signer, seal_der, placements, options)
-
-    @guarded
-    def verify(self, data: bytes, options: VerifyOptions | None = None) -> Report:
-        from stamping.ofd import verify
-
-        return verify(data, options)
-
-    @guarded
-    def preview(self, data, placements, seal, pages, dpi):  # type: ignore[no-untyped-def]
-        from stamping.ofd.preview import render_ofd_preview
-
-        return render_ofd_preview(data, placements, seal, pages, dpi)
-
-    @guarded
-    def page_count(self, data: bytes) -> int:
-        # The bounded reader only (zip limits, hardened XML): no unbounded fallback parser.
-        from formats.ofd import OfdPackage, load_document
-
-        return len(load_document(OfdPackage(data)).pages)
+    def preload(self) -> None:
+        self._load()
 
 
 #: The formats this build can handle, by the name `sniff()` returns.
-FORMATS: dict[str, DocumentFormat] = {"pdf": _Pdf(), "ofd": _Ofd()}
+FORMATS: dict[str, _Format] = {"pdf": _Format("pdf", _pdf), "ofd": _Format("ofd", _ofd)}
 
 
 def format_named(name: str) -> DocumentFormat:
@@ -179,8 +185,6 @@ def document_format(data: bytes) -> DocumentFormat:
 
 
 def preload() -> None:
-    """Import the format parsers (pyHanko, lxml…) ahead of the first request; call it off the event loop."""
-    import stamping.ofd
-    import stamping.ofd.preview
-    import stamping.pdf
-    import stamping.pdf.preview  # noqa: F401
+    """Import the format parsers ahead of the first request; call it off the event loop."""
+    for fmt in FORMATS.values():
+        fmt.preload()
