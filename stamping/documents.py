@@ -128,17 +128,21 @@ def _ofd_page_count(data: bytes) -> int:
 
 
 def _pdf() -> _Operations:
-    from stamping.pdf import stamp, verify
-    from stamping.pdf.preview import render_pdf_preview
+    import stamping.pdf
+    import stamping.pdf.preview
 
-    return _Operations(stamp, verify, render_pdf_preview, _pdf_page_count)
+    return _Operations(
+        stamping.pdf.stamp, stamping.pdf.verify, stamping.pdf.preview.render_pdf_preview, _pdf_page_count
+    )
 
 
 def _ofd() -> _Operations:
-    from stamping.ofd import stamp, verify
-    from stamping.ofd.preview import render_ofd_preview
+    import stamping.ofd
+    import stamping.ofd.preview
 
-    return _Operations(stamp, verify, render_ofd_preview, _ofd_page_count)
+    return _Operations(
+        stamping.ofd.stamp, stamping.ofd.verify, stamping.ofd.preview.render_ofd_preview, _ofd_page_count
+    )
 
 
 class _Format:
@@ -146,7 +150,7 @@ class _Format:
 
     def __init__(self, name: str, load: Callable[[], _Operations]) -> None:
         self.name = name
-        self._load = functools.cache(load)
+        self._load = load  # imported at each call (cheap once loaded), so the current functions are used
 
     @guarded
     def stamp(self, data, out, signer, seal_der, placements, options=None):  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from asn1crypto import x509
 
+from formats.certparse import try_read_certificate
 from formats.ses import verify_cert_signature
 from stamping.report import Check, SignerInfo
 
@@ -18,12 +19,7 @@ _MAX_DEPTH = 8
 
 
 def _load(der: bytes) -> x509.Certificate | None:
-    try:
-        cert = x509.Certificate.load(der)
-        cert.native  # noqa: B018 - force a full parse so damage shows here
-        return cert
-    except Exception:
-        return None
+    return try_read_certificate(der)[0]
 
 
 def signer_info(cert_der: bytes | None) -> SignerInfo | None:
@@ -55,9 +51,11 @@ def _valid_at(cert: x509.Certificate, at: datetime) -> bool:
 def check_certificate(
     cert_der: bytes | None, signed_at: datetime | None, anchors: list[bytes], pool: list[bytes], now: datetime
 ) -> Check:
-    cert = _load(cert_der) if cert_der else None
+    if not cert_der:
+        return Check.unknown("no signer certificate")
+    cert, why = try_read_certificate(cert_der)
     if cert is None:
-        return Check.unknown("no readable signer certificate")
+        return Check.failed(f"the signer certificate cannot be read ({why})")
     at = signed_at or now
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)

@@ -82,13 +82,30 @@ def verify(data: bytes, options: VerifyOptions | None = None, *, limits: Limits 
             report.seals.append(_listed_twice(entry))
             continue
         listed.add(entry.path.lower())
-        report.seals.append(
-            _verify_one(pkg, signatures_path, i, entry, sigs, errors[i], options, now, digests)
-        )
+        try:
+            seal_report = _verify_one(pkg, signatures_path, i, entry, sigs, errors[i], options, now, digests)
+        except (RecursionError, MemoryError):
+            raise  # the document as a whole is unreadable (stamping.documents says so)
+        except Exception as exc:  # noqa: BLE001 - one unreadable seal must not hide the others
+            seal_report = _uncheckable(entry, exc)
+        report.seals.append(seal_report)
     report.extra["locked"] = any(
         s is not None and any(r.path.lower() == signatures_path.lower() for r in s.references) for s in sigs
     )
     return report
+
+
+def _uncheckable(entry: SignatureEntry, exc: Exception) -> SealReport:
+    """A seal whose data broke a parser in a way nothing above foresaw: failed, with the plain cause."""
+    rep = SealReport(id=_folder_name(entry.path), type="sign" if entry.type.lower() == "sign" else "seal")
+    rep.extra = {"signature_id": entry.id, "path": entry.path}
+    first = (str(exc).strip().splitlines() or [""])[0]
+    detail = f"this seal cannot be checked: {type(exc).__name__}" + (f": {first}" if first else "")
+    if isinstance(exc, SealBridgeError):
+        detail = f"this seal cannot be checked: {exc.detail or exc.message_en}"
+    for name in ("integrity", "signature"):
+        rep.checks[name] = Check.failed(detail)
+    return rep
 
 
 def _listed_twice(entry: SignatureEntry) -> SealReport:

@@ -130,3 +130,69 @@ def deep_trailer(pdf: bytes, depth: int = 100_000) -> bytes:
         + b" >>\nstartxref\n%d\n%%%%EOF\n" % xref_at
     )
     return pdf + update
+
+
+def _der(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    length = (
+        bytes([n])
+        if n < 128
+        else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    )
+    return bytes([tag]) + length + body
+
+
+def poisoned_name(name_der: bytes) -> bytes:
+    """`name_der` (an X.509 Name) plus one RDN uniqueIdentifier (2.5.4.45) holding a UTF8String where
+    asn1crypto expects a BIT STRING: the Name loads, and fails only when a field is first compared."""
+    from asn1crypto import x509
+
+    rdn = _der(0x31, _der(0x30, _der(0x06, bytes([0x55, 0x04, 0x2D])) + _der(0x0C, "甲".encode())))
+    return _der(0x30, x509.Name.load(name_der).chosen.contents + rdn)
+
+
+def poisoned_certificate(cert_der: bytes) -> bytes:
+    """`cert_der` with its issuer Name poisoned (the signature no longer matches; it must never be read)."""
+    from asn1crypto import x509
+
+    cert = x509.Certificate.load(cert_der)
+    tbs = cert["tbs_certificate"]
+    old = tbs["issuer"].dump()
+    new_tbs = _der(0x30, tbs.contents.replace(old, poisoned_name(old), 1))
+    return _der(0x30, new_tbs + cert["signature_algorithm"].dump() + cert["signature_value"].dump())
+
+
+def ofd_with_poisoned_pkcs7_cert(ofd: bytes, signed_value: str) -> bytes:
+    """A PKCS#7-signed OFD whose SignedValue at `signed_value` carries the signer's certificate with a
+    poisoned issuer Name, and a signer identifier naming that issuer."""
+    from asn1crypto import cms, x509
+
+    from formats.gm.oids import register_asn1crypto_oids
+
+    register_asn1crypto_oids()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(ofd)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == signed_value:
+                info_ = cms.ContentInfo.load(data)
+                signed = info_["content"]
+                bad = poisoned_certificate(signed["certificates"][0].chosen.dump())
+                signed["certificates"] = cms.CertificateSet(
+                    [cms.CertificateChoices(name="certificate", value=x509.Certificate.load(bad))]
+                )
+                sid = signed["signer_infos"][0]["sid"].chosen
+                signed["signer_infos"][0]["sid"] = cms.SignerIdentifier(
+                    name="issuer_and_serial_number",
+                    value=cms.IssuerAndSerialNumber(
+                        {
+                            "issuer": x509.Name.load(poisoned_name(sid["issuer"].dump())),
+                            "serial_number": sid["serial_number"].native,
+                        }
+                    ),
+                )
+                data = cms.ContentInfo(
+                    {"content_type": info_["content_type"].native, "content": signed}
+                ).dump()
+            dst.writestr(info, data)
+    return out.getvalue()
