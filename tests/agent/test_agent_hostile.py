@@ -45,3 +45,23 @@ async def test_verify_deep_nesting_is_malformed(agent, dev_pki, tmp_path):
     (rec,) = agent.ctx.audit.records()
     assert rec.result == "DOC_MALFORMED"
     await c.close()
+
+
+async def test_pings_do_not_extend_the_auth_timeout(agent_factory):
+    """A client that only pings is still closed when the auth deadline passes."""
+    from agent.config import Limits
+
+    agent = await agent_factory(limits=Limits(auth_timeout_s=1.0))
+    client = await AgentClient.open(agent.url, EXT)
+
+    async def keep_pinging() -> None:
+        while not client.closed.is_set():
+            try:
+                await client.ws.ping()
+            except Exception:  # noqa: BLE001 - the agent closed the connection
+                return
+            await asyncio.sleep(0.2)
+
+    await asyncio.wait_for(keep_pinging(), 15)
+    await asyncio.wait_for(client.closed.wait(), 5)
+    assert client.close_code == 4401
