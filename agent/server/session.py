@@ -45,6 +45,7 @@ class Session:
             lim.max_chunk_bytes,
             lim.max_pending_documents,
             lim.max_pending_bytes,
+            ctx.upload_budget,
         )
         self.tasks: set[asyncio.Task[None]] = set()
         self._send_lock = asyncio.Lock()

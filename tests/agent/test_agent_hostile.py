@@ -65,3 +65,37 @@ async def test_pings_do_not_extend_the_auth_timeout(agent_factory):
     await asyncio.wait_for(keep_pinging(), 15)
     await asyncio.wait_for(client.closed.wait(), 5)
     assert client.close_code == 4401
+
+
+async def test_pending_uploads_are_capped_across_connections(agent_factory):
+    """More connections do not buy more memory: a global cap over every connection's pending uploads,
+    given back when a connection closes."""
+    from agent.config import Limits
+
+    limits = Limits(max_pending_bytes=300_000, max_pending_bytes_total=400_000)
+    agent = await agent_factory(limits=limits)
+    first = await AgentClient.authed(agent.url, EXT, agent.secret)
+    second = await AgentClient.authed(agent.url, EXT, agent.secret)
+    await first.upload(b"%PDF-" + bytes(249_995), chunk=50_000)
+    await second.upload(b"%PDF-" + bytes(249_995), chunk=50_000)  # each under its own cap; together over
+    rejected = await second.next_event("document.rejected", within=10)
+    assert rejected["error"]["code"] == "DOC_TOO_LARGE" and "all connections" in rejected["error"]["detail"]
+    assert agent.ctx.upload_budget.used == 250_000
+    await first.close()
+    await second.close()
+
+
+def test_closed_connection_gives_its_uploads_back():
+    from agent.server.protocol import KIND_UPLOAD, Reassembler, UploadBudget, split_chunks
+
+    budget = UploadBudget(400_000)
+    one, two = (Reassembler(10**6, 100, 100_000, 8, 300_000, budget) for _ in range(2))
+    for frame in split_chunks(KIND_UPLOAD, "a" * 32, bytes(250_000), 50_000):
+        assert one.feed(frame)[1] is None
+    errors = [two.feed(f)[1] for f in split_chunks(KIND_UPLOAD, "b" * 32, bytes(250_000), 50_000)]
+    assert [e.code for e in errors if e] == ["DOC_TOO_LARGE"]
+    one.clear()
+    assert budget.used == 0
+    for frame in split_chunks(KIND_UPLOAD, "c" * 32, bytes(250_000), 50_000):
+        assert two.feed(frame)[1] is None
+    assert budget.used == 250_000 == two.pending_bytes()
