@@ -23,11 +23,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from agent.client import AgentClient  # noqa: E402
 from agent.config import AgentConfig  # noqa: E402
 from agent.devpki import make_dev_pki  # noqa: E402
 from agent.server.app import create_app, make_context, start_sites  # noqa: E402
-from tests.agent.conftest import free_port  # noqa: E402
-from tests.agent.wsclient import AgentClient  # noqa: E402
+from devkit.ports import free_port  # noqa: E402
 
 EXT = "chrome-extension://" + "abcdefghijklmnop" * 2
 ORIGIN = {"top": "https://bench.example.cn", "frame": "https://bench.example.cn"}
@@ -64,20 +64,12 @@ def direct(data: bytes, signer, seal_der: bytes) -> float:
 
 
 async def through_agent(url: str, secret: bytes, data: bytes, seal_id: str, pin: str) -> float:
-    c = await AgentClient.authed(url, EXT, secret)
-    try:
+    async with await AgentClient.connect(url, secret, origin=EXT) as c:
         start = time.perf_counter()
-        ref = await c.upload(data, chunk=1024 * 1024)
-        fut = await c.start("stamp", {"origin": ORIGIN, "document": ref, "placements": PLACE})
-        req = await c.next_event("approval.required", 120)
-        await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": pin}, 120)
-        res = await asyncio.wait_for(fut, 300)
-        out = c.result_bytes(res["document"])
+        out, _ = await c.stamp(data, PLACE, ORIGIN, approve=lambda req: (seal_id, pin), timeout_s=300)
         elapsed = time.perf_counter() - start
         assert out.startswith(data)
         return elapsed
-    finally:
-        await c.close()
 
 
 async def main() -> None:

@@ -22,7 +22,8 @@ sys.path.insert(0, str(REPO))
 
 import aiohttp  # noqa: E402
 
-from tests.central.helpers import CentralHandle, create_admin_token, imprint_png, make_cert  # noqa: E402
+from devkit.central_process import CentralHandle, create_admin_token  # noqa: E402
+from devkit.material import imprint_png, make_cert  # noqa: E402
 
 
 def seed(db_url: str, key_dir: Path, n: int) -> list[str]:
@@ -121,7 +122,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         results["sqlite"] = run_backend("sqlite", str(Path(tmp) / "central.db"), Path(tmp), args)
     if not args.no_postgres:
-        from tests.central.pgcluster import PgCluster
+        from devkit.pgcluster import PgCluster
 
         cluster = PgCluster()
         cluster.start()

@@ -44,6 +44,16 @@ def _takes_certificate(lookup: StatusLookup) -> bool:
     return len(positional) >= 3
 
 
+@dataclass(frozen=True)
+class Producer:
+    """Who made the signature, as written into OFD Signature.xml (Provider/@ProviderName, @Version,
+    @Company). The caller names itself: stamping does not know which program is using it."""
+
+    name: str = "SealBridge"
+    version: str = ""  # omitted from the file when empty
+    company: str = "SealBridge"
+
+
 @dataclass
 class StampOptions:
     lock: bool = False  # OFD: protect Signatures.xml so no later seal can be added
@@ -53,6 +63,7 @@ class StampOptions:
     pdf_subfilter: Literal["ETSI.CAdES.detached", "adbe.pkcs7.detached"] = "ETSI.CAdES.detached"
     timestamp_url: str | None = None  # PDF RSA/ECDSA: PAdES B-T when set
     progress: Callable[[float], None] | None = None  # 0.0 .. 1.0
+    producer: Producer = field(default_factory=Producer)  # OFD Provider element
 
 
 @dataclass

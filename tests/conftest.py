@@ -19,6 +19,11 @@ def samples() -> Path:
 
 
 @pytest.fixture(scope="session")
+def seals_dir(samples: Path) -> Path:
+    return samples / "seals"
+
+
+@pytest.fixture(scope="session")
 def dev_pki(tmp_path_factory: pytest.TempPathFactory):
     """A complete dev PKI (roots, signers, maker, seals, soft tokens, PIN file) made once per test session.
     Tests that change a token (lock it, change its PIN) must work on a copy."""

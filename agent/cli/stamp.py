@@ -11,11 +11,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from agent import __version__
 from agent.cli.common import add_json_flag, command, print_json, read_document, read_secret_file
 from formats.errors import SealBridgeError
 from stamping.documents import document_format
 from stamping.fileout import atomic_output
-from stamping.options import StampOptions
+from stamping.options import Producer, StampOptions
 from stamping.placement import Placement, check_count, parse_keyword, parse_place, parse_seam
 
 
@@ -112,7 +113,9 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     token = open_token(args.token, args.module)
     seal_der, key_id = _choose_seal(token.info(), args.seal)
     signer = token.signer(pin, key_id)
-    options = StampOptions(lock=args.lock, reason=args.reason, location=args.location)
+    options = StampOptions(
+        lock=args.lock, reason=args.reason, location=args.location, producer=Producer(version=__version__)
+    )
     target = dst.resolve()
     if target.is_dir():
         raise SealBridgeError("BAD_REQUEST", f"{target} is a folder")

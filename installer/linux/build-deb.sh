@@ -64,7 +64,7 @@ quiet() { "$@" >>"$LOG" 2>&1 || { tail -n 40 "$LOG" >&2; log "failed: $* (full l
 # build/lib (deleted modules would ship) and write egg-info next to the editable install.
 mkdir -p "$SRC"
 cp pyproject.toml README.md "$SRC/"
-for pkg in agent stamping formats central; do
+for pkg in sealbridge agent stamping formats central; do
   (cd "$ROOT" && find "$pkg" -type d -name __pycache__ -prune -o -type f -print) |
     while read -r f; do install -D -m 644 "$ROOT/$f" "$SRC/$f"; done
 done

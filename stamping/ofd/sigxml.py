@@ -11,8 +11,8 @@ from formats.errors import SealBridgeError
 from formats.gm import OID_SM2_SM3, OID_SM3
 from formats.ofd.xmlsafe import OFD_NS, children, fmt_num, local
 from stamping.ofd.placement import Annot
+from stamping.options import Producer
 
-PROVIDER = "SealBridge"
 _XML_DECL = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
@@ -35,7 +35,7 @@ def build_signature_xml(
     seal_path: str,
     signed_value_path: str,
     signed_at: datetime,
-    version: str,
+    producer: Producer,
     method: str = OID_SM2_SM3,
     ns: str = OFD_NS,
 ) -> bytes:
@@ -43,7 +43,12 @@ def build_signature_xml(
     References, StampAnnot*, Seal; then SignedValue). Its exact bytes are what gets signed."""
     root = etree.Element(_q(ns, "Signature"), nsmap={"ofd": ns})
     info = etree.SubElement(root, _q(ns, "SignedInfo"))
-    etree.SubElement(info, _q(ns, "Provider"), ProviderName=PROVIDER, Version=version, Company=PROVIDER)
+    provider = {"ProviderName": producer.name}
+    if producer.version:
+        provider["Version"] = producer.version
+    if producer.company:
+        provider["Company"] = producer.company
+    etree.SubElement(info, _q(ns, "Provider"), provider)
     etree.SubElement(info, _q(ns, "SignatureMethod")).text = method
     at = signed_at.astimezone(UTC)
     etree.SubElement(info, _q(ns, "SignatureDateTime")).text = at.strftime("%Y%m%d%H%M%SZ")

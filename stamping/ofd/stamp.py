@@ -43,11 +43,6 @@ from stamping.options import StampOptions, StampResult
 from stamping.placement import Placement
 from stamping.signer import Signer
 
-try:
-    from agent import __version__ as _VERSION
-except Exception:  # stamping must not need the agent; the version is cosmetic
-    _VERSION = "0.1.0"
-
 
 def _locked_by(pkg: OfdPackage, signatures_path: str) -> tuple[list[str], str | None]:
     """IDs already used, and the first existing signature that protects Signatures.xml (if any)."""
@@ -142,7 +137,7 @@ def stamp(
         seal_path=seal_path,
         signed_value_path=value_path,
         signed_at=signed_at,
-        version=_VERSION,
+        producer=options.producer,
         method=SIGNATURE_OIDS.get(signer.algorithm, OID_SM2_SM3),
         ns=ns,
     )

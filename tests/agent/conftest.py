@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,16 +14,7 @@ import pytest
 from agent.config import AgentConfig, Limits
 from agent.server.app import create_app, make_context, start_sites
 from agent.server.context import AgentContext
-
-EXT = "chrome-extension://" + "abcdefghijklmnop" * 2
-OTHER_EXT = "chrome-extension://" + "ponmlkjihgfedcba" * 2
-PORTAL = {"top": "https://portal.example.cn", "frame": "https://portal.example.cn"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.agent_env import EXT, PORTAL, free_port
 
 
 @pytest.fixture(scope="session")

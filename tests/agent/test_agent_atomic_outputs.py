@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 import stamping.pdf
-from agent.cli import main
 from agent.config import AgentConfig
 from agent.pairing import load_or_create_secret, rotate_secret
 from agent.seal_store import SealStore
 from formats.errors import SealBridgeError
+from sealbridge.cli import main
 
 
 def _stamp_args(dev_pki, soft_token: Path, src: Path, dst: Path, pin: Path) -> list[str]:  # type: ignore[no-untyped-def]

@@ -9,8 +9,8 @@ import sqlite3
 import pytest
 
 from agent.audit import GENESIS, AuditLog
-from agent.cli import main
 from formats.gm import sm3
+from sealbridge.cli import main
 
 
 def fill(path, n=5) -> None:

@@ -10,8 +10,7 @@ from agent.config import DEFAULT_PORT, load_config
 from agent.known_extensions import CHROMIUM_EXTENSION_ORIGIN
 from agent.pairing import pairing_code, parse_pairing_code
 from formats.errors import SealBridgeError
-
-from .conftest import EXT
+from tests.support.agent_env import EXT
 
 
 def test_home_layout_and_defaults(tmp_path):

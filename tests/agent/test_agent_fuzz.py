@@ -9,8 +9,8 @@ import json
 import random
 from typing import Any
 
-from .conftest import EXT, PORTAL
-from .wsclient import AgentClient
+from tests.support.agent_env import EXT, PORTAL
+from tests.support.ws_client import AgentClient
 
 DOC = {"id": "a" * 32, "size": 100}
 VALID: list[tuple[str, dict[str, Any]]] = [

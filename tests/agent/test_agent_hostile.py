@@ -7,8 +7,8 @@ import tracemalloc
 
 from tests.support.hostile import deep_trailer, ofd_zip_bomb, stamped_pdf
 
-from .conftest import EXT
-from .wsclient import AgentClient, RpcFailure
+from tests.support.agent_env import EXT
+from tests.support.ws_client import AgentClient, RpcFailure
 
 MIB = 1 << 20
 

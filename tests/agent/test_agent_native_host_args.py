@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXT
+from tests.support.agent_env import EXT
 
 REPO = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-c", "import sys; from agent.cli import main; sys.exit(main())"]
+CLI = [sys.executable, "-m", "sealbridge"]
 FIREFOX_ORIGIN = "moz-extension://0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
 
 

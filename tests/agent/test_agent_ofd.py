@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 
-from .conftest import EXT, PORTAL
-from .wsclient import AgentClient
+from tests.support.agent_env import EXT, PORTAL
+from tests.support.ws_client import AgentClient
 
 PLACE = [{"type": "at", "page": 1, "x": 60, "y": 60}]
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import EXT, PORTAL
-from .wsclient import AgentClient, RpcFailure
+from tests.support.agent_env import EXT, PORTAL
+from tests.support.ws_client import AgentClient, RpcFailure
 
 PLACE = [{"type": "at", "page": 1, "x": 60, "y": 60}]
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXT, PORTAL, free_port
-from .test_agent_process import AgentProcess
-from .wsclient import AgentClient, RpcFailure
+from tests.support.agent_env import EXT, PORTAL, free_port
+from tests.support.agent_process import AgentProcess
+from tests.support.ws_client import AgentClient, RpcFailure
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pkcs11"))
-from p11_helpers import MODULE, PIN, SoftHsm  # noqa: E402
+from tests.support.softhsm import MODULE, PIN, SoftHsm  # noqa: E402
 
 PLACE = [{"type": "at", "page": 1, "x": 100, "y": 100}]
 

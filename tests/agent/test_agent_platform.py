@@ -10,11 +10,10 @@ import pytest
 
 from agent.platform_client import PlatformClient
 from agent.tokens.soft import SoftToken
-from tests.central.helpers import http, register_seal, start_central
-
-from .conftest import EXT, PORTAL
-from .test_agent_stamp import start_stamp
-from .wsclient import AgentClient, RpcFailure
+from tests.support.agent_env import EXT, PORTAL
+from tests.support.agent_flows import stamp_once
+from tests.support.central import http, register_seal, start_central
+from tests.support.ws_client import AgentClient, RpcFailure
 
 
 @pytest.fixture
@@ -34,19 +33,6 @@ def platform_seal(central, dev_pki, soft_token) -> str:
     seal = register_seal(url, token, cert_der)
     SoftToken(soft_token).add_seal(dev_pki.pin, base64.b64decode(seal["seal_der"]))
     return seal["esID"]
-
-
-async def stamp_once(
-    c: AgentClient, data: bytes, seal_id: str, pin: str
-) -> tuple[asyncio.Future, Exception | None]:
-    fut, _ = await start_stamp(c, data)
-    req = await c.next_event("approval.required")
-    assert seal_id in [s["id"] for s in req["seals"]]
-    try:
-        await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": pin})
-        return fut, None
-    except RpcFailure as exc:
-        return fut, exc
 
 
 async def test_active_then_revoked_seal(agent_factory, central, platform_seal, dev_pki, sample_pdf, tmp_path):

@@ -15,11 +15,10 @@ from agent.platform_client import PlatformClient
 from agent.tokens.soft import SoftToken
 from formats.gm.keys import load_certificate
 from formats.ses import SealKind, parse_seal, signer_in_seal
-from tests.central.helpers import b64, http, make_cert, register_seal, start_central
-
-from .conftest import EXT, PORTAL
-from .test_agent_platform import stamp_once
-from .wsclient import AgentClient, RpcFailure
+from tests.support.agent_env import EXT, PORTAL
+from tests.support.agent_flows import stamp_once
+from tests.support.central import b64, http, make_cert, register_seal, start_central
+from tests.support.ws_client import AgentClient, RpcFailure
 
 
 @pytest.fixture

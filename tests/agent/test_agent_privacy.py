@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .conftest import EXT, PORTAL
-from .wsclient import AgentClient
+from tests.support.agent_env import EXT, PORTAL
+from tests.support.ws_client import AgentClient
 
 
 async def test_seals_list_is_empty_for_a_site_that_is_only_asking(agent, dev_pki):

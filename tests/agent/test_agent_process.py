@@ -6,69 +6,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import struct
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from agent.config import load_config
 from agent.pairing import parse_pairing_code
+from tests.support.agent_env import EXT, PORTAL, free_port
+from tests.support.agent_process import REPO, SEALBRIDGE, AgentProcess, write_home
+from tests.support.ws_client import AgentClient
 
-from .conftest import EXT, PORTAL, free_port
-from .wsclient import AgentClient
-
-REPO = Path(__file__).resolve().parents[2]
-SEALBRIDGE = [sys.executable, "-c", "import sys; from agent.cli import main; sys.exit(main())"]
 FIREFOX_ORIGIN = "moz-extension://6f1c1a52-1f0e-4b7e-9a55-0c5b2e1d4f11"
-
-
-def write_home(home: Path, token: Path, port: int) -> Path:
-    home.mkdir(parents=True, exist_ok=True)
-    cfg = home / "config.toml"
-    cfg.write_text(
-        f'port = {port}\nallowed_origins = ["{EXT}"]\nsoft_tokens = ["{token}"]\nrequire_platform = false\n'
-        f'[site_policy]\n"{PORTAL["top"]}" = "allowed"\n'
-    )
-    return cfg
-
-
-class AgentProcess:
-    def __init__(self, home: Path):
-        self.home = home
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> dict:
-        env = dict(os.environ, SEALBRIDGE_HOME=str(self.home), PYTHONPATH=str(REPO))
-        log = open(self.home / "agent.log", "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen([*SEALBRIDGE, "agent"], cwd=REPO, env=env, stdout=log, stderr=log)
-        runtime = self.home / "run" / "agent.json"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError((self.home / "agent.log").read_text()[-3000:])
-            if runtime.exists():
-                info = json.loads(runtime.read_text())
-                if info["pid"] == self.proc.pid:
-                    return info
-            time.sleep(0.05)
-        raise RuntimeError("agent did not start")
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 def big_pdf(size: int) -> bytes:

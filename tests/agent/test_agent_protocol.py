@@ -12,9 +12,8 @@ import pytest
 
 from agent.config import Limits
 from agent.server import protocol as proto
-
-from .conftest import EXT, PORTAL
-from .wsclient import AgentClient, RpcFailure
+from tests.support.agent_env import EXT, PORTAL
+from tests.support.ws_client import AgentClient, RpcFailure
 
 REPO = Path(__file__).resolve().parents[2]
 

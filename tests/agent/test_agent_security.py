@@ -14,9 +14,8 @@ import pytest
 from agent.config import AgentConfig, load_config, validate
 from agent.server.security import client_proof, peer_uid
 from formats.errors import SealBridgeError
-
-from .conftest import EXT, OTHER_EXT
-from .wsclient import AgentClient, RpcFailure
+from tests.support.agent_env import EXT, OTHER_EXT
+from tests.support.ws_client import AgentClient, RpcFailure
 
 
 async def raw_request(

@@ -8,20 +8,11 @@ from typing import Any
 import pytest
 
 from agent.config import Limits
-
-from .conftest import EXT, PORTAL
-from .wsclient import AgentClient, RpcFailure
+from tests.support.agent_env import EXT, PORTAL
+from tests.support.agent_flows import PLACE, start_stamp
+from tests.support.ws_client import AgentClient, RpcFailure
 
 WRONG_PIN = "97531864"
-PLACE = [{"type": "at", "page": 1, "x": 100, "y": 120}]
-
-
-async def start_stamp(
-    c: AgentClient, data: bytes, origin=PORTAL, placements=PLACE
-) -> tuple[asyncio.Future, dict]:
-    ref = await c.upload(data, name="contract.pdf")
-    fut = await c.start("stamp", {"origin": origin, "document": ref, "placements": placements})
-    return fut, ref
 
 
 async def approval_for(c: AgentClient, fut: asyncio.Future, call_id: Any = None) -> dict:

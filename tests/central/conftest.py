@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.central.helpers import CentralHandle, create_admin_token
-from tests.central.pgcluster import PG_BIN, PgCluster
+from devkit.pgcluster import PG_BIN, PgCluster
+from tests.support.central import CentralHandle, create_admin_token
 
 
 @pytest.fixture(scope="session")

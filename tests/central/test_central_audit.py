@@ -7,7 +7,7 @@ import os
 import sqlite3
 import subprocess
 
-from tests.central.helpers import REPO, SEALBRIDGE, http, make_cert, register_seal
+from tests.support.central import REPO, SEALBRIDGE, http, make_cert, register_seal
 from tests.support.usage import signed_usage
 
 
@@ -69,7 +69,7 @@ def test_audit_chain_detects_sql_edit_and_truncation(own_central):
 
 
 def test_audit_detects_one_byte_edited_in_the_sqlite_file(tmp_path):
-    from tests.central.helpers import start_central
+    from tests.support.central import start_central
 
     url, token, handle = start_central(tmp_path)
     _, cert = make_cert()

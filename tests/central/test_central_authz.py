@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from formats.ses import parse_seal, signer_in_seal, verify_maker
-from tests.central.helpers import b64, http, make_cert, register_seal
+from tests.support.central import b64, http, make_cert, register_seal
 
 
 def _seals_for(url: str, cert: bytes) -> list[dict]:
@@ -115,7 +115,7 @@ def test_an_ended_authorization_is_enforced_although_the_old_seal_still_lists_th
     from stamping.options import StampOptions, VerifyOptions
     from stamping.pdf import stamp, verify
     from stamping.placement import At
-    from tests.pdf.pdfmaker import contract_pdf
+    from tests.support.pdf_maker import contract_pdf
 
     url, token, _ = central
     _, holder = make_cert("法定代表人")

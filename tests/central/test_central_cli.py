@@ -8,7 +8,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 
 from formats.ses import parse_seal, verify_maker
-from tests.central.helpers import REPO, SEALBRIDGE, make_cert
+from tests.support.central import REPO, SEALBRIDGE, make_cert
 
 
 def _cli(*args: str, ok: bool = True) -> dict | list:

@@ -9,7 +9,7 @@ import pytest
 
 from agent.platform_client import PlatformClient
 from formats.errors import SealBridgeError
-from tests.central.helpers import http, make_cert, register_seal
+from tests.support.central import http, make_cert, register_seal
 from tests.support.usage import signed_usage
 
 

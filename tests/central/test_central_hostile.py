@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.central.helpers import http, make_cert, register_seal
+from tests.support.central import http, make_cert, register_seal
 from tests.support.hostile import deep_trailer, ofd_zip_bomb, stamped_pdf
 from tests.support.usage import signed_usage
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from formats.ses import parse_seal, verify_maker
-from tests.central.helpers import b64, http, imprint_png, make_cert, register_seal
+from tests.support.central import b64, http, imprint_png, make_cert, register_seal
 
 
 def test_full_lifecycle(central):

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from tests.central.helpers import http, start_central
+from tests.support.central import http, start_central
 
 
 def test_admin_auth(central):

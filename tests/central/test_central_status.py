@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from agent.platform_client import PlatformClient, canonical_json, make_status_lookup
 from formats.errors import SealBridgeError
 from formats.gm import OID_SM2_SM3, SM2PrivateKey
-from tests.central.helpers import http, make_cert, register_seal
+from tests.support.central import http, make_cert, register_seal
 
 
 def _platform_status_cert(url: str) -> bytes:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SEALBRIDGE = [sys.executable, "-c", "import sys; from agent.cli import main; sys.exit(main())"]
+SEALBRIDGE = [sys.executable, "-m", "sealbridge"]
 
 JOURNEY_STEPS = [
     "Connect to the agent",

@@ -11,10 +11,10 @@ import pikepdf
 import pytest
 
 from agent.client import AgentClient, AgentConnectionError, AgentError, page_origin
-from agent.demo.console import report_lines
-from agent.demo.samples import KEYWORD, make_ofd, make_pdf
-from agent.demo.workspace import MARKER, Workspace
 from formats.errors import SealBridgeError
+from sealbridge.demo.console import report_lines
+from sealbridge.demo.samples import KEYWORD, make_ofd, make_pdf
+from sealbridge.demo.workspace import MARKER, Workspace
 
 COMPANY, USCC = "示例科技有限公司", "91321300MA1DEMX01J"
 EXT = "chrome-extension://bcmacoahbnnfcbanjcodgfddjeoejknn"
@@ -138,11 +138,11 @@ async def test_journey_fails_when_the_agent_does_not_give_the_expected_results(
 ) -> None:
     """Against an agent without the demo's token and platform, the journey must report failures (so
     `demo --once` exits non-zero), one line per failed step, and never raise."""
-    from agent.demo.company import DemoSeal
-    from agent.demo.console import Console
-    from agent.demo.journey import Journey
-    from agent.demo.platform import CentralPlatform, seal_plans
-    from agent.demo.processes import Children
+    from sealbridge.demo.company import DemoSeal
+    from sealbridge.demo.console import Console
+    from sealbridge.demo.journey import Journey
+    from sealbridge.demo.platform import CentralPlatform, seal_plans
+    from sealbridge.demo.processes import Children
 
     url, secret = running_agent
     out = io.StringIO()

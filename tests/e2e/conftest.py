@@ -12,10 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.e2e_env import EXTENSION_DIR, REPO, Environment, build_environment
-from tests.e2e.e2e_helpers import Browser
-
-CHROMIUM = "/usr/bin/chromium"
+from tests.support.e2e_browser import CHROMIUM, Browser, launch
+from tests.support.e2e_env import REPO, Environment, build_environment
 
 
 @pytest.fixture(scope="package")
@@ -35,33 +33,6 @@ def playwright() -> Iterator[Any]:
 
     with sync_playwright() as pw:
         yield pw
-
-
-def launch(pw: Any, env: Environment, user_data_dir: Path) -> Any:
-    """The system Chromium, headless, with the unpacked extension and the test portals counted as public."""
-    extension = str(EXTENSION_DIR)
-    ports = [env.portal.port, env.stranger.port, env.agent_denied.port]
-    overrides = ",".join(f"127.0.0.1:{p}=public" for p in ports)
-    return pw.chromium.launch_persistent_context(
-        str(user_data_dir),
-        executable_path=CHROMIUM,
-        headless=True,
-        viewport={"width": 1000, "height": 900},
-        locale="zh-CN",
-        args=[
-            f"--disable-extensions-except={extension}",
-            f"--load-extension={extension}",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--lang=zh-CN",
-            f"--ip-address-space-overrides={overrides}",
-        ],
-    )
 
 
 @pytest.fixture(scope="package")
@@ -90,8 +61,8 @@ def portal_page(browser: Browser) -> Iterator[Any]:
 @pytest.fixture(scope="package")
 def documents(env: Environment) -> dict[str, bytes]:
     """A 3-page contract PDF and a 2-page OFD (both with the keyword 盖章处), served at /files/<name>."""
-    from tests.ofd.conftest import make_ofd, text_object
-    from tests.pdf.pdfmaker import PageSpec, contract_pdf, make_pdf
+    from tests.support.ofd_maker import make_ofd, text_object
+    from tests.support.pdf_maker import PageSpec, contract_pdf, make_pdf
 
     docs = {
         "contract.pdf": contract_pdf(3),

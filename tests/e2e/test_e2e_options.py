@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.e2e_env import EXTENSION_ID, SOFT_LABEL
-from tests.e2e.e2e_helpers import Browser, save_artifact
+from tests.support.e2e_browser import Browser, save_artifact
+from tests.support.e2e_env import EXTENSION_ID, SOFT_LABEL
 
 pytestmark = pytest.mark.browser
 

@@ -10,9 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.e2e.conftest import launch
-from tests.e2e.e2e_env import EXTENSION_ID, REPO, SEALBRIDGE
-from tests.e2e.e2e_helpers import Browser
+from tests.support.e2e_browser import Browser, launch
+from tests.support.e2e_env import EXTENSION_ID, REPO, SEALBRIDGE
 
 pytestmark = pytest.mark.browser
 

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from tests.central.helpers import http
-from tests.e2e.e2e_helpers import Browser, save_artifact
+from tests.support.central import http
+from tests.support.e2e_browser import Browser, save_artifact
 
 pytestmark = pytest.mark.browser
 

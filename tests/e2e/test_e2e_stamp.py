@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.e2e.e2e_helpers import Browser, b64decode, save_artifact, sealbridge_verify
+from tests.support.e2e_browser import Browser, b64decode, save_artifact, sealbridge_verify
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.e2e.e2e_helpers import Browser, save_artifact
+from tests.support.e2e_browser import Browser, save_artifact
 
 pytestmark = pytest.mark.browser
 

@@ -7,8 +7,8 @@ import base64
 
 import pytest
 
-from tests.e2e.e2e_env import REPO
-from tests.e2e.e2e_helpers import VERIFY_URL, Browser, save_artifact
+from tests.support.e2e_browser import VERIFY_URL, Browser, save_artifact
+from tests.support.e2e_env import REPO
 
 pytestmark = pytest.mark.browser
 

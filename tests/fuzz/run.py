@@ -125,7 +125,7 @@ def signed_bytes_changed(seed: Seed, mutant: bytes, answer: dict[str, Any]) -> b
 
 
 def _stamp_cli(argv: list[str]) -> None:
-    from agent.cli import main
+    from sealbridge.cli import main
 
     if main([*argv, "--json"]) != 0:
         raise RuntimeError(f"stamping a seed failed: {argv}")

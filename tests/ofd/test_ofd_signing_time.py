@@ -10,8 +10,7 @@ from stamping.ofd import stamp, verify
 from stamping.options import StampOptions, VerifyOptions
 from stamping.placement import At
 from stamping.report import Check
-
-from .test_ofd_timestamp import _stamped, _token, _with_timestamp
+from tests.support.ofd_timestamp import stamped_sample, tsa_token, with_timestamp
 
 
 def _stamped_at(ofd_samples, pki, at: datetime) -> bytes:  # type: ignore[no-untyped-def]
@@ -34,7 +33,7 @@ def test_backdated_claim_is_marked_claimed(ofd_samples, pki) -> None:  # type: i
 
 def test_verified_timestamp_is_marked_timestamp(ofd_samples, pki) -> None:  # type: ignore[no-untyped-def]
     gen = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
-    data = _with_timestamp(_stamped(ofd_samples, pki), lambda sig: _token(pki, sig, gen))
+    data = with_timestamp(stamped_sample(ofd_samples, pki), lambda sig: tsa_token(pki, sig, gen))
     (seal,) = verify(data, VerifyOptions(trust_anchors=[pki.root_cert])).seals
     assert seal.extra["signing_time_source"] == "timestamp"
 
@@ -46,12 +45,14 @@ def test_status_lookup_gets_the_signer_certificate(ofd_samples, pki) -> None:  #
         seen.append((esid, signed_at, cert_der))
         return Check.ok("active")
 
-    verify(_stamped(ofd_samples, pki), VerifyOptions(trust_anchors=[pki.root_cert], status_lookup=lookup))
+    verify(
+        stamped_sample(ofd_samples, pki), VerifyOptions(trust_anchors=[pki.root_cert], status_lookup=lookup)
+    )
     assert len(seen) == 1 and seen[0][2] == pki.signer.certificate
 
     old: list[tuple] = []  # a two-argument lookup still works
     verify(
-        _stamped(ofd_samples, pki),
+        stamped_sample(ofd_samples, pki),
         VerifyOptions(status_lookup=lambda esid, at: old.append((esid, at)) or Check.ok("active")),
     )
     assert len(old) == 1

@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from asn1crypto import keys, tsp
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pyhanko.sign.timestamps import DummyTimeStamper
 
 from formats.gm import SM2PrivateKey
-from formats.keysigner import KeySigner
 from formats.picture import draw_round_seal
-from formats.ses.build import build_seal_v4
 from formats.x509 import build_certificate
-
-NOW = datetime.now(UTC).replace(microsecond=0)
-SEAL_MM = 40
-
-
-@dataclass
-class Party:
-    """A signer, the root certificate of its CA, and a seal bound to its certificate."""
-
-    signer: KeySigner
-    root: bytes
-    seal: bytes
-
-
-def _key(kind: str):  # type: ignore[no-untyped-def]
-    if kind == "sm2":
-        return SM2PrivateKey.generate()
-    if kind == "rsa":
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return ec.generate_private_key(ec.SECP256R1())
+from tests.support.pdf_parties import SEAL_MM, Party, make_party
 
 
 @pytest.fixture(scope="session")
@@ -47,36 +31,6 @@ def seal_maker() -> tuple[SM2PrivateKey, bytes]:
         {"common_name": "Test Seal Maker", "organization_name": "SealBridge Test"}, key, None, key
     )
     return key, cert
-
-
-def make_party(kind: str, seal_maker, picture_png: bytes, **seal_kwargs) -> Party:  # type: ignore[no-untyped-def]
-    ca_key = _key(kind)
-    root = build_certificate({"common_name": f"Test {kind.upper()} Root"}, ca_key, None, ca_key, ca=True)
-    leaf_key = _key(kind)
-    leaf = build_certificate(
-        {"common_name": f"Test {kind.upper()} Signer", "organization_name": "示例科技有限公司"},
-        leaf_key,
-        root,
-        ca_key,
-        not_before=NOW - timedelta(days=1),
-        not_after=NOW + timedelta(days=365),
-    )
-    maker_key, maker_cert = seal_maker
-    params = {
-        "esid": f"11010000{kind.upper()}0001",
-        "name": "示例科技有限公司合同专用章",
-        "seal_type": 2,
-        "vid": "SealBridgeTest",
-        "certs": [leaf],
-        "picture": ("png", picture_png, SEAL_MM, SEAL_MM),
-        "valid_start": NOW - timedelta(days=1),
-        "valid_end": NOW + timedelta(days=365),
-        "maker_key": maker_key,
-        "maker_cert_der": maker_cert,
-    }
-    params.update(seal_kwargs)
-    seal = build_seal_v4(**params)
-    return Party(KeySigner(leaf_key, leaf, [root]), root, seal)
 
 
 @pytest.fixture(scope="session")
@@ -97,3 +51,49 @@ def ecdsa_party(seal_maker, seal_picture) -> Party:
 @pytest.fixture(params=["sm2", "rsa", "ecdsa"])
 def party(request, sm2_party, rsa_party, ecdsa_party) -> Party:  # type: ignore[no-untyped-def]
     return {"sm2": sm2_party, "rsa": rsa_party, "ecdsa": ecdsa_party}[request.param]
+
+
+# --- PAdES B-T against a real HTTP timestamp server (pyHanko's DummyTimeStamper behind http.server) ---
+
+
+@pytest.fixture(scope="module")
+def tsa() -> Iterator[tuple[str, bytes]]:
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    root = build_certificate({"common_name": "Test TSA Root"}, ca_key, None, ca_key, ca=True)
+    tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    tsa_cert = build_certificate(
+        {"common_name": "Test TSA"},
+        tsa_key,
+        root,
+        ca_key,
+        key_usage=["digital_signature"],
+        ext_key_usage=["time_stamping"],
+    )
+    pkcs8 = tsa_key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    stamper = DummyTimeStamper(
+        tsa_cert=asn1_x509.Certificate.load(tsa_cert),
+        tsa_key=keys.PrivateKeyInfo.load(pkcs8),
+        certs_to_embed=[asn1_x509.Certificate.load(root)],
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            reply = stamper.request_tsa_response(tsp.TimeStampReq.load(body)).dump()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/tsa", root
+    server.shutdown()
+    server.server_close()

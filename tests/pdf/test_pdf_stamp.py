@@ -12,10 +12,9 @@ from formats.errors import SealBridgeError
 from stamping.options import StampOptions, VerifyOptions
 from stamping.pdf import stamp, verify
 from stamping.placement import At, Keyword, Seam
-
-from .conftest import NOW, make_party
-from .helpers import box_px, count, red_mask, render_page
-from .pdfmaker import A4, PageSpec, contract_pdf, make_pdf
+from tests.support.pdf_maker import A4, PageSpec, contract_pdf, make_pdf
+from tests.support.pdf_parties import NOW, make_party
+from tests.support.pdf_render import box_px, count, red_mask, render_page
 
 
 def _stamp(data: bytes, party, placements, **opts) -> tuple[bytes, object]:  # type: ignore[no-untyped-def]

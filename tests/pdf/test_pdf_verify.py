@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import io
 import re
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from asn1crypto import cms, keys, tsp
+from asn1crypto import cms, keys
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -20,7 +17,6 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PageObject
 from pyhanko.sign import signers
-from pyhanko.sign.timestamps import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
@@ -28,28 +24,18 @@ from formats.der import first_element
 from formats.errors import SealBridgeError
 from formats.gm import SM2PublicKey, sm3
 from formats.x509 import build_certificate
-from stamping.options import StampOptions, VerifyOptions
-from stamping.pdf import stamp, verify
+from stamping.options import VerifyOptions
+from stamping.pdf import verify
 from stamping.placement import At, Seam
 from stamping.report import Check
-
-from .conftest import NOW, make_party
-from .pdfmaker import contract_pdf
-
-
-def _stamp(data: bytes, party, placements=None, **opts) -> bytes:  # type: ignore[no-untyped-def]
-    out = io.BytesIO()
-    stamp(data, out, party.signer, party.seal, placements or [At(1, 60, 60)], StampOptions(**opts))
-    return out.getvalue()
-
-
-def _anchors(*parties) -> VerifyOptions:  # type: ignore[no-untyped-def]
-    return VerifyOptions(trust_anchors=[p.root for p in parties])
+from tests.support.pdf_flows import stamp_pdf, trusting
+from tests.support.pdf_maker import contract_pdf
+from tests.support.pdf_parties import NOW, make_party
 
 
 def test_stamped_pdf_is_valid(party) -> None:  # type: ignore[no-untyped-def]
-    pdf = _stamp(contract_pdf(1), party)
-    report = verify(pdf, _anchors(party))
+    pdf = stamp_pdf(contract_pdf(1), party)
+    report = verify(pdf, trusting(party))
     assert report.verdict == "valid", report.to_dict()
     seal = report.seals[0]
     assert seal.type == "seal"
@@ -62,11 +48,11 @@ def test_stamped_pdf_is_valid(party) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_without_anchors_the_certificate_is_unknown(sm2_party) -> None:
-    report = verify(_stamp(contract_pdf(1), sm2_party), VerifyOptions())
+    report = verify(stamp_pdf(contract_pdf(1), sm2_party), VerifyOptions())
     assert report.verdict == "indeterminate"
     assert report.seals[0].checks["certificate"].detail.startswith("no trust anchors")
     # another CA's root does not make it trusted
-    report = verify(_stamp(contract_pdf(1), sm2_party), VerifyOptions(trust_anchors=[_other_root()]))
+    report = verify(stamp_pdf(contract_pdf(1), sm2_party), VerifyOptions(trust_anchors=[_other_root()]))
     assert report.seals[0].checks["certificate"].status == "unknown"
 
 
@@ -76,10 +62,10 @@ def _other_root() -> bytes:
 
 
 def test_one_byte_changed_inside_the_range_is_invalid(party) -> None:  # type: ignore[no-untyped-def]
-    pdf = bytearray(_stamp(contract_pdf(1), party))
+    pdf = bytearray(stamp_pdf(contract_pdf(1), party))
     pos = pdf.index(b"Contract page 1")
     pdf[pos] = ord("X")
-    report = verify(bytes(pdf), _anchors(party))
+    report = verify(bytes(pdf), trusting(party))
     assert report.verdict == "invalid"
     assert report.seals[0].checks["integrity"].status == "failed"
 
@@ -87,10 +73,10 @@ def test_one_byte_changed_inside_the_range_is_invalid(party) -> None:  # type: i
 def test_one_byte_changed_in_the_seal_picture_region_is_invalid(sm2_party) -> None:
     """A byte flipped in the appended revision (the widget appearance), still inside the byte range."""
     data = contract_pdf(1)
-    pdf = bytearray(_stamp(data, sm2_party))
+    pdf = bytearray(stamp_pdf(data, sm2_party))
     pos = pdf.index(b"/Subtype /Widget", len(data))
     pdf[pos + 2] ^= 0x20  # /Subtype -> /SUbtype
-    assert verify(bytes(pdf), _anchors(sm2_party)).verdict == "invalid"
+    assert verify(bytes(pdf), trusting(sm2_party)).verdict == "invalid"
 
 
 def _append_page(pdf: bytes) -> bytes:
@@ -106,8 +92,8 @@ def _append_page(pdf: bytes) -> bytes:
 
 
 def test_page_appended_after_signing_fails_changes_after(sm2_party) -> None:
-    pdf = _append_page(_stamp(contract_pdf(1), sm2_party))
-    report = verify(pdf, _anchors(sm2_party))
+    pdf = _append_page(stamp_pdf(contract_pdf(1), sm2_party))
+    report = verify(pdf, trusting(sm2_party))
     seal = report.seals[0]
     assert seal.checks["integrity"].status == "ok"  # its own revision is untouched
     assert seal.checks["changes_after"].status == "failed", seal.checks["changes_after"]
@@ -115,9 +101,9 @@ def test_page_appended_after_signing_fails_changes_after(sm2_party) -> None:
 
 
 def test_second_seal_keeps_the_first_valid(sm2_party, rsa_party) -> None:
-    once = _stamp(contract_pdf(2), sm2_party)
-    twice = _stamp(once, rsa_party, [Seam("right")])
-    report = verify(twice, _anchors(sm2_party, rsa_party))
+    once = stamp_pdf(contract_pdf(2), sm2_party)
+    twice = stamp_pdf(once, rsa_party, [Seam("right")])
+    report = verify(twice, trusting(sm2_party, rsa_party))
     assert [s.verdict for s in report.seals] == ["valid", "valid"], report.to_dict()
     first, second = report.seals
     assert first.extra["coverage"] == "ENTIRE_REVISION"
@@ -126,11 +112,11 @@ def test_second_seal_keeps_the_first_valid(sm2_party, rsa_party) -> None:
 
 
 def test_signature_with_an_unknown_subfilter_is_listed(sm2_party) -> None:
-    pdf = _stamp(contract_pdf(1), sm2_party)
+    pdf = stamp_pdf(contract_pdf(1), sm2_party)
     # A vendor signature: same length, so the file structure stays intact.
     vendor = pdf.replace(b"/SubFilter /ETSI.CAdES.detached", b"/SubFilter /GM.sm2seal         ", 1)
     assert vendor != pdf
-    report = verify(vendor, _anchors(sm2_party))
+    report = verify(vendor, trusting(sm2_party))
     assert len(report.seals) == 1
     seal = report.seals[0]
     assert seal.verdict == "indeterminate"
@@ -140,7 +126,7 @@ def test_signature_with_an_unknown_subfilter_is_listed(sm2_party) -> None:
 
 def test_stock_pyhanko_validates_rsa_and_ecdsa(rsa_party, ecdsa_party) -> None:
     for party in (rsa_party, ecdsa_party):
-        pdf = _stamp(contract_pdf(2), party, [At(1, 50, 50), Seam("right")])
+        pdf = stamp_pdf(contract_pdf(2), party, [At(1, 50, 50), Seam("right")])
         reader = PdfFileReader(io.BytesIO(pdf))
         vc = ValidationContext(trust_roots=[asn1_x509.Certificate.load(party.root)])
         for sig in reader.embedded_signatures:
@@ -150,7 +136,7 @@ def test_stock_pyhanko_validates_rsa_and_ecdsa(rsa_party, ecdsa_party) -> None:
 
 def test_sm2_output_checks_out_independently(sm2_party) -> None:
     """SM3 over the ByteRange == messageDigest; the SM2 signature verifies with the pure-Python backend."""
-    pdf = _stamp(contract_pdf(1), sm2_party)
+    pdf = stamp_pdf(contract_pdf(1), sm2_party)
     match = re.search(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", pdf)
     assert match
     a, b, c, d = (int(v) for v in match.groups())
@@ -173,8 +159,8 @@ def test_sm2_output_checks_out_independently(sm2_party) -> None:
 @pytest.mark.parametrize("kind", ["sm2", "rsa"])
 def test_adbe_pkcs7_detached(kind, sm2_party, rsa_party) -> None:  # type: ignore[no-untyped-def]
     party = sm2_party if kind == "sm2" else rsa_party
-    pdf = _stamp(contract_pdf(1), party, pdf_subfilter="adbe.pkcs7.detached")
-    report = verify(pdf, _anchors(party))
+    pdf = stamp_pdf(contract_pdf(1), party, pdf_subfilter="adbe.pkcs7.detached")
+    report = verify(pdf, trusting(party))
     assert report.verdict == "valid"
     assert report.seals[0].extra["subfilter"] == "/adbe.pkcs7.detached"
 
@@ -198,7 +184,7 @@ def test_plain_signature_without_seal_is_a_sign(rsa_party) -> None:
         signer=signer,
         output=out,
     )
-    report = verify(out.getvalue(), _anchors(rsa_party))
+    report = verify(out.getvalue(), trusting(rsa_party))
     seal = report.seals[0]
     assert seal.id == "Plain" and seal.type == "sign"
     assert seal.checks["integrity"].status == "ok" and seal.checks["signature"].status == "ok"
@@ -213,7 +199,7 @@ def test_platform_status_lookup(sm2_party) -> None:
         return Check.failed("revoked on the platform")
 
     report = verify(
-        _stamp(contract_pdf(1), sm2_party),
+        stamp_pdf(contract_pdf(1), sm2_party),
         VerifyOptions(trust_anchors=[sm2_party.root], status_lookup=lookup),
     )
     assert calls and calls[0][0] == "11010000SM20001" and calls[0][1] is not None
@@ -224,9 +210,9 @@ def test_platform_status_lookup(sm2_party) -> None:
 def test_signing_time_outside_the_certificate_is_failed(seal_maker, seal_picture) -> None:
     # The seal is valid for 30 days back, the signer certificate only from NOW - 1 day (conftest).
     party = make_party("sm2", seal_maker, seal_picture, valid_start=NOW - timedelta(days=30))
-    inside = verify(_stamp(contract_pdf(1), party, signed_at=NOW - timedelta(hours=12)), _anchors(party))
+    inside = verify(stamp_pdf(contract_pdf(1), party, signed_at=NOW - timedelta(hours=12)), trusting(party))
     assert inside.verdict == "valid", inside.to_dict()
-    before = verify(_stamp(contract_pdf(1), party, signed_at=NOW - timedelta(days=3)), _anchors(party))
+    before = verify(stamp_pdf(contract_pdf(1), party, signed_at=NOW - timedelta(days=3)), trusting(party))
     seal = before.seals[0]
     assert seal.checks["certificate"].status == "failed", seal.checks["certificate"]
     assert "signing time" in seal.checks["certificate"].detail
@@ -243,10 +229,10 @@ def test_unsigned_and_garbage() -> None:
 
 
 def test_damaged_contents_is_a_failed_seal_not_a_crash(sm2_party) -> None:
-    pdf = bytearray(_stamp(contract_pdf(1), sm2_party))
+    pdf = bytearray(stamp_pdf(contract_pdf(1), sm2_party))
     start = pdf.index(b"/Contents <") + len(b"/Contents <")
     pdf[start : start + 8] = b"00000000"
-    report = verify(bytes(pdf), _anchors(sm2_party))
+    report = verify(bytes(pdf), trusting(sm2_party))
     assert report.verdict == "invalid"
     assert report.seals[0].checks["signature"].status == "failed"
 
@@ -254,78 +240,35 @@ def test_damaged_contents_is_a_failed_seal_not_a_crash(sm2_party) -> None:
 # --- PAdES B-T against a real HTTP timestamp server (pyHanko's DummyTimeStamper behind http.server) ---
 
 
-@pytest.fixture(scope="module")
-def tsa() -> Iterator[tuple[str, bytes]]:
-    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    root = build_certificate({"common_name": "Test TSA Root"}, ca_key, None, ca_key, ca=True)
-    tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    tsa_cert = build_certificate(
-        {"common_name": "Test TSA"},
-        tsa_key,
-        root,
-        ca_key,
-        key_usage=["digital_signature"],
-        ext_key_usage=["time_stamping"],
-    )
-    pkcs8 = tsa_key.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    stamper = DummyTimeStamper(
-        tsa_cert=asn1_x509.Certificate.load(tsa_cert),
-        tsa_key=keys.PrivateKeyInfo.load(pkcs8),
-        certs_to_embed=[asn1_x509.Certificate.load(root)],
-    )
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            reply = stamper.request_tsa_response(tsp.TimeStampReq.load(body)).dump()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/timestamp-reply")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/tsa", root
-    server.shutdown()
-    server.server_close()
-
-
 @pytest.mark.parametrize("kind", ["rsa", "sm2"])
 def test_pades_b_t_with_a_local_tsa(tsa, kind, rsa_party, sm2_party) -> None:  # type: ignore[no-untyped-def]
     url, tsa_root = tsa
     party = rsa_party if kind == "rsa" else sm2_party
-    pdf = _stamp(contract_pdf(1), party, timestamp_url=url)
+    pdf = stamp_pdf(contract_pdf(1), party, timestamp_url=url)
     report = verify(pdf, VerifyOptions(trust_anchors=[party.root, tsa_root]))
     seal = report.seals[0]
     assert seal.checks["timestamp"].status == "ok", seal.checks["timestamp"]
     assert report.verdict == "valid"
     # without the TSA's root the timestamp verifies but is not trusted
-    report = verify(pdf, _anchors(party))
+    report = verify(pdf, trusting(party))
     assert report.seals[0].checks["timestamp"].status == "unknown"
 
 
 def test_unreachable_tsa(rsa_party) -> None:
     with pytest.raises(SealBridgeError) as err:
-        _stamp(contract_pdf(1), rsa_party, timestamp_url="http://127.0.0.1:9/tsa")
+        stamp_pdf(contract_pdf(1), rsa_party, timestamp_url="http://127.0.0.1:9/tsa")
     assert err.value.code == "TIMESTAMP_FAILED"
 
 
 def test_lock_refuses_later_seals(sm2_party) -> None:
-    pdf = _stamp(contract_pdf(2), sm2_party, [At(1, 50, 50), At(2, 50, 50)], lock=True)
-    report = verify(pdf, _anchors(sm2_party))
+    pdf = stamp_pdf(contract_pdf(2), sm2_party, [At(1, 50, 50), At(2, 50, 50)], lock=True)
+    report = verify(pdf, trusting(sm2_party))
     assert [s.verdict for s in report.seals] == ["valid", "valid"], report.to_dict()
     assert report.seals[1].extra.get("locked") is True and not report.seals[0].extra.get("locked")
     with pytest.raises(SealBridgeError) as err:
-        _stamp(pdf, sm2_party)
+        stamp_pdf(pdf, sm2_party)
     assert err.value.code == "DOC_LOCKED"
-    assert verify(_append_page(pdf), _anchors(sm2_party)).verdict == "invalid"
+    assert verify(_append_page(pdf), trusting(sm2_party)).verdict == "invalid"
 
 
 def _as_gmt0010(pdf: bytes, party) -> bytes:  # type: ignore[no-untyped-def]
@@ -356,15 +299,15 @@ def _as_gmt0010(pdf: bytes, party) -> bytes:  # type: ignore[no-untyped-def]
 
 
 def test_gmt0010_cms_inside_a_pdf_verifies(sm2_party) -> None:
-    pdf = _as_gmt0010(_stamp(contract_pdf(1), sm2_party, pdf_subfilter="adbe.pkcs7.detached"), sm2_party)
-    report = verify(pdf, _anchors(sm2_party))
+    pdf = _as_gmt0010(stamp_pdf(contract_pdf(1), sm2_party, pdf_subfilter="adbe.pkcs7.detached"), sm2_party)
+    report = verify(pdf, trusting(sm2_party))
     seal = report.seals[0]
     assert seal.extra["signature_algorithm"] == "sm2_1"
     assert report.verdict == "valid", report.to_dict()
 
 
 def test_comment_added_after_signing_fails_changes_after(rsa_party) -> None:
-    writer = IncrementalPdfFileWriter(io.BytesIO(_stamp(contract_pdf(1), rsa_party)))
+    writer = IncrementalPdfFileWriter(io.BytesIO(stamp_pdf(contract_pdf(1), rsa_party)))
     page_ref, _ = writer.find_page_for_modification(0)
     note = generic.DictionaryObject(
         {
@@ -379,7 +322,7 @@ def test_comment_added_after_signing_fails_changes_after(rsa_party) -> None:
     writer.register_annotation(page_ref, writer.add_object(note))
     out = io.BytesIO()
     writer.write(out)
-    seal = verify(out.getvalue(), _anchors(rsa_party)).seals[0]
+    seal = verify(out.getvalue(), trusting(rsa_party)).seals[0]
     assert seal.checks["changes_after"].status == "failed"
     assert (
         "ANNOTATIONS" in seal.checks["changes_after"].detail
@@ -422,8 +365,8 @@ def _forge_same_name_signature(pdf: bytes) -> bytes:
 
 
 def test_a_forged_signature_sharing_a_field_name_is_checked_itself(sm2_party) -> None:
-    pdf = _forge_same_name_signature(_stamp(contract_pdf(1), sm2_party))
-    report = verify(pdf, _anchors(sm2_party))
+    pdf = _forge_same_name_signature(stamp_pdf(contract_pdf(1), sm2_party))
+    report = verify(pdf, trusting(sm2_party))
     assert len(report.seals) == 2
     forged = [s for s in report.seals if s.extra["pages"] == []]  # the forged field has no widget
     genuine = [s for s in report.seals if s.extra["pages"] == [1]]

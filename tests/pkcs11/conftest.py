@@ -7,7 +7,8 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from p11_helpers import MODULE, SoftHsm, refresh
+
+from tests.support.softhsm import MODULE, SoftHsm, refresh
 
 
 @pytest.fixture(scope="session")

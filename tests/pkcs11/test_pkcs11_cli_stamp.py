@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-from p11_helpers import KEY_IDS, PIN
+
+from tests.support.softhsm import KEY_IDS, PIN
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _sealbridge(*args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-c", "import sys; from agent.cli import main; sys.exit(main())", *args]
+    cmd = [sys.executable, "-m", "sealbridge", *args]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env, cwd=REPO)
 

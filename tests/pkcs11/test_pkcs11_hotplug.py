@@ -8,13 +8,13 @@ import pytest
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
-from p11_helpers import PIN
 
 from agent.tokens import pkcs11 as driver
 from agent.tokens.hotplug import HotplugMonitor, TokenEvent
 from agent.tokens.pkcs11_module import get_module
 from agent.tokens.worker import TokenWorkers
 from formats.errors import SealBridgeError
+from tests.support.softhsm import PIN
 
 DATA = b"hot-plug test document bytes" * 100
 

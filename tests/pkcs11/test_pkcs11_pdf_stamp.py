@@ -6,14 +6,13 @@ import io
 
 import pikepdf
 import pytest
-from p11_helpers import KEY_IDS, PIN, der_of
 
 from agent.seal_store import SealStore
 from agent.tokens import pkcs11 as driver
+from stamping import pdf
 from stamping.options import StampOptions, VerifyOptions
 from stamping.placement import At
-
-pdf = pytest.importorskip("stamping.pdf")
+from tests.support.softhsm import KEY_IDS, PIN, der_of
 
 
 def _blank_pdf() -> bytes:

@@ -6,12 +6,12 @@ import json
 import os
 
 import pytest
-from p11_helpers import KEY_IDS, der_of
 
-from agent.cli import main as cli_main
 from agent.seal_store import SealStore, cert_sha256
 from agent.tokens import pkcs11 as driver
 from formats.errors import SealBridgeError
+from sealbridge.cli import main as cli_main
+from tests.support.softhsm import KEY_IDS, der_of
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_bad_seal_bytes_are_listed_with_an_error(softhsm, tmp_path):
     label = softhsm.make_token(("ecdsa",), seals=False)
     try:
         softhsm.write_seal(label, b"\x30\x03garbage", "broken")
-        from p11_helpers import refresh
+        from tests.support.softhsm import refresh
 
         refresh()
         info = driver.Pkcs11Token(softhsm.module, label).info()

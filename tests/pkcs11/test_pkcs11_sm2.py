@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from p11_helpers import KEY_IDS, PIN
 from pkcs11 import KeyType, Mechanism
 
 from agent.tokens import pkcs11 as driver
 from agent.tokens.profiles import builtin_profiles, enum_member, get_profile, load_profiles, match_profile
 from formats.errors import SealBridgeError
+from tests.support.softhsm import KEY_IDS, PIN
 
 DATA = b"SM2 message"
 

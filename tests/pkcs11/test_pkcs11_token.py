@@ -10,13 +10,13 @@ from cryptography import x509 as cx509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
-from p11_helpers import KEY_IDS, PIN, der_of, refresh
 from pkcs11 import exceptions as p11e
 
 from agent.tokens import pkcs11 as driver
 from agent.tokens.pkcs11_errors import map_error
 from formats.errors import SealBridgeError
 from stamping.signer import Signer
+from tests.support.softhsm import KEY_IDS, PIN, der_of, refresh
 
 DATA = b"SealBridge PKCS#11 test message \xe7\x94\xb5\xe5\xad\x90\xe5\x8d\xb0\xe7\xab\xa0" * 50
 

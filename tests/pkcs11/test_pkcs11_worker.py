@@ -10,11 +10,11 @@ import pytest
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from p11_helpers import PIN
 
 from agent.tokens import pkcs11 as driver
 from agent.tokens.worker import TokenWorkers
 from formats.errors import SealBridgeError
+from tests.support.softhsm import PIN
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
 from formats.picture import draw_round_seal
 from formats.ses import SealKind, build_seal_v4
-
-from .conftest import T0, Pki
+from sealbridge.cli import main
+from tests.support.ses_pki import T0, Pki
 
 SEAL_KEYS = {
     "kind",
@@ -141,8 +140,8 @@ def test_inspect_a_built_seal_with_the_gmssl_backend_in_a_subprocess(pki: Pki, t
     proc = subprocess.run(
         [
             sys.executable,
-            "-c",
-            "import sys; from agent.cli import main; sys.exit(main())",
+            "-m",
+            "sealbridge",
             "seal",
             "inspect",
             str(path),

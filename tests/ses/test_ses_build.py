@@ -25,8 +25,7 @@ from formats.ses import (
     verify_signature_value,
 )
 from formats.ses.der import parse_der, sequence_of_raw
-
-from .conftest import T0, Pki, SoftSm2Signer, make_sm2_cert, sha256
+from tests.support.ses_pki import T0, Pki, SoftSm2Signer, make_sm2_cert, sha256
 
 PROPERTY = "/Doc_0/Signs/Sign_0/Signature.xml"
 

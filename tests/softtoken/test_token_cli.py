@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
+from sealbridge.cli import main
 
 PIN = "123456"  # the conftest's token PIN (also the dev PKI's)
 OFDRW_P12_PASSWORD = "777777"

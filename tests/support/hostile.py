@@ -102,7 +102,7 @@ def stamped_pdf(dev_pki, workdir) -> bytes:  # noqa: ANN001 - agent.devpki.DevPk
     """A one-page PDF stamped by `sealbridge stamp` with the dev PKI's SM2 soft token."""
     import pikepdf
 
-    from agent.cli import main
+    from sealbridge.cli import main
 
     src, dst = workdir / "blank.pdf", workdir / "stamped.pdf"
     with pikepdf.new() as pdf:

@@ -16,13 +16,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from agent import __version__
 from agent.server.logs import log_event
 from agent.server.methods.basic import check_site
 from agent.server.protocol import Request
 from formats.errors import SealBridgeError
 from formats.gm import sm3
 from stamping.documents import document_format, format_named
-from stamping.options import StampOptions
+from stamping.options import Producer, StampOptions
 from stamping.placement import from_dict
 from stamping.seal_users import platform_time
 from stamping.usage_record import sign_record
@@ -247,6 +248,7 @@ async def _stamp_on_token(
         reason=options.get("reason"),
         location=options.get("location"),
         progress=progress,
+        producer=Producer(version=__version__),
     )
 
     def run() -> tuple[bytes, Any, dict[str, Any] | None]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import platformdirs
 
-from agent.cli import main
+from sealbridge.cli import main
 
 MAX_LOG_BYTES = 5 * 1024 * 1024
 

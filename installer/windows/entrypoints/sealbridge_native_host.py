@@ -7,7 +7,7 @@ here so the command's argument parser does not reject it. Firefox passes the man
 
 import sys
 
-from agent.cli import main
+from sealbridge.cli import main
 
 if __name__ == "__main__":
     passed = [a for a in sys.argv[1:] if not a.startswith("--parent-window")]

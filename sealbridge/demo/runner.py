@@ -18,16 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.demo.company import DemoSeal, register_seals, write_token
-from agent.demo.console import Console
-from agent.demo.journey import Journey
-from agent.demo.platform import CentralPlatform
-from agent.demo.portal import make_portal_app, start_portal
-from agent.demo.processes import Child, Children, child_env, free_port, port_is_free, sealbridge_command
-from agent.demo.samples import KEYWORD, make_ofd, make_pdf
-from agent.demo.workspace import Workspace
 from agent.known_extensions import CHROMIUM_EXTENSION_ORIGIN
 from formats.errors import SealBridgeError
+from sealbridge.demo.company import DemoSeal, register_seals, write_token
+from sealbridge.demo.console import Console
+from sealbridge.demo.journey import Journey
+from sealbridge.demo.platform import CentralPlatform
+from sealbridge.demo.portal import make_portal_app, start_portal
+from sealbridge.demo.processes import Child, Children, child_env, free_port, port_is_free, sealbridge_command
+from sealbridge.demo.samples import KEYWORD, make_ofd, make_pdf
+from sealbridge.demo.workspace import Workspace
 
 DEFAULT_PORT_BASE = 18680  # platform, agent, portal; clear of the agent's default 18600 and central's 18700
 

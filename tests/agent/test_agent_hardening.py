@@ -15,9 +15,8 @@ from agent.config import Limits
 from agent.server.security import peer_is_same_user
 from formats.errors import SealBridgeError
 from stamping.documents import sniff
-
-from .conftest import EXT, PORTAL
-from .wsclient import AgentClient, RpcFailure
+from tests.support.agent_env import EXT, PORTAL
+from tests.support.ws_client import AgentClient, RpcFailure
 
 PLACE = [{"type": "at", "page": 1, "x": 100, "y": 120}]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import aiohttp
 
-from agent.demo.processes import Child, Children, child_env, sealbridge_command
 from formats.errors import SealBridgeError
+from sealbridge.demo.processes import Child, Children, child_env, sealbridge_command
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.demo.platform import CentralPlatform, SealPlan, seal_plans
 from agent.devpki import DevPki
+from sealbridge.demo.platform import CentralPlatform, SealPlan, seal_plans
 
 SEAL_SIZE_MM = {"official": 42, "contract": 40, "position": 38}
 

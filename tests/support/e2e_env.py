@@ -26,10 +26,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 EXTENSION_DIR = REPO / "extension"
-PORTAL_DIR = Path(__file__).resolve().parent / "portal"
+PORTAL_DIR = REPO / "tests" / "e2e" / "portal"
 EXTENSION_ID = "bcmacoahbnnfcbanjcodgfddjeoejknn"
 EXTENSION_ORIGIN = f"chrome-extension://{EXTENSION_ID}"
-SEALBRIDGE = [sys.executable, "-c", "import sys; from agent.cli import main; sys.exit(main())"]
+SEALBRIDGE = [sys.executable, "-m", "sealbridge"]
 SOFT_LABEL = "示例科技 电子印章UKey (e2e)"
 
 
@@ -122,7 +122,7 @@ def register_seal(
 ) -> dict[str, Any]:
     """Company (once), an imprint drawn like a real round seal, and a seal the platform makes for cert_der."""
     from formats.picture import draw_round_seal
-    from tests.central.helpers import b64, http
+    from tests.support.central import b64, http
 
     status, company = http("POST", f"{url}/api/v1/admin/companies", {"uscc": USCC, "name": COMPANY}, token)
     if status == 409:
@@ -206,8 +206,7 @@ class Hsm:
 
 
 def make_hsm(base: Path, pki: Any) -> Hsm:
-    sys.path.insert(0, str(REPO / "tests" / "pkcs11"))
-    from p11_helpers import MODULE, SoftHsm
+    from tests.support.softhsm import MODULE, SoftHsm
 
     if not os.path.exists(MODULE) or not shutil.which("softhsm2-util") or not shutil.which("pkcs11-tool"):
         raise RuntimeError("SoftHSM2 (softhsm2) and OpenSC (pkcs11-tool) must be installed")
@@ -335,7 +334,7 @@ class Environment:
 
 def build_environment(base: Path) -> Environment:
     from agent.devpki import make_dev_pki
-    from tests.central.helpers import start_central
+    from tests.support.central import start_central
 
     closers: list[Any] = []
     try:

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.demo.processes import sealbridge_command, source_root
 from agent.known_extensions import CHROMIUM_EXTENSION_ORIGIN
 from agent.pairing import NATIVE_HOST_NAME, native_host_manifest
 from formats.errors import SealBridgeError
+from sealbridge.demo.processes import sealbridge_command, source_root
 
 MARKER = ".sealbridge-demo"
 KEEP = {"chromium-profile", MARKER}

@@ -10,7 +10,7 @@ from agent.cli.common import command
 
 @command
 def _demo(args: argparse.Namespace) -> int:
-    from agent.demo.runner import run_demo
+    from sealbridge.demo.runner import run_demo
 
     return run_demo(Path(args.dir), once=args.once, port_base=args.port_base)
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from agent.client import AgentClient, AgentError, page_origin
-from agent.demo.company import DemoSeal
-from agent.demo.console import Console, report_lines
-from agent.demo.platform import CentralPlatform
-from agent.demo.samples import KEYWORD
+from sealbridge.demo.company import DemoSeal
+from sealbridge.demo.console import Console, report_lines
+from sealbridge.demo.platform import CentralPlatform
+from sealbridge.demo.samples import KEYWORD
 from stamping.fileout import atomic_write
 
 

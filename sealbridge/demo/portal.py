@@ -1,7 +1,7 @@
 """The demo portal: a small aiohttp static site on 127.0.0.1 — a government form with 盖章 buttons and a
 verify area (index.html), an OA-style integration example (oa.html), the page SDK served from this
 repository's extension/sdk/, the sample documents and a /demo.json with the demo's facts. The pages are
-package data in agent/demo/web/. Only fixed names are served (no path from the request reaches the disk)."""
+package data in sealbridge/demo/web/. Only fixed names are served (no path from the request reaches the disk)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ CSP = (
 
 
 def _package_file(name: str) -> bytes:
-    return resources.files("agent.demo.web").joinpath(name).read_bytes()
+    return resources.files("sealbridge.demo.web").joinpath(name).read_bytes()
 
 
 def _respond(body: bytes, content_type: str, charset: str | None = "utf-8") -> web.Response:

@@ -25,7 +25,7 @@ STOP_GRACE_S = 10.0
 
 def sealbridge_command(*args: str) -> list[str]:
     """`sealbridge ARGS…` with this very interpreter (works from a source tree and from an install)."""
-    return [sys.executable, "-c", "import sys; from agent.cli import main; sys.exit(main())", *args]
+    return [sys.executable, "-m", "sealbridge", *args]
 
 
 def source_root() -> Path:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.e2e_env import EXTENSION_ID, REPO, SEALBRIDGE, Environment
+from tests.support.e2e_env import EXTENSION_DIR, EXTENSION_ID, REPO, SEALBRIDGE, Environment
 
 ARTIFACTS = REPO / "test-artifacts"
 APPROVE_URL = f"chrome-extension://{EXTENSION_ID}/ui/approve.html"
@@ -104,3 +104,33 @@ def save_artifact(name: str, data: bytes) -> Path:
 
 def b64decode(s: str) -> bytes:
     return base64.b64decode(s)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def launch(pw: Any, env: Environment, user_data_dir: Path) -> Any:
+    """The system Chromium, headless, with the unpacked extension and the test portals counted as public."""
+    extension = str(EXTENSION_DIR)
+    ports = [env.portal.port, env.stranger.port, env.agent_denied.port]
+    overrides = ",".join(f"127.0.0.1:{p}=public" for p in ports)
+    return pw.chromium.launch_persistent_context(
+        str(user_data_dir),
+        executable_path=CHROMIUM,
+        headless=True,
+        viewport={"width": 1000, "height": 900},
+        locale="zh-CN",
+        args=[
+            f"--disable-extensions-except={extension}",
+            f"--load-extension={extension}",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--lang=zh-CN",
+            f"--ip-address-space-overrides={overrides}",
+        ],
+    )
