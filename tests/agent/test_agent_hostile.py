@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import tracemalloc
 
-from tests.support.hostile import deep_trailer, ofd_zip_bomb, stamped_pdf
-
 from tests.support.agent_env import EXT
+from tests.support.hostile import deep_trailer, ofd_zip_bomb, stamped_pdf
 from tests.support.ws_client import AgentClient, RpcFailure
 
 MIB = 1 << 20
