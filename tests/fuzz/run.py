@@ -236,7 +236,9 @@ class Worker:
             self.proc = None
 
 
-def run(seeds: list[Seed], n: int, seed: int, anchors: list[Path], workdir: Path) -> Summary:
+def run(
+    seeds: list[Seed], n: int, seed: int, anchors: list[Path], workdir: Path, progress: bool = False
+) -> Summary:
     """`n` mutants in all, spread evenly over the kinds (each from a seed of that kind)."""
     rng = random.Random(seed)
     summary = Summary()
@@ -260,6 +262,8 @@ def run(seeds: list[Seed], n: int, seed: int, anchors: list[Path], workdir: Path
             mutant, how = mutate(kind, base.data, rng)
             answer = worker.check(kind, mutant)
             _record(summary, base, mutant, how, answer, workdir)
+            if progress and (i + 1) % 500 == 0:
+                sys.stderr.write(f"fuzz: {i + 1} inputs, {len(summary.findings)} findings\n")
     finally:
         worker.stop()
     return summary
@@ -312,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     dev_pki = make_dev_pki(workdir / "pki", force=True)
     seeds = build_seeds(dev_pki, REPO.parent / "shared" / "samples", workdir)
-    summary = run(seeds, args.n, args.seed, list(dev_pki.roots.values()), workdir)
+    summary = run(seeds, args.n, args.seed, list(dev_pki.roots.values()), workdir, progress=True)
     report = summary.to_dict() | {"seed": args.seed, "workdir": str(workdir)}
     (workdir / "summary.json").write_text(json.dumps(report | {"findings": summary.findings}, indent=1))
     print(json.dumps(report, indent=1, ensure_ascii=False))
