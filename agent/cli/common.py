@@ -42,6 +42,9 @@ def command(func: Callable[[argparse.Namespace], int | None]) -> Callable[[argpa
             return int(func(args) or 0)
         except SealBridgeError as err:
             return report_error(err, getattr(args, "json", False))
+        except RecursionError:  # a structure nested deeper than the stack, in any parser a command uses
+            err = SealBridgeError("DOC_MALFORMED", "the input nests objects too deeply to read")
+            return report_error(err, getattr(args, "json", False))
 
     return wrapper
 
