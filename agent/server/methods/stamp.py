@@ -119,7 +119,8 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
         raise
     finally:
         ctx.approvals.close(approval)
-    sm3_after = (await asyncio.to_thread(sm3, out)).hex()
+    # The signed usage record already holds the SM3 of the output (hashed on the token thread).
+    sm3_after = usage["doc_sm3_after"] if usage else (await asyncio.to_thread(sm3, out)).hex()
     seq = await ctx.record(
         "stamp",
         "OK",
