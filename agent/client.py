@@ -12,6 +12,12 @@ process squatting on the port gets no documents), then JSON-RPC 2.0 text frames,
 
 A stamp only runs after `approve` for its request id (the extension's approval window does that with the
 PIN); `stamp(..., approve=…)` plays that part for trusted local tooling. PINs are never logged or kept.
+
+The same client drives the agent in the tests: `frame_hook(direction, message, method)` sees every text frame
+sent ("out", before sending) and received ("in"); the test suite installs one that validates each frame
+against docs/protocol.schema.json (an error on a received frame is kept in `frame_errors`, never raised into
+the connection). Lower-level pieces (`open` without authenticating, `start`, `send_raw`, `events`,
+`received`) exist for those tests and for diagnostics.
 """
 
 from __future__ import annotations
@@ -42,12 +48,16 @@ Origin = dict[str, str]  # {"top": page origin, "frame": frame origin}
 Approver = Callable[
     [dict[str, Any]], "tuple[str, str | None] | None | Awaitable[tuple[str, str | None] | None]"
 ]
+# ("out" | "in", the JSON-RPC message, the method of the call a result answers or None); raising on "out"
+# stops the send, raising on "in" is recorded in AgentClient.frame_errors.
+FrameHook = Callable[[str, dict[str, Any], "str | None"], None]
 
 
 class AgentError(Exception):
     """A JSON-RPC error from the agent, with its stable code and both languages."""
 
     def __init__(self, error: dict[str, Any]):
+        self.error = error
         self.number = error.get("code")
         self.data: dict[str, Any] = dict(error.get("data") or {})
         self.code: str = str(self.data.get("code") or "INTERNAL")
@@ -73,23 +83,51 @@ def page_origin(url_origin: str) -> Origin:
 
 
 class AgentClient:
-    """One authenticated connection. Use `connect()`; close with `close()` or `async with`."""
+    """One connection. Use `connect()` (authenticated); close with `close()` or `async with`."""
 
-    def __init__(self, ws: ClientConnection, origin: str):
+    #: The hook a new client gets when none is passed (the test suite sets this to its schema check).
+    default_frame_hook: FrameHook | None = None
+
+    def __init__(self, ws: ClientConnection, origin: str, frame_hook: FrameHook | None = None):
         self.ws = ws
         self.origin = origin
+        self.frame_hook = frame_hook if frame_hook is not None else type(self).default_frame_hook
         self.session: str | None = None
+        self.challenge: dict[str, Any] | None = None  # the auth.challenge message
+        self.events: list[dict[str, Any]] = []  # every notification, and errors that answer no call
+        self.received: list[dict[str, Any]] = []  # every text frame received
+        self.frame_errors: list[str] = []  # what the frame hook found wrong in received frames
+        self.closed = asyncio.Event()
         self._ids = 0
-        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._pending: dict[Any, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
         self._downloads: dict[str, _Download] = {}
-        self._events: list[dict[str, Any]] = []
-        self._event_signal = asyncio.Event()
+        self._taken: set[int] = set()
+        self._changed = asyncio.Event()  # set whenever a frame arrives or the connection closes
         self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
-        self._challenge: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._closed = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
 
     # -- connecting ----------------------------------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        origin: str = CHROMIUM_EXTENSION_ORIGIN,
+        timeout_s: float = 10.0,
+        frame_hook: FrameHook | None = None,
+    ) -> AgentClient:
+        """Open the WebSocket and wait for the agent's auth.challenge, without authenticating."""
+        try:
+            ws = await ws_connect(url, origin=origin, max_size=None, open_timeout=timeout_s, ping_interval=20)
+        except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
+            raise AgentConnectionError(f"cannot open {url}: {exc}") from None
+        client = cls(ws, origin, frame_hook)
+        try:
+            await client.wait_challenge(timeout_s)
+        except BaseException:
+            await client.close()
+            raise
+        return client
 
     @classmethod
     async def connect(
@@ -98,19 +136,21 @@ class AgentClient:
         secret: bytes,
         origin: str = CHROMIUM_EXTENSION_ORIGIN,
         timeout_s: float = 10.0,
+        frame_hook: FrameHook | None = None,
     ) -> AgentClient:
         """Open the WebSocket and authenticate (HMAC challenge). Raises AgentConnectionError."""
+        client = await cls.open(url, origin, timeout_s, frame_hook)
         try:
-            ws = await ws_connect(url, origin=origin, max_size=None, open_timeout=timeout_s, ping_interval=20)
-        except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
-            raise AgentConnectionError(f"cannot open {url}: {exc}") from None
-        client = cls(ws, origin)
-        try:
-            await client._authenticate(secret, timeout_s)
+            await client.auth(secret, timeout_s)
         except BaseException:
             await client.close()
             raise
         return client
+
+    @classmethod
+    async def authed(cls, url: str, origin: str, secret: bytes, timeout_s: float = 10.0) -> AgentClient:
+        """`connect` with the origin first (as a test names who it speaks for)."""
+        return await cls.connect(url, secret, origin, timeout_s)
 
     @classmethod
     async def connect_home(
@@ -125,21 +165,27 @@ class AgentClient:
             raise AgentConnectionError(f"no running agent under {home}: {exc}") from None
         return await cls.connect(f"ws://127.0.0.1:{int(runtime['port'])}/v1", secret, origin, timeout_s)
 
-    async def _authenticate(self, secret: bytes, timeout_s: float) -> None:
+    async def wait_challenge(self, within: float = 10.0) -> dict[str, Any]:
+        """The agent's auth.challenge message (it sends one right after the upgrade)."""
         try:
-            challenge = await asyncio.wait_for(asyncio.shield(self._challenge), timeout_s)
-        except TimeoutError:
-            raise AgentConnectionError("the agent sent no auth.challenge") from None
-        nonce = bytes.fromhex(challenge["nonce"])
+            return await self._wait_for(lambda: self.challenge, within, "auth.challenge")
+        except (TimeoutError, ConnectionError) as exc:
+            raise AgentConnectionError(f"the agent sent no auth.challenge: {exc}") from None
+
+    async def auth(self, secret: bytes, timeout_s: float = 10.0) -> dict[str, Any]:
+        """Answer the HMAC challenge and check the agent's proof back (a squatter on the port fails here)."""
+        challenge = await self.wait_challenge(timeout_s)
+        nonce = bytes.fromhex(challenge["params"]["nonce"])
         cnonce = secrets.token_bytes(32)
         mac = client_proof(secret, nonce, cnonce, self.origin)
         try:
-            res = await self.call("auth", {"client_nonce": cnonce.hex(), "mac": mac}, timeout_s=timeout_s)
-        except (AgentError, ConnectionError) as exc:
+            res = await self.call("auth", {"client_nonce": cnonce.hex(), "mac": mac}, timeout_s)
+        except (AgentError, ConnectionError, TimeoutError) as exc:
             raise AgentConnectionError(f"authentication failed: {exc}") from None
         if res.get("server_mac") != server_proof(secret, nonce, cnonce, self.origin):
             raise AgentConnectionError("the agent did not prove the pairing secret (not our agent?)")
         self.session = res.get("session")
+        return res
 
     async def __aenter__(self) -> AgentClient:
         return self
@@ -147,11 +193,15 @@ class AgentClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    @property
+    def close_code(self) -> int | None:
+        return self.ws.close_code if self.closed.is_set() else None
+
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.ws.close()
         with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
-            await asyncio.wait_for(self._closed.wait(), 5)
+            await asyncio.wait_for(self.closed.wait(), 5)
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._reader
@@ -165,17 +215,17 @@ class AgentClient:
                     self._on_binary(frame)
                 else:
                     self._on_text(frame)
+                self._changed.set()
         except websockets.ConnectionClosed:
             pass
         finally:
-            self._closed.set()
-            self._event_signal.set()
+            self.closed.set()
+            self._changed.set()
             why = f"connection closed ({self.ws.close_code})"
-            if not self._challenge.done():
-                self._challenge.set_exception(AgentConnectionError(why))
-            for fut in self._pending.values():
+            for _method, fut in self._pending.values():
                 if not fut.done():
                     fut.set_exception(ConnectionError(why))
+                    fut.exception()  # retrieved: a caller that no longer waits for it is not an error
             for dl in self._downloads.values():
                 dl.done.set()
 
@@ -194,31 +244,69 @@ class AgentClient:
         if flags & proto.FLAG_LAST:
             dl.done.set()
 
+    def _check_frame(self, direction: str, msg: dict[str, Any], method: str | None) -> None:
+        if self.frame_hook is None:
+            return
+        if direction == "out":
+            self.frame_hook(direction, msg, method)
+            return
+        try:
+            self.frame_hook(direction, msg, method)
+        except Exception as exc:  # noqa: BLE001 - recorded for whoever checks, never breaks the connection
+            self.frame_errors.append(
+                f"{type(exc).__name__}: {getattr(exc, 'message', exc)} in {str(msg)[:300]}"
+            )
+
     def _on_text(self, text: str) -> None:
         try:
             msg = json.loads(text)
         except ValueError:
+            self.frame_errors.append(f"not JSON: {text[:300]}")
             return
         if not isinstance(msg, dict):
+            self.frame_errors.append(f"not a JSON object: {text[:300]}")
             return
+        self.received.append(msg)
         if "method" in msg:
+            self._check_frame("in", msg, None)
             method, params = str(msg["method"]), msg.get("params") or {}
-            if method == "auth.challenge" and not self._challenge.done():
-                self._challenge.set_result(params)
-                return
-            self._events.append(msg)
-            self._event_signal.set()
+            if method == "auth.challenge" and self.challenge is None:
+                self.challenge = msg
+            self.events.append(msg)
             for cb in list(self._listeners):
                 with contextlib.suppress(Exception):  # a listener's bug never breaks the connection
                     cb(method, params)
             return
-        fut = self._pending.pop(msg.get("id"), None)  # type: ignore[arg-type]
-        if fut is None or fut.done():
+        entry = self._pending.pop(msg.get("id"), None)  # type: ignore[arg-type]
+        answered = entry[0] if entry and entry[0] != "raw" and "result" in msg else None
+        self._check_frame("in", msg, answered)
+        if entry is None:
+            self.events.append(msg)  # an error that answers no call (id null: a parse error)
+            return
+        fut = entry[1]
+        if fut.done():
             return
         if "result" in msg:
             fut.set_result(msg["result"])
         else:
             fut.set_exception(AgentError(msg.get("error") or {}))
+
+    async def _wait_for(self, found: Callable[[], Any], within: float, what: str) -> Any:
+        """Wait, without polling, until `found()` returns something other than None."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + within
+        while True:
+            result = found()
+            if result is not None:
+                return result
+            if self.closed.is_set():
+                raise ConnectionError(f"connection closed ({self.ws.close_code}) while waiting for {what}")
+            left = end - loop.time()
+            if left <= 0:
+                raise TimeoutError(f"no {what} within {within} s")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), left)
 
     # -- events --------------------------------------------------------------------------------------------
 
@@ -230,67 +318,97 @@ class AgentClient:
     async def next_event(
         self,
         method: str,
+        within: float = DEFAULT_TIMEOUT,
         where: Callable[[dict[str, Any]], bool] | None = None,
-        timeout_s: float = DEFAULT_TIMEOUT,
     ) -> dict[str, Any]:
-        """The oldest unconsumed event of that name (optionally matching `where(params)`); it is consumed."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout_s
-        while True:
-            for i, msg in enumerate(self._events):
-                if msg.get("method") == method and (where is None or where(msg.get("params") or {})):
-                    del self._events[i]
-                    return msg.get("params") or {}
-            if self._closed.is_set():
-                raise ConnectionError(f"connection closed while waiting for {method}")
-            left = end - loop.time()
-            if left <= 0:
-                raise TimeoutError(f"no {method} event within {timeout_s} s")
-            self._event_signal.clear()
-            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
-                await asyncio.wait_for(self._event_signal.wait(), left)
+        """The params of the oldest event of that name not yet taken (optionally matching `where(params)`);
+        it is taken, so the next call finds the next one."""
+
+        def first() -> dict[str, Any] | None:
+            for i, msg in enumerate(self.events):
+                if i in self._taken or msg.get("method") != method:
+                    continue
+                params = msg.get("params") or {}
+                if where is None or where(params):
+                    self._taken.add(i)
+                    return params
+            return None
+
+        return await self._wait_for(first, within, f"{method} event")
 
     # -- calls ---------------------------------------------------------------------------------------------
 
-    async def start(self, method: str, params: dict[str, Any] | None = None) -> tuple[int, asyncio.Future]:
-        """Send a call without waiting for its answer: (request id, future of the result)."""
-        if self._closed.is_set():
+    async def send_call(
+        self, method: str, params: dict[str, Any] | None = None, validate: bool = True
+    ) -> tuple[int, asyncio.Future]:
+        """Send a call without waiting for its answer: (request id, future of the result). `validate=False`
+        skips the frame hook (a test sending what the schema refuses)."""
+        if self.closed.is_set():
             raise ConnectionError("the connection to the agent is closed")
         self._ids += 1
         rid = self._ids
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[rid] = fut
         msg = {"jsonrpc": "2.0", "id": rid, "method": method, "params": params or {}}
+        if validate:
+            self._check_frame("out", msg, method)
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = (method, fut)
         await self.ws.send(json.dumps(msg, ensure_ascii=False))
         return rid, fut
+
+    async def start(
+        self, method: str, params: dict[str, Any] | None = None, validate: bool = True
+    ) -> asyncio.Future:
+        """Send a call; the future of its result."""
+        return (await self.send_call(method, params, validate))[1]
 
     async def call(
         self, method: str, params: dict[str, Any] | None = None, timeout_s: float = DEFAULT_TIMEOUT
     ) -> dict[str, Any]:
-        _, fut = await self.start(method, params)
+        fut = await self.start(method, params)
         return await asyncio.wait_for(fut, timeout_s)
 
-    async def upload(
-        self, data: bytes, name: str | None = None, chunk_bytes: int = UPLOAD_CHUNK_BYTES
-    ) -> dict:
+    async def send_raw(self, text: str, expect_id: Any = None) -> asyncio.Future:
+        """Send a text frame as it is (the schema may refuse it); its answer is awaited by `expect_id`, or
+        arrives in `events` when it answers no call."""
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        if expect_id is not None:
+            self._pending[expect_id] = ("raw", fut)
+        await self.ws.send(text)
+        return fut
+
+    async def upload(self, data: bytes, name: str | None = None, chunk: int = UPLOAD_CHUNK_BYTES) -> dict:
         """Send a document as binary frames; returns the docRef a call names it by."""
         if not data:
             raise ValueError("an empty document cannot be uploaded")
         doc_id = secrets.token_hex(16)
-        for frame in proto.split_chunks(proto.KIND_UPLOAD, doc_id, data, chunk_bytes):
+        for frame in proto.split_chunks(proto.KIND_UPLOAD, doc_id, data, chunk):
             await self.ws.send(frame)
         ref: dict[str, Any] = {"id": doc_id, "size": len(data), "sm3": sm3(data).hex()}
         if name:
             ref["name"] = name[:255]
         return ref
 
+    @property
+    def results(self) -> dict[str, list[bytes]]:
+        """Result documents received so far (id -> chunks), not yet taken by download()/result_bytes()."""
+        return {doc_id: dl.parts for doc_id, dl in self._downloads.items() if dl.parts}
+
+    def result_bytes(self, doc: dict[str, Any]) -> bytes:
+        """The bytes of a result document that has fully arrived (its answer came after its last chunk)."""
+        dl = self._downloads.pop(doc["id"], None)
+        return self._checked(doc, dl.parts if dl else [])
+
     async def download(self, doc: dict[str, Any], timeout_s: float = DEFAULT_TIMEOUT) -> bytes:
         """The bytes of a result document (docOut), checked against its size and SM3."""
         dl = self._downloads.setdefault(doc["id"], _Download())
         await asyncio.wait_for(dl.done.wait(), timeout_s)
         self._downloads.pop(doc["id"], None)
-        data = b"".join(dl.parts)
-        if len(dl.parts) != doc.get("chunks", len(dl.parts)) or len(data) != doc["size"]:
+        return self._checked(doc, dl.parts)
+
+    @staticmethod
+    def _checked(doc: dict[str, Any], parts: list[bytes]) -> bytes:
+        data = b"".join(parts)
+        if len(parts) != doc.get("chunks", len(parts)) or len(data) != doc["size"]:
             raise AgentError({"data": {"code": "INTERNAL", "detail": "result document incomplete"}})
         if sm3(data).hex() != doc["sm3"]:
             raise AgentError({"data": {"code": "INTERNAL", "detail": "result document SM3 mismatch"}})
@@ -331,7 +449,7 @@ class AgentClient:
             params["seal_id"] = seal_id
         if options:
             params["options"] = options
-        call_id, fut = await self.start("stamp", params)
+        call_id, fut = await self.send_call("stamp", params)
         try:
             res = await self._approve_and_wait(call_id, fut, approve, timeout_s)
         finally:
@@ -346,7 +464,7 @@ class AgentClient:
     ) -> dict[str, Any]:
         """Wait for the stamp's approval.required (or an early answer), answer it, then await the result."""
         approval = asyncio.create_task(
-            self.next_event("approval.required", lambda p: p.get("call_id") == call_id)
+            self.next_event("approval.required", timeout_s, lambda p: p.get("call_id") == call_id)
         )
         done, _ = await asyncio.wait({fut, approval}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
         if fut in done or not done:  # refused before any approval (policy, malformed, busy…) or silence

@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,57 +48,129 @@ def _subject_cn(cert_der: bytes) -> str:
 
 @dataclass
 class SealEntry:
-    seal_id: str
-    source: str  # "token" | "platform"
+    """One seal the user may see: where it came from, the token and key it is bound to, and the parsed seal.
+    The one description of a seal in the agent — the store lists these, the server stamps with them (it sets
+    `token`, the live token object), and `to_info()` is the one JSON shape of a seal (the protocol's
+    sealInfo), shared by `seals.list` and `sealbridge seals list --json`."""
+
+    seal_id: str  # the seal's esID (or sha256:… of the bytes when they do not parse)
+    source: str  # "token": stored on the token; "platform": issued for its certificate
     der: bytes
-    token_id: str
-    token_label: str
-    key_id: str | None = (
-        None  # the bound certificate's key (CKA_ID hex), None when no token certificate matches
-    )
-    cert_sha256: str | None = None
-    name: str = ""
-    kind: dict[str, Any] = field(default_factory=dict)
-    version: int | None = None
-    holder: str = ""
-    valid_start: datetime | None = None
-    valid_end: datetime | None = None
-    picture_type: str = ""
-    picture_bytes: int = 0
-    picture_mm: tuple[int, int] | None = None
-    error: str | None = None  # the seal could not be parsed (shown, never used for stamping)
+    token_info: TokenInfo
+    key: KeyInfo | None = None  # the token key whose certificate the seal lists; None: not bound
+    error: str | None = None  # the seal could not be parsed or bound (shown, never used for stamping)
     seal: Any = None  # formats.ses.Seal
+    token: Any = None  # the live agent.tokens Token, set by the agent server when it can sign with it
+
+    @property
+    def token_id(self) -> str:
+        return self.token_info.token_id
+
+    @property
+    def token_label(self) -> str:
+        return self.token_info.label
+
+    @property
+    def key_id(self) -> str | None:
+        return self.key.key_id if self.key is not None else None
+
+    @property
+    def cert_sha256(self) -> str | None:
+        return cert_sha256(self.key.certificate) if self.key is not None else None
+
+    @property
+    def cert_serial(self) -> str:
+        from asn1crypto import x509
+
+        assert self.key is not None, "an unbound seal has no signer certificate"
+        return format(x509.Certificate.load(self.key.certificate).serial_number, "x")
+
+    @property
+    def name(self) -> str:
+        return self.seal.name if self.seal is not None else ""
+
+    @property
+    def holder(self) -> str:
+        """The common name of the bound certificate, else of the first certificate the seal lists."""
+        if self.key is not None:
+            return _subject_cn(self.key.certificate)
+        if self.seal is not None and self.seal.certs:
+            return _subject_cn(self.seal.certs[0])
+        return ""
+
+    @property
+    def valid_start(self) -> datetime | None:
+        return self.seal.valid_start if self.seal is not None else None
+
+    @property
+    def valid_end(self) -> datetime | None:
+        return self.seal.valid_end if self.seal is not None else None
+
+    @property
+    def usable(self) -> bool:
+        """Can be offered for stamping: parsed and bound to a key of its token."""
+        return self.error is None and self.seal is not None and self.key is not None
 
     @property
     def usable_now(self) -> bool:
-        if self.error or self.valid_start is None or self.valid_end is None or self.key_id is None:
+        if not self.usable or self.valid_start is None or self.valid_end is None:
             return False
-        now = datetime.now(UTC)
-        return self.valid_start <= now <= self.valid_end
+        return self.valid_start <= datetime.now(UTC) <= self.valid_end
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_info(self, include_picture: bool = False) -> dict[str, Any]:
+        """The seal as JSON: the protocol's sealInfo (docs/protocol.schema.json). Usable seals only."""
+        from asn1crypto import x509
+
+        assert self.usable and self.key is not None, "only a usable seal has a sealInfo"
+        cert = x509.Certificate.load(self.key.certificate)
+        pic = self.seal.picture
+        info: dict[str, Any] = {
+            "id": self.seal_id,
+            "name": self.seal.name,
+            "esID": self.seal.esid,
+            "kind": _kind_name(self.seal),
+            "version": str(self.seal.version),
+            "token_id": self.token_id,
+            "key_id": self.key.key_id,
+            "algorithm": self.key.algorithm,
+            "cert_subject": cert.subject.human_friendly[:1000],
+            "cert_serial": self.cert_serial,
+            "valid_from": _iso(self.seal.valid_start),
+            "valid_to": _iso(self.seal.valid_end),
+            "width_mm": float(pic.width_mm) if pic else None,
+            "height_mm": float(pic.height_mm) if pic else None,
+        }
+        if include_picture:
+            from stamping.sealview import picture_png
+
+            png = picture_png(pic.type, pic.data) if pic else None
+            info["picture_png_base64"] = base64.b64encode(png).decode() if png else None
+        return info
+
+    def to_unusable(self) -> dict[str, Any]:
+        """A seal that cannot be offered, and why (the CLI lists these beside the usable ones)."""
         return {
-            "seal_id": self.seal_id,
-            "name": self.name,
-            "kind": self.kind,
-            "version": self.version,
-            "holder": self.holder,
-            "valid_start": self.valid_start.isoformat() if self.valid_start else None,
-            "valid_end": self.valid_end.isoformat() if self.valid_end else None,
-            "picture": {
-                "type": self.picture_type,
-                "bytes": self.picture_bytes,
-                "width_mm": self.picture_mm[0] if self.picture_mm else None,
-                "height_mm": self.picture_mm[1] if self.picture_mm else None,
-            },
+            "id": self.seal_id,
             "source": self.source,
             "token_id": self.token_id,
-            "token_label": self.token_label,
-            "key_id": self.key_id,
-            "cert_sha256": self.cert_sha256,
-            "usable_now": self.usable_now,
-            "error": self.error,
+            "error": self.error
+            or "SEAL_NOT_FOR_SIGNER: no certificate of the token is in the seal's certList",
         }
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z") if dt else None
+
+
+def _kind_name(seal: Any) -> str | None:
+    try:
+        from formats.ses import describe_type
+
+        desc = describe_type(seal.type, seal.version)
+        name = desc.get("label_zh") or desc.get("label_en")
+        return str(name)[:100] if name else str(seal.type)
+    except Exception:  # a kind we cannot name is still a usable seal
+        return str(seal.type)
 
 
 def _bound_key(seal: Any, keys: list[KeyInfo]) -> KeyInfo | None:
@@ -110,9 +182,9 @@ def _bound_key(seal: Any, keys: list[KeyInfo]) -> KeyInfo | None:
 
 def describe_seal(der: bytes, source: str, token: TokenInfo, bound: KeyInfo | None = None) -> SealEntry:
     """Parse a seal (formats.ses.parse_seal) and bind it to a certificate of `token`."""
-    entry = SealEntry(seal_id="", source=source, der=der, token_id=token.token_id, token_label=token.label)
+    entry = SealEntry(seal_id="", source=source, der=der, token_info=token)
     try:
-        from formats.ses import describe_type, parse_seal
+        from formats.ses import parse_seal
 
         seal = parse_seal(der)
     except SealBridgeError as err:
@@ -121,19 +193,7 @@ def describe_seal(der: bytes, source: str, token: TokenInfo, bound: KeyInfo | No
         return entry
     entry.seal = seal
     entry.seal_id = seal.esid
-    entry.name = seal.name
-    entry.version = seal.version
-    entry.kind = describe_type(seal.type, seal.version)
-    entry.valid_start, entry.valid_end = seal.valid_start, seal.valid_end
-    entry.picture_type = seal.picture.type
-    entry.picture_bytes = len(seal.picture.data)
-    entry.picture_mm = (seal.picture.width_mm, seal.picture.height_mm)
-    key = bound if bound is not None and _bound_key(seal, [bound]) else _bound_key(seal, token.keys)
-    if key is not None:
-        entry.key_id, entry.cert_sha256 = key.key_id, cert_sha256(key.certificate)
-        entry.holder = _subject_cn(key.certificate)
-    elif seal.certs:
-        entry.holder = _subject_cn(seal.certs[0])
+    entry.key = bound if bound is not None and _bound_key(seal, [bound]) else _bound_key(seal, token.keys)
     return entry
 
 

@@ -1,9 +1,6 @@
-"""Seal status now and at a given time, derived from the seal's event history (Art. 17, 22, 23).
-
-History is a list of (at, status) events in order. At time t the status is the one set by the last event at
-or before t, except: before validStart -> not_yet_valid; after validEnd -> expired; before the first event
-(the making) -> not_issued. `since`/`until` bound the interval in which that answer holds.
-"""
+"""Seal status bodies now and at a given time, read from the database (Art. 17, 22, 23). How a status follows
+from the event history is the shared contract in stamping.platform_status (the agent re-derives cached
+answers with the same function)."""
 
 from __future__ import annotations
 
@@ -12,42 +9,7 @@ from typing import Any
 
 from central.db import Tx
 from central.timeutil import iso, utcnow
-
-ACTIVE, SUSPENDED, REVOKED, EXPIRED = "active", "suspended", "revoked", "expired"
-NOT_YET_VALID, NOT_ISSUED, UNKNOWN = "not_yet_valid", "not_issued", "unknown"
-STATUSES = (ACTIVE, SUSPENDED, REVOKED, EXPIRED, NOT_YET_VALID, NOT_ISSUED, UNKNOWN)
-
-
-def status_at(
-    history: list[tuple[str, str]], valid_start: str, valid_end: str, t: str
-) -> tuple[str, str | None, str | None]:
-    """(status, since, until) at time t. All times in the stored fixed-width form, so string order works."""
-    if t < valid_start:
-        return NOT_YET_VALID, None, valid_start
-    index = -1
-    for i, (at, _status) in enumerate(history):
-        if at <= t:
-            index = i
-        else:
-            break
-    if index < 0 and history and history[0][0][:19] == t[:19]:
-        # Signing times carry whole seconds: a signature in the second the seal was made came after the making
-        # (it embeds the seal), so it counts as made.
-        index = 0
-    if index < 0:
-        return NOT_ISSUED, None, history[0][0] if history else None
-    status = history[index][1]
-    if status == REVOKED:
-        return REVOKED, history[index][0], None
-    if t >= valid_end:
-        return EXPIRED, valid_end, None
-    since = history[index][0]
-    until = valid_end
-    for at, later in history[index + 1 :]:
-        if later != status:
-            until = min(at, valid_end)
-            break
-    return status, since, until
+from stamping.platform_status import UNKNOWN, status_at
 
 
 def history(tx: Tx, esid: str) -> list[tuple[str, str, str]]:

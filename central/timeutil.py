@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from formats.errors import SealBridgeError
-from stamping.seal_users import platform_time
+from stamping.platform_status import platform_time
 
 
 def utcnow() -> datetime:
@@ -17,7 +17,7 @@ def utcnow() -> datetime:
 
 
 def iso(t: datetime) -> str:
-    # The same form the agent compares against (stamping.seal_users): one definition for both sides.
+    # The same form the agent compares against (stamping.platform_status): one definition for both sides.
     return platform_time(t)
 
 

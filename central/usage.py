@@ -15,7 +15,7 @@ from central.status import seal_status
 from central.timeutil import iso, norm, parse_time, utcnow
 from formats.canonjson import canonical_json
 from formats.errors import SealBridgeError
-from stamping.seal_users import cert_may_use
+from stamping.platform_status import cert_may_use
 from stamping.usage_record import check_record_signature, record_certificate
 
 MAX_RECORDS = 100

@@ -14,37 +14,18 @@ from central.status import seal_status
 from central.timeutil import utcnow
 from stamping.documents import document_format
 from stamping.options import VerifyOptions
+from stamping.platform_status import StatusLookup, body_check
 from stamping.report import Check
-from stamping.seal_users import cert_may_use
 
 
-def describe(body: dict[str, Any], signed_at: datetime | None, cert_der: bytes | None = None) -> Check:
-    """Turn a status body into the report's platform_status check (with the signer certificate: also
-    whether it held or was authorized to use the seal at the signing time)."""
-    now, since = body["status"], body.get("since") or ""
-    when_now = f"{now} now" + (f" (since {since})" if since and now != "active" else "")
-    if signed_at is None:
-        text = f"{when_now}; signing time unknown"
-        return Check.ok(text) if now == "active" else Check.unknown(text)
-    at_status = body.get("status_at")
-    text = f"{when_now}, {at_status} at signing time ({body.get('at')})"
-    if at_status != "active":
-        return Check.failed(text)
-    if cert_der is not None:
-        allowed, why = cert_may_use(body, cert_der, signed_at)
-        if allowed is False:
-            return Check.failed(f"{text}; {why}")
-    return Check.ok(text)
-
-
-def status_lookup_for(db: Database):  # -> StatusLookup
+def status_lookup_for(db: Database) -> StatusLookup:
     """A synchronous StatusLookup reading this platform's database (called from the verifier's thread)."""
 
     def lookup(esid: str, signed_at: datetime | None, cert_der: bytes | None = None) -> Check:
         body = db.run_sync(seal_status, esid, signed_at, utcnow(), write=False)
         if body is None:
             return Check.unknown(f"seal {esid} was not made by this platform")
-        return describe(body, signed_at, cert_der)
+        return body_check(body, cert_der, signed_at)
 
     return lookup
 

@@ -10,38 +10,12 @@ Both raise formats.errors.SealBridgeError for anything a person can act on.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from stamping.report import Check
-
-#: (esID, signing time or None[, signer certificate DER]) -> the platform_status check for that seal.
-#: Provided by the agent/CLI, which talk to the central platform; stamping itself never does network I/O.
-#: A lookup that takes the third argument also checks the certificate held or was authorized to use the
-#: seal at that time (stamping.seal_users); verifiers call it through `lookup_status`.
-StatusLookup = Callable[..., Check]
-
-
-def lookup_status(lookup: StatusLookup, esid: str, at: datetime | None, cert_der: bytes | None) -> Check:
-    """Call `lookup`, with the signer certificate when it accepts one. Older lookups take (esID, time)
-    only; passing them a third argument would raise, so the certificate is offered only where wanted."""
-    if cert_der is not None and _takes_certificate(lookup):
-        return lookup(esid, at, cert_der)
-    return lookup(esid, at)
-
-
-def _takes_certificate(lookup: StatusLookup) -> bool:
-    try:
-        params = list(inspect.signature(lookup).parameters.values())
-    except (TypeError, ValueError):  # a builtin or C callable without a signature: the old form
-        return False
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
-        return True
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(positional) >= 3
+from stamping.platform_status import StatusLookup
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from datetime import datetime
 
 from formats.errors import SealBridgeError
 from formats.ses import Seal, signer_in_seal, verify_maker
-from stamping.options import VerifyOptions, lookup_status
+from stamping.options import VerifyOptions
+from stamping.platform_status import lookup_status
 from stamping.report import Check
 
 

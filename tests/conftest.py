@@ -30,3 +30,13 @@ def dev_pki(tmp_path_factory: pytest.TempPathFactory):
     from agent.devpki import make_dev_pki
 
     return make_dev_pki(tmp_path_factory.mktemp("devpki") / "pki")
+
+
+@pytest.fixture(autouse=True)
+def _protocol_schema_on_every_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every AgentClient a test opens checks each frame against the protocol schema (the product client
+    with the tests' hook; see tests/support/protocol_schema.py)."""
+    from agent.client import AgentClient
+    from tests.support.protocol_schema import check_frame
+
+    monkeypatch.setattr(AgentClient, "default_frame_hook", staticmethod(check_frame))

@@ -70,11 +70,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     # The CLI has no platform connection: platform seals come from the agent's cache only.
     store = SealStore(data_dir) if data_dir else None
     entries = store.seals_for_tokens(infos, refresh=False) if store else _token_only(infos)
+    usable = [e for e in entries if e.usable]
     if args.json:
+        # The seals in the protocol's sealInfo shape, exactly as seals.list gives them to the extension.
         print_json(
             {
                 "tokens": [{"token_id": i.token_id, "label": i.label, "kind": i.kind} for i in infos],
-                "seals": [e.to_dict() for e in entries],
+                "seals": [e.to_info() for e in usable],
+                "unusable": [e.to_unusable() for e in entries if not e.usable],
             }
         )
         return 0
@@ -85,22 +88,17 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("介质中没有可用印章 / no seals on the inserted tokens")
         return 0
     for e in entries:
-        d = e.to_dict()
-        kind = d["kind"].get("label_zh", "") if d["kind"] else ""
-        pic = d["picture"]
-        size = f"{pic['width_mm']}×{pic['height_mm']} mm" if pic["width_mm"] is not None else "?"
-        print(f"{e.seal_id}  {e.name}  [{kind}]  ({e.source})")
-        if e.error:
-            print(f"    error: {e.error}")
+        if not e.usable:
+            print(f"{e.seal_id}  ({e.source})")
+            print(f"    error: {e.to_unusable()['error']}")
+            continue
+        info = e.to_info()
+        size = f"{info['width_mm']:g}×{info['height_mm']:g} mm" if info["width_mm"] is not None else "?"
+        print(f"{e.seal_id}  {e.name}  [{info['kind'] or ''}]  ({e.source})")
         print(f"    holder 持有人: {e.holder or '-'}")
-        print(f"    valid 有效期: {d['valid_start'] or '?'} … {d['valid_end'] or '?'}")
-        print(f"    picture 图片: {pic['type'] or '?'} {pic['bytes']} bytes, {size}")
-        bound = (
-            f"key {e.key_id} (cert sha256 {e.cert_sha256[:16]}…)"
-            if e.key_id and e.cert_sha256
-            else "no certificate"
-        )
-        print(f"    bound to 绑定: {e.token_id} {bound}")
+        print(f"    valid 有效期: {info['valid_from'] or '?'} … {info['valid_to'] or '?'}")
+        print(f"    picture 图片: {e.seal.picture.type or '?'} {len(e.seal.picture.data)} bytes, {size}")
+        print(f"    bound to 绑定: {e.token_id} key {e.key_id} (cert sha256 {(e.cert_sha256 or '')[:16]}…)")
     return 0
 
 

@@ -6,15 +6,15 @@ Exit codes: 0 valid, 1 invalid, 3 indeterminate or no seals, 2 error.
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from agent.cli.common import add_json_flag, command, print_json, read_document
 from formats.errors import SealBridgeError
 from stamping.documents import document_format
-from stamping.options import StatusLookup, VerifyOptions
-from stamping.report import Check, Report
+from stamping.options import VerifyOptions
+from stamping.platform_status import StatusLookup
+from stamping.report import Report
 
 _CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 
@@ -50,14 +50,8 @@ def load_cert_files(spec: str) -> list[bytes]:
 
 
 def _status_lookup(url: str) -> StatusLookup:
-    try:
-        from agent.platform_client import make_status_lookup
-    except ImportError:
+    from agent.platform import make_status_lookup
 
-        def unknown(_esid: str, _at: datetime | None) -> Check:
-            return Check.unknown("platform client not available in this build")
-
-        return unknown
     return make_status_lookup(url)
 
 

@@ -116,13 +116,9 @@ def make_context(
 
 
 def make_platform_client(cfg: AgentConfig) -> Any:
-    from agent.platform_client import PlatformClient
+    from agent.platform import PlatformClient
 
-    return (
-        PlatformClient.from_config(cfg)
-        if hasattr(PlatformClient, "from_config")
-        else PlatformClient(cfg.platform_url)
-    )
+    return PlatformClient.from_config(cfg)
 
 
 def _ipv6_available() -> bool:

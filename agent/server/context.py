@@ -8,19 +8,18 @@ thread pool.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from agent.audit import AuditLog
 from agent.config import AgentConfig
+from agent.seal_store import SealEntry
 from agent.server.approvals import Approvals, RateLimiter, SitePolicy
 from agent.server.logs import log_event
 from agent.server.protocol import UploadBudget
-from agent.tokens.base import KeyInfo, Token, TokenInfo
+from agent.tokens.base import Token, TokenInfo
 from agent.tokens.worker import TokenWorkers
 from formats.errors import SealBridgeError
 
@@ -28,71 +27,6 @@ log = logging.getLogger("sealbridge.agent")
 
 PLATFORM_SEALS_TTL_S = 60.0  # ask the platform for a certificate's seals at most this often
 PLATFORM_SEALS_TIMEOUT_S = 5.0
-
-
-@dataclass
-class SealEntry:
-    """A seal on a token together with the token key whose certificate the seal lists."""
-
-    seal_id: str  # the seal's esID
-    seal: Any  # formats.ses.Seal
-    token: Token
-    token_info: TokenInfo
-    key: KeyInfo
-    source: str = "token"  # "token": stored on the token; "platform": issued for its certificate
-
-    @property
-    def token_id(self) -> str:
-        return self.token_info.token_id
-
-    @property
-    def cert_serial(self) -> str:
-        from asn1crypto import x509
-
-        return format(x509.Certificate.load(self.key.certificate).serial_number, "x")
-
-    def to_info(self, include_picture: bool = False) -> dict[str, Any]:
-        from asn1crypto import x509
-
-        cert = x509.Certificate.load(self.key.certificate)
-        pic = self.seal.picture
-        info: dict[str, Any] = {
-            "id": self.seal_id,
-            "name": self.seal.name,
-            "esID": self.seal.esid,
-            "kind": _kind_name(self.seal),
-            "version": str(self.seal.version),
-            "token_id": self.token_id,
-            "key_id": self.key.key_id,
-            "algorithm": self.key.algorithm,
-            "cert_subject": cert.subject.human_friendly[:1000],
-            "cert_serial": self.cert_serial,
-            "valid_from": _iso(self.seal.valid_start),
-            "valid_to": _iso(self.seal.valid_end),
-            "width_mm": float(pic.width_mm) if pic else None,
-            "height_mm": float(pic.height_mm) if pic else None,
-        }
-        if include_picture:
-            from stamping.sealview import picture_png
-
-            png = picture_png(pic.type, pic.data) if pic else None
-            info["picture_png_base64"] = base64.b64encode(png).decode() if png else None
-        return info
-
-
-def _iso(dt: datetime | None) -> str | None:
-    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z") if dt else None
-
-
-def _kind_name(seal: Any) -> str | None:
-    try:
-        from formats.ses import describe_type
-
-        desc = describe_type(seal.type, seal.version)
-        name = desc.get("label_zh") or desc.get("label_en")
-        return str(name)[:100] if name else str(seal.type)
-    except Exception:  # a kind we cannot name is still a usable seal
-        return str(seal.type)
 
 
 def token_summary(info: TokenInfo) -> dict[str, Any]:
@@ -114,7 +48,7 @@ class AgentContext:
     secret: bytes = field(repr=False)
     audit: AuditLog
     workers: TokenWorkers = field(default_factory=TokenWorkers)
-    platform: Any = None  # agent.platform_client.PlatformClient, when a platform is configured
+    platform: Any = None  # agent.platform.PlatformClient, when a platform is configured
     require_platform: bool = True  # stamping refuses without a platform status check
     sessions: set[Any] = field(default_factory=set)
 
@@ -270,16 +204,15 @@ def _seal_entries(tokens: list[tuple[Token, TokenInfo]], store: Any) -> list[Sea
     entries: list[SealEntry] = []
     seen: set[str] = set()
     for token, info in tokens:
-        keys = {k.key_id: k for k in info.keys}
         for found in store.seals_for_token(info):
             if found.error or found.seal is None:
                 log_event("seal_unusable", token=info.token_id, source=found.source, why=found.error)
                 continue
-            key = keys.get(found.key_id) if found.key_id is not None else None
-            if key is None or found.seal_id in seen:
+            if not found.usable or found.seal_id in seen:
                 continue
             seen.add(found.seal_id)
-            entries.append(SealEntry(found.seal_id, found.seal, token, info, key, found.source))
+            found.token = token
+            entries.append(found)
     return entries
 
 

@@ -11,12 +11,12 @@ import zipfile
 
 import pytest
 
+from agent.client import AgentClient, AgentError
 from agent.config import Limits
 from agent.server.security import peer_is_same_user
 from formats.errors import SealBridgeError
 from stamping.documents import sniff
 from tests.support.agent_env import EXT, PORTAL
-from tests.support.ws_client import AgentClient, RpcFailure
 
 PLACE = [{"type": "at", "page": 1, "x": 100, "y": 120}]
 
@@ -41,7 +41,7 @@ async def test_approval_cannot_be_used_from_another_connection(agent, dev_pki, s
         ("preview", {"request_id": rid, "seal_id": seal_id, "dpi": 40}),
         ("cancel", {"request_id": rid}),
     ):
-        with pytest.raises(RpcFailure) as exc:
+        with pytest.raises(AgentError) as exc:
             await other.call(method, params)
         assert exc.value.code == "NOT_FOUND", method
     assert not fut.done()
@@ -73,10 +73,10 @@ async def test_cancel_while_logging_in_never_signs(agent, dev_pki, sample_pdf):
     await asyncio.wait_for(entered.wait(), 10)
     assert await c.call("cancel", {"request_id": req["request_id"]}) == {"status": "cancelled"}
     release.set()
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await asyncio.wait_for(fut, 30)
     assert exc.value.code == "USER_CANCELLED"
-    with pytest.raises(RpcFailure):
+    with pytest.raises(AgentError):
         await asyncio.wait_for(approve, 10)
     assert not c.results
     stamps = [r for r in ctx.audit.records() if r.event == "stamp"]
@@ -95,7 +95,7 @@ async def test_pin_is_never_echoed_in_a_schema_error(agent):
         ("token.changePin", {"token_id": "t", "old_pin": "13572468", "new_pin": long_pin}, long_pin),
     ]
     for method, params, secret in calls:
-        with pytest.raises(RpcFailure) as exc:
+        with pytest.raises(AgentError) as exc:
             await asyncio.wait_for(await c.start(method, params, validate=False), 10)
         assert exc.value.code == "BAD_REQUEST" and exc.value.number == -32602
         assert secret not in str(exc.value.error), (method, exc.value.error)
@@ -215,7 +215,7 @@ async def test_spellings_of_a_denied_site_are_denied(agent, top):
     """The administrator denied https://denied.example; a trailing dot (a distinct origin to browsers), case
     or the default port written out must not turn that into the default "asks"."""
     c = await AgentClient.authed(agent.url, EXT, agent.secret)
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await c.call("seals.list", {"origin": {"top": top, "frame": top}})
     assert exc.value.code == "ORIGIN_NOT_ALLOWED"
     await c.close()

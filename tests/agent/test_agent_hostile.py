@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import tracemalloc
 
+from agent.client import AgentClient, AgentError
 from tests.support.agent_env import EXT
 from tests.support.hostile import deep_trailer, ofd_zip_bomb, stamped_pdf
-from tests.support.ws_client import AgentClient, RpcFailure
 
 MIB = 1 << 20
 
@@ -20,7 +20,7 @@ async def test_verify_zip_bomb_is_refused_without_inflating(agent, samples):
     try:
         try:
             result = await c.call("verify", {"document": ref})
-        except RpcFailure as err:
+        except AgentError as err:
             assert err.code in ("DOC_MALFORMED", "DOC_TOO_LARGE")
         else:
             assert result["report"]["extra"].get("document_error"), result
@@ -37,7 +37,7 @@ async def test_verify_deep_nesting_is_malformed(agent, dev_pki, tmp_path):
     ref = await c.upload(deep)
     try:
         await c.call("verify", {"document": ref})
-    except RpcFailure as err:
+    except AgentError as err:
         assert err.code == "DOC_MALFORMED", err.code
     else:
         raise AssertionError("a 100,000-deep trailer was verified")

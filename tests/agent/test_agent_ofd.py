@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 
+from agent.client import AgentClient
 from tests.support.agent_env import EXT, PORTAL
-from tests.support.ws_client import AgentClient
 
 PLACE = [{"type": "at", "page": 1, "x": 60, "y": 60}]
 
@@ -31,7 +31,7 @@ async def test_ofd_preview_stamp_and_verify(agent, dev_pki, samples):
     seal = result["report"]["seals"][0]
     assert seal["checks"]["integrity"]["status"] == "ok" and seal["checks"]["signature"]["status"] == "ok"
     assert seal["seal"]["esID"] == seal_id
-    assert not c.schema_errors
+    assert not c.frame_errors
     await c.close()
 
 
@@ -46,5 +46,5 @@ async def test_verify_samples_through_the_agent(agent, samples):
     assert verdicts["unsigned-helloworld.ofd"] == "no_seals"
     records = agent.ctx.audit.records()
     assert [r.event for r in records] == ["verify"] * 3 and all(r.doc_sm3_before for r in records)
-    assert not c.schema_errors
+    assert not c.frame_errors
     await c.close()

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from agent.client import AgentClient, AgentError
 from tests.support.agent_env import EXT, PORTAL
-from tests.support.ws_client import AgentClient, RpcFailure
 
 PLACE = [{"type": "at", "page": 1, "x": 60, "y": 60}]
 
@@ -25,14 +25,14 @@ async def test_verify_without_origin_is_the_extensions_own_request(agent_factory
     # A web origin under the same policy is refused, and stamping never goes without a page origin.
     ref = await c.upload((samples / "ofd" / "unsigned-helloworld.ofd").read_bytes())
     page = {"top": "https://elsewhere.example", "frame": "https://elsewhere.example"}
-    with pytest.raises(RpcFailure) as refused:
+    with pytest.raises(AgentError) as refused:
         await c.call("verify", {"origin": page, "document": ref})
     assert refused.value.code == "ORIGIN_NOT_ALLOWED"
     fut = await c.start("stamp", {"document": ref, "placements": PLACE}, validate=False)
-    with pytest.raises(RpcFailure) as bad:
+    with pytest.raises(AgentError) as bad:
         await fut
     assert bad.value.code == "BAD_REQUEST"
-    assert not c.schema_errors
+    assert not c.frame_errors
     await c.close()
 
 

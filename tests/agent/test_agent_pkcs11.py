@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from agent.client import AgentClient, AgentError
 from tests.support.agent_env import EXT, PORTAL, free_port
 from tests.support.agent_process import AgentProcess
-from tests.support.ws_client import AgentClient, RpcFailure
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pkcs11"))
 from tests.support.softhsm import MODULE, PIN, SoftHsm  # noqa: E402
@@ -66,7 +66,7 @@ async def test_hotplug_events_stamp_and_pull(p11_agent, hsm, dev_pki, sample_pdf
     ref = await c.upload(sample_pdf)
     fut = await c.start("stamp", {"origin": PORTAL, "document": ref, "placements": PLACE})
     req = await c.next_event("approval.required")
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await c.call("approve", {"request_id": req["request_id"], "seal_id": seals[0]["id"], "pin": "999999"})
     assert exc.value.code == "PIN_INCORRECT"
     await c.call("approve", {"request_id": req["request_id"], "seal_id": seals[0]["id"], "pin": PIN})
@@ -81,10 +81,10 @@ async def test_hotplug_events_stamp_and_pull(p11_agent, hsm, dev_pki, sample_pdf
     await asyncio.to_thread(hsm.delete_token, label)
     removed = await c.next_event("token.removed", 30)
     assert removed["token_id"] == f"pkcs11:{label}"
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await c.call("approve", {"request_id": req["request_id"], "seal_id": seals[0]["id"], "pin": PIN})
     assert exc.value.code == "TOKEN_ABSENT"
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await asyncio.wait_for(fut, 30)
     assert exc.value.code == "TOKEN_ABSENT"
     assert not c.results
@@ -96,5 +96,5 @@ async def test_hotplug_events_stamp_and_pull(p11_agent, hsm, dev_pki, sample_pdf
         ("approval", "TOKEN_ABSENT"),
         ("stamp", "TOKEN_ABSENT"),
     ]
-    assert not c.schema_errors
+    assert not c.frame_errors
     await c.close()

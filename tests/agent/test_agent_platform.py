@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.platform_client import PlatformClient
+from agent.client import AgentClient, AgentError
+from agent.platform import PlatformClient
 from agent.tokens.soft import SoftToken
 from tests.support.agent_env import EXT, PORTAL
 from tests.support.agent_flows import stamp_once
 from tests.support.central import http, register_seal, start_central
-from tests.support.ws_client import AgentClient, RpcFailure
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ async def test_active_then_revoked_seal(agent_factory, central, platform_seal, d
 
     fut, err = await stamp_once(c, sample_pdf, platform_seal, dev_pki.pin)
     assert err is not None and err.code == "SEAL_REVOKED"
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await asyncio.wait_for(fut, 30)
     assert exc.value.code == "SEAL_REVOKED"
     assert not c.results
@@ -77,7 +77,7 @@ async def test_active_then_revoked_seal(agent_factory, central, platform_seal, d
         and "revoked now" in check["detail"]
         and "active at signing time" in check["detail"]
     )
-    assert not c.schema_errors
+    assert not c.frame_errors
     await c.close()
     for _ in range(100):  # the usage report goes out in the background
         if not client.pending_usage():
@@ -92,7 +92,7 @@ async def test_platform_unreachable_refuses(agent_factory, platform_seal, dev_pk
     c = await AgentClient.authed(agent.url, EXT, agent.secret)
     fut, err = await stamp_once(c, sample_pdf, platform_seal, dev_pki.pin)
     assert err is not None and err.code == "PLATFORM_UNREACHABLE"
-    with pytest.raises(RpcFailure):
+    with pytest.raises(AgentError):
         await asyncio.wait_for(fut, 30)
     assert not c.results
     await c.close()
@@ -103,7 +103,7 @@ async def test_no_platform_configured_refuses_by_default(agent_factory, dev_pki,
     c = await AgentClient.authed(agent.url, EXT, agent.secret)
     fut, err = await stamp_once(c, sample_pdf, dev_pki.seal_ids["sm2"], dev_pki.pin)
     assert err is not None and err.code == "PLATFORM_UNREACHABLE"
-    with pytest.raises(RpcFailure):
+    with pytest.raises(AgentError):
         await asyncio.wait_for(fut, 30)
     assert not c.results
     await c.close()

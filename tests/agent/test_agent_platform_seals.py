@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.platform_client import PlatformClient
+from agent.client import AgentClient, AgentError
+from agent.platform import PlatformClient
 from agent.tokens.soft import SoftToken
 from formats.gm.keys import load_certificate
 from formats.ses import SealKind, parse_seal, signer_in_seal
 from tests.support.agent_env import EXT, PORTAL
 from tests.support.agent_flows import stamp_once
 from tests.support.central import b64, http, make_cert, register_seal, start_central
-from tests.support.ws_client import AgentClient, RpcFailure
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ async def test_seals_list_names_the_kind(agent, dev_pki):  # type: ignore[no-unt
     esid = dev_pki.seal_ids["sm2"]
     assert dev_pki.seal_kinds["sm2"] == "LEGAL_NAME"
     assert listed[esid]["kind"] == "法定名称章" == SealKind.LEGAL_NAME.label_zh
-    assert not c.schema_errors
+    assert not c.frame_errors
     await c.close()
 
 
@@ -77,7 +77,7 @@ async def test_platform_issued_seal_is_listed_stamps_and_works_offline(  # type:
     fut, err = await stamp_once(c, sample_pdf, esid, dev_pki.pin)
     assert err is None
     assert (await asyncio.wait_for(fut, 60))["seal_id"] == esid
-    assert not c.schema_errors
+    assert not c.frame_errors
     await c.close()
 
 
@@ -116,7 +116,7 @@ async def test_ended_authorization_refuses_to_stamp(  # type: ignore[no-untyped-
     assert code == 200
     fut, err = await stamp_once(c, sample_pdf, esid, dev_pki.pin)
     assert err is not None and err.code == "SEAL_NOT_FOR_SIGNER", err
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await asyncio.wait_for(fut, 30)
     assert exc.value.code == "SEAL_NOT_FOR_SIGNER"
     stamps = [r.result for r in agent.ctx.audit.records() if r.event == "stamp"]

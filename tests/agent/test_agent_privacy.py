@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from agent.client import AgentClient
 from tests.support.agent_env import EXT, PORTAL
-from tests.support.ws_client import AgentClient
 
 
 async def test_seals_list_is_empty_for_a_site_that_is_only_asking(agent, dev_pki):
@@ -13,5 +13,5 @@ async def test_seals_list_is_empty_for_a_site_that_is_only_asking(agent, dev_pki
     assert (await c.call("seals.list", {"origin": unknown}))["seals"] == []
     allowed = (await c.call("seals.list", {"origin": PORTAL}))["seals"]
     assert [s["id"] for s in allowed] == [dev_pki.seal_ids["sm2"]]
-    assert not c.schema_errors
+    assert not c.frame_errors
     await c.close()

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from agent.client import AgentClient
 from agent.config import load_config
 from agent.pairing import parse_pairing_code
 from tests.support.agent_env import EXT, PORTAL, free_port
 from tests.support.agent_process import REPO, SEALBRIDGE, AgentProcess, write_home
-from tests.support.ws_client import AgentClient
 
 FIREFOX_ORIGIN = "moz-extension://6f1c1a52-1f0e-4b7e-9a55-0c5b2e1d4f11"
 
@@ -114,7 +114,7 @@ async def test_sigkill_mid_stamp_then_restart(agent_proc, soft_token, dev_pki):
     )
     result = await asyncio.wait_for(fut, 60)
     assert c2.result_bytes(result["document"])
-    assert not c2.schema_errors
+    assert not c2.frame_errors
     await c2.close()
     res = await asyncio.to_thread(
         subprocess.run,

@@ -10,10 +10,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from agent.client import AgentClient, AgentError
 from agent.config import Limits
 from agent.server import protocol as proto
 from tests.support.agent_env import EXT, PORTAL
-from tests.support.ws_client import AgentClient, RpcFailure
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,7 +59,7 @@ def test_schema_rejects_extra_keys_and_bad_values():
 
 async def expect_error(client: AgentClient, text: str, rid, number: int, code: str) -> dict:
     fut = await client.send_raw(text, expect_id=rid)
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await asyncio.wait_for(fut, 10)
     assert exc.value.number == number
     assert exc.value.code == code
@@ -133,7 +133,7 @@ async def test_malformed_frames_get_clear_errors_and_the_connection_survives(age
     assert (await next_idless_error(c, n))["code"] == proto.INVALID_REQUEST
     # still alive
     assert (await c.call("hello", {}))["agent"] == "sealbridge"
-    assert not c.schema_errors
+    assert not c.frame_errors
     await c.close()
 
 
@@ -163,11 +163,11 @@ async def test_too_many_chunks_rejects_the_document_only(agent_factory):
     ref = await c.upload(b"%PDF-1.7\n" + b"0" * 1000, chunk=100)
     rejected = await c.next_event("document.rejected")
     assert rejected["id"] == ref["id"] and rejected["error"]["code"] == "DOC_TOO_LARGE"
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await c.call("verify", {"origin": PORTAL, "document": ref})
     assert exc.value.code == "DOC_TOO_LARGE"
     assert (await c.call("hello", {}))["agent"] == "sealbridge"
-    assert not c.schema_errors
+    assert not c.frame_errors
     await c.close()
 
 
@@ -177,7 +177,7 @@ async def test_document_over_the_size_cap_is_rejected(agent_factory):
     ref = await c.upload(b"%PDF-1.7\n" + b"0" * 20_000, chunk=4096)
     rejected = await c.next_event("document.rejected")
     assert rejected["error"]["code"] == "DOC_TOO_LARGE"
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await c.call("verify", {"origin": PORTAL, "document": ref})
     assert exc.value.code == "DOC_TOO_LARGE"
     await c.close()
@@ -200,20 +200,20 @@ async def test_upload_faults(agent):
         (dict(await c.upload(b"%PDF-1.7 abc"), size=99), "size"),
         (dict(await c.upload(b"%PDF-1.7 abc"), sm3="0" * 64), "SM3"),
     ):
-        with pytest.raises(RpcFailure) as exc:
+        with pytest.raises(AgentError) as exc:
             await c.call("verify", {"origin": PORTAL, "document": ref})
         assert exc.value.code == "BAD_REQUEST" and why in exc.value.data["detail"]
     await c.ws.send(proto.pack_chunk(proto.KIND_UPLOAD, "f" * 32, 0, False, b"%PDF-"))
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await c.call("verify", {"origin": PORTAL, "document": {"id": "f" * 32, "size": 5}})
     assert "incomplete" in exc.value.data["detail"]
     # not a document at all
     ref = await c.upload(b"hello world, not a PDF")
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await c.call("verify", {"origin": PORTAL, "document": ref})
     assert exc.value.code == "DOC_UNSUPPORTED"
     assert (await c.call("hello", {}))["agent"] == "sealbridge"
-    assert not c.schema_errors
+    assert not c.frame_errors
     await c.close()
 
 
@@ -224,13 +224,13 @@ async def test_denied_and_insecure_sites_are_refused_and_audited(agent):
         {"top": PORTAL["top"], "frame": "https://denied.example"},
         {"top": "http://plain.example", "frame": "http://plain.example"},
     ):
-        with pytest.raises(RpcFailure) as exc:
+        with pytest.raises(AgentError) as exc:
             await c.call("seals.list", {"origin": origin})
         assert exc.value.code == "ORIGIN_NOT_ALLOWED"
     records = (await c.call("audit.recent", {"limit": 10}))["records"]
     refusals = [r for r in records if r["event"] == "refusal"]
     assert len(refusals) == 3 and all(r["result"] == "ORIGIN_NOT_ALLOWED" for r in refusals)
-    assert not c.schema_errors
+    assert not c.frame_errors
     await c.close()
 
 
@@ -241,7 +241,7 @@ async def test_seals_and_tokens_list(agent, dev_pki):
     assert seals[0]["algorithm"] == "sm2" and seals[0]["picture_png_base64"]
     tokens = (await c.call("tokens.list", {}))["tokens"]
     assert len(tokens) == 1 and tokens[0]["kind"] == "soft" and tokens[0]["seal_count"] == 1
-    assert not c.schema_errors
+    assert not c.frame_errors
     await c.close()
 
 
@@ -253,7 +253,7 @@ async def test_rate_limit_per_origin(agent_factory):
         ref = await c.upload(b"not a document")
         try:
             await c.call("verify", {"origin": PORTAL, "document": ref})
-        except RpcFailure as exc:
+        except AgentError as exc:
             codes.append(exc.code)
     assert codes == ["DOC_UNSUPPORTED", "DOC_UNSUPPORTED", "RATE_LIMITED"]
     await c.close()
@@ -262,7 +262,7 @@ async def test_rate_limit_per_origin(agent_factory):
 async def test_change_pin_through_the_agent(agent, dev_pki, soft_token):
     c = await AgentClient.authed(agent.url, EXT, agent.secret)
     token_id = (await c.call("tokens.list", {}))["tokens"][0]["token_id"]
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await c.call("token.changePin", {"token_id": token_id, "old_pin": "13572468", "new_pin": "24681357"})
     assert exc.value.code == "PIN_INCORRECT"
     res = await c.call(
@@ -272,7 +272,7 @@ async def test_change_pin_through_the_agent(agent, dev_pki, soft_token):
     from agent.tokens.soft import SoftToken
 
     assert SoftToken(soft_token).signer("24681357").certificate
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await c.call("token.changePin", {"token_id": "soft:/nope", "old_pin": "1", "new_pin": "2"})
     assert exc.value.code == "TOKEN_NOT_FOUND"
     events = [(r["event"], r["result"]) for r in (await c.call("audit.recent", {}))["records"]]

@@ -11,11 +11,11 @@ import stat
 
 import pytest
 
+from agent.client import AgentClient, AgentError
 from agent.config import AgentConfig, load_config, validate
 from agent.server.security import client_proof, peer_uid
 from formats.errors import SealBridgeError
 from tests.support.agent_env import EXT, OTHER_EXT
-from tests.support.ws_client import AgentClient, RpcFailure
 
 
 async def raw_request(
@@ -131,12 +131,12 @@ async def test_wrong_hmac_is_refused_and_closed(agent):
     nonce = bytes.fromhex(client.challenge["params"]["nonce"])
     cnonce = secrets.token_bytes(32)
     wrong = client_proof(secrets.token_bytes(32), nonce, cnonce, EXT)  # a secret we were never paired with
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await client.call("auth", {"client_nonce": cnonce.hex(), "mac": wrong})
     assert exc.value.code == "UNAUTHENTICATED"
     await asyncio.wait_for(client.closed.wait(), 10)
     assert client.close_code == 4401
-    assert not client.schema_errors
+    assert not client.frame_errors
 
 
 async def test_proof_for_another_origin_is_refused(agent):
@@ -144,7 +144,7 @@ async def test_proof_for_another_origin_is_refused(agent):
     nonce = bytes.fromhex(client.challenge["params"]["nonce"])
     cnonce = secrets.token_bytes(32)
     mac = client_proof(agent.secret, nonce, cnonce, OTHER_EXT)
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await client.call("auth", {"client_nonce": cnonce.hex(), "mac": mac})
     assert exc.value.code == "UNAUTHENTICATED"
     await asyncio.wait_for(client.closed.wait(), 10)
@@ -152,7 +152,7 @@ async def test_proof_for_another_origin_is_refused(agent):
 
 async def test_call_before_auth_is_refused_and_closed(agent):
     client = await AgentClient.open(agent.url, EXT)
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await client.call("hello", {})
     assert exc.value.code == "UNAUTHENTICATED"
     await asyncio.wait_for(client.closed.wait(), 10)
@@ -181,10 +181,10 @@ async def test_auth_then_hello(agent):
     client = await AgentClient.authed(agent.url, EXT, agent.secret)
     res = await client.call("hello", {"client": "tests", "protocol": 1})
     assert res["agent"] == "sealbridge" and res["protocol"] == 1
-    with pytest.raises(RpcFailure) as exc:  # a second auth is a conflict, not a re-login
+    with pytest.raises(AgentError) as exc:  # a second auth is a conflict, not a re-login
         await client.call("auth", {"client_nonce": "00" * 32, "mac": "00" * 32})
     assert exc.value.code == "CONFLICT"
-    assert not client.schema_errors
+    assert not client.frame_errors
     await client.close()
 
 

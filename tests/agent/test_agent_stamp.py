@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from agent.client import AgentClient, AgentError
 from agent.config import Limits
 from tests.support.agent_env import EXT, PORTAL
 from tests.support.agent_flows import PLACE, start_stamp
-from tests.support.ws_client import AgentClient, RpcFailure
 
 WRONG_PIN = "97531864"
 
@@ -85,7 +85,7 @@ async def test_stamp_after_approval(agent, dev_pki, sample_pdf):
         (e["params"]["phase"], e["params"].get("fraction")) for e in c.events if e["method"] == "progress"
     ]
     assert ("signing", 1.0) in phases and phases[-1] == ("sending", 1.0)
-    assert not c.schema_errors
+    assert not c.frame_errors
     await c.close()
 
 
@@ -95,17 +95,17 @@ async def test_cancelled_stamp_never_signs(agent, dev_pki, sample_pdf):
     req = await approval_for(c, fut)
     # Another page of the same site cannot stack a second dialog.
     fut2, _ = await start_stamp(c, sample_pdf)
-    with pytest.raises(RpcFailure) as busy:
+    with pytest.raises(AgentError) as busy:
         await asyncio.wait_for(fut2, 10)
     assert busy.value.code == "BUSY"
     # approve for an unknown request id does nothing
-    with pytest.raises(RpcFailure) as nf:
+    with pytest.raises(AgentError) as nf:
         await c.call(
             "approve", {"request_id": "0" * 32, "seal_id": dev_pki.seal_ids["sm2"], "pin": dev_pki.pin}
         )
     assert nf.value.code == "NOT_FOUND"
     assert await c.call("cancel", {"request_id": req["request_id"]}) == {"status": "cancelled"}
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await asyncio.wait_for(fut, 10)
     assert exc.value.code == "USER_CANCELLED"
     assert not c.results  # no document bytes came back
@@ -121,7 +121,7 @@ async def test_approval_times_out(agent_factory, sample_pdf):
     agent = await agent_factory(limits=Limits(approval_timeout_s=0.5))
     c = await AgentClient.authed(agent.url, EXT, agent.secret)
     fut, _ = await start_stamp(c, sample_pdf)
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await asyncio.wait_for(fut, 10)
     assert exc.value.code == "USER_CANCELLED" and "timed out" in exc.value.data["detail"]
     assert not c.results
@@ -133,7 +133,7 @@ async def test_wrong_pin_then_right_pin(agent, dev_pki, sample_pdf):
     fut, _ = await start_stamp(c, sample_pdf)
     req = await approval_for(c, fut)
     seal_id = dev_pki.seal_ids["sm2"]
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": WRONG_PIN})
     assert exc.value.code == "PIN_INCORRECT"
     assert isinstance(exc.value.data.get("retries_left"), int)
@@ -156,13 +156,13 @@ async def test_token_removed_mid_stamp(agent, dev_pki, sample_pdf, soft_token):
     fut, _ = await start_stamp(c, sample_pdf)
     req = await approval_for(c, fut)
     soft_token.rename(soft_token.with_suffix(".unplugged"))  # the key is pulled out while the dialog is open
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await c.call(
             "approve",
             {"request_id": req["request_id"], "seal_id": dev_pki.seal_ids["sm2"], "pin": dev_pki.pin},
         )
     assert exc.value.code == "TOKEN_ABSENT"
-    with pytest.raises(RpcFailure) as exc2:
+    with pytest.raises(AgentError) as exc2:
         await asyncio.wait_for(fut, 10)
     assert exc2.value.code == "TOKEN_ABSENT"
     assert not c.results
@@ -197,7 +197,7 @@ async def test_token_removed_while_signing(agent, dev_pki, sample_pdf, soft_toke
     await c.call(
         "approve", {"request_id": req["request_id"], "seal_id": dev_pki.seal_ids["sm2"], "pin": dev_pki.pin}
     )
-    with pytest.raises(RpcFailure) as exc:
+    with pytest.raises(AgentError) as exc:
         await asyncio.wait_for(fut, 60)
     assert exc.value.code == "TOKEN_ABSENT"
     assert not c.results
@@ -212,10 +212,9 @@ async def test_fifty_concurrent_stamps_from_five_connections(agent_factory, dev_
     async def one(c: AgentClient, n: int) -> bytes:
         origin = {"top": f"https://site{n}.example.cn", "frame": f"https://site{n}.example.cn"}
         ref = await c.upload(sample_pdf)
-        msg, fut = c.request("stamp", {"origin": origin, "document": ref, "placements": PLACE})
-        await c.ws.send(__import__("json").dumps(msg))
+        call_id, fut = await c.send_call("stamp", {"origin": origin, "document": ref, "placements": PLACE})
         waiting = asyncio.ensure_future(
-            c.next_event("approval.required", 120, where=lambda p: p["call_id"] == msg["id"])
+            c.next_event("approval.required", 120, where=lambda p: p["call_id"] == call_id)
         )
         await asyncio.wait([waiting, fut], return_when=asyncio.FIRST_COMPLETED)
         if fut.done():  # the call failed before asking for approval
@@ -237,7 +236,7 @@ async def test_fifty_concurrent_stamps_from_five_connections(agent_factory, dev_
     check = assert_chain(agent)
     assert check.count == len(records) == 100  # 50 approvals + 50 stamps
     for c in clients:
-        assert not c.schema_errors
+        assert not c.frame_errors
         await c.close()
 
 
@@ -276,7 +275,7 @@ async def test_new_site_asks_then_is_remembered(agent, dev_pki, sample_pdf):
     req = await approval_for(c, fut)
     assert req["site_policy"] == "allowed"  # still approved with the PIN, but no longer "new"
     await c.call("cancel", {"request_id": req["request_id"]})
-    with pytest.raises(RpcFailure):
+    with pytest.raises(AgentError):
         await asyncio.wait_for(fut, 10)
     # The administrator's word cannot be overridden by the user's memory.
     agent.ctx.policy.remember("https://denied.example", "allowed")

@@ -109,7 +109,7 @@ def test_an_ended_authorization_is_enforced_although_the_old_seal_still_lists_th
     import io
     import time
 
-    from agent.platform_client import PlatformClient
+    from agent.platform import PlatformClient
     from formats.errors import SealBridgeError
     from formats.keysigner import KeySigner
     from stamping.options import StampOptions, VerifyOptions

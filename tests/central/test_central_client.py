@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agent.platform_client import PlatformClient
+from agent.platform import PlatformClient
 from formats.errors import SealBridgeError
 from tests.support.central import http, make_cert, register_seal
 from tests.support.usage import signed_usage

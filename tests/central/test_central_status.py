@@ -12,7 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from agent.platform_client import PlatformClient, canonical_json, make_status_lookup
+from agent.platform import PlatformClient, make_status_lookup
+from formats.canonjson import canonical_json
 from formats.errors import SealBridgeError
 from formats.gm import OID_SM2_SM3, SM2PrivateKey
 from tests.support.central import http, make_cert, register_seal

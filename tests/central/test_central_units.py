@@ -6,14 +6,13 @@ import random
 
 import pytest
 
-from agent.platform_client import status_at as client_status_at
 from central import migrations
 from central.db import Database
 from central.ratelimit import TokenBuckets
-from central.status import status_at
 from central.uscc import check_character, validate_uscc
 from formats.canonjson import canonical_json
 from formats.errors import SealBridgeError
+from stamping.platform_status import status_at
 
 
 @pytest.mark.parametrize("code", ["91350100M000100Y43", "911101085923662400", "91350100m000100y43"])
@@ -76,7 +75,9 @@ def test_status_expired_after_valid_end_unless_revoked():
     assert status_at([(T(10), "active")], T(0), T(30), T(15)) == ("active", T(10), T(30))
 
 
-def test_client_and_server_derivations_agree():
+def test_an_answer_holds_from_since_until_until():
+    """The interval a status answer gives is right: at `since` the same status holds, and t lies inside it.
+    (The agent and the platform share this one function, stamping.platform_status.status_at.)"""
     rng = random.Random(7)
     for _ in range(300):
         times = sorted(rng.sample(range(1, 3000), 6))
@@ -92,9 +93,14 @@ def test_client_and_server_derivations_agree():
         vs, ve = T(rng.randrange(0, times[0] + 1)), T(rng.randrange(times[-1], 3600))
         for _ in range(10):
             t = T(rng.randrange(0, 3600), rng.randrange(10**6))
-            server = status_at(hist, vs, ve, t)
-            client = client_status_at([{"at": a, "status": s} for a, s in hist], vs, ve, t)
-            assert client == server[:2], (hist, vs, ve, t)
+            status, since, until = status_at(hist, vs, ve, t)
+            if status in ("active", "suspended"):
+                assert since is not None and until is not None and since[:19] <= t < until, (hist, vs, ve, t)
+                assert status_at(hist, vs, ve, since)[0] == status, (hist, vs, ve, t)
+            if status == "revoked":
+                assert (
+                    since is not None and until is None and status_at(hist, vs, ve, T(3599))[0] == "revoked"
+                )
 
 
 def test_token_bucket():

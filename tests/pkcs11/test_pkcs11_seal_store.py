@@ -8,8 +8,10 @@ import os
 import pytest
 
 from agent.seal_store import SealStore, cert_sha256
+from agent.server.protocol import validate_def
 from agent.tokens import pkcs11 as driver
 from formats.errors import SealBridgeError
+from formats.ses import describe_type
 from sealbridge.cli import main as cli_main
 from tests.support.softhsm import KEY_IDS, der_of
 
@@ -30,14 +32,16 @@ def test_token_seals_are_bound_to_their_certificates(softhsm, sealed_token, tmp_
     rsa = by_id[pki.seal_ids["rsa"]]
     assert rsa.source == "token" and rsa.error is None
     assert rsa.key_id == KEY_IDS["rsa"] and rsa.cert_sha256 == cert_sha256(der_of(pki.signer_certs["rsa"]))
-    assert rsa.kind["kind"] == pki.seal_kinds["rsa"].lower() and rsa.name
+    assert (
+        describe_type(rsa.seal.type, rsa.seal.version)["kind"] == pki.seal_kinds["rsa"].lower() and rsa.name
+    )
     assert rsa.holder and "rsa" in rsa.holder
-    assert rsa.picture_bytes > 0 and rsa.picture_type and rsa.picture_mm[0] > 0
+    assert rsa.seal.picture.data and rsa.seal.picture.type and rsa.seal.picture.width_mm > 0
     assert rsa.valid_start < rsa.valid_end and rsa.usable_now
     assert by_id[pki.seal_ids["ecdsa"]].key_id == KEY_IDS["ecdsa"]
-    d = rsa.to_dict()
-    assert d["token_id"] == f"pkcs11:{sealed_token}" and d["picture"]["width_mm"] > 0
-    json.dumps(d)
+    d = rsa.to_info()
+    validate_def("sealInfo", d)  # the one JSON shape of a seal: the protocol's
+    assert d["token_id"] == f"pkcs11:{sealed_token}" and d["width_mm"] > 0 and d["esID"] == rsa.seal_id
 
 
 def test_platform_seals_are_cached_and_used_offline(softhsm, sealed_token, tmp_path):
@@ -103,10 +107,12 @@ def test_cli_seals_list_json_and_text(softhsm, sealed_token, tmp_path, capsys, m
     assert rc == 0
     labels = {t["label"] for t in out["tokens"]}
     assert sealed_token in labels and any(t["kind"] == "soft" for t in out["tokens"])
-    mine = [s for s in out["seals"] if s["token_label"] == sealed_token]
-    assert {s["seal_id"] for s in mine} == {softhsm.pki.seal_ids["rsa"], softhsm.pki.seal_ids["ecdsa"]}
-    assert all(s["key_id"] and s["holder"] and s["valid_end"] and s["picture"]["bytes"] for s in mine)
-    assert any(s["seal_id"] == softhsm.pki.seal_ids["sm2"] for s in out["seals"])  # the soft token's seal
+    mine = [s for s in out["seals"] if s["token_id"] == f"pkcs11:{sealed_token}"]
+    assert {s["id"] for s in mine} == {softhsm.pki.seal_ids["rsa"], softhsm.pki.seal_ids["ecdsa"]}
+    assert all(s["key_id"] and s["cert_subject"] and s["valid_to"] and s["width_mm"] for s in mine)
+    assert any(s["id"] == softhsm.pki.seal_ids["sm2"] for s in out["seals"])  # the soft token's seal
+    for seal in out["seals"]:
+        validate_def("sealInfo", seal)
 
     rc = cli_main(["seals", "list", "--module", softhsm.module])
     text = capsys.readouterr().out

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from agent.client import AgentClient, AgentError
 from tests.support.agent_env import PORTAL
-from tests.support.ws_client import AgentClient, RpcFailure
 
 PLACE = [{"type": "at", "page": 1, "x": 100, "y": 120}]
 
@@ -27,5 +27,5 @@ async def stamp_once(
     try:
         await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": pin})
         return fut, None
-    except RpcFailure as exc:
+    except AgentError as exc:
         return fut, exc

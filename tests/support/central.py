@@ -31,7 +31,7 @@ __all__ = [
 TEST_USCC = "91350100M000100Y43"
 
 
-# -- small synchronous HTTP helpers (tests and fixtures; the async client is agent.platform_client) --------
+# -- small synchronous HTTP helpers (tests and fixtures; the async client is agent.platform) --------
 def http(
     method: str, url: str, body: Any = None, token: str | None = None, raw: bytes | None = None
 ) -> tuple[int, Any]:

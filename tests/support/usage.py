@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from formats.keysigner import KeySigner
-from stamping.seal_users import platform_time
+from stamping.platform_status import platform_time
 from stamping.usage_record import sign_record
 
 

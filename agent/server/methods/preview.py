@@ -15,7 +15,7 @@ from stamping.documents import format_named
 from stamping.placement import from_dict
 
 if TYPE_CHECKING:
-    from agent.server.context import SealEntry
+    from agent.seal_store import SealEntry
     from agent.server.session import Session
 
 DEFAULT_DPI = 72

@@ -25,12 +25,13 @@ from formats.gm import sm3
 from stamping.documents import document_format, format_named
 from stamping.options import Producer, StampOptions
 from stamping.placement import from_dict
-from stamping.seal_users import platform_time
+from stamping.platform_status import platform_time
 from stamping.usage_record import sign_record
 
 if TYPE_CHECKING:
+    from agent.seal_store import SealEntry
     from agent.server.approvals import PendingApproval
-    from agent.server.context import AgentContext, SealEntry
+    from agent.server.context import AgentContext
     from agent.server.session import Session
 
 # Errors an `approve` may be retried after (the approval stays open); any other ends the request.

@@ -12,6 +12,7 @@ from agent.server.protocol import Request
 from formats.errors import SealBridgeError
 from stamping.documents import document_format
 from stamping.options import VerifyOptions
+from stamping.platform_status import StatusLookup
 from stamping.report import Check
 
 if TYPE_CHECKING:
@@ -37,37 +38,24 @@ def load_anchors(paths: list[str]) -> list[bytes]:
     return out
 
 
-def status_lookup(ctx: AgentContext, loop: asyncio.AbstractEventLoop) -> Any:
+def status_lookup(ctx: AgentContext, loop: asyncio.AbstractEventLoop) -> StatusLookup | None:
     """A synchronous StatusLookup for the verifier thread that asks the async platform client on the loop."""
     platform = ctx.platform
     if platform is None:
         return None
 
     def lookup(esid: str, signed_at: datetime | None, cert_der: bytes | None = None) -> Check:
-        # The third argument (stamping.options.lookup_status) lets the platform also check that the signer
-        # certificate held, or was authorized to use, the seal at signing time.
-        check = getattr(platform, "status_check", None)
+        # With the signer certificate the platform also checks that it held, or was authorized to use, the
+        # seal at signing time (stamping.platform_status.cert_may_use).
         try:
-            if check is not None:
-                fut = asyncio.run_coroutine_threadsafe(check(esid, signed_at, cert_der), loop)
-                return fut.result(STATUS_TIMEOUT_S)
-            fut = asyncio.run_coroutine_threadsafe(platform.status(esid), loop)
-            return _to_check(fut.result(STATUS_TIMEOUT_S))
+            fut = asyncio.run_coroutine_threadsafe(platform.status_check(esid, signed_at, cert_der), loop)
+            return fut.result(STATUS_TIMEOUT_S)
         except SealBridgeError as err:
             return Check.unknown(f"{err.code}: {err.detail or err.message_en}")
         except Exception as exc:  # the platform's trouble makes the check unknown, never a crash
             return Check.unknown(f"platform status unavailable: {type(exc).__name__}")
 
     return lookup
-
-
-def _to_check(status: Any) -> Check:
-    value = status.get("status") if isinstance(status, dict) else getattr(status, "status", status)
-    if value == "active":
-        return Check.ok("active at the central platform")
-    if value in ("revoked", "suspended", "expired", "cancelled"):
-        return Check.failed(f"{value} at the central platform")
-    return Check.unknown(f"platform status {value!r}")
 
 
 async def verify(session: Session, req: Request) -> dict[str, Any]:
