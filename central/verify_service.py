@@ -24,14 +24,18 @@ def status_lookup_for(db: Database) -> StatusLookup:
     def lookup(esid: str, signed_at: datetime | None, cert_der: bytes | None = None) -> Check:
         body = db.run_sync(seal_status, esid, signed_at, utcnow(), write=False)
         if body is None:
-            return Check.unknown(f"seal {esid} was not made by this platform")
+            return Check.unknown("PLATFORM_SEAL_NOT_REGISTERED", esid=esid)
         return body_check(body, cert_der, signed_at)
 
     return lookup
 
 
-def verify_document(db: Database, data: bytes, trust_anchors: list[bytes]) -> dict[str, Any]:
+def verify_document(
+    db: Database, data: bytes, trust_anchors: list[bytes], platform: dict[str, Any] | None = None
+) -> dict[str, Any]:
     doc_format = document_format(data)
-    options = VerifyOptions(trust_anchors=list(trust_anchors), status_lookup=status_lookup_for(db))
+    options = VerifyOptions(
+        trust_anchors=list(trust_anchors), status_lookup=status_lookup_for(db), platform=platform
+    )
     report = doc_format.verify(data, options)
     return report.to_dict()
