@@ -45,9 +45,7 @@ def _valid_at(cert: x509.Certificate, at: datetime) -> bool:
 def check_certificate(
     cert_der: bytes | None, signed_at: datetime | None, anchors: list[bytes], pool: list[bytes], now: datetime
 ) -> Check:
-    if not cert_der:
-        return Check.unknown("no signer certificate")
-    cert, why = try_read_certificate(cert_der)
+    cert = try_read_certificate(cert_der)[0] if cert_der else None
     if cert is None:
         return Check.unknown("NO_SIGNER_CERT")
     at = signed_at or now
