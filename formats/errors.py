@@ -25,6 +25,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "TOKEN_NOT_FOUND": ("找不到指定的印章介质", "The requested token was not found"),
     "KEY_NOT_FOUND": ("介质中找不到签名密钥或证书", "No signing key or certificate was found on the token"),
     "MECHANISM_UNSUPPORTED": ("介质不支持该签名算法", "The token does not support this signature mechanism"),
+    "TOKEN_LIBRARY_INVALID": (
+        "印章介质驱动库无法加载或不完整，请联系管理员",
+        "The token library cannot be loaded or lacks required functions; ask the administrator",
+    ),
     # the portal developer
     "BAD_REQUEST": ("请求格式错误", "The request is malformed"),
     "DOC_TOO_LARGE": ("文档超出大小或数量限制", "The document exceeds a size or count limit"),

@@ -13,6 +13,7 @@ from typing import Any
 
 from agent import __version__
 from agent.cli.common import add_json_flag, command, print_json, read_document, read_secret_file
+from agent.cli.token_options import add_token_options, token_sources
 from formats.errors import SealBridgeError
 from stamping.documents import document_format
 from stamping.fileout import atomic_output
@@ -35,11 +36,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("stamp", help="stamp a PDF or OFD document with an electronic seal")
     p.add_argument("input", metavar="IN", help="the document (PDF or OFD, recognised by content)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the stamped document")
-    p.add_argument("--token", required=True, help="soft:PATH or pkcs11:LABEL[/CKA_ID]")
-    p.add_argument("--pin-file", required=True, metavar="F", help="file whose first line is the PIN")
-    p.add_argument(
-        "--module", action="append", default=[], metavar="PATH", help="PKCS#11 module (repeatable)"
-    )
+    add_token_options(p, token="required", pin_file="required")
     p.add_argument(
         "--seal", metavar="ESID_OR_FILE", help="a seal file (DER SESeal) or the esID of a token seal"
     )
@@ -99,7 +96,7 @@ def _choose_seal(info: Any, wanted: str | None) -> tuple[bytes, str | None]:
 
 @command
 def cmd_stamp(args: argparse.Namespace) -> int:
-    from agent.tokens.registry import open_token
+    from agent.tokens.drivers import open_token
 
     placements = _placements(args)
     src, dst = Path(args.input), Path(args.output)
@@ -110,7 +107,7 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     data = read_document(src)
     doc_format = document_format(data)
     pin = read_secret_file(args.pin_file)
-    token = open_token(args.token, args.module)
+    token = open_token(args.token, token_sources(args))
     seal_der, key_id = _choose_seal(token.info(), args.seal)
     signer = token.signer(pin, key_id)
     options = StampOptions(
