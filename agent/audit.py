@@ -33,7 +33,7 @@ from formats.errors import SealBridgeError
 from formats.gm import sm3
 
 GENESIS = bytes(32)
-EVENTS = ("stamp", "verify", "approval", "refusal", "pin_failure", "change_pin", "preview")
+EVENTS = ("stamp", "verify", "approval", "refusal", "pin_failure", "change_pin", "preview", "batch")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (

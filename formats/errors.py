@@ -75,6 +75,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "NOT_FOUND": ("找不到对象", "Not found"),
     "CONFLICT": ("状态冲突", "The request conflicts with the current state"),
     "AUDIT_BROKEN": ("审计日志校验失败", "The audit log chain is broken"),
+    "BATCH_NOT_REVIEWED": (
+        "批量盖章中仍有文档未预览，请逐份查看后再确认",
+        "Some documents of the batch have not been previewed; look at each one before approving",
+    ),
+    "BATCH_MANIFEST_INVALID": (
+        "批量盖章清单校验失败",
+        "The batch manifest does not verify",
+    ),
     # a bug
     "INTERNAL": ("内部错误", "Internal error"),
 }

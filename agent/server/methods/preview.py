@@ -1,7 +1,8 @@
 """preview: PNG pictures of chosen pages with the seal drawn where the pending stamp will put it.
 
-For the approval window (what you see is what you sign). The format's own preview draws the pages
-(stamping.pdf.preview, stamping.ofd.preview; one result shape), chosen through stamping.documents.
+For the approval window (what you see is what you sign). PDF pages are rendered with pypdfium2 (no
+scripts, no forms actions) and the seal picture is drawn at the boxes the PDF stamper will use (the same
+layout code), riding-seam strips included. OFD pages come from stamping.ofd.preview (same result shape).
 """
 
 from __future__ import annotations
@@ -19,20 +20,18 @@ if TYPE_CHECKING:
     from agent.server.session import Session
 
 DEFAULT_DPI = 72
-MAX_PREVIEWS_PER_REQUEST = 100
 
 
 async def preview(session: Session, req: Request) -> dict[str, Any]:
     ctx = session.ctx
     approval = ctx.approvals.get(req.params["request_id"], session.id)
-    fmt = approval.document["format"]
+    index = req.params.get("index")
+    data, fmt, raw_placements, seal_hint = approval.preview_target(index)
     render = format_named(fmt).preview
-    approval.previews += 1  # the window re-renders when the user picks another seal; bounded per request
-    if approval.previews > MAX_PREVIEWS_PER_REQUEST:
-        raise SealBridgeError(
-            "RATE_LIMITED", f"more than {MAX_PREVIEWS_PER_REQUEST} previews for one request"
-        )
-    seal_id = req.params.get("seal_id") or approval.seal_hint
+    approval.previews += 1
+    if approval.previews > approval.max_previews:
+        raise SealBridgeError("RATE_LIMITED", f"more than {approval.max_previews} previews for one request")
+    seal_id = req.params.get("seal_id") or seal_hint
     entry: SealEntry
     if seal_id:
         entry = await ctx.find_seal(seal_id)
@@ -41,10 +40,12 @@ async def preview(session: Session, req: Request) -> dict[str, Any]:
         if not seals:
             raise SealBridgeError("TOKEN_ABSENT", "no seal to draw in the preview")
         entry = seals[0]
-    placements = [from_dict(p) for p in approval.placements]
+    placements = [from_dict(p) for p in raw_placements]
     pages = req.params.get("pages")
     if pages is None:
-        pages = sorted({int(p["page"]) for p in approval.placements if p.get("type") == "at"}) or [1]
+        pages = sorted({int(p["page"]) for p in raw_placements if p.get("type") == "at"}) or [1]
         pages = pages[:20]
     dpi = int(req.params.get("dpi", DEFAULT_DPI))
-    return await asyncio.to_thread(render, approval.data, placements, entry.seal, pages, dpi)
+    result = await asyncio.to_thread(render, data, placements, entry.seal, pages, dpi)
+    approval.mark_shown(index)
+    return result
