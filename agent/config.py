@@ -54,6 +54,7 @@ class Limits:
     max_pending_documents: int = 100
     max_batch_documents: int = 100  # documents in one stamp.batch
     max_pending_bytes: int = 256 * MiB  # all unconsumed uploads of one connection together
+    max_pending_bytes_total: int = 512 * MiB  # all unconsumed uploads of every connection together
     max_pages: int = 2000
     max_placements: int = 64
     max_inflight_calls: int = 32  # per connection

@@ -9,11 +9,13 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from formats.errors import SealBridgeError
+from stamping.documents import MAX_DOCUMENT_BYTES
 
 EXIT_ERROR = 2
 
@@ -56,6 +58,9 @@ def command(func: Callable[[argparse.Namespace], int | None]) -> Callable[[argpa
             return int(func(args) or 0)
         except SealBridgeError as err:
             return report_error(err, getattr(args, "json", False))
+        except RecursionError:  # a structure nested deeper than the stack, in any parser a command uses
+            err = SealBridgeError("DOC_MALFORMED", "the input nests objects too deeply to read")
+            return report_error(err, getattr(args, "json", False))
 
     return wrapper
 
@@ -67,3 +72,34 @@ def read_secret_file(path: str | Path) -> str:
     except OSError as exc:
         raise SealBridgeError("BAD_REQUEST", f"cannot read secret file {path}: {exc.strerror}") from None
     return raw.splitlines()[0] if raw else ""
+
+
+def read_document(path: str | Path) -> bytes:
+    """A document file, refused before reading when it is over the document limit; errors name the file
+    (FILE_NOT_FOUND, DOC_EMPTY, DOC_TOO_LARGE)."""
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise SealBridgeError("BAD_REQUEST", f"{p} is a folder, not a document")
+        size = p.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise SealBridgeError("DOC_TOO_LARGE", f"{p} is {size} bytes; the limit is {MAX_DOCUMENT_BYTES}")
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise SealBridgeError("FILE_NOT_FOUND", str(p)) from None
+    except OSError as exc:
+        raise SealBridgeError("BAD_REQUEST", f"cannot read {p}: {exc.strerror}") from None
+    if not data:
+        raise SealBridgeError("DOC_EMPTY", str(p))
+    return data
+
+
+@contextmanager
+def about_file(path: str | Path) -> Iterator[None]:
+    """A document error raised inside names the file it is about (the clerk may have given several)."""
+    try:
+        yield
+    except SealBridgeError as err:
+        if err.code.startswith("DOC_") and str(path) not in (err.detail or ""):
+            raise SealBridgeError(err.code, f"{path}: {err.detail or err.message_en}", err.extra) from None
+        raise

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agent.cli.common import add_json_flag, command, print_json
-from agent.cli.docformat import about_file, format_module, read_document, sniff
+from agent.cli.common import about_file, add_json_flag, command, print_json, read_document
 from formats.errors import SealBridgeError
+from stamping.documents import document_format
 from stamping.messages import Lang
 from stamping.options import VerifyOptions
 from stamping.platform_status import StatusLookup
@@ -110,7 +110,7 @@ def _print_text(report: Report, path: str, lang: Lang) -> None:
 def cmd_verify(args: argparse.Namespace) -> int:
     data = read_document(args.file)
     with about_file(args.file):
-        module = format_module(sniff(data))
+        doc_format = document_format(data)
     anchors = [c for spec in args.trust for c in load_cert_files(spec, anchors=True)]
     extra = [c for spec in args.cert for c in load_cert_files(spec)]
     lookup = _status_lookup(args.platform) if args.platform else None  # closed below, whatever happens
@@ -123,7 +123,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     )
     try:
         with about_file(args.file):
-            report = module.verify(data, options)
+            report = doc_format.verify(data, options)
         if args.platform:
             # After verifying: a platform certificate pinned on first use is known only now.
             pinned = list(getattr(client, "trusted_fingerprints", []) or [])

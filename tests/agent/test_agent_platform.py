@@ -141,6 +141,33 @@ async def test_no_platform_configured_refuses_by_default(agent_factory, dev_pki,
     await c.close()
 
 
+async def test_usage_reaches_the_platform_signed_by_the_stamping_key(
+    agent_factory, central, platform_seal, dev_pki, sample_pdf, tmp_path
+):
+    """Art. 24: the stamp's usage record is signed on the token in the same login and the platform,
+    which refuses unsigned records, takes it into the audit chain."""
+    import hashlib
+
+    from formats.gm import sm3
+
+    url, token = central
+    client = PlatformClient(url, cache_dir=tmp_path / "platform-cache", grace_seconds=3600)
+    agent = await agent_factory(platform=client, require_platform=True)
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    fut, err = await stamp_once(c, sample_pdf, platform_seal, dev_pki.pin)
+    assert err is None
+    stamped = c.result_bytes((await asyncio.wait_for(fut, 60))["document"])
+    await asyncio.wait(list(agent.ctx._background), timeout=30)  # noqa: SLF001 - the usage sender
+    assert await client.flush_usage() == 0
+    code, detail = http("GET", f"{url}/api/v1/admin/seals/{platform_seal}", token=token)
+    assert code == 200
+    (use,) = detail["usage"]
+    assert use["action"] == "stamp" and use["doc_sm3_after"] == sm3(stamped).hex()
+    assert use["origin"] == PORTAL["top"] and use["signature"]
+    signer_cert = base64.b64decode(use["cert"])
+    assert use["cert_sha256"] == hashlib.sha256(signer_cert).hexdigest()
+
+
 async def test_batch_asks_the_platform_once_per_seal(
     agent_factory, central, platform_seal, dev_pki, sample_pdf, tmp_path, monkeypatch
 ):

@@ -176,18 +176,21 @@ async def test_token_removed_while_signing(agent, dev_pki, sample_pdf, soft_toke
     import importlib
 
     stamp_mod = importlib.import_module("agent.server.methods.stamp")
-    real = stamp_mod.format_function
+    real = stamp_mod.format_named
 
-    def pulling(fmt, name):
-        fn = real(fmt, name)
+    class Unplugging:
+        def __init__(self, fmt):
+            self.inner = real(fmt)
+            self.name = self.inner.name
 
-        def stamp_then_unplug(*args, **kwargs):
+        def __getattr__(self, attr):
+            return getattr(self.inner, attr)
+
+        def stamp(self, *args, **kwargs):
             soft_token.rename(soft_token.with_suffix(".unplugged"))
-            return fn(*args, **kwargs)
+            return self.inner.stamp(*args, **kwargs)
 
-        return stamp_then_unplug
-
-    monkeypatch.setattr(stamp_mod, "format_function", pulling)
+    monkeypatch.setattr(stamp_mod, "format_named", Unplugging)
     c = await AgentClient.authed(agent.url, EXT, agent.secret)
     fut, _ = await start_stamp(c, sample_pdf)
     req = await approval_for(c, fut)
