@@ -49,8 +49,12 @@ class Limits:
     max_chunks: int = 4096  # per document
     max_chunk_bytes: int = 4 * MiB  # one binary frame (header excluded)
     max_text_bytes: int = 1 * MiB  # one JSON-RPC text frame
-    max_pending_documents: int = 8  # uploaded, not yet consumed, per connection
+    # uploaded, not yet consumed, per connection: a batch names all of its documents at once (bytes stay
+    # capped by max_pending_bytes)
+    max_pending_documents: int = 100
+    max_batch_documents: int = 100  # documents in one stamp.batch
     max_pending_bytes: int = 256 * MiB  # all unconsumed uploads of one connection together
+    max_pending_bytes_total: int = 512 * MiB  # all unconsumed uploads of every connection together
     max_pages: int = 2000
     max_placements: int = 64
     max_inflight_calls: int = 32  # per connection

@@ -39,6 +39,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The document is locked by an earlier seal; no further seals can be added",
     ),
     "PLACEMENT_INVALID": ("盖章位置无效", "The seal placement is invalid"),
+    "FILE_NOT_FOUND": ("找不到文件", "The file does not exist"),
+    "DOC_EMPTY": ("文档为空（0 字节）", "The document is empty (0 bytes)"),
+    "TRUST_ANCHOR_INVALID": (
+        "信任锚文件不是有效的证书（PEM 或 DER）",
+        "The trust anchor file is not a valid certificate (PEM or DER)",
+    ),
     "SEAL_VERSION_UNSUPPORTED": ("不支持的印章版本", "Unsupported seal version"),
     "SEAL_NOT_FOUND": ("找不到指定的印章", "The requested seal was not found"),
     # the administrator
@@ -64,6 +70,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "无法连接时间戳服务，未盖章",
         "The time-stamp authority cannot be reached; nothing was stamped",
     ),
+    "AGENT_UNAVAILABLE": (
+        "本地服务（sealbridge agent）未运行",
+        "The local agent (sealbridge agent) is not running",
+    ),
     "PLATFORM_UNREACHABLE": ("无法连接电子印章公共服务平台", "The central seal platform cannot be reached"),
     "PLATFORM_RESPONSE_INVALID": (
         "电子印章平台的应答签名无效",
@@ -79,6 +89,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "NOT_FOUND": ("找不到对象", "Not found"),
     "CONFLICT": ("状态冲突", "The request conflicts with the current state"),
     "AUDIT_BROKEN": ("审计日志校验失败", "The audit log chain is broken"),
+    "BATCH_NOT_REVIEWED": (
+        "批量盖章中仍有文档未预览，请逐份查看后再确认",
+        "Some documents of the batch have not been previewed; look at each one before approving",
+    ),
+    "BATCH_MANIFEST_INVALID": (
+        "批量盖章清单校验失败",
+        "The batch manifest does not verify",
+    ),
     # a bug
     "INTERNAL": ("内部错误", "Internal error"),
 }

@@ -5,7 +5,7 @@ export type ErrorCode =
   | "BAD_REQUEST" | "DOC_TOO_LARGE" | "DOC_MALFORMED" | "DOC_UNSUPPORTED" | "DOC_LOCKED" | "PLACEMENT_INVALID"
   | "ORIGIN_NOT_ALLOWED" | "SEAL_REVOKED" | "SEAL_SUSPENDED" | "SEAL_EXPIRED" | "SEAL_NOT_FOR_SIGNER"
   | "PLATFORM_UNREACHABLE" | "BUSY" | "RATE_LIMITED" | "AGENT_UNAVAILABLE" | "EXTENSION_NOT_FOUND" | "TIMEOUT"
-  | "INTERNAL" | (string & {});
+  | "BATCH_NOT_REVIEWED" | "INTERNAL" | (string & {});
 
 export declare class SealBridgeError extends Error {
   readonly code: ErrorCode;
@@ -60,20 +60,35 @@ export interface SealSummary {
   valid_to?: string | null;
   width_mm?: number | null;
   height_mm?: number | null;
+  /** Who signs with it, as names (holder, company, certificate issuer). */
+  holder?: string | null;
+  company?: string | null;
+  issuer?: string | null;
 }
 
-/** A stamp's progress after the user approved (only the page that asked receives it). */
+/** Progress of your own call, from the start: "start" at once (with the size), "receiving" and "uploading"
+ * while the document travels to the agent, then the agent's phases with request_id (only the page that asked
+ * receives them). */
 export interface ProgressEvent {
-  request_id: string;
-  phase: "approval" | "status" | "login" | "signing" | "sending" | "verifying";
+  request_id?: string;
+  phase: "start" | "receiving" | "uploading" | "approval" | "status" | "login" | "signing" | "sending" | "verifying";
   fraction?: number;
+  size?: number;
 }
 
+/** Each fact on its own. `site`: "allowed" (no question), "ask" (the first call shows the user the site
+ * prompt), "denied" (refused: by the user or the administrator). */
 export interface DetectResult {
   installed: boolean;
   version: string | null;
+  paired: boolean;
   agent: { connected: boolean; version?: string } | null;
+  site: "allowed" | "ask" | "denied" | null;
+  siteAllowed: boolean;
 }
+
+/** Without the extension every call rejects with EXTENSION_NOT_FOUND after this many milliseconds. */
+export declare const EXTENSION_TIMEOUT_MS: number;
 
 export interface StampRequest {
   document: Blob | ArrayBuffer | ArrayBufferView;
@@ -85,16 +100,66 @@ export interface StampRequest {
   reason?: string;
 }
 
+/** One document of a batch: its own placements, name and (optionally) its own seal. */
+export interface BatchDocument {
+  document: Blob | ArrayBuffer | ArrayBufferView;
+  name?: string;
+  placements: Placement[];
+  /** esID of the seal for this document; the seal approved in the window stamps the others. */
+  seal?: string;
+}
+
+export interface BatchOptions {
+  /** esID of the seal to preselect in the batch window. */
+  seal?: string;
+  reason?: string;
+  /** Each document as it starts ("signing") and ends ("stamped" / "failed" / "cancelled"). */
+  onProgress?: (e: BatchProgressEvent) => void;
+}
+
+export interface BatchProgressEvent {
+  request_id: string;
+  /** The document's position in the array given to stampBatch(). */
+  index: number;
+  status: "signing" | "stamped" | "failed" | "cancelled";
+  error?: { code: ErrorCode; message_zh: string; message_en: string; detail?: string };
+}
+
+export interface BatchDocumentResult {
+  index: number;
+  name: string | null;
+  /** "excluded": the user unticked it in the window; "failed": unreadable or refused (see `error`). */
+  status: "stamped" | "failed" | "cancelled" | "excluded";
+  /** The stamped document, only when status is "stamped". */
+  document: Blob | null;
+  error: SealBridgeError | null;
+  sm3Before: string | null;
+  sm3After: string | null;
+}
+
+export interface BatchResult {
+  /** Names the batch in the agent's audit log (`sealbridge audit show-batch ID`). */
+  batchId: string;
+  auditSeq: number;
+  /** SM3 of the signed batch manifest (canonical JSON) stored in the audit log. */
+  manifestSm3: string;
+  results: BatchDocumentResult[];
+}
+
 /** A USB key plugged in or pulled out (only pages on allowed sites receive these). */
 export interface TokenEvent { type: "inserted" | "removed"; token: string; label?: string }
 
 export interface SealBridgeClient {
   detect(): Promise<DetectResult>;
   stamp(req: StampRequest): Promise<{ document: Blob; report: VerificationReport | null }>;
+  /** Up to 100 documents, one approval window, one PIN. Rejects only when the whole batch fails (e.g.
+   * USER_CANCELLED before approval, DOC_TOO_LARGE); per-document failures are in `results`. */
+  stampBatch(documents: BatchDocument[], opts?: BatchOptions): Promise<BatchResult>;
   verify(document: Blob | ArrayBuffer | ArrayBufferView, opts?: { name?: string }): Promise<VerificationReport>;
   listSeals(): Promise<SealSummary[]>;
   on(event: "token", cb: (e: TokenEvent) => void): () => void;
   on(event: "progress", cb: (e: ProgressEvent) => void): () => void;
+  on(event: "batch", cb: (e: BatchProgressEvent) => void): () => void;
 }
 
 export declare function createClient(win?: Window, opts?: { timeoutMs?: number }): SealBridgeClient;

@@ -4,7 +4,11 @@
 
 export const SDK_VERSION = "0.1.0";
 const TAG = "__sealbridge";
-const DETECT_TIMEOUT_MS = 1500; // a sleeping service worker wakes in a few hundred ms; the worker answers within 0.7 s
+// The extension's content script acknowledges every request at once (it lives in the page; no service worker
+// has to wake for that): without an acknowledgement in this time there is no extension, and the call rejects
+// with EXTENSION_NOT_FOUND — for every call, well under 3 s.
+export const EXTENSION_TIMEOUT_MS = 1500;
+const DETECT_TIMEOUT_MS = 5000; // acknowledged, the answer follows within ~0.7 s (the worker's own wait) and wake-up
 
 /** An error with a stable protocol code (PIN_INCORRECT, USER_CANCELLED, ORIGIN_NOT_ALLOWED…). */
 export class SealBridgeError extends Error {
@@ -48,6 +52,7 @@ function sniffFormat(bytes) {
 }
 
 const MIME = { pdf: "application/pdf", ofd: "application/ofd" };
+const MAX_BATCH = 100;
 
 /**
  * Create a client bound to a window (the page's own window by default). Tests pass a fake window.
@@ -64,40 +69,60 @@ export function createClient(win = globalThis.window, { timeoutMs = 10 * 60 * 10
     if (event.source !== win) return;
     const msg = event.data;
     if (!msg || typeof msg !== "object" || msg[TAG] === undefined || msg.channel !== channel) return;
-    if (msg[TAG] === "response") {
+    if (msg[TAG] === "ack") {
+      const entry = pending.get(msg.id);
+      if (entry) clearTimeout(entry.presence);
+    } else if (msg[TAG] === "response") {
       const entry = pending.get(msg.id);
       if (!entry) return;
       pending.delete(msg.id);
       clearTimeout(entry.timer);
+      clearTimeout(entry.presence);
       if (msg.error) entry.reject(SealBridgeError.fromWire(msg.error));
       else entry.resolve(msg);
     } else if (msg[TAG] === "event" && typeof msg.event === "string") {
-      for (const cb of listeners.get(msg.event) || []) {
-        try {
-          cb(msg.data);
-        } catch (e) {
-          setTimeout(() => {
-            throw e;
-          });
-        }
-      }
+      emit(msg.event, msg.data);
     }
   });
+
+  function emit(event, data) {
+    for (const cb of listeners.get(event) || []) {
+      try {
+        cb(data);
+      } catch (e) {
+        setTimeout(() => {
+          throw e;
+        });
+      }
+    }
+  }
 
   function call(method, params = {}, document = undefined, { timeout = timeoutMs } = {}) {
     const id = `${++seq}`;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const give = (err) => {
+        const entry = pending.get(id);
+        if (!entry) return;
         pending.delete(id);
-        reject(
-          method === "detect"
-            ? new SealBridgeError("EXTENSION_NOT_FOUND", "The SealBridge extension is not installed or not enabled here", {
-                messageZh: "未检测到 SealBridge 浏览器扩展",
-              })
-            : new SealBridgeError("TIMEOUT", `No answer to ${method} in time`, { messageZh: "请求超时" }),
-        );
-      }, timeout);
-      pending.set(id, { resolve, reject, timer });
+        clearTimeout(entry.timer);
+        clearTimeout(entry.presence);
+        reject(err);
+      };
+      const timer = setTimeout(() => give(new SealBridgeError("TIMEOUT", `No answer to ${method} in time`, { messageZh: "请求超时" })), timeout);
+      const presence = setTimeout(
+        () =>
+          give(
+            new SealBridgeError("EXTENSION_NOT_FOUND", "The SealBridge extension is not installed or not enabled here", {
+              messageZh: "未检测到 SealBridge 浏览器扩展",
+              data: { timeout_ms: EXTENSION_TIMEOUT_MS },
+            }),
+          ),
+        Math.min(EXTENSION_TIMEOUT_MS, timeout),
+      );
+      pending.set(id, { resolve, reject, timer, presence });
+      // From the very start a page can show its own bar; the extension's phases (receiving, uploading, then the
+      // agent's status/login/signing/sending) follow.
+      if (document) emit("progress", { phase: "start", fraction: 0, size: document.byteLength });
       const msg = { [TAG]: "request", channel, id, method, params };
       if (document) msg.document = document;
       win.postMessage(msg, win.location.origin, document ? [document] : undefined);
@@ -105,13 +130,20 @@ export function createClient(win = globalThis.window, { timeoutMs = 10 * 60 * 10
   }
 
   return {
-    /** → {installed, version, agent: {connected, version} | null} */
+    /**
+     * What a page can know before asking anything, each fact on its own: the extension is installed, it is
+     * paired with the agent (and the agent connected), this site is allowed / will be asked about / is denied.
+     * → {installed, version, paired, agent: {connected, version} | null, site: "allowed"|"ask"|"denied"|null,
+     *    siteAllowed}
+     */
     async detect() {
       try {
         const res = await call("detect", {}, undefined, { timeout: DETECT_TIMEOUT_MS });
-        return { installed: true, version: res.result.version, agent: res.result.agent ?? null };
+        const r = res.result ?? {};
+        const site = r.site ?? null;
+        return { installed: true, version: r.version, paired: r.paired === true, agent: r.agent ?? null, site, siteAllowed: site === "allowed" };
       } catch (e) {
-        if (e.code === "EXTENSION_NOT_FOUND") return { installed: false, version: null, agent: null };
+        if (e.code === "EXTENSION_NOT_FOUND") return { installed: false, version: null, paired: false, agent: null, site: null, siteAllowed: false };
         throw e;
       }
     },
@@ -135,6 +167,64 @@ export function createClient(win = globalThis.window, { timeoutMs = 10 * 60 * 10
       return { document: new Blob([res.document], { type: MIME[fmt] }), report: res.result?.report ?? null };
     },
 
+    /**
+     * Stamp up to 100 documents with one approval and one PIN. The user sees each document (name, pages, SM3,
+     * preview with the seal) in the extension's batch window and may untick some. `onProgress` hears each
+     * document as it starts and finishes. A document that cannot be read or stamped does not stop the others:
+     * its result carries the error.
+     * @returns {Promise<{batchId: string, auditSeq: number, manifestSm3: string, results: object[]}>}
+     */
+    async stampBatch(documents, { seal, reason, onProgress } = {}) {
+      if (!Array.isArray(documents) || documents.length === 0) {
+        throw new SealBridgeError("BAD_REQUEST", "documents must be a non-empty array");
+      }
+      if (documents.length > MAX_BATCH) {
+        throw new SealBridgeError("DOC_TOO_LARGE", `a batch holds at most ${MAX_BATCH} documents`, { messageZh: `一次最多批量盖章 ${MAX_BATCH} 份文档` });
+      }
+      const buffers = [];
+      const items = [];
+      for (const [i, d] of documents.entries()) {
+        if (!d || !d.document) throw new SealBridgeError("BAD_REQUEST", `documents[${i}].document is required`);
+        if (!Array.isArray(d.placements) || d.placements.length === 0) {
+          throw new SealBridgeError("PLACEMENT_INVALID", `documents[${i}].placements must be a non-empty array`);
+        }
+        const bytes = await toArrayBuffer(d.document);
+        const fmt = sniffFormat(bytes) ?? "pdf";
+        const item = { name: String(d.name || d.document.name || `document-${i + 1}.${fmt}`), size: bytes.byteLength, placements: d.placements };
+        if (d.seal) item.seal = String(d.seal);
+        buffers.push(bytes);
+        items.push(item);
+      }
+      // One transfer to the extension: the documents back to back, each named by its size.
+      const joined = new Uint8Array(items.reduce((n, it) => n + it.size, 0));
+      let off = 0;
+      for (const b of buffers) {
+        joined.set(new Uint8Array(b), off);
+        off += b.byteLength;
+      }
+      const params = { documents: items };
+      if (seal) params.seal = String(seal);
+      if (reason) params.reason = String(reason);
+      const unsubscribe = typeof onProgress === "function" ? this.on("batch", onProgress) : null;
+      let res;
+      try {
+        res = await call("stamp.batch", params, joined.buffer);
+      } finally {
+        unsubscribe?.();
+      }
+      const out = res.document ?? new ArrayBuffer(0);
+      const results = res.result.documents.map((d) => ({
+        index: d.index,
+        name: d.name,
+        status: d.status,
+        sm3Before: d.sm3_before ?? null,
+        sm3After: d.sm3_after ?? null,
+        document: d.status === "stamped" ? new Blob([out.slice(d.offset, d.offset + d.size)], { type: MIME[d.format] ?? "application/octet-stream" }) : null,
+        error: d.error ? SealBridgeError.fromWire(d.error) : null,
+      }));
+      return { batchId: res.result.batch_id, auditSeq: res.result.audit_seq, manifestSm3: res.result.manifest_sm3, results };
+    },
+
     /** Verify the seals on a PDF or OFD. → the verification report */
     async verify(document, { name } = {}) {
       const bytes = await toArrayBuffer(document);
@@ -150,7 +240,8 @@ export function createClient(win = globalThis.window, { timeoutMs = 10 * 60 * 10
       return res.result.seals;
     },
 
-    /** Subscribe to 'token' (inserted/removed) or 'progress' events. Returns an unsubscribe function. */
+    /** Subscribe to 'token' (inserted/removed), 'progress' or 'batch' (one document of a batch started or
+     * finished) events. Returns an unsubscribe function. */
     on(event, cb) {
       if (!listeners.has(event)) listeners.set(event, new Set());
       listeners.get(event).add(cb);
@@ -174,6 +265,7 @@ function client() {
 export const SealBridge = {
   detect: (...a) => client().detect(...a),
   stamp: (...a) => client().stamp(...a),
+  stampBatch: (...a) => client().stampBatch(...a),
   verify: (...a) => client().verify(...a),
   listSeals: (...a) => client().listSeals(...a),
   on: (...a) => client().on(...a),

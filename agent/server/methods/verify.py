@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.server.methods.basic import check_site
-from agent.server.methods.documents import format_function, sniff_format
 from agent.server.protocol import Request
 from formats.errors import SealBridgeError
+from stamping.documents import document_format
 from stamping.options import VerifyOptions
 from stamping.platform_status import StatusLookup, error_check
 from stamping.report import Check
@@ -92,8 +92,7 @@ async def verify(session: Session, req: Request) -> dict[str, Any]:
         ctx.rate.check(origin["top"])
         parts, sm3_before = session.uploads.take_parts(req.params["document"])
         data = await asyncio.to_thread(b"".join, parts)  # up to 200 MiB: not on the loop
-        fmt = await asyncio.to_thread(sniff_format, data)
-        verify_fn = await asyncio.to_thread(format_function, fmt, "verify")
+        doc_format = await asyncio.to_thread(document_format, data)  # opens a ZIP directory: not on the loop
         anchors = await asyncio.to_thread(load_anchors, ctx.cfg.trust_anchors)
         opts = VerifyOptions(
             trust_anchors=anchors + await platform_roots(ctx),
@@ -101,10 +100,10 @@ async def verify(session: Session, req: Request) -> dict[str, Any]:
             platform=platform_facts(ctx.platform),
         )
         validated_at = datetime.now(UTC)
-        report = await asyncio.to_thread(verify_fn, data, opts)
+        report = await asyncio.to_thread(doc_format.verify, data, opts)
         evidence = None
         if req.params.get("evidence") == "pdf":
-            name = req.params["document"].get("name") or f"document.{fmt}"
+            name = req.params["document"].get("name") or f"document.{doc_format.name}"
             platform_url = ctx.cfg.platform_url if ctx.platform is not None else None
             evidence = await asyncio.to_thread(
                 _evidence, name, data, report, opts.trust_anchors, platform_url, validated_at
@@ -122,7 +121,7 @@ async def verify(session: Session, req: Request) -> dict[str, Any]:
         seal_id=",".join(x for x in seal_ids if x)[:200] or None,
         detail={
             "verdict": out.get("verdict"),
-            "format": fmt,
+            "format": doc_format.name,
             "seals": len(out.get("seals", [])),
             "evidence": evidence is not None,
         },
