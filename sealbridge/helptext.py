@@ -56,6 +56,15 @@ HELP: dict[str, tuple[str, str]] = {
         "0 the batch's manifest and every link check, 1 they do not, 2 error",
         "sealbridge audit show-batch BATCH_ID --json",
     ),
+    "evidence": (
+        "0 every check passed, 1 a check failed, 2 error",
+        "sealbridge evidence check evidence.pdf --platform https://seal-platform.example.gov.cn",
+    ),
+    "evidence check": (
+        "0 every check passed (platform seal, attachments, pages, original's hash), 1 a check failed, "
+        "2 error (file missing, not a PDF, bad trust anchor…)",
+        "sealbridge evidence check evidence.pdf --document contract.pdf --trust ./trust",
+    ),
     "central": (OK_OR_ERROR + "; runs until stopped", "sealbridge central --db central.sqlite3 --port 8443"),
     "central admin": (OK_OR_ERROR, "sealbridge central admin seals --db central.sqlite3"),
     "central audit": (OK_OR_ERROR, "sealbridge central audit verify --db central.sqlite3"),

@@ -55,7 +55,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     pdf = _read(args.file)
     if not pdf.startswith(b"%PDF"):
         raise SealBridgeError("DOC_UNSUPPORTED", f"{args.file}: an evidence report is a PDF")
-    anchors = [c for spec in args.trust for c in load_cert_files(spec)]
+    anchors = [c for spec in args.trust for c in load_cert_files(spec, anchors=True)]
     if args.platform:
         from agent.tsa_client import platform_roots
 
