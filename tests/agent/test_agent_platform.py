@@ -189,6 +189,50 @@ async def test_tsa_down(required, agent_factory, central, platform_seal, dev_pki
     await c.close()
 
 
+async def _batch_of_two(c: AgentClient, sample_pdf: bytes, seal_id: str, pin: str) -> dict:
+    place = [{"type": "at", "page": 1, "x": 60, "y": 60}]
+    items = [{"document": await c.upload(sample_pdf), "placements": place} for _ in range(2)]
+    fut = await c.start("stamp.batch", {"origin": PORTAL, "documents": items})
+    req = await c.next_event("batch.approval.required")
+    for doc in req["documents"]:
+        await c.call("preview", {"request_id": req["request_id"], "index": doc["index"], "dpi": 36})
+    await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": pin})
+    return await asyncio.wait_for(fut, 120)
+
+
+async def test_batch_follows_the_timestamp_policy(
+    agent_factory, central, platform_seal, dev_pki, sample_pdf, tmp_path
+):
+    """stamp.batch asks the same TSA as a single stamp: the platform's, and a required TSA that is down fails
+    each document with TSA_UNREACHABLE instead of stamping it without trusted time."""
+    url, _ = central
+    client = PlatformClient(url, cache_dir=tmp_path / "platform-cache", grace_seconds=3600)
+    agent = await agent_factory(platform=client, require_platform=True, platform_url=url)
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    res = await _batch_of_two(c, sample_pdf, platform_seal, dev_pki.pin)
+    assert [d["status"] for d in res["documents"]] == ["stamped"] * 2
+    done = [e["params"] for e in c.events if e.get("method") == "batch.document"]
+    stamped = [p for p in done if p["status"] == "stamped"]
+    assert [p["timestamp"] for p in stamped] == ["tsa", "tsa"] and not c.frame_errors
+    records = [r for r in agent.ctx.audit.records() if r.event == "stamp"]
+    assert [r.detail["timestamp"] for r in records] == ["tsa", "tsa"]
+    ref = await c.upload(c.result_bytes(stamped[0]["document"]))
+    seal = (await c.call("verify", {"origin": PORTAL, "document": ref}))["report"]["seals"][0]
+    assert seal["checks"]["timestamp"]["status"] == "ok", seal["checks"]["timestamp"]
+    await c.close()
+
+    down = await agent_factory(
+        platform=client, platform_url=url, tsa_url="http://127.0.0.1:9/tsa", timestamp_required=True
+    )
+    c = await AgentClient.authed(down.url, EXT, down.secret)
+    res = await _batch_of_two(c, sample_pdf, platform_seal, dev_pki.pin)
+    assert [(d["status"], d["error"]["code"]) for d in res["documents"]] == [
+        ("failed", "TSA_UNREACHABLE")
+    ] * 2
+    assert not c.results
+    await c.close()
+
+
 async def test_usage_reaches_the_platform_signed_by_the_stamping_key(
     agent_factory, central, platform_seal, dev_pki, sample_pdf, tmp_path
 ):
