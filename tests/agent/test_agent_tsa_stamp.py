@@ -263,3 +263,26 @@ def test_tsa_down_refuses_unless_optional(dev_pki, samples, sample_pdf, tmp_path
         capsys, dev_pki, "sm2", src, dst, "--tsa", "http://127.0.0.1:9/api/v1/tsa", "--tsa-optional"
     )
     assert code == 0 and out["timestamp"] == "skipped" and dst.exists()
+
+
+def test_several_documents_each_report_their_timestamp(
+    platform, dev_pki, samples, sample_pdf, tmp_path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """`stamp IN… --out-dir`: every JSON line says how its time was set; a required TSA that is down fails
+    each document (exit 2) and writes nothing."""
+    ins = [_input(tmp_path, samples, sample_pdf, fmt) for fmt in ("pdf", "ofd")]
+    pin = tmp_path / "pin"
+    pin.write_text(dev_pki.pin + "\n")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    argv = ["stamp", *map(str, ins), "--out-dir", str(out_dir), "--token", f"soft:{dev_pki.tokens['sm2']}",
+            "--pin-file", str(pin), "--place", "page=1,x=60,y=60", "--json"]  # fmt: skip
+    assert main([*argv, "--tsa", platform + "/api/v1/tsa"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["status"], line["timestamp"]) for line in lines] == [("stamped", "tsa")] * 2
+    for line in lines:
+        Path(line["output"]).unlink()
+    assert main([*argv, "--tsa", "http://127.0.0.1:9/api/v1/tsa"]) == 2
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["error"]["code"] for line in lines] == ["TSA_UNREACHABLE"] * 2
+    assert not list(out_dir.iterdir())
