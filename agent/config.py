@@ -21,10 +21,11 @@ import platformdirs
 
 from agent.known_extensions import DEFAULT_ALLOWED_ORIGINS
 from formats.errors import SealBridgeError
+from formats.limits import MAX_DOCUMENT_BYTES, MAX_PAGES, MAX_PLACEMENTS, MiB
 
 APP_NAME = "sealbridge"
 DEFAULT_PORT = 18600
-MiB = 1024 * 1024
+
 
 CHROME_ORIGIN_RE = re.compile(r"^chrome-extension://[a-p]{32}$")
 MOZ_ORIGIN_RE = re.compile(r"^moz-extension://[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -45,14 +46,14 @@ def is_extension_origin(origin: str) -> bool:
 
 @dataclass
 class Limits:
-    max_document_bytes: int = 200 * MiB
+    max_document_bytes: int = MAX_DOCUMENT_BYTES
     max_chunks: int = 4096  # per document
     max_chunk_bytes: int = 4 * MiB  # one binary frame (header excluded)
     max_text_bytes: int = 1 * MiB  # one JSON-RPC text frame
     max_pending_documents: int = 8  # uploaded, not yet consumed, per connection
     max_pending_bytes: int = 256 * MiB  # all unconsumed uploads of one connection together
-    max_pages: int = 2000
-    max_placements: int = 64
+    max_pages: int = MAX_PAGES
+    max_placements: int = MAX_PLACEMENTS
     max_inflight_calls: int = 32  # per connection
     requests_per_minute: int = 30  # stamp/verify/preview per page origin
     approval_timeout_s: float = 300.0

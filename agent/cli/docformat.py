@@ -9,8 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 from formats.errors import SealBridgeError
-
-MAX_DOCUMENT_BYTES = 200 * 1024 * 1024  # DESIGN §4: document limit 200 MiB
+from formats.limits import MAX_DOCUMENT_BYTES
 
 
 def read_document(path: str | Path) -> bytes:
