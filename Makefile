@@ -2,8 +2,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # Debian packages the tests use: SoftHSM2 (PKCS#11 token), OpenSC's pkcs11-tool, Chromium (browser e2e),
-# a CJK font (seal pictures), PostgreSQL (central platform suite), Node.js (extension unit tests).
-TEST_DEBS := softhsm2 opensc chromium fonts-wqy-zenhei postgresql
+# a CJK font (seal pictures), PostgreSQL (central platform suite), Node.js (extension unit tests),
+# the PDF engines recipients use (poppler-utils: pdftoppm/pdfsig, mupdf-tools: mutool), qpdf, Firefox ESR.
+TEST_DEBS := softhsm2 opensc chromium fonts-wqy-zenhei postgresql poppler-utils mupdf-tools qpdf firefox-esr
 DEMO_DEBS := fonts-wqy-zenhei
 
 .PHONY: venv demo test test-fast test-browser lint format deb system-deps-test system-deps-demo
@@ -19,6 +20,7 @@ $(VENV)/.installed: pyproject.toml
 system-deps-test:
 	@installer/ensure-debs.sh $(TEST_DEBS)
 	@command -v node >/dev/null || installer/ensure-debs.sh nodejs
+	@command -v npm >/dev/null || installer/ensure-debs.sh npm
 
 system-deps-demo:
 	@installer/ensure-debs.sh $(DEMO_DEBS)

@@ -32,6 +32,7 @@ MAX_PICTURE_PIXELS = 4000 * 4000
 MAX_PICTURE_BYTES = 20 * 1024 * 1024
 MIN_SQUEEZE = 0.6  # narrowest characters on the arc before the font shrinks instead
 SUPERSAMPLE = 3  # draw large, then downscale: smooth ring and star edges
+_INK_LEVELS = 16  # coverage levels of the ink in the stored picture (a 4-bit palette)
 RASTER_FORMATS = {"PNG", "GIF", "BMP", "JPEG"}
 _TYPE_ALIASES = {"png": "PNG", "gif": "GIF", "bmp": "BMP", "jpg": "JPEG", "jpeg": "JPEG", "jpe": "JPEG"}
 
@@ -194,10 +195,27 @@ def draw_round_seal(
 
 
 def _finish(canvas: Image.Image, width_px: int, height_px: int, px_per_mm: float) -> bytes:
+    """Downscale the supersampled drawing and store it as a small indexed-colour PNG.
+
+    Everything drawn is SEAL_RED with soft edges, so the picture is exactly the ink colour at
+    _INK_LEVELS coverage levels: a 4-bit palette PNG whose tRNS entries carry the coverage. A 42 mm seal
+    at 12 px/mm (305 dpi) is about 16 KB this way instead of about 100 KB as 8-bit RGBA, and the seal
+    travels inside every signature that uses it.
+    """
     image = canvas.resize((width_px, height_px), Image.LANCZOS)
+    levels = image.getchannel("A").point(lambda v: round(v * (_INK_LEVELS - 1) / 255))
+    indexed = Image.frombytes("P", levels.size, levels.tobytes())
+    indexed.putpalette(bytes(SEAL_RED[:3]) * _INK_LEVELS)
     out = io.BytesIO()
     dpi = px_per_mm * 25.4
-    image.save(out, format="PNG", dpi=(dpi, dpi))
+    indexed.save(
+        out,
+        format="PNG",
+        dpi=(dpi, dpi),
+        bits=4,
+        optimize=True,
+        transparency=bytes(round(i * 255 / (_INK_LEVELS - 1)) for i in range(_INK_LEVELS)),
+    )
     return out.getvalue()
 
 

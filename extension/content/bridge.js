@@ -114,7 +114,9 @@
     }
     let bytes = null;
     if (document !== undefined) {
-      if (!(document instanceof ArrayBuffer)) {
+      // Not `instanceof`: in Firefox the page's ArrayBuffer belongs to the page's compartment, not to this
+      // content script's, so `instanceof ArrayBuffer` is false for every document a page sends.
+      if (Object.prototype.toString.call(document) !== "[object ArrayBuffer]") {
         fail(channel, id, "BAD_REQUEST", "document must be an ArrayBuffer", "文档格式错误");
         return;
       }
@@ -122,7 +124,9 @@
         fail(channel, id, "DOC_TOO_LARGE", "document larger than 200 MiB", "文档超过 200 MiB");
         return;
       }
-      bytes = new Uint8Array(document);
+      // Firefox: a view on the page's buffer cannot be made from here ("Permission denied to access property
+      // constructor"); a structured clone brings a copy into this compartment. Chromium needs no copy.
+      bytes = new Uint8Array(document instanceof ArrayBuffer ? document : structuredClone(document));
     }
     const key = `${channel}:${id}`;
     if (inflight.has(key)) return;

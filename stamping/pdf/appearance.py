@@ -1,8 +1,10 @@
 """The seal picture as a widget appearance: a transparent image at its true size, no border, no text.
 
-pyHanko draws it (StaticStampStyle with a PdfImage background, margins 0, border 0, full opacity).
-Strips of a riding seam are crops of the same picture. On pages shown turned by /Rotate the picture is
-turned the other way, so the seal stands upright for the reader.
+Each widget's normal appearance (/AP /N) is a form XObject with /BBox [0 0 w h] that paints one image
+XObject (seal_image: indexed colour + soft mask) over the whole box. Widgets showing the same crop share
+the image object, also across the seals of one request (each a later incremental update of the same file). Strips of a riding seam are crops of the same picture. On pages shown
+turned by /Rotate the picture is turned the other way, so the seal stands upright for the reader.
+Pictures sharper than needed are reduced to _PX_PER_MM at their true size (above 300 dpi).
 """
 
 from __future__ import annotations
@@ -11,18 +13,21 @@ import io
 from dataclasses import dataclass
 
 from PIL import Image, ImageChops
-from pyhanko.pdf_utils import generic, layout
-from pyhanko.pdf_utils.images import PdfImage
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
-from pyhanko.stamp import StaticStampStyle
 
 from formats.errors import SealBridgeError
+from stamping.pdf.seal_image import EncodedSealImage, encode_seal_image
 from stamping.sealview import picture_png
 
 # A picture without an alpha channel (JPEG, BMP, an opaque PNG) has paper-white around the seal:
 # pixels this close to white become transparent so the text under the seal stays readable.
 _WHITE_THRESHOLD = 235
 _MAX_PIXELS = 4096 * 4096
+# 12 px/mm is 305 dpi: print quality. Sharper pictures only make the PDF bigger.
+_PX_PER_MM = 12.0
+_REDUCE_ABOVE_PX_PER_MM = 16.0
 
 
 @dataclass(frozen=True)
@@ -88,31 +93,36 @@ def crop_image(img: Image.Image, crop: Crop) -> Image.Image:
     return out
 
 
+def fit_resolution(img: Image.Image, width_mm: float, height_mm: float) -> Image.Image:
+    """The picture at about _PX_PER_MM for its true size, when it is much sharper than that."""
+    if width_mm <= 0 or height_mm <= 0:
+        return img
+    if img.width / width_mm <= _REDUCE_ABOVE_PX_PER_MM and img.height / height_mm <= _REDUCE_ABOVE_PX_PER_MM:
+        return img
+    size = (max(1, round(width_mm * _PX_PER_MM)), max(1, round(height_mm * _PX_PER_MM)))
+    return img.resize(size, Image.LANCZOS)
+
+
 class AppearanceFactory:
-    """Makes pyHanko stamp styles for one seal picture, one per distinct crop (cached)."""
+    """Makes the seal appearances for one seal picture: one encoded image and one image object per crop."""
 
     def __init__(self, image: Image.Image) -> None:
         self._image = image
-        self._styles: dict[tuple[Crop, float, float], StaticStampStyle] = {}
+        self._encoded: dict[Crop, EncodedSealImage] = {}
+        # (object number, generation) of each crop's image, once written. The seals of one request are
+        # successive incremental updates of the same file, so a later revision can point at the image an
+        # earlier one wrote instead of carrying it again (the earlier objects stay unchanged).
+        self._image_ids: dict[Crop, tuple[int, int]] = {}
 
-    def style(self, crop: Crop, width_pt: float, height_pt: float) -> StaticStampStyle:
-        key = (crop, round(width_pt, 3), round(height_pt, 3))
-        style = self._styles.get(key)
-        if style is None:
-            picture = PdfImage(crop_image(self._image, crop), box=layout.BoxConstraints(width_pt, height_pt))
-            style = StaticStampStyle(
-                border_width=0,
-                background=picture,
-                background_opacity=1.0,
-                background_layout=layout.SimpleBoxLayoutRule(
-                    x_align=layout.AxisAlignment.ALIGN_MID,
-                    y_align=layout.AxisAlignment.ALIGN_MID,
-                    margins=layout.Margins.uniform(0),
-                    inner_content_scaling=layout.InnerScaling.STRETCH_FILL,
-                ),
-            )
-            self._styles[key] = style
-        return style
+    def encoded(self, crop: Crop) -> EncodedSealImage:
+        enc = self._encoded.get(crop)
+        if enc is None:
+            enc = self._encoded[crop] = encode_seal_image(crop_image(self._image, crop))
+        return enc
+
+    def style(self, crop: Crop) -> SealStampStyle:
+        """For pyHanko's PdfSigner(stamp_style=...): it draws the first widget with this."""
+        return SealStampStyle(self, crop)
 
     def apply(
         self,
@@ -122,8 +132,91 @@ class AppearanceFactory:
         width_pt: float,
         height_pt: float,
     ) -> None:
-        """Give a widget annotation its /AP /N (used for the widgets pyHanko does not draw itself)."""
-        stamp = self.style(crop, width_pt, height_pt).create_stamp(
-            writer, layout.BoxConstraints(width=width_pt, height=height_pt), {}
+        """Give a widget annotation its /AP /N."""
+        form = generic.StreamObject(
+            {
+                pdf_name("/Type"): pdf_name("/XObject"),
+                pdf_name("/Subtype"): pdf_name("/Form"),
+                pdf_name("/BBox"): generic.ArrayObject(
+                    [generic.NumberObject(0), generic.NumberObject(0), _num(width_pt), _num(height_pt)]
+                ),
+                pdf_name("/Resources"): generic.DictionaryObject(
+                    {
+                        pdf_name("/XObject"): generic.DictionaryObject(
+                            {pdf_name("/Seal"): self._image_ref(writer, crop)}
+                        )
+                    }
+                ),
+            },
+            stream_data=f"q {_fmt(width_pt)} 0 0 {_fmt(height_pt)} 0 0 cm /Seal Do Q".encode("ascii"),
         )
-        stamp.apply_appearance(annot)
+        annot[pdf_name("/AP")] = generic.DictionaryObject({pdf_name("/N"): writer.add_object(form)})
+
+    def _image_ref(self, writer: BasePdfFileWriter, crop: Crop) -> generic.IndirectObject:
+        known = self._image_ids.get(crop)
+        if known is not None:
+            return generic.IndirectObject(known[0], known[1], writer)
+        ref = _add_image(writer, self.encoded(crop))
+        self._image_ids[crop] = (ref.idnum, ref.generation)
+        return ref
+
+
+class SealStampStyle:
+    """The part of pyHanko's stamp-style interface its signer uses: create_stamp(...).apply_appearance."""
+
+    def __init__(self, factory: AppearanceFactory, crop: Crop) -> None:
+        self._factory, self._crop = factory, crop
+
+    def create_stamp(self, writer: BasePdfFileWriter, box: object, text_params: object) -> _SealStamp:
+        return _SealStamp(self._factory, self._crop, writer)
+
+
+class _SealStamp:
+    def __init__(self, factory: AppearanceFactory, crop: Crop, writer: BasePdfFileWriter) -> None:
+        self._factory, self._crop, self._writer = factory, crop, writer
+
+    def apply_appearance(self, annot: generic.DictionaryObject) -> None:
+        x0, y0, x1, y1 = (float(v) for v in annot["/Rect"])
+        self._factory.apply(self._writer, annot, self._crop, abs(x1 - x0), abs(y1 - y0))
+
+
+def _add_image(writer: BasePdfFileWriter, enc: EncodedSealImage) -> generic.IndirectObject:
+    def image(colour_space: generic.PdfObject, bits: int, data: bytes, colors: int = 1) -> dict:
+        return {
+            pdf_name("/Type"): pdf_name("/XObject"),
+            pdf_name("/Subtype"): pdf_name("/Image"),
+            pdf_name("/Width"): generic.NumberObject(enc.width),
+            pdf_name("/Height"): generic.NumberObject(enc.height),
+            pdf_name("/ColorSpace"): colour_space,
+            pdf_name("/BitsPerComponent"): generic.NumberObject(bits),
+            pdf_name("/Filter"): pdf_name("/FlateDecode"),
+            pdf_name("/DecodeParms"): generic.DictionaryObject(
+                {
+                    pdf_name("/Predictor"): generic.NumberObject(15),
+                    pdf_name("/Colors"): generic.NumberObject(colors),
+                    pdf_name("/BitsPerComponent"): generic.NumberObject(bits),
+                    pdf_name("/Columns"): generic.NumberObject(enc.width),
+                }
+            ),
+        }
+
+    smask = generic.StreamObject(image(pdf_name("/DeviceGray"), 4, enc.alpha), encoded_data=enc.alpha)
+    indexed = generic.ArrayObject(
+        [
+            pdf_name("/Indexed"),
+            pdf_name("/DeviceRGB"),
+            generic.NumberObject(len(enc.palette) // 3 - 1),
+            generic.ByteStringObject(enc.palette),
+        ]
+    )
+    colour = image(indexed, enc.bits, enc.colour)
+    colour[pdf_name("/SMask")] = writer.add_object(smask)
+    return writer.add_object(generic.StreamObject(colour, encoded_data=enc.colour))
+
+
+def _num(v: float) -> generic.PdfObject:
+    return generic.FloatObject(round(v, 4))
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4f}".rstrip("0").rstrip(".")

@@ -43,7 +43,7 @@ from formats.errors import SealBridgeError
 from formats.ses.parse import parse_seal
 from formats.ses.verify import check_seal_usable
 from stamping.options import StampOptions, StampResult
-from stamping.pdf.appearance import AppearanceFactory, load_seal_image
+from stamping.pdf.appearance import AppearanceFactory, fit_resolution, load_seal_image
 from stamping.pdf.geometry import PageGeometry
 from stamping.pdf.keywords import find_keyword
 from stamping.pdf.layout import SealSpot, Widget, resolve
@@ -71,8 +71,9 @@ def stamp(
         signed_at = signed_at.replace(tzinfo=UTC)
     seal_obj = parse_seal(bytes(seal))
     check_seal_usable(seal_obj, signer.certificate, signed_at)
-    factory = AppearanceFactory(load_seal_image(seal_obj.picture.type, seal_obj.picture.data))
     w_mm, h_mm = float(seal_obj.picture.width_mm), float(seal_obj.picture.height_mm)
+    picture = load_seal_image(seal_obj.picture.type, seal_obj.picture.data)
+    factory = AppearanceFactory(fit_resolution(picture, w_mm, h_mm))
 
     reader = _open_reader(io.BytesIO(data))
     geometries = page_geometries(reader)
@@ -241,7 +242,7 @@ def _sign_one(
         sig_field_name=name,
         on_page=first.page_index,
         box=first.rect.as_tuple(),  # type: ignore[arg-type]
-        combine_annotation=False,
+        combine_annotation=len(spot.widgets) == 1,
         # lock: a PDF 2.0 field lock over all fields with P=1, so no later change or seal is allowed.
         field_mdp_spec=FieldMDPSpec(action=FieldMDPAction.ALL) if lock else None,
         doc_mdp_update_value=MDPPerm.NO_CHANGES if lock else None,
@@ -250,7 +251,7 @@ def _sign_one(
         meta,
         signer=PdfCmsSigner(signer, seal_der),
         timestamper=HTTPTimeStamper(options.timestamp_url) if options.timestamp_url else None,
-        stamp_style=factory.style(first.crop, first.rect.width, first.rect.height),
+        stamp_style=factory.style(first.crop),  # type: ignore[arg-type]
         new_field_spec=field_spec,
     )
     if not in_place:
@@ -286,7 +287,7 @@ async def _run_signing(
     )
     tbs = session.prepare_tbs_document(validation_info=validation_info, bytes_reserved=reserved)
     if extra_widgets:
-        _add_widgets(writer, pdf_signer.signature_meta.field_name or "", extra_widgets, factory)
+        _link_widgets(writer, pdf_signer.signature_meta.field_name or "", extra_widgets, factory)
     if in_place:
         prepared, output = tbs.digest_tbs_document(in_place=True)
     else:
@@ -303,9 +304,15 @@ async def _run_signing(
     output.flush()
 
 
-def _add_widgets(
+def _link_widgets(
     writer: IncrementalPdfFileWriter, field_name: str, widgets: list[Widget], factory: AppearanceFactory
 ) -> None:
+    """The further widgets of one field (keyword hits, seam strips), each a kid with /Parent.
+
+    A seal with one widget is a merged field-widget dictionary instead (combine_annotation): poppler
+    (22.x) reports a signature whose only kid has /Parent as unsigned, and MuPDF draws no widget that is
+    not linked to its field, so the merged form is the one every reader handles.
+    """
     found = [ref for name, _, ref in enumerate_sig_fields(writer, with_name=field_name)]
     if len(found) != 1:
         raise SealBridgeError(
@@ -313,7 +320,8 @@ def _add_widgets(
         )
     field_ref = found[0]
     kids = field_ref.get_object()["/Kids"]
-    # pyHanko's own widget lacks /Parent; a field with several widgets needs it on every kid (ISO 32000 §12.7.4).
+    # pyHanko's own widget lacks /Parent, which ISO 32000 §12.7.4 requires of every kid. MuPDF then does
+    # not see the widget as part of the signature field and draws nothing for it.
     kids[0].get_object()[pdf_name("/Parent")] = field_ref
     for wdg in widgets:
         page_ref, _ = writer.find_page_for_modification(wdg.page_index)

@@ -61,17 +61,11 @@ def portal_page(browser: Browser) -> Iterator[Any]:
 @pytest.fixture(scope="package")
 def documents(env: Environment) -> dict[str, bytes]:
     """A 3-page contract PDF and a 2-page OFD (both with the keyword 盖章处), served at /files/<name>."""
-    from tests.support.ofd_maker import make_ofd, text_object
-    from tests.support.pdf_maker import PageSpec, contract_pdf, make_pdf
+    from tests.support.e2e_env import journey_documents
+    from tests.support.pdf_maker import PageSpec, make_pdf
 
     docs = {
-        "contract.pdf": contract_pdf(3),
-        "form.ofd": make_ofd(
-            [
-                text_object("企业登记申请表 第一页", 20, 30, size=6),
-                text_object("申请单位（盖章处）：示例科技有限公司", 20, 200, size=5, oid=301),
-            ]
-        ),
+        **journey_documents(),
         # 9 MiB: more than two 4 MiB chunks between page, content script, worker and agent
         "large.pdf": make_pdf(
             [PageSpec(lines=[(72, 780, "Annex with a large scan")])], filler_bytes=9 * 1024 * 1024

@@ -271,13 +271,34 @@ class AgentProcess:
         return json.loads(out.stdout)["records"]
 
 
-def write_native_host(user_data_dir: Path, home: Path, env: dict[str, str]) -> Path:
-    """The host manifest where Chromium looks for a profile's hosts, and the executable wrapper it names."""
-    wrapper = home / "native-host.sh"
+def write_host_wrapper(wrapper: Path, env: dict[str, str]) -> Path:
+    """The executable a host manifest names: `sealbridge native-host` with the agent's home and code."""
     exports = "".join(f"export {k}={json.dumps(env[k])}\n" for k in ("SEALBRIDGE_HOME", "PYTHONPATH"))
     cmd = " ".join(json.dumps(a) for a in SEALBRIDGE)
     wrapper.write_text(f'#!/bin/sh\n{exports}cd {json.dumps(str(REPO))}\nexec {cmd} native-host "$@"\n')
     wrapper.chmod(0o700)
+    return wrapper
+
+
+def journey_documents() -> dict[str, bytes]:
+    """A 3-page contract PDF and a 2-page OFD (both with the keyword 盖章处) for the stamping journeys."""
+    from tests.support.ofd_maker import make_ofd, text_object
+    from tests.support.pdf_maker import contract_pdf
+
+    return {
+        "contract.pdf": contract_pdf(3),
+        "form.ofd": make_ofd(
+            [
+                text_object("企业登记申请表 第一页", 20, 30, size=6),
+                text_object("申请单位（盖章处）：示例科技有限公司", 20, 200, size=5, oid=301),
+            ]
+        ),
+    }
+
+
+def write_native_host(user_data_dir: Path, home: Path, env: dict[str, str]) -> Path:
+    """The host manifest where Chromium looks for a profile's hosts, and the executable wrapper it names."""
+    wrapper = write_host_wrapper(home / "native-host.sh", env)
     hosts = user_data_dir / "NativeMessagingHosts"
     hosts.mkdir(parents=True, exist_ok=True)
     manifest = {
