@@ -100,8 +100,15 @@ async def post_verify(request: web.Request) -> web.Response:
     async with request.app[
         VERIFY_SLOTS
     ]:  # bounded CPU: a burst of documents queues instead of starving status
+        # The report names the platform that answered for the seals' status: this one, by its status key.
+        platform = {
+            "url": f"{request.scheme}://{request.host}",
+            "certificate_sha256": next(
+                (p.cert_sha256 for p in central.identity.certificates() if p.role == "status"), None
+            ),
+        }
         report = await loop.run_in_executor(
-            None, verify_document, central.db, data, central.settings.trust_anchors
+            None, verify_document, central.db, data, central.settings.trust_anchors, platform
         )
     return json_response(report)
 

@@ -33,13 +33,15 @@ def status_lookup_for(db: Database) -> StatusLookup:
     def lookup(esid: str, signed_at: datetime | None, cert_der: bytes | None = None) -> Check:
         body = db.run_sync(seal_status, esid, signed_at, utcnow(), write=False)
         if body is None:
-            return Check.unknown(f"seal {esid} was not made by this platform")
+            return Check.unknown("PLATFORM_SEAL_NOT_REGISTERED", esid=esid)
         return body_check(body, cert_der, signed_at)
 
     return lookup
 
 
-def verify_document(db: Database, data: bytes, trust_anchors: list[bytes]) -> dict[str, Any]:
+def verify_document(
+    db: Database, data: bytes, trust_anchors: list[bytes], platform: dict[str, Any] | None = None
+) -> dict[str, Any]:
     fmt = sniff(data)
     try:
         module = importlib.import_module(f"stamping.{fmt}")
@@ -48,6 +50,8 @@ def verify_document(db: Database, data: bytes, trust_anchors: list[bytes]) -> di
         raise SealBridgeError(
             "DOC_UNSUPPORTED", f"{fmt.upper()} verification is not available in this build"
         ) from None
-    options = VerifyOptions(trust_anchors=list(trust_anchors), status_lookup=status_lookup_for(db))
+    options = VerifyOptions(
+        trust_anchors=list(trust_anchors), status_lookup=status_lookup_for(db), platform=platform
+    )
     report = verify(data, options)
     return report.to_dict()

@@ -2,7 +2,7 @@
 
 18 characters from a 31-character alphabet (digits and capitals without I, O, Z, S, V); the last one is a
 check character computed from the first 17 with weights 3^i mod 31. One home for the rule: the platform
-validates companies with it, the dev PKI makes its demo company code with it.
+validates companies with it, the verifier reads USCCs from certificates, the dev PKI makes its demo code.
 """
 
 from __future__ import annotations
@@ -36,3 +36,9 @@ def validate_uscc(value: str) -> str:
     if check_character(code[:17]) != code[17]:
         raise SealBridgeError("BAD_REQUEST", "USCC check character is wrong (GB 32100)")
     return code
+
+
+def is_uscc(value: str) -> bool:
+    """True for an 18-character code with a correct GB 32100 check character."""
+    code = value.strip().upper() if isinstance(value, str) else ""
+    return len(code) == 18 and all(c in ALPHABET for c in code) and check_character(code[:17]) == code[17]

@@ -46,6 +46,11 @@ class VerifyOptions:
     extra_certs: list[bytes] = field(default_factory=list)  # DER certs for signatures that carry none
     status_lookup: StatusLookup | None = None
     now: datetime | None = None  # default: now, UTC
+    #: The platform the status lookup asks, for the report's policy: {"url": …, "certificate_sha256": …}.
+    platform: dict[str, str | None] | None = None
+    document_name: str | None = None  # for the report's `document`; never used to pick the format
+    #: (SM3 hex, SHA-256 hex) when the caller hashed the bytes already (the agent hashes uploads as they arrive).
+    document_digests: tuple[str, str] | None = None
 
 
 @dataclass

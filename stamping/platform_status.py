@@ -25,7 +25,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from stamping.report import Check
+from stamping.messages import render
+from stamping.report import Check, Reason, reason
 
 # -- time format -------------------------------------------------------------------------------------------
 
@@ -91,14 +92,23 @@ def status_at(
 
 def cert_may_use(body: Mapping[str, Any], cert_der: bytes, at: datetime) -> tuple[bool | None, str]:
     """(True, why) for a holder or a certificate authorized at `at`; (False, why) otherwise;
-    (None, why) when the body does not say (a platform that predates holder_certs)."""
+    (None, why) when the body does not say (a platform that predates holder_certs). `why` in English."""
+    allowed, why = cert_use(body, cert_der, at)
+    if why is None:
+        return allowed, "the platform's answer does not list who may use the seal"
+    return allowed, render(why.code, why.params, "en")
+
+
+def cert_use(body: Mapping[str, Any], cert_der: bytes, at: datetime) -> tuple[bool | None, Reason | None]:
+    """As cert_may_use, with the reason as a report code (CERT_HOLDS_SEAL, CERT_AUTHORIZED,
+    CERT_AUTHORIZATION_NOT_COVERING, CERT_NOT_HOLDER_NOR_AUTHORIZED; None when the body does not say)."""
     holders = body.get("holder_certs")
     grants = body.get("authorizations")
     if not isinstance(holders, list) or not isinstance(grants, list):
-        return None, "the platform's answer does not list who may use the seal"
+        return None, None
     sha = hashlib.sha256(bytes(cert_der)).hexdigest()
     if sha in holders:
-        return True, "the signer certificate holds the seal"
+        return True, reason("CERT_HOLDS_SEAL")
     t = platform_time(at)
     seen = False
     for grant in grants:
@@ -112,19 +122,22 @@ def cert_may_use(body: Mapping[str, Any], cert_der: bytes, at: datetime) -> tupl
             end = revoked
         # Signing times often carry whole seconds: one in the second of the grant counts as after it.
         if start[:19] <= t[:19] and t < end:
-            return True, f"the signer certificate is authorized from {start} until {end}"
+            return True, reason("CERT_AUTHORIZED", not_before=start, not_after=end)
     if seen:
-        return False, f"the signer certificate's authorization does not cover {t} (ended, withdrawn or later)"
-    return False, "the signer certificate neither holds the seal nor is authorized to use it"
+        return False, reason("CERT_AUTHORIZATION_NOT_COVERING", at=t)
+    return False, reason("CERT_NOT_HOLDER_NOR_AUTHORIZED")
 
 
 # -- status -> the report's check --------------------------------------------------------------------------
+
+# ETSI EN 319 102-1 sub-indication for a seal that was not active at the signing time.
+_AT_SIGNING_ETSI = {REVOKED: "REVOKED", SUSPENDED: "REVOKED", EXPIRED: "EXPIRED"}
 
 
 def describe_status(
     status: str, since: str | None, at: str | None = None, status_at_t: str | None = None, note: str = ""
 ) -> str:
-    """ "revoked now (since …), active at signing time (…)" — the detail of the platform_status check."""
+    """ "revoked now (since …), active at signing time (…)" — for error details and logs (English)."""
     text = f"{status} now" + (f" (since {since})" if since and status != ACTIVE else "")
     if at is not None:
         text += f", {status_at_t} at signing time ({at})"
@@ -140,22 +153,34 @@ def status_check(
     *,
     cert_der: bytes | None = None,
     signed_at: datetime | None = None,
-    note: str = "",
+    produced_at: str | None = None,
+    cached: bool = False,
 ) -> Check:
     """The report's platform_status: decided by the status at signing time when it is known, and, given the
     signer certificate, by whether it held or was authorized to use the seal then. Without a signing time an
-    active seal is ok and any other status unknown (the seal may have been fine when it was used)."""
-    text = describe_status(status, since, at, status_at_t, note)
+    active seal is ok and any other status unknown (the seal may have been fine when it was used).
+    Codes: PLATFORM_ACTIVE_AT_SIGNING / PLATFORM_NOT_ACTIVE_AT_SIGNING / PLATFORM_ACTIVE_NOW /
+    PLATFORM_NOT_ACTIVE_NOW, each with now_status, since and produced_at (report warnings read them)."""
+    common = {"now_status": status, "since": since if status != ACTIVE else None, "produced_at": produced_at}
+    notes = [reason("PLATFORM_CACHED_ANSWER", produced_at=produced_at)] if cached else []
     if at is None:
-        text += "; signing time unknown"
-        return Check.ok(text) if status == ACTIVE else Check.unknown(text)
+        if status == ACTIVE:
+            return Check.of("ok", [reason("PLATFORM_ACTIVE_NOW", **common), *notes])
+        # Not active now and no time to say whether the use came before: ETSI's REVOKED_NO_POE.
+        etsi = "REVOKED_NO_POE" if status in (REVOKED, SUSPENDED) else "SIG_CONSTRAINTS_FAILURE"
+        return Check.of("unknown", [reason("PLATFORM_NOT_ACTIVE_NOW", etsi=etsi, **common), *notes])
     if status_at_t != ACTIVE:
-        return Check.failed(text)
+        etsi = _AT_SIGNING_ETSI.get(str(status_at_t), "NOT_YET_VALID")
+        first = reason("PLATFORM_NOT_ACTIVE_AT_SIGNING", at=at, at_status=status_at_t, etsi=etsi, **common)
+        return Check.of("failed", [first, *notes])
+    first = reason("PLATFORM_ACTIVE_AT_SIGNING", at=at, **common)
     if cert_der is not None and signed_at is not None:
-        allowed, why = cert_may_use(body, cert_der, signed_at)
-        if allowed is False:
-            return Check.failed(f"{text}; {why}")
-    return Check.ok(text)
+        allowed, why = cert_use(body, cert_der, signed_at)
+        if allowed is False and why is not None:
+            return Check.of("failed", [why, first, *notes])
+        if why is not None:
+            notes.insert(0, why)
+    return Check.of("ok", [first, *notes])
 
 
 def body_check(
@@ -171,7 +196,17 @@ def body_check(
         body.get("status_at"),
         cert_der=cert_der,
         signed_at=signed_at,
+        produced_at=body.get("produced_at"),
     )
+
+
+def error_check(error_code: str, esid: str) -> Check:
+    """The platform_status check when asking the platform failed with a SealBridgeError code."""
+    if error_code == "SEAL_NOT_FOUND":
+        return Check.unknown("PLATFORM_SEAL_NOT_REGISTERED", esid=esid)
+    if error_code == "PLATFORM_RESPONSE_INVALID":
+        return Check.failed("PLATFORM_RESPONSE_INVALID")
+    return Check.unknown("PLATFORM_UNREACHABLE", error_code=error_code)
 
 
 # -- the lookup a verifier is handed -----------------------------------------------------------------------

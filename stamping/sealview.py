@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from stamping.report import SealInfo
+from stamping.report import SealInfo, iso
 
 
 def picture_png(picture_type: str, data: bytes) -> bytes | None:
@@ -53,4 +53,21 @@ def seal_info(seal: Any) -> SealInfo:
         picture_png_base64=base64.b64encode(png).decode("ascii") if png else None,
         picture_width_mm=float(pic.width_mm) if pic is not None else None,
         picture_height_mm=float(pic.height_mm) if pic is not None else None,
+        made_at=iso(getattr(seal, "created", None)),
+        valid_from=iso(getattr(seal, "valid_start", None)),
+        valid_to=iso(getattr(seal, "valid_end", None)),
+        maker=_maker_name(getattr(seal, "maker_cert", b"")),
     )
+
+
+def _maker_name(cert_der: bytes) -> str | None:
+    if not cert_der:
+        return None
+    try:
+        from asn1crypto import x509
+
+        from stamping.certnames import display_name
+
+        return display_name(x509.Certificate.load(cert_der).subject) or None
+    except Exception:  # noqa: BLE001 - a damaged maker certificate fails the seal check; no name here
+        return None

@@ -6,15 +6,19 @@ Exit codes: 0 valid, 1 invalid, 3 indeterminate or no seals, 2 error.
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from agent.cli.common import add_json_flag, command, print_json
 from agent.cli.docformat import format_module, read_document, sniff
 from formats.errors import SealBridgeError
+from stamping.messages import Lang
 from stamping.options import VerifyOptions
 from stamping.platform_status import StatusLookup
 from stamping.report import Report
+from stamping.reporttext import report_lines
 
 _CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 
@@ -28,6 +32,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cert", action="append", default=[], metavar="CERT",
                    help="extra certificate, e.g. for a bare signature that carries none (repeatable)")  # fmt: skip
     p.add_argument("--platform", metavar="URL", help="central platform for the seals' status")
+    p.add_argument(
+        "--lang",
+        choices=("zh", "en"),
+        default=None,
+        help="language of the human-readable report (default: from the locale, LANG/LC_ALL)",
+    )
     add_json_flag(p)
     p.set_defaults(func=cmd_verify)
 
@@ -55,28 +65,43 @@ def _status_lookup(url: str) -> StatusLookup:
     return make_status_lookup(url)
 
 
-def _print_text(report: Report, path: str) -> None:
-    print(f"{path}: {report.format.upper()} {report.verdict}")
-    for seal in report.seals:
-        who = seal.signer.subject if seal.signer else "?"
-        name = f"{seal.seal.name} ({seal.seal.esID})" if seal.seal else "digital signature"
-        print(f"  [{seal.id}] {seal.verdict}: {name}, signer {who}, signed {seal.signed_at or '?'}")
-        for check_name, check in seal.checks.items():
-            print(f"      {check_name:16} {check.status:8} {check.detail}")
+def locale_language(environ: Mapping[str, str] | None = None) -> Lang:
+    """zh when the locale says Chinese (LC_ALL, LC_MESSAGES, LANG, LANGUAGE in POSIX order), else en."""
+    env = os.environ if environ is None else environ
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        value = env.get(var)
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+def _print_text(report: Report, path: str, lang: Lang) -> None:
+    for line in report_lines(report.to_dict(), lang, path):
+        print(line)
 
 
 @command
 def cmd_verify(args: argparse.Namespace) -> int:
     data = read_document(args.file)
     module = format_module(sniff(data))
+    lookup = _status_lookup(args.platform) if args.platform else None
+    client = getattr(lookup, "client", None)
     options = VerifyOptions(
         trust_anchors=[c for spec in args.trust for c in load_cert_files(spec)],
         extra_certs=[c for spec in args.cert for c in load_cert_files(spec)],
-        status_lookup=_status_lookup(args.platform) if args.platform else None,
+        status_lookup=lookup,
+        document_name=Path(args.file).name,
     )
     report = module.verify(data, options)
+    if args.platform:
+        # After verifying: a platform certificate pinned on first use is known only now.
+        pinned = list(getattr(client, "trusted_fingerprints", []) or [])
+        report.policy["platform"] = {
+            "url": args.platform,
+            "certificate_sha256": pinned[0] if pinned else None,
+        }
     if args.json:
         print_json(report.to_dict())
     else:
-        _print_text(report, args.file)
+        _print_text(report, args.file, args.lang or locale_language())
     return report.exit_code

@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from formats.errors import SealBridgeError
-from stamping.platform_status import describe_status, platform_time, status_at, status_check
+from stamping.platform_status import (
+    describe_status,
+    parse_platform_time,
+    platform_time,
+    status_at,
+    status_check,
+)
 from stamping.report import Check
 
 # The error a stamp is refused with when the seal is not active now.
@@ -41,7 +47,10 @@ class StatusAnswer:
         return describe_status(self.status, self.since, self.at, self.status_at, self.note)
 
     def to_check(self, cert_der: bytes | None = None, signed_at: datetime | None = None) -> Check:
-        """The report's platform_status (stamping.platform_status.status_check)."""
+        """The report's platform_status (stamping.platform_status.status_check). An answer asked for a
+        signing time is judged at that time, also when the caller does not repeat it."""
+        if self.at is not None and signed_at is None:
+            signed_at = parse_platform_time(self.at)
         return status_check(
             self.body,
             self.status,
@@ -50,7 +59,8 @@ class StatusAnswer:
             self.status_at,
             cert_der=cert_der,
             signed_at=signed_at,
-            note=self.note,
+            produced_at=self.produced_at,
+            cached=self.from_cache,
         )
 
     def refusal(self) -> SealBridgeError | None:

@@ -25,7 +25,7 @@ from agent.platform.trust import EnvelopeTrust
 from agent.platform.usage_queue import UsageQueue, record_from_keywords
 from formats.errors import SealBridgeError
 from formats.gm.keys import load_certificates
-from stamping.platform_status import cert_may_use, parse_platform_time, platform_time
+from stamping.platform_status import cert_may_use, error_check, parse_platform_time, platform_time
 from stamping.report import Check
 
 CLOCK_SKEW_S = 300  # a live answer may be this old (proxy caches) or this far in the future (clock skew)
@@ -50,6 +50,11 @@ class PlatformClient:
         self.status_cache = StatusCache(self.cache_dir / "status" if self.cache_dir else None, grace_seconds)
         self.usage = UsageQueue(self.cache_dir / "usage-queue" if self.cache_dir else None)
         self.trust = EnvelopeTrust(self.base_url, trusted_certs, pin_file, pin_on_first_use)
+
+    @property
+    def trusted_fingerprints(self) -> list[str]:
+        """SHA-256 (hex) of the platform certificates whose signed answers this client accepts."""
+        return sorted(self.trust.trusted)
 
     @classmethod
     def from_config(cls, cfg: Any) -> PlatformClient:
@@ -132,11 +137,7 @@ class PlatformClient:
         try:
             return (await self.status(esid, signed_at)).to_check(cert_der, signed_at)
         except SealBridgeError as err:
-            if err.code == "SEAL_NOT_FOUND":
-                return Check.unknown(f"seal {esid} is not registered at {self.base_url}")
-            if err.code == "PLATFORM_RESPONSE_INVALID":
-                return Check.failed(f"{err.code}: {err.detail}")
-            return Check.unknown(f"{err.code}: {err.detail or err.message_en}")
+            return error_check(err.code, esid)
 
     async def seals_for_cert(self, cert_der: bytes) -> list[dict[str, Any]]:
         """Seals usable by this certificate (held or authorized), each with `seal_der` bytes."""

@@ -40,7 +40,7 @@ def make_status_lookup(
         try:
             return runner.run(client.status_check(esid, signed_at, cert_der), timeout + 5)
         except Exception as exc:  # noqa: BLE001 - a platform problem makes the check unknown, not a crash
-            return Check.unknown(f"platform status unavailable: {type(exc).__name__}")
+            return Check.unknown("PLATFORM_UNREACHABLE", error_code=type(exc).__name__)
 
     def close() -> None:
         runner.run(client.close(), 5)

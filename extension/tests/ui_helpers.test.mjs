@@ -9,7 +9,9 @@ globalThis.chrome = { i18n: { getMessage: (k) => `[${k}]`, getUILanguage: () => 
 const { formatMessage, currentLanguage } = await import("../ui/i18n.js");
 const { previewPages, sealKindLabel, sealOptionLabel } = await import("../ui/approve-view.js");
 const { tokenEvent } = await import("../background/policy.js");
-const { errorText, reasonOf } = await import("../ui/common.js");
+const { errorText, reasonOf, toneOf } = await import("../ui/common.js");
+const { useCatalogue } = await import("../ui/report-view.js");
+const { beijingTime } = await import("../common/report-text.js");
 
 const messages = (loc) => JSON.parse(readFileSync(new URL(`../_locales/${loc}/messages.json`, import.meta.url), "utf8"));
 
@@ -59,14 +61,31 @@ test("token events: a removal is named by the label its insertion (or tokens.lis
   assert.deepEqual(tokenEvent("token.removed", { token_id: "pkcs11:B" }, labels), { type: "removed", token: "pkcs11:B", label: "pkcs11:B" });
 });
 
-test("reasons: failed checks first; a valid seal has none; errors carry both languages and the code", () => {
+test("reasons: the deciding check in the reader's language; a valid seal has none; errors carry both languages and the code", () => {
+  useCatalogue(JSON.parse(readFileSync(new URL("../common/report-messages.json", import.meta.url), "utf8")));
   const seal = (verdict, checks) => ({ verdict, checks });
-  const tampered = seal("invalid", { integrity: { status: "failed", detail: "Document.xml digest differs" }, certificate: { status: "unknown", detail: "no anchors" } });
-  assert.equal(reasonOf(tampered), "[check_integrity]: Document.xml digest differs");
-  assert.equal(reasonOf(seal("indeterminate", { certificate: { status: "unknown", detail: "no anchors" } })), "[check_certificate]: no anchors");
-  assert.equal(reasonOf(seal("valid", { integrity: { status: "ok", detail: "" } })), "");
-  // "not applicable" (no timestamp added) is no reason for doubt
-  const noTs = seal("indeterminate", { timestamp: { status: "unknown", detail: "not applicable: no timestamp" }, platform_status: { status: "unknown", detail: "not registered" } });
-  assert.equal(reasonOf(noTs), "[check_platform_status]: not registered");
+  const tampered = seal("invalid", {
+    integrity: { status: "failed", applicable: true, reasons: [{ code: "REF_DIGEST_MISMATCH", file: "/Doc_0/Document.xml" }] },
+    certificate: { status: "unknown", applicable: true, reasons: [{ code: "NO_TRUST_ANCHORS" }] },
+  });
+  assert.equal(reasonOf(tampered, "zh"), "文档完整性：文件 /Doc_0/Document.xml 在盖章后被改动");
+  assert.equal(reasonOf(tampered, "en"), "Document integrity: The file /Doc_0/Document.xml was changed after sealing");
+  assert.equal(reasonOf(seal("valid", { integrity: { status: "ok", reasons: [{ code: "REFS_MATCH", count: 3, method: "SM3" }] } }), "zh"), "");
+  // a check that does not apply (no timestamp added) is no reason for doubt
+  const noTs = seal("indeterminate", {
+    timestamp: { status: "unknown", applicable: false, reasons: [{ code: "NA_NO_TIMESTAMP" }] },
+    platform_status: { status: "unknown", applicable: true, reasons: [{ code: "PLATFORM_UNREACHABLE", error_code: "PLATFORM_UNREACHABLE" }] },
+  });
+  assert.equal(reasonOf(noTs, "zh"), "平台登记状态：暂时无法连接印章平台（PLATFORM_UNREACHABLE），请稍后再试");
+  assert.equal(toneOf("valid", [{ code: "SEAL_REVOKED_AFTER_SIGNING", since: "2026-12-06T01:00:00Z" }]), "attention");
+  assert.equal(toneOf("valid", [{ code: "SIGNING_TIME_FROM_SIGNER_ONLY" }]), "valid");
   assert.equal(errorText({ code: "PIN_LOCKED", message_zh: "口令已锁定", message_en: "PIN locked" }), "口令已锁定 / PIN locked (PIN_LOCKED)");
+});
+
+test("Beijing time: ISO times in any zone, shown with the zone; other text as written", () => {
+  assert.equal(beijingTime("2026-12-06T01:31:23+00:00"), "2026-12-06 09:31:23 (UTC+8)");
+  assert.equal(beijingTime("2026-12-06T01:31:23.123456Z"), "2026-12-06 09:31:23 (UTC+8)");
+  assert.equal(beijingTime("2026-12-06T09:31:23+08:00"), "2026-12-06 09:31:23 (UTC+8)");
+  assert.equal(beijingTime(null), "—");
+  assert.equal(beijingTime("20200817111329Z"), "20200817111329Z");
 });

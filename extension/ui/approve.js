@@ -1,6 +1,7 @@
 // The approval window: the only place a PIN is typed. It shows who asks (origin from the browser, not the
 // page), what will be stamped (name, pages, size, SM3, a preview with the seal where it will land) and lets the
 // user choose the seal. The PIN goes from here to the service worker and on to the agent, nowhere else.
+import { beijingTime } from "../common/report-text.js";
 import { connectWorker, el, errorText, languageSwitch, loadLanguage, localize, t } from "./common.js";
 import { previewPages, sealKindLabel, sealOptionLabel } from "./approve-view.js";
 
@@ -49,7 +50,7 @@ function showSeal() {
     pic.hidden = true;
   }
   const meta = $("seal-meta");
-  meta.textContent = seal ? [sealKindLabel(seal.kind), `esID ${seal.esID ?? seal.id}`, seal.valid_to ? `${t("validUntil")} ${seal.valid_to.slice(0, 10)}` : ""].filter(Boolean).join(" · ") : "";
+  meta.textContent = seal ? [sealKindLabel(seal.kind), `esID ${seal.esID ?? seal.id}`, seal.valid_to ? `${t("validUntil")} ${beijingTime(seal.valid_to)}` : ""].filter(Boolean).join(" · ") : "";
   meta.title = seal?.cert_subject ?? "";
 }
 

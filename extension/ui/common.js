@@ -59,8 +59,6 @@ function concat(parts) {
   return out;
 }
 
-export const CHECK_ORDER = ["integrity", "signature", "seal", "signer_in_seal", "certificate", "platform_status", "changes_after", "timestamp"];
-
 /** An error from the worker or the agent, in both languages with its stable code. */
 export function errorText(e) {
   const zh = e?.message_zh ?? "";
@@ -69,54 +67,6 @@ export function errorText(e) {
   return `${zh}${zh && en ? " / " : ""}${en}${detail} (${e?.code ?? "ERROR"})`;
 }
 
-/** Why a seal is not valid, in one line: the failed checks first, else the ones that could not be confirmed. */
-export function reasonOf(seal) {
-  const checks = Object.entries(seal.checks ?? {});
-  const pick = (status) => checks.filter(([, c]) => c.status === status).map(([name, c]) => `${t(`check_${name}`)}: ${c.detail}`);
-  const failed = pick("failed");
-  if (failed.length) return failed.join("; ");
-  if (seal.verdict === "valid") return "";
-  return checks.filter(([, c]) => c.status === "unknown" && !notApplicable(c)).map(([name, c]) => `${t(`check_${name}`)}: ${c.detail}`).join("; ");
-}
-
-/** A check that does not apply to this seal (e.g. no timestamp was added) is not a doubt about it. */
-export const notApplicable = (c) => c.status !== "failed" && /^not applicable/i.test(c.detail ?? "");
-
-/** Render a verification report (the shared shape of docs/verification.md). */
-export function renderReport(container, report) {
-  container.replaceChildren();
-  const verdict = report.verdict;
-  container.append(el("div", { class: `verdict verdict-${verdict}`, id: "verdict", "data-verdict": verdict }, t(`verdict_${verdict}`)));
-  for (const seal of report.seals) {
-    const card = el("section", { class: `seal-card verdict-${seal.verdict}`, "data-seal": seal.id, "data-verdict": seal.verdict });
-    const pic = seal.seal?.picture_png_base64
-      ? el("img", { class: "seal-picture", alt: seal.seal.name, src: `data:image/png;base64,${seal.seal.picture_png_base64}` })
-      : el("div", { class: "seal-picture none" }, "—");
-    const facts = el("dl", { class: "facts compact" });
-    const fact = (label, value) => value && facts.append(el("dt", {}, label), el("dd", {}, value));
-    fact(t("sealHolder"), seal.seal ? `esID ${seal.seal.esID} · V${seal.seal.version}` : "");
-    fact(t("signerLabel"), seal.signer?.subject ?? "");
-    fact(t("signedAtLabel"), seal.signed_at ?? "");
-    const head = el(
-      "div",
-      { class: "seal-head" },
-      el("h2", {}, seal.seal ? seal.seal.name : seal.id, " ", el("span", { class: "badge" }, t(`verdict_${seal.verdict}`))),
-      facts,
-    );
-    const reason = reasonOf(seal);
-    const table = el("table", { class: "checks" });
-    for (const name of CHECK_ORDER) {
-      const c = seal.checks[name];
-      if (!c) continue;
-      table.append(
-        el("tr", { class: notApplicable(c) ? "check-na" : `check-${c.status}`, "data-check": name }, el("td", {}, t(`check_${name}`)), el("td", { class: "status" }, t(notApplicable(c) ? "status_na" : `status_${c.status}`)), el("td", { class: "detail" }, c.detail)),
-      );
-    }
-    card.append(el("div", { class: "seal-top" }, pic, head));
-    if (reason) card.append(el("p", { class: "reason" }, el("strong", {}, `${t("verdictReason")}: `), reason));
-    card.append(table);
-    container.append(card);
-  }
-}
+export { CHECK_ORDER, loadCatalogue, reasonOf, renderReport, toneOf } from "./report-view.js";
 
 export { CHUNK_BYTES };

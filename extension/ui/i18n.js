@@ -43,6 +43,11 @@ export async function loadLanguage() {
   return current;
 }
 
+/** The report catalogue's language for the page's language: "zh" or "en". */
+export function reportLanguage() {
+  return (current ?? currentLanguage()) === "zh_CN" ? "zh" : "en";
+}
+
 export async function setLanguage(lang) {
   if (lang === "auto") await ext.storage.local.remove("uiLanguage");
   else if (Object.hasOwn(LANGUAGES, lang)) await ext.storage.local.set({ uiLanguage: lang });

@@ -1,22 +1,25 @@
 // The verify page: a dropped or chosen file (or one handed over by the context menu) goes to the agent, the
 // report comes back and is shown with the seal pictures; it exports as JSON, and as PDF through printing.
-import { connectWorker, errorText, languageSwitch, loadLanguage, localize, renderReport, t } from "./common.js";
+import { connectWorker, errorText, languageSwitch, loadCatalogue, loadLanguage, localize, renderReport, t } from "./common.js";
+import { reportLanguage } from "./i18n.js";
 
 const worker = connectWorker();
 let lastReport = null;
 let lastName = "document";
 
+const fileLine = (name) => `${t("verifyFile")}${reportLanguage() === "zh" ? "：" : ": "}${name}`;
+
 async function verifyBytes(bytes, name) {
   const message = document.getElementById("message");
   message.textContent = "";
-  document.getElementById("filename").textContent = `${t("verifyFile")}: ${name}`;
+  document.getElementById("filename").textContent = fileLine(name);
   document.getElementById("report").replaceChildren();
   document.body.dataset.state = "verifying";
   lastName = name;
   try {
     const { result } = await worker.request("verify", { name, format: bytes[0] === 0x25 ? "pdf" : "ofd" }, bytes);
     lastReport = result;
-    renderReport(document.getElementById("report"), result);
+    renderReport(document.getElementById("report"), result, reportLanguage());
     document.getElementById("exports").hidden = false;
   } catch (e) {
     lastReport = null;
@@ -38,11 +41,11 @@ function download(name, blob) {
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
-  await loadLanguage();
+  await Promise.all([loadLanguage(), loadCatalogue()]);
   localize();
   languageSwitch(document.getElementById("lang"), () => {
-    if (lastReport) renderReport(document.getElementById("report"), lastReport);
-    if (lastName && document.getElementById("filename").textContent) document.getElementById("filename").textContent = `${t("verifyFile")}: ${lastName}`;
+    if (lastReport) renderReport(document.getElementById("report"), lastReport, reportLanguage());
+    if (lastName && document.getElementById("filename").textContent) document.getElementById("filename").textContent = fileLine(lastName);
   });
   const drop = document.getElementById("drop");
   document.getElementById("file").addEventListener("change", (e) => e.target.files[0] && verifyFile(e.target.files[0]));

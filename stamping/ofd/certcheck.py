@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from asn1crypto import x509
 
 from formats.ses import verify_cert_signature
-from stamping.report import Check, SignerInfo
+from stamping import certnames
+from stamping.report import Check, SignerInfo, reason
 
 _MAX_DEPTH = 8
 
@@ -27,14 +28,7 @@ def _load(der: bytes) -> x509.Certificate | None:
 
 
 def signer_info(cert_der: bytes | None) -> SignerInfo | None:
-    cert = _load(cert_der) if cert_der else None
-    if cert is None:
-        return None
-    return SignerInfo(
-        subject=cert.subject.human_friendly,
-        serial=format(cert.serial_number, "x"),
-        issuer=cert.issuer.human_friendly,
-    )
+    return certnames.signer_info(_load(cert_der) if cert_der else None)
 
 
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
@@ -57,17 +51,15 @@ def check_certificate(
 ) -> Check:
     cert = _load(cert_der) if cert_der else None
     if cert is None:
-        return Check.unknown("no readable signer certificate")
+        return Check.unknown("NO_SIGNER_CERT")
     at = signed_at or now
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    notes: list[str] = []
-    if not _valid_at(cert, at):
-        return Check.failed(f"the signer certificate was not valid at the signing time {at.isoformat()}")
-    if not _valid_at(cert, now):
-        notes.append("the certificate has expired since (it was valid at signing)")
+    failed, notes = certnames.validity_at_signing(cert, at, now)
+    if failed is not None:
+        return failed
     if not anchors:
-        return Check.unknown("; ".join(["no trust anchors configured (--trust)", *notes]))
+        return Check.of("unknown", [reason("NO_TRUST_ANCHORS"), *notes])
     anchor_certs = [c for c in (_load(a) for a in anchors) if c is not None]
     candidates = [c for c in (_load(p) for p in pool) if c is not None] + anchor_certs
     chain = [cert]
@@ -81,14 +73,15 @@ def check_certificate(
             break
         issuer = next((c for c in candidates if c.dump() != current.dump() and _issued_by(current, c)), None)
         if issuer is None:
-            return Check.unknown(
-                "; ".join([f"unknown issuer: no trusted chain for {current.issuer.human_friendly}", *notes])
-            )
+            first = reason("CERT_UNKNOWN_ISSUER", issuer=certnames.display_name(current.issuer))
+            return Check.of("unknown", [first, *notes])
         if not _valid_at(issuer, at):
-            return Check.failed(f"issuer {issuer.subject.human_friendly} was not valid at the signing time")
+            return Check.failed(
+                "CERT_ISSUER_INVALID_AT_SIGNING", issuer=certnames.display_name(issuer.subject)
+            )
         chain.append(issuer)
         current = issuer
     else:
-        return Check.unknown("certificate chain too long")
-    names = " → ".join(c.subject.human_friendly for c in chain)
-    return Check.ok("; ".join([f"chain to a trust anchor, valid at signing: {names}", *notes]))
+        return Check.unknown("CERT_CHAIN_TOO_LONG")
+    names = [certnames.display_name(c.subject) for c in chain]
+    return Check.of("ok", [reason("CERT_CHAIN_OK", chain=names), *notes])

@@ -9,7 +9,7 @@ import hashlib
 from formats.errors import SealBridgeError
 from formats.gm import SM3Hasher
 from formats.ofd import SM3_CHECK_METHODS, OfdPackage, SignatureXml
-from stamping.report import Check
+from stamping.report import Check, Reason, reason
 
 _OTHER_HASHES = {"sha1": "sha1", "md5": "md5", "sha256": "sha256", "2.16.840.1.101.3.4.2.1": "sha256"}
 
@@ -44,33 +44,37 @@ def check_references(
     is read once per hash algorithm however many seals protect it."""
     cache = {} if cache is None else cache
     if not sig.references:
-        return Check.failed("the signature lists no References: it protects nothing")
+        return Check.failed("REFS_NONE")
     factory = hasher_for(sig.check_method)
     if factory is None:
-        return Check.unknown(f"unsupported CheckMethod {sig.check_method!r}")
-    bad: list[str] = []
+        return Check.unknown("REF_METHOD_UNSUPPORTED", method=sig.check_method)
+    bad: list[Reason] = []
     for ref in sig.references:
         if not pkg.exists(ref.path):
-            bad.append(f"{ref.path} (missing)")
+            bad.append(reason("REF_FILE_MISSING", file=ref.path))
             continue
         try:
             expected = base64.b64decode(ref.check_value.strip(), validate=False)
         except (binascii.Error, ValueError):
-            bad.append(f"{ref.path} (unreadable CheckValue)")
+            bad.append(reason("REF_CHECKVALUE_UNREADABLE", file=ref.path))
             continue
         key = (pkg.find(ref.path) or ref.path, sig.check_method.strip().lower())
         if key not in cache:
             try:
                 cache[key] = pkg.digest(ref.path, factory)
             except SealBridgeError as err:
-                bad.append(f"{ref.path} ({err.detail})")
+                bad.append(reason("REF_FILE_UNREADABLE", file=ref.path, error_code=err.code))
                 continue
         actual = cache[key]
         if actual != expected:
-            bad.append(f"{ref.path} (digest differs)")
+            bad.append(reason("REF_DIGEST_MISMATCH", file=ref.path))
     if bad:
-        return Check.failed(f"{len(bad)} of {len(sig.references)} references fail: " + "; ".join(bad[:20]))
-    return Check.ok(f"{len(sig.references)} references match ({sig.check_method})")
+        return Check.of("failed", bad[:20])
+    return Check.ok("REFS_MATCH", count=len(sig.references), method=_method_name(sig.check_method))
+
+
+def _method_name(check_method: str) -> str:
+    return "SM3" if check_method.strip().lower() in SM3_CHECK_METHODS else check_method.strip()
 
 
 def own_files(sig: SignatureXml) -> set[str]:
@@ -122,12 +126,9 @@ def changes_after(
         if ("/" + name).lower() not in covered and ("/" + name).lower() not in exempt
     ]
     if not uncovered:
-        return Check.ok("every file of the package is covered by this seal or belongs to a later seal"), []
+        later = any(s is not None for s in sigs[index + 1 :])
+        return Check.ok("CHANGES_ONLY_LATER_SEALS" if later else "FILES_ALL_PROTECTED"), []
     nobody = [p for p in uncovered if p.lower() not in covered_later and p.lower() != "/ofd.xml"]
     if nobody:
-        return Check.failed(
-            "files not protected by any seal (added or changed after signing?): " + ", ".join(nobody[:20])
-        ), uncovered
-    return Check.unknown(
-        "not protected by this seal, so changes cannot be ruled out: " + ", ".join(uncovered[:20])
-    ), uncovered
+        return Check.failed("FILES_NOT_PROTECTED", files=nobody[:20]), uncovered
+    return Check.unknown("FILES_COVERED_ONLY_LATER", files=uncovered[:20]), uncovered

@@ -46,7 +46,7 @@ def check_signed_value(value: bytes, tbs_xml: bytes, extra_certs: list[bytes]) -
     digest = sm3(tbs_xml)
     result = SignedValueResult(
         "ses",
-        Check.unknown(""),
+        Check.unknown("NOT_CHECKED"),
         seal=sig.seal,
         ses_version=sig.version,
         signer_cert=sig.signer_cert or None,
@@ -57,31 +57,33 @@ def check_signed_value(value: bytes, tbs_xml: bytes, extra_certs: list[bytes]) -
         notes=list(sig.warnings),
     )
     if sig.data_hash != digest:
-        result.signature = Check.failed("dataHash is not SM3 of Signature.xml: Signature.xml was changed")
+        result.signature = Check.failed("SES_DATAHASH_MISMATCH")
         return result
-    status, detail = verify_signature_value(sig)
-    result.signature = Check(
-        status, f"dataHash = SM3(Signature.xml); {detail} (SES_Signature V{sig.version})"
-    )
+    status, _ = verify_signature_value(sig)
+    result.signature = _crypto_check(status, "SES_SIGNATURE_OK", version=sig.version)
     return result
+
+
+def _crypto_check(status: str, ok_code: str, **params: object) -> Check:
+    if status == "ok":
+        return Check.ok(ok_code, **params)
+    if status == "failed":
+        return Check.failed("SIGNATURE_CRYPTO_FAILED")
+    return Check.unknown("SIGNATURE_UNVERIFIABLE")
 
 
 def _raw(value: bytes, tbs_xml: bytes, extra_certs: list[bytes]) -> SignedValueResult:
     if not extra_certs:
-        return SignedValueResult(
-            "raw_sm2", Check.unknown("cannot verify: no certificate (bare SM2 signature; use --cert)")
-        )
+        return SignedValueResult("raw_sm2", Check.unknown("RAW_SM2_NO_CERT"))
     for cert in extra_certs:
         status, _ = verify_cert_signature(cert, OID_SM2_SM3, tbs_xml, value)
         if status == "ok":
             return SignedValueResult(
                 "raw_sm2",
-                Check.ok("bare SM2 signature over Signature.xml verifies with a supplied certificate"),
+                Check.ok("RAW_SM2_OK"),
                 signer_cert=cert,
             )
-    return SignedValueResult(
-        "raw_sm2", Check.failed("bare SM2 signature does not verify with any supplied certificate")
-    )
+    return SignedValueResult("raw_sm2", Check.failed("RAW_SM2_NO_MATCH"))
 
 
 def _find_cert(signer_info: Any, certs: list[Any]) -> Any | None:
@@ -123,38 +125,34 @@ def _pkcs7(value: bytes, tbs_xml: bytes) -> SignedValueResult:
             "DOC_MALFORMED", f"unreadable PKCS#7 SignedValue: {type(exc).__name__}"
         ) from None
     cert = _find_cert(signer_info, certs)
-    result = SignedValueResult("pkcs7", Check.unknown(""), embedded_certs=[c.dump() for c in certs])
+    result = SignedValueResult(
+        "pkcs7", Check.unknown("NOT_CHECKED"), embedded_certs=[c.dump() for c in certs]
+    )
     result.signer_cert = cert.dump() if cert is not None else None
     digest = sm3(tbs_xml)
     if signed_attrs is not None and len(signed_attrs):
         md = _attr(signed_attrs, "message_digest")
         if md is None or bytes(md.native) != digest:
-            result.signature = Check.failed(
-                "messageDigest is not SM3 of Signature.xml: Signature.xml was changed"
-            )
+            result.signature = Check.failed("PKCS7_DIGEST_MISMATCH")
             return result
         when = _attr(signed_attrs, "signing_time")
         if when is not None:
             result.signed_at = when.native
         # The signature covers the DER SET OF the attributes as read ([0] IMPLICIT tag swapped for SET).
         signed_bytes = b"\x31" + signed_attrs.dump()[1:]
-        what = "signed attributes"
     else:
         if e_content is None:
-            result.signature = Check.failed("PKCS#7 without signed attributes carries no content to compare")
+            result.signature = Check.failed("PKCS7_NO_CONTENT")
             return result
         if e_content != digest and e_content != base64.b64encode(digest):
-            result.signature = Check.failed(
-                "PKCS#7 content is not SM3 of Signature.xml: Signature.xml was changed"
-            )
+            result.signature = Check.failed("PKCS7_DIGEST_MISMATCH")
             return result
         signed_bytes = e_content
-        what = "content SM3(Signature.xml)"
     if cert is None:
-        result.signature = Check.unknown("cannot verify: the PKCS#7 carries no matching signer certificate")
+        result.signature = Check.unknown("PKCS7_NO_SIGNER_CERT")
         return result
-    status, detail = verify_cert_signature(result.signer_cert or b"", sig_alg, signed_bytes, signature)
-    result.signature = Check(status, f"PKCS#7 (GB/T 35275) {detail} over the {what}")
+    status, _ = verify_cert_signature(result.signer_cert or b"", sig_alg, signed_bytes, signature)
+    result.signature = _crypto_check(status, "PKCS7_SIGNATURE_OK")
     if result.signed_at is not None and result.signed_at.tzinfo is None:
         result.signed_at = result.signed_at.replace(tzinfo=UTC)
     return result

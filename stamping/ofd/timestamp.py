@@ -16,8 +16,9 @@ from asn1crypto import cms, tsp, x509
 
 from formats.gm import register_asn1crypto_oids, sm3
 from formats.gm.keys import verify_signature
+from stamping.certnames import display_name
 from stamping.ofd.certcheck import check_certificate
-from stamping.report import Check
+from stamping.report import Check, reason
 
 _HASHES = {
     "sm3": sm3,
@@ -56,28 +57,28 @@ def check_timestamp(
         signer = signed["signer_infos"][0]
         certs = [c.chosen for c in (signed["certificates"] or []) if c.name == "certificate"]
     except (ValueError, TypeError, KeyError, IndexError) as exc:
-        return TimestampResult(Check.failed(f"unreadable timestamp token: {type(exc).__name__}"))
+        return TimestampResult(Check.failed("TS_UNREADABLE", error=type(exc).__name__))
     expected = _digest(imprint_alg, signature_value)
     if expected is None:
-        return TimestampResult(Check.unknown(f"timestamp imprint uses unsupported hash {imprint_alg}"))
+        return TimestampResult(Check.unknown("TS_HASH_UNSUPPORTED", algorithm=imprint_alg))
     if expected != imprint["hashed_message"].native:
-        return TimestampResult(Check.failed("the timestamp does not cover this signature value"))
+        return TimestampResult(Check.failed("TS_NOT_FOR_SIGNATURE"))
     tsa = _tsa_cert(signer, certs)
     if tsa is None:
-        return TimestampResult(Check.unknown("the timestamp carries no TSA certificate"), gen_time)
+        return TimestampResult(Check.unknown("TS_NO_TSA_CERT"), gen_time)
     status = _tsa_signature(signer, tst_der, tsa)
     if status is not None:
         return TimestampResult(status, gen_time)
     eku = tsa.extended_key_usage_value
     if eku is None or "time_stamping" not in eku.native:
-        return TimestampResult(Check.failed("the TSA certificate lacks id-kp-timeStamping"), gen_time)
+        return TimestampResult(Check.failed("TS_NO_TIMESTAMPING_EKU"), gen_time)
     chain = check_certificate(tsa.dump(), gen_time, anchors, pool + [c.dump() for c in certs], now)
-    when = gen_time.isoformat()
     if chain.status != "ok":
+        code = "TS_TSA_UNTRUSTED" if chain.status == "unknown" else "TS_TSA_INVALID"
         return TimestampResult(
-            Check(chain.status, f"timestamp {when} verifies; TSA: {chain.detail}"), gen_time
+            Check.of(chain.status, [reason(code, time=gen_time), *chain.reasons]), gen_time
         )
-    return TimestampResult(Check.ok(f"timestamp {when} by {tsa.subject.human_friendly} verifies"), gen_time)
+    return TimestampResult(Check.ok("TS_OK", time=gen_time, tsa=display_name(tsa.subject)), gen_time)
 
 
 def _tsa_cert(signer: cms.SignerInfo, certs: list[x509.Certificate]) -> x509.Certificate | None:
@@ -97,12 +98,12 @@ def _tsa_signature(signer: cms.SignerInfo, tst_der: bytes, tsa: x509.Certificate
     digest_alg = signer["digest_algorithm"]["algorithm"].native
     attrs = signer["signed_attrs"]
     if attrs is None or not len(attrs):
-        return Check.failed("timestamp without signed attributes")
+        return Check.failed("TS_UNREADABLE")
     md = next((a["values"][0].native for a in attrs if a["type"].native == "message_digest"), None)
     if md is None or md != _digest(digest_alg, tst_der):
-        return Check.failed("timestamp messageDigest does not match its TSTInfo")
+        return Check.failed("TS_INVALID", time=None)
     signed_bytes = b"\x31" + attrs.dump()[1:]
     ok = verify_signature(
         tsa.dump(), signer["signature_algorithm"], signed_bytes, signer["signature"].native, digest=digest_alg
     )
-    return None if ok else Check.failed("the TSA signature on the timestamp does not verify")
+    return None if ok else Check.failed("TS_INVALID", time=None)

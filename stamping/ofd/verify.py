@@ -29,7 +29,8 @@ from stamping.ofd.signedvalue import SignedValueResult, check_signed_value
 from stamping.ofd.sigtime import parse_signature_datetime
 from stamping.ofd.timestamp import check_timestamp
 from stamping.options import VerifyOptions
-from stamping.report import Check, Report, SealReport
+from stamping.report import Check, Reason, Report, SealReport, reason
+from stamping.reportmeta import finish
 from stamping.sealchecks import platform_check, seal_check, signer_in_seal_check
 from stamping.sealview import picture_note, seal_info
 
@@ -53,17 +54,19 @@ def verify(
     sig_loc = child_text(bodies[0], "Signatures")
     signatures_path = resolve(sig_loc, "/OFD.xml") if sig_loc else None
     report = Report(format="ofd")
+    pages: list[str] = []
     try:
-        report.extra["pages"] = len(load_document(pkg).pages)
+        pages = _page_refs(load_document(pkg))
+        report.extra["pages"] = len(pages)
     except SealBridgeError as err:
         if not signatures_path:
             raise
         report.extra["document_error"] = f"{err.code}: {err.detail}"
     if not signatures_path:
-        return report
+        return finish(report, data, options, now, len(pages) or None)
     if not pkg.exists(signatures_path):
         report.extra["warning"] = f"OFD.xml names {signatures_path}, which is missing"
-        return report
+        return finish(report, data, options, now, len(pages) or None)
     entries, _ = read_signature_list(pkg, signatures_path)
     if len(entries) > MAX_SIGNATURES:
         raise SealBridgeError("DOC_TOO_LARGE", f"{len(entries)} signatures; the limit is {MAX_SIGNATURES}")
@@ -84,21 +87,40 @@ def verify(
             report.seals.append(_listed_twice(entry))
             continue
         listed.add(entry.path.lower())
-        report.seals.append(
-            _verify_one(pkg, signatures_path, i, entry, sigs, errors[i], options, now, digests)
-        )
+        rep = _verify_one(pkg, signatures_path, i, entry, sigs, errors[i], options, now, digests)
+        _describe_coverage(rep, sigs[i], pkg, pages)
+        report.seals.append(rep)
     report.extra["locked"] = any(
         s is not None and any(r.path.lower() == signatures_path.lower() for r in s.references) for s in sigs
     )
-    return report
+    return finish(report, data, options, now, len(pages) or None)
+
+
+def _page_refs(document: object) -> list[str]:
+    """The pages' IDs in order (StampAnnot PageRef points at them), as text."""
+    return [str(getattr(p, "id", "")) for p in getattr(document, "pages", [])]
+
+
+def _describe_coverage(rep: SealReport, sig: SignatureXml | None, pkg: OfdPackage, pages: list[str]) -> None:
+    """`covers`: the protected files, the pages the seal is drawn on, and whether this seal alone protects the
+    whole package as it was at its signing (its own files and, unless locked, Signatures.xml aside)."""
+    if sig is None:
+        return
+    files = [r.path for r in sig.references]
+    on_pages = sorted({pages.index(a.page_ref) + 1 for a in sig.stamp_annots if a.page_ref in pages})
+    rep.covers = {
+        "files": files,
+        "pages": on_pages,
+        "whole_document": rep.checks["changes_after"].status == "ok"
+        and rep.checks["integrity"].status == "ok",
+    }
 
 
 def _listed_twice(entry: SignatureEntry) -> SealReport:
     rep = SealReport(id=_folder_name(entry.path), type="sign" if entry.type.lower() == "sign" else "seal")
     rep.extra = {"signature_id": entry.id, "path": entry.path}
-    detail = f"{entry.path} is listed more than once in Signatures.xml"
     for name in ("integrity", "signature"):
-        rep.checks[name] = Check.failed(detail)
+        rep.checks[name] = Check.failed("SIGNATURE_LISTED_TWICE", file=entry.path)
     return rep
 
 
@@ -117,9 +139,10 @@ def _verify_one(
     rep.extra = {"signature_id": entry.id, "path": entry.path}
     sig = sigs[index]
     if sig is None:
-        detail = f"unreadable Signature.xml: {error.detail if error else 'unknown error'}"
         for name in ("integrity", "signature"):
-            rep.checks[name] = Check.failed(detail)
+            rep.checks[name] = Check.failed(
+                "SIGNATURE_XML_UNREADABLE", file=entry.path, error_code=error.code if error else None
+            )
         return rep
     written_time = parse_signature_datetime(sig.date_time)
     rep.signed_at = written_time.isoformat() if written_time else (sig.date_time or None)
@@ -139,9 +162,10 @@ def _verify_one(
             pkg.read(sig.signed_value_path, MAX_SES_BYTES), sig.raw, options.extra_certs
         )
     except SealBridgeError as err:
-        rep.checks["signature"] = Check.failed(f"SignedValue.dat: {err.detail or err.code}")
+        rep.checks["signature"] = Check.failed("SIGNED_VALUE_UNREADABLE", error_code=err.code)
         return rep
     rep.checks["signature"] = value.signature
+    rep.signature = _signature_facts(value)
     claim = "signed by the signer (SignedValue.dat)"
     if value.signed_at is None and written_time is not None:
         # No signed time (bare or attribute-less signatures): SignatureDateTime is the best claim there is.
@@ -154,7 +178,7 @@ def _verify_one(
         rep.signed_at = value.signed_at.isoformat()
     rep.signer = signer_info(value.signer_cert)
     pool = list(options.extra_certs) + value.embedded_certs
-    rep.checks["timestamp"] = Check.unknown("not applicable: no timestamp")
+    rep.checks["timestamp"] = Check.unknown("NA_NO_TIMESTAMP")
     if value.timestamp:
         ts = check_timestamp(value.timestamp, value.signature_value, options.trust_anchors, pool, now)
         rep.checks["timestamp"] = ts.check
@@ -174,28 +198,41 @@ def _verify_one(
     rep.checks["platform_status"] = (
         platform_check(value.seal.esid, value.signed_at, options, value.signer_cert)
         if value.seal is not None
-        else Check.unknown("not applicable: no seal")
+        else Check.unknown("NA_NO_SEAL")
     )
     return rep
+
+
+_ALGORITHMS = {"1.2.156.10197.1.501": "SM2-with-SM3"}
+
+
+def _signature_facts(value: SignedValueResult) -> dict[str, object]:
+    if value.kind == "ses":
+        fmt = f"GB/T 38540 SES_Signature V{value.ses_version}"
+    elif value.kind == "pkcs7":
+        fmt = "PKCS#7 (GB/T 35275)"
+    else:
+        fmt = "SM2 signature value"
+    return {"algorithm": "SM2-with-SM3", "format": fmt}
 
 
 def _check_seal(pkg: OfdPackage, sig: SignatureXml, value: SignedValueResult, rep: SealReport) -> None:
     seal = value.seal
     if seal is None:
-        rep.checks["seal"] = Check.unknown("not applicable: a digital signature (Type=Sign) carries no seal")
-        rep.checks["signer_in_seal"] = Check.unknown("not applicable: no seal")
+        rep.checks["seal"] = Check.unknown("NA_SIGN_TYPE")
+        rep.checks["signer_in_seal"] = Check.unknown("NA_NO_SEAL")
         return
     rep.seal = seal_info(seal)
     if rep.seal.picture_png_base64 is None:
         rep.extra["seal_picture"] = picture_note(seal)
-    problems: list[str] = []
+    problems: list[Reason] = []
     if sig.seal_path:
         if not pkg.exists(sig.seal_path):
-            problems.append(f"{sig.seal_path} is missing")
+            problems.append(reason("SEAL_FILE_MISSING", file=sig.seal_path))
         elif (
             pkg.entries[pkg.find(sig.seal_path) or ""].size != len(seal.der)
             or pkg.read(sig.seal_path) != seal.der
         ):
-            problems.append("Seal.esl differs from the seal embedded in the signature")
+            problems.append(reason("SEAL_FILE_DIFFERS"))
     rep.checks["seal"] = seal_check(seal, value.signed_at, problems)
     rep.checks["signer_in_seal"] = signer_in_seal_check(seal, value.signer_cert)

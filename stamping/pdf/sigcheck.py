@@ -18,8 +18,9 @@ from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverage
 from formats.errors import SealBridgeError
 from formats.ses.model import Seal
 from formats.ses.parse import parse_seal
+from stamping import certnames
 from stamping.options import VerifyOptions
-from stamping.report import Check, SealInfo, SealReport, SignerInfo
+from stamping.report import Check, SealInfo, SealReport, reason
 from stamping.sealchecks import platform_check, seal_check, signer_in_seal_check
 from stamping.sealview import seal_info
 
@@ -27,106 +28,90 @@ _ALLOWED_LATER = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES, Modific
 _ALGORITHM_NAMES = {"sm2_sm3": "SM2-with-SM3", "sm2_1": "SM2 (GM/T 0010)"}
 
 
-def signer_info(cert: x509.Certificate | None) -> SignerInfo | None:
-    if cert is None:
-        return None
-    try:
-        return SignerInfo(
-            subject=cert.subject.human_friendly,
-            serial=format(cert.serial_number, "x"),
-            issuer=cert.issuer.human_friendly,
-        )
-    except Exception:  # a damaged certificate is reported elsewhere; no signer line then
-        return None
+signer_info = certnames.signer_info
+
+
+def algorithm_name(mechanism: str) -> str:
+    return _ALGORITHM_NAMES.get(mechanism, mechanism)
 
 
 def integrity_check(status: PdfSignatureStatus, byte_range: tuple[int, ...], file_size: int) -> Check:
     coverage = status.coverage
-    where = f"ByteRange {list(byte_range)}" if byte_range else "ByteRange"
+    digest = str(status.md_algorithm).upper()
+    ranges = list(byte_range)
     if not status.intact:
-        return Check.failed(f"the {status.md_algorithm} digest over the {where} does not match messageDigest")
+        return Check.failed("BYTE_RANGE_DIGEST_MISMATCH", digest=digest, byte_range=ranges)
     if coverage is None or coverage < SignatureCoverageLevel.ENTIRE_REVISION:
-        name = coverage.name if coverage is not None else "unknown"
-        return Check.failed(
-            f"the {where} does not cover its whole revision except /Contents (coverage {name})"
-        )
+        name = coverage.name if coverage is not None else None
+        return Check.failed("BYTE_RANGE_INCOMPLETE", byte_range=ranges, coverage=name)
     end = byte_range[2] + byte_range[3] if len(byte_range) == 4 else None
-    scope = (
-        "the whole file"
-        if coverage == SignatureCoverageLevel.ENTIRE_FILE
-        else f"bytes 0-{end} (its revision)"
-    )
-    return Check.ok(
-        f"{where} covers {scope} of {file_size} bytes except /Contents; {status.md_algorithm} digest matches"
-    )
+    if coverage == SignatureCoverageLevel.ENTIRE_FILE:
+        return Check.ok("BYTE_RANGE_COVERS_FILE", digest=digest, size=file_size, byte_range=ranges)
+    return Check.ok("BYTE_RANGE_COVERS_REVISION", digest=digest, end=end, size=file_size, byte_range=ranges)
 
 
 def signature_check(status: PdfSignatureStatus, mechanism: str) -> Check:
-    name = _ALGORITHM_NAMES.get(mechanism, mechanism)
+    name = algorithm_name(mechanism)
     if status.valid:
-        return Check.ok(f"{name} signature over the signed attributes verifies")
-    return Check.failed(f"{name} signature over the signed attributes does not verify")
+        return Check.ok("CMS_SIGNATURE_OK", algorithm=name)
+    return Check.failed("CMS_SIGNATURE_FAILED", algorithm=name)
 
 
 def changes_after_check(status: PdfSignatureStatus) -> Check:
     if status.coverage == SignatureCoverageLevel.ENTIRE_FILE:
-        return Check.ok("nothing was added after this signature")
+        return Check.ok("CHANGES_NONE")
     diff = status.diff_result
     if isinstance(diff, SuspiciousModification):
-        return Check.failed(f"changes after signing that no policy allows: {diff}")
+        return Check.failed("CHANGES_NOT_ALLOWED", level="SUSPICIOUS", error=str(diff)[:200])
     level = status.modification_level
     if level is None:
-        return Check.unknown("later revisions exist but pyHanko's difference analysis gave no result")
+        return Check.unknown("CHANGES_UNKNOWN")
     if status.docmdp_ok is False:
-        return Check.failed(f"later changes ({level.name}) break the certification signature's DocMDP rules")
+        return Check.failed("CHANGES_BREAK_LOCK", level=level.name)
     if level in _ALLOWED_LATER:
-        return Check.ok(f"later revisions only add signatures or fill in forms (pyHanko: {level.name})")
-    return Check.failed(f"changes after signing beyond signatures and form filling (pyHanko: {level.name})")
+        return Check.ok("CHANGES_ALLOWED", level=level.name)
+    return Check.failed("CHANGES_NOT_ALLOWED", level=level.name)
 
 
 def certificate_check(
     cert: x509.Certificate, status: PdfSignatureStatus, at: datetime, options: VerifyOptions, now: datetime
 ) -> Check:
-    validity = cert["tbs_certificate"]["validity"]
-    not_before, not_after = validity["not_before"].native, validity["not_after"].native
-    if not not_before <= at <= not_after:
-        return Check.failed(f"the signer certificate was not valid at the signing time {at.isoformat()}")
-    notes = [] if now <= not_after else ["the certificate has expired since (it was valid at signing)"]
+    failed, notes = certnames.validity_at_signing(cert, at, now)
+    if failed is not None:
+        return failed
     if not options.trust_anchors:
-        return Check.unknown("; ".join(["no trust anchors configured (--trust)", *notes]))
+        return Check.of("unknown", [reason("NO_TRUST_ANCHORS"), *notes])
     if status.trusted:
         path = status.validation_path
-        names = " → ".join(
-            c.subject.human_friendly for c in reversed(list(path.iter_certs(include_root=True)))
-        )
-        return Check.ok("; ".join([f"chain to a trust anchor, valid at signing: {names}", *notes]))
+        names = [
+            certnames.display_name(c.subject) for c in reversed(list(path.iter_certs(include_root=True)))
+        ]
+        return Check.of("ok", [reason("CERT_CHAIN_OK", chain=names), *notes])
     problem = status.trust_problem_indic
-    pname = getattr(problem, "name", str(problem))
+    pname = getattr(problem, "name", None) or (str(problem) if problem is not None else None)
     if status.revoked:
-        return Check.failed(f"the signer certificate is revoked ({pname})")
+        return Check.failed("CERT_REVOKED", problem=pname)
     if pname in ("EXPIRED", "NOT_YET_VALID", "OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED"):
-        return Check.failed(f"certificate path not valid at the signing time ({pname})")
+        return Check.failed("CERT_PATH_INVALID_AT_SIGNING", problem=pname, etsi=pname)
     if pname == "NO_CERTIFICATE_CHAIN_FOUND":
-        return Check.unknown(
-            "; ".join(
-                [f"unknown issuer: no chain to a trust anchor for {cert.issuer.human_friendly}", *notes]
-            )
-        )
-    return Check.unknown("; ".join([f"certificate path not validated: {pname}", *notes]))
+        first = reason("CERT_UNKNOWN_ISSUER", issuer=certnames.display_name(cert.issuer))
+        return Check.of("unknown", [first, *notes])
+    # pyHanko names the problem with an ETSI EN 319 102-1 sub-indication; without one it is a general failure.
+    first = reason("CERT_PATH_NOT_VALIDATED", problem=pname, etsi=pname)
+    return Check.of("unknown", [first, *notes])
 
 
 def timestamp_check(status: PdfSignatureStatus) -> Check:
     ts = status.timestamp_validity
     if ts is None:
-        return Check.unknown("not applicable: no timestamp")
-    when = ts.timestamp.isoformat() if ts.timestamp else "?"
+        return Check.unknown("NA_NO_TIMESTAMP")
+    when = ts.timestamp
     if not (ts.intact and ts.valid):
-        return Check.failed(f"the RFC 3161 timestamp ({when}) does not verify")
+        return Check.failed("TS_INVALID", time=when)
     if not ts.trusted:
-        return Check.unknown(
-            f"RFC 3161 timestamp {when} verifies, but its TSA does not chain to a trust anchor"
-        )
-    return Check.ok(f"RFC 3161 timestamp {when}, TSA trusted")
+        return Check.unknown("TS_TSA_UNTRUSTED", time=when)
+    tsa = getattr(ts, "signing_cert", None)
+    return Check.ok("TS_OK", time=when, tsa=certnames.display_name(tsa.subject) if tsa is not None else None)
 
 
 def add_seal_checks(
@@ -139,18 +124,16 @@ def add_seal_checks(
     """seal, signer_in_seal and platform_status, from the seal carried in the signed attributes."""
     if seal_der is None:
         rep.type = "sign"
-        rep.checks["seal"] = Check.unknown("not applicable: a digital signature without a GB/T 38540 seal")
-        rep.checks["signer_in_seal"] = Check.unknown("not applicable: no seal")
-        rep.checks["platform_status"] = Check.unknown("not applicable: no seal")
+        rep.checks["seal"] = Check.unknown("NA_SIGN_TYPE")
+        rep.checks["signer_in_seal"] = Check.unknown("NA_NO_SEAL")
+        rep.checks["platform_status"] = Check.unknown("NA_NO_SEAL")
         return
     try:
         seal = parse_seal(seal_der)
     except SealBridgeError as err:
-        rep.checks["seal"] = Check.failed(
-            f"the seal in the signature is unreadable: {err.detail or err.code}"
-        )
-        rep.checks["signer_in_seal"] = Check.unknown("no readable seal")
-        rep.checks["platform_status"] = Check.unknown("no readable seal")
+        rep.checks["seal"] = Check.failed("SEAL_UNREADABLE", error_code=err.code)
+        rep.checks["signer_in_seal"] = Check.unknown("NO_READABLE_SEAL")
+        rep.checks["platform_status"] = Check.unknown("NO_READABLE_SEAL")
         return
     rep.seal = replace(_seal_info(seal_der, seal))
     rep.checks["seal"] = seal_check(seal, at)

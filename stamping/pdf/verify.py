@@ -30,7 +30,8 @@ from stamping.pdf import sigcheck
 from stamping.pdf.seal_attr import seal_from_signed_attrs
 from stamping.pdf.sigscan import ScannedSignature, scan_signatures
 from stamping.pdf.sm2_pyhanko import GmSignatureValidator, register_oids
-from stamping.report import Check, Report, SealReport
+from stamping.report import Check, Report, SealReport, reason
+from stamping.reportmeta import finish
 
 # Either bit will do: Chinese CAs issue signing certificates with digitalSignature, nonRepudiation or both.
 _KEY_USAGE = KeyUsageConstraints(
@@ -45,7 +46,7 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
     scanned = scan_signatures(data)
     report = Report(format="pdf")
     if not scanned:
-        return report
+        return finish(report, data, options, now, _page_count(data))
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         # By object reference, not by name: see ScannedSignature.field_ref.
@@ -62,7 +63,7 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
         if not scan.pyhanko_handles:
             rep = _unsupported(scan)
         elif field is None:
-            rep = _unsupported(scan, "the signature's field is not in /AcroForm /Fields; it was not checked")
+            rep = _unsupported(scan, "FIELD_NOT_IN_ACROFORM")
         else:
             rep = _verify_field(reader, field, scan, len(data), anchors, extra, options, now)
         # Signing order: a signature's byte range ends where its revision ends.
@@ -70,7 +71,42 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
         ordered.append((end, rep))
     report.seals = [rep for _, rep in sorted(ordered, key=lambda item: item[0])]
     report.extra["revisions"] = reader.xrefs.total_revisions
-    return report
+    _note_unsigned_changes(report.seals, [end for end, _ in sorted(ordered, key=lambda item: item[0])], data)
+    return finish(report, data, options, now, _page_count(data, reader))
+
+
+def _page_count(data: bytes, reader: PdfFileReader | None = None) -> int | None:
+    try:
+        reader = reader or PdfFileReader(io.BytesIO(data), strict=False)
+        return int(reader.root["/Pages"]["/Count"])
+    except Exception:  # noqa: BLE001 - a page count is a courtesy; a damaged tree must not fail the report
+        return None
+
+
+def _note_unsigned_changes(seals: list[SealReport], ends: list[int], data: bytes) -> None:
+    """UNSIGNED_CHANGES_AFTER for a seal whose later, allowed changes are not all covered by later seals:
+    the revisions (%%EOF markers) after its own, minus those that end where a later signature's range ends."""
+    eofs = _revision_ends(data)
+    for i, (rep, end) in enumerate(zip(seals, ends, strict=True)):
+        if rep.checks["changes_after"].code != "CHANGES_ALLOWED":
+            continue
+        later_signed = set(ends[i + 1 :])
+        unsigned = [e for e in eofs if e > end and not any(abs(e - s) <= 2 for s in later_signed)]
+        if unsigned:
+            rep.notes.append(reason("UNSIGNED_CHANGES_AFTER", revisions=len(unsigned)))
+
+
+def _revision_ends(data: bytes) -> list[int]:
+    """Offsets just after each %%EOF (with its line end): where each revision of the file ends."""
+    out = []
+    pos = data.find(b"%%EOF")
+    while pos >= 0:
+        end = pos + 5
+        while end < len(data) and data[end : end + 1] in (b"\r", b"\n"):
+            end += 1
+        out.append(end)
+        pos = data.find(b"%%EOF", pos + 5)
+    return out
 
 
 def _certs(ders: list[bytes]) -> list[x509.Certificate]:
@@ -97,21 +133,19 @@ def _locks(emb: EmbeddedPdfSignature) -> bool:
 
 def _broken(rep: SealReport, what: str, exc: Exception) -> SealReport:
     """A signature that cannot be read or validated fails integrity and signature; the others still count."""
-    detail = f"{what}: {type(exc).__name__}: {exc}"
-    rep.checks["integrity"] = Check.failed(detail)
-    rep.checks["signature"] = Check.failed(detail)
+    for name in ("integrity", "signature"):
+        rep.checks[name] = Check.failed("SIGNATURE_UNREADABLE", error=type(exc).__name__, stage=what)
     return rep
 
 
 def _unsupported(scan: ScannedSignature, why: str | None = None) -> SealReport:
     rep = SealReport(id=scan.field_name, type="sign")
     subfilter = scan.subfilter or "(none)"
-    why = (
-        why
-        or f"SubFilter {subfilter} is not supported (Filter {scan.filter or '(none)'}); the signature was not checked"
-    )
     for name in rep.checks:
-        rep.checks[name] = Check.unknown(why)
+        if why:
+            rep.checks[name] = Check.unknown(why)
+        else:
+            rep.checks[name] = Check.unknown("SUBFILTER_UNSUPPORTED", subfilter=subfilter, filter=scan.filter)
     rep.extra = {"subfilter": subfilter, "filter": scan.filter, "pages": list(scan.pages)}
     return rep
 
@@ -137,7 +171,7 @@ def _verify_field(
         # digest algorithm for 'data' and 'tst_info'. For a detached GM signature it is the signer's digest.
         emb.external_md_algorithm = emb.md_algorithm
     if emb.sig_object_type != "/Sig":
-        return _unsupported(scan, "a document timestamp (/DocTimeStamp), not a seal; not checked")
+        return _unsupported(scan, "DOC_TIMESTAMP_NOT_CHECKED")
     return _verify_one(emb, scan, file_size, anchors, extra, options, now)
 
 
@@ -162,6 +196,8 @@ def _verify_one(
         return _broken(rep, "unreadable CMS signature", exc)
     rep.signer = sigcheck.signer_info(cert)
     rep.extra.update(digest=emb.md_algorithm, signature_algorithm=mechanism, locked=_locks(emb))
+    rep.signature = {"algorithm": sigcheck.algorithm_name(mechanism), "format": f"PDF {scan.subfilter}"}
+    rep.covers = {"pages": list(scan.pages), "byte_ranges": _pairs(scan.byte_range)}
     validator = GmSignatureValidator()
     vc_kwargs = dict(
         trust_roots=anchors,
@@ -198,7 +234,15 @@ def _verify_one(
     rep.checks["certificate"] = sigcheck.certificate_check(cert, status, signed_at or now, options, now)
     rep.checks["timestamp"] = sigcheck.timestamp_check(status)
     sigcheck.add_seal_checks(rep, seal_der, cert.dump(), signed_at, options)
+    rep.covers["whole_document"] = status.coverage is not None and status.coverage.name in (
+        "ENTIRE_REVISION",
+        "ENTIRE_FILE",
+    )
     return rep
+
+
+def _pairs(byte_range: tuple[int, ...]) -> list[list[int]]:
+    return [[byte_range[i], byte_range[i + 1]] for i in range(0, len(byte_range) - 1, 2)]
 
 
 def _time_source(status: PdfSignatureStatus) -> dict[str, str]:

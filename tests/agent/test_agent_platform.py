@@ -72,11 +72,28 @@ async def test_active_then_revoked_seal(agent_factory, central, platform_seal, d
     ref = await c.upload(stamped)
     report = (await c.call("verify", {"origin": PORTAL, "document": ref}))["report"]
     check = report["seals"][0]["checks"]["platform_status"]
-    assert (
-        check["status"] == "ok"
-        and "revoked now" in check["detail"]
-        and "active at signing time" in check["detail"]
-    )
+    assert check["status"] == "ok" and check["reasons"][0]["code"] == "PLATFORM_ACTIVE_AT_SIGNING", check
+    assert check["reasons"][0]["now_status"] == "revoked", check
+    since = check["reasons"][0]["since"]
+    assert {"code": "SEAL_REVOKED_AFTER_SIGNING", "since": since} in report["seals"][0]["warnings"]
+
+    # The platform's own verify endpoint (Art. 28) hands out the same report v2: only when, under which
+    # policy and the platform answer's signing time (the agent checks a signed answer) may differ.
+    code, theirs = http("POST", f"{url}/api/v1/verify", raw=stamped)
+    assert code == 200, theirs
+
+    def comparable(r: dict) -> dict:
+        r = {k: v for k, v in r.items() if k not in ("validation_time", "policy")}
+        r["document"] = {k: v for k, v in r["document"].items() if k != "name"}
+        for seal in r["seals"]:
+            seal.pop("best_signature_time")
+            for reason in seal["checks"]["platform_status"]["reasons"]:
+                reason.pop("produced_at", None)
+            seal["checks"]["platform_status"].pop("detail")
+        return r
+
+    assert theirs["report_version"] == 2
+    assert comparable(theirs) == comparable(report)
     assert not c.frame_errors
     await c.close()
     for _ in range(100):  # the usage report goes out in the background

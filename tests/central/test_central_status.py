@@ -124,11 +124,9 @@ async def test_status_at_signing_time(central):
         answer = await client.status(esid, signed_at)
         assert answer.status == "revoked" and answer.status_at == "active"
         check = answer.to_check()
-        assert (
-            check.status == "ok"
-            and "revoked now" in check.detail
-            and "active at signing time" in check.detail
-        )
+        first = check.reasons[0]
+        assert check.status == "ok" and first.code == "PLATFORM_ACTIVE_AT_SIGNING", check
+        assert first.params["now_status"] == "revoked" and first.params["since"], check
         later = await client.status(esid, datetime.now(UTC) + timedelta(seconds=1))
         assert later.status_at == "revoked" and later.to_check().status == "failed"
         before = await client.status(esid, signed_at - timedelta(days=2))
@@ -140,7 +138,7 @@ async def test_status_at_signing_time(central):
     lookup = make_status_lookup(url)
     check = await asyncio.to_thread(lookup, esid, signed_at)
     assert check.status == "ok", check
-    assert check.detail.startswith("revoked now") and "active at signing time" in check.detail
+    assert check.code == "PLATFORM_ACTIVE_AT_SIGNING" and check.reasons[0].params["now_status"] == "revoked"
     missing = await asyncio.to_thread(lookup, "NOT-A-SEAL-1", signed_at)
     assert missing.status == "unknown"
     dead = make_status_lookup("http://127.0.0.1:9", timeout=2)

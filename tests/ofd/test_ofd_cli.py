@@ -107,7 +107,7 @@ def test_cli_verify_exit_codes(ofd_samples, samples, tmp_path, capsys):
     )
     assert report["seals"][0]["checks"]["signature"]["status"] == "ok"
     rc, report = _run(capsys, ["verify", str(ofd_samples / "ofdrw-raw-digitalsign.ofd"), "--json"])
-    assert "no certificate" in report["seals"][0]["checks"]["signature"]["detail"]
+    assert report["seals"][0]["checks"]["signature"]["reasons"] == [{"code": "RAW_SM2_NO_CERT"}]
 
 
 def test_cli_platform_flag_never_crashes(ofd_samples, capsys):

@@ -16,13 +16,21 @@ def test_good_timestamp_sets_signing_time(ofd_samples, pki):
     assert seal.checks["timestamp"].status == "ok", seal.checks["timestamp"]
     assert seal.signed_at == gen.isoformat() and seal.extra["signing_time_source"] == "timestamp"
     assert seal.verdict == "valid"
+    # Report v2: the time is the TSA's, it is the best signature time, and no "signer's claim" warning.
+    v2 = seal.to_dict("2099-01-01T00:00:00+00:00")
+    assert v2["signing_time_source"] == "tsa" and v2["best_signature_time"] == gen.isoformat()
+    assert "SIGNING_TIME_FROM_SIGNER_ONLY" not in [w["code"] for w in v2["warnings"]]
+    assert v2["checks"]["timestamp"]["reasons"][0]["code"] == "TS_OK"
 
 
 def test_timestamp_over_other_data_fails(ofd_samples, pki):
     gen = datetime.now(UTC)
     data = with_timestamp(stamped_sample(ofd_samples, pki), lambda sig: tsa_token(pki, sig + b"x", gen))
     (seal,) = verify(data, VerifyOptions(trust_anchors=[pki.root_cert])).seals
-    assert seal.checks["timestamp"].status == "failed" and "does not cover" in seal.checks["timestamp"].detail
+    assert (
+        seal.checks["timestamp"].status == "failed"
+        and seal.checks["timestamp"].code == "TS_NOT_FOR_SIGNATURE"
+    )
     assert seal.verdict == "invalid"
 
 

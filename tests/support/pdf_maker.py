@@ -93,3 +93,20 @@ def contract_pdf(n_pages: int = 3) -> bytes:
     ]
     pages[-1].lines.append((300, 200, "盖章处："))
     return make_pdf(pages)
+
+
+def append_page(pdf: bytes) -> bytes:
+    """An incremental update adding a page: a change after signing that no seal allows."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.writer import PageObject
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    page = PageObject(
+        contents=writer.add_object(generic.StreamObject(stream_data=b"BT /F1 12 Tf 72 700 Td (added) Tj ET")),
+        media_box=generic.ArrayObject([generic.NumberObject(v) for v in (0, 0, 595, 842)]),
+    )
+    writer.insert_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -12,7 +12,7 @@ from agent.server.methods.documents import format_function, sniff_format
 from agent.server.protocol import Request
 from formats.errors import SealBridgeError
 from stamping.options import VerifyOptions
-from stamping.platform_status import StatusLookup
+from stamping.platform_status import StatusLookup, error_check
 from stamping.report import Check
 
 if TYPE_CHECKING:
@@ -51,11 +51,19 @@ def status_lookup(ctx: AgentContext, loop: asyncio.AbstractEventLoop) -> StatusL
             fut = asyncio.run_coroutine_threadsafe(platform.status_check(esid, signed_at, cert_der), loop)
             return fut.result(STATUS_TIMEOUT_S)
         except SealBridgeError as err:
-            return Check.unknown(f"{err.code}: {err.detail or err.message_en}")
+            return error_check(err.code, esid)
         except Exception as exc:  # the platform's trouble makes the check unknown, never a crash
-            return Check.unknown(f"platform status unavailable: {type(exc).__name__}")
+            return Check.unknown("PLATFORM_UNREACHABLE", error_code=type(exc).__name__)
 
     return lookup
+
+
+def platform_facts(platform: Any) -> dict[str, Any] | None:
+    """The platform the report's policy names: its URL and the certificate its answers are checked with."""
+    if platform is None:
+        return None
+    pinned = list(getattr(platform, "trusted_fingerprints", []) or [])
+    return {"url": getattr(platform, "base_url", None), "certificate_sha256": pinned[0] if pinned else None}
 
 
 async def verify(session: Session, req: Request) -> dict[str, Any]:
@@ -77,6 +85,7 @@ async def verify(session: Session, req: Request) -> dict[str, Any]:
         opts = VerifyOptions(
             trust_anchors=await asyncio.to_thread(load_anchors, ctx.cfg.trust_anchors),
             status_lookup=status_lookup(ctx, asyncio.get_running_loop()),
+            platform=platform_facts(ctx.platform),
         )
         report = await asyncio.to_thread(verify_fn, data, opts)
     except SealBridgeError as err:

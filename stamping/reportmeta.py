@@ -1,0 +1,54 @@
+"""What a verification report says about itself: when it was made, by which product, under which policy
+(trust anchors, platform) and about which document (name, size, pages, SM3 and SHA-256). Set once by each
+format's verify() so the CLI, the agent and the platform all hand out the same facts."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+
+from formats.gm import SM3Hasher
+from stamping.certnames import anchor_summary
+from stamping.options import VerifyOptions
+from stamping.report import CHECK_NAMES, Report, iso
+
+PRODUCT_NAME = "SealBridge"
+
+
+@cache
+def product_version() -> str:
+    try:
+        return version("sealbridge")
+    except PackageNotFoundError:  # a source tree without an install
+        return "0.0.0+source"
+
+
+def document_digests(data: bytes) -> tuple[str, str]:
+    """(SM3 hex, SHA-256 hex) of the document bytes."""
+    sm3 = SM3Hasher()
+    sm3.update(data)
+    return sm3.digest().hex(), hashlib.sha256(data).hexdigest()
+
+
+def finish(report: Report, data: bytes, options: VerifyOptions, now: datetime, pages: int | None) -> Report:
+    report.validation_time = iso(now)
+    report.product = {"name": PRODUCT_NAME, "version": product_version()}
+    report.policy = {
+        "checks": list(CHECK_NAMES),
+        "trust_anchors": [anchor_summary(bytes(a)) for a in options.trust_anchors],
+        "extra_certificates": len(options.extra_certs),
+        "platform": dict(options.platform) if options.platform else None,
+        "signing_time": "timestamp if it verifies, else the signer's claim",
+    }
+    sm3_hex, sha_hex = options.document_digests or document_digests(data)
+    report.document = {
+        "name": options.document_name,
+        "format": report.format,
+        "size": len(data),
+        "pages": pages,
+        "sm3": sm3_hex,
+        "sha256": sha_hex,
+    }
+    return report
