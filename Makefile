@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TEST_DEBS := softhsm2 opensc chromium fonts-wqy-zenhei postgresql poppler-utils mupdf-tools qpdf firefox-esr
 DEMO_DEBS := fonts-wqy-zenhei
 
-.PHONY: venv demo test test-fast test-browser lint format deb system-deps-test system-deps-demo
+.PHONY: venv demo test test-fast test-browser lint format deb system-deps-test system-deps-demo softskf
 
 venv: $(VENV)/.installed
 
@@ -22,23 +22,40 @@ system-deps-test:
 	@command -v node >/dev/null || installer/ensure-debs.sh nodejs
 	@command -v npm >/dev/null || installer/ensure-debs.sh npm
 
+# The software USB key (GM/T 0016 SKF, and a PKCS#11 face over the same store) for tests and the demo.
+SOFTSKF_SRC := $(wildcard native/softskf/*.c native/softskf/*.h)
+SOFTSKF_CFLAGS := -std=c11 -O2 -Wall -Wextra -Wno-format-truncation -fPIC -fvisibility=hidden -shared
+
+softskf: build/softskf/libsoftskf.so build/softskf/libsoftp11.so
+
+build/softskf/libsoftskf.so: $(SOFTSKF_SRC)
+	@installer/ensure-debs.sh gcc libc6-dev libssl-dev
+	@mkdir -p build/softskf
+	gcc $(SOFTSKF_CFLAGS) -o $@ native/softskf/softskf.c -lcrypto -lpthread
+
+# The PKCS#11 face calls the SKF library (found next to it through the $$ORIGIN run path).
+build/softskf/libsoftp11.so: build/softskf/libsoftskf.so $(SOFTSKF_SRC)
+	@installer/ensure-debs.sh libp11-kit-dev
+	gcc $(SOFTSKF_CFLAGS) -Wno-cast-function-type -I/usr/include/p11-kit-1 -o $@ native/softskf/softp11.c \
+		-Lbuild/softskf -lsoftskf -Wl,-rpath,'$$ORIGIN' -lpthread
+
 system-deps-demo:
 	@installer/ensure-debs.sh $(DEMO_DEBS)
 
 demo: venv system-deps-demo
 	$(VENV)/bin/sealbridge demo
 
-test: venv system-deps-test
+test: venv system-deps-test softskf
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	@if [ -d extension/tests ]; then node --test extension/tests/; fi
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 # Everything but the slow browser suite, for quick local loops.
-test-fast: venv
+test-fast: venv softskf
 	$(VENV)/bin/pytest -q -m "not browser"
 
-test-browser: venv system-deps-test
+test-browser: venv system-deps-test softskf
 	$(VENV)/bin/pytest -q -m browser
 
 lint: venv

@@ -30,7 +30,7 @@ from typing import Any
 from formats.errors import SealBridgeError
 from formats.hashchain import GENESIS_HEX, ChainEntry, ChainVerdict, link, walk
 
-EVENTS = ("stamp", "verify", "approval", "refusal", "pin_failure", "change_pin", "preview")
+EVENTS = ("stamp", "verify", "approval", "refusal", "pin_failure", "change_pin", "preview", "batch")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (

@@ -57,8 +57,11 @@ class Limits:
     """One binary frame, header excluded."""
     max_text_bytes: int = 1 * MiB
     """One JSON-RPC text frame."""
-    max_pending_documents: int = 8
-    """Documents uploaded but not yet used by a call, per connection."""
+    max_pending_documents: int = 100
+    """Documents uploaded but not yet used by a call, per connection: a batch names all of its documents at
+    once (bytes stay capped by max_pending_bytes)."""
+    max_batch_documents: int = 100
+    """Documents in one stamp.batch."""
     max_pending_bytes: int = 256 * MiB
     """All unused uploads of one connection together."""
     max_pages: int = MAX_PAGES
@@ -110,6 +113,8 @@ class AgentConfig:
     """Refuse to stamp when no platform status can be had (False: development only)."""
     pkcs11_modules: list[str | dict[str, str]] = field(default_factory=list)
     """PKCS#11 modules: a path, or a table {path, sm2_profile, profiles_file} (agent.tokens.pkcs11.ModuleSpec)."""
+    skf_modules: list[str | dict[str, str]] = field(default_factory=list)
+    """SKF (GM/T 0016) libraries: a path, or a table {path, profile, profiles_file} (agent.tokens.skf)."""
     soft_tokens: list[str] = field(default_factory=list)
     """Soft token files (development and the demo)."""
     trust_anchors: list[str] = field(default_factory=list)
@@ -183,34 +188,37 @@ def _apply(cfg: AgentConfig, data: dict[str, Any], base: Path) -> AgentConfig:
             changes[key] = tuple(str(v) for v in value)
         elif key == "pkcs11_modules":
             changes[key] = _module_entries(value, base)
+        elif key == "skf_modules":
+            changes[key] = _module_entries(value, base, key, SKF_MODULE_KEYS)
         else:
             changes[key] = value
     return replace(cfg, **changes)
 
 
 MODULE_KEYS = ("path", "sm2_profile", "profiles_file")
+SKF_MODULE_KEYS = ("path", "profile", "profiles_file")
 
 
-def _module_entries(value: Any, base: Path) -> list[str | dict[str, str]]:
-    """pkcs11_modules from the file: each a path string or a table {path, sm2_profile?, profiles_file?};
-    profiles_file is relative to the config file. The module path is kept as written (a bare library
-    name is for the system loader to find)."""
+def _module_entries(
+    value: Any, base: Path, name: str = "pkcs11_modules", keys: tuple[str, ...] = MODULE_KEYS
+) -> list[str | dict[str, str]]:
+    """pkcs11_modules / skf_modules from the file: each a path string or a table {path, <profile>?,
+    profiles_file?}; profiles_file is relative to the config file. The library path is kept as written (a
+    bare library name is for the system loader to find)."""
     if not isinstance(value, list):
-        raise _bad("pkcs11_modules must be a list of paths or tables")
+        raise _bad(f"{name} must be a list of paths or tables")
     out: list[str | dict[str, str]] = []
     for i, item in enumerate(value):
         if isinstance(item, str):
             out.append(item)
             continue
         if not isinstance(item, dict):
-            raise _bad(f"pkcs11_modules[{i}] must be a path or a table {{path, sm2_profile, profiles_file}}")
-        unknown = set(item) - set(MODULE_KEYS)
+            raise _bad(f"{name}[{i}] must be a path or a table {{{', '.join(keys)}}}")
+        unknown = set(item) - set(keys)
         if unknown:
-            raise _bad(
-                f"pkcs11_modules[{i}]: unknown key {sorted(unknown)[0]!r} (known: {', '.join(MODULE_KEYS)})"
-            )
+            raise _bad(f"{name}[{i}]: unknown key {sorted(unknown)[0]!r} (known: {', '.join(keys)})")
         if any(not isinstance(v, str) or not v.strip() for v in item.values()):
-            raise _bad(f"pkcs11_modules[{i}]: values must be non-empty strings")
+            raise _bad(f"{name}[{i}]: values must be non-empty strings")
         entry = dict(item)
         if "profiles_file" in entry:
             entry["profiles_file"] = str((base / entry["profiles_file"]).resolve())
@@ -259,8 +267,28 @@ def _validate_modules(entries: list[Any]) -> None:
                 raise _bad(f"pkcs11_modules[{i}] ({entry['path']}): {err.detail}") from None
 
 
+def _validate_skf_modules(entries: list[Any]) -> None:
+    """Each SKF library once, and its quirk profile known (a typo shows at start-up, not at signing)."""
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        path = module_path(entry) if isinstance(entry, str | dict) else ""
+        if not isinstance(path, str) or not path.strip():
+            raise _bad(f"skf_modules[{i}] needs a 'path'")
+        if path in seen:
+            raise _bad(f"skf_modules: {path} is listed twice")
+        seen.add(path)
+        if isinstance(entry, dict):
+            from agent.tokens.skf_profiles import choose_profile
+
+            try:
+                choose_profile(path, entry.get("profile"), entry.get("profiles_file"))
+            except SealBridgeError as err:
+                raise _bad(f"skf_modules[{i}] ({path}): {err.detail}") from None
+
+
 def validate(cfg: AgentConfig) -> AgentConfig:
     _validate_modules(cfg.pkcs11_modules)
+    _validate_skf_modules(cfg.skf_modules)
     if not isinstance(cfg.port, int) or not 1 <= cfg.port <= 65535:
         raise _bad(f"port {cfg.port!r} out of range")
     for host in cfg.bind:

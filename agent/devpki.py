@@ -8,6 +8,9 @@ Layout (other tools and checks rely on it exactly):
     DIR/seals/{sm2,sm2b,ecdsa,rsa}.esl                      a V4 seal per signer, made by the maker
     DIR/tokens/{sm2,ecdsa,rsa}.soft                         soft tokens: signer key + chain + seal
     DIR/tokens/PIN                                          the soft tokens' PIN
+    DIR/skf/SealBridge-SoftSKF-1/...                        a software SKF key (SOFTSKF_HOME=DIR/skf; see
+                                                            docs/tokens.md): application SealBridge, container
+                                                            sm2-signer with the sm2 signer key, certificate and seal
 
 The root keys are not written: a dev PKI is regenerated, never extended. Keys are unencrypted on purpose
 (dev only); every file is written atomically, key files and tokens with mode 0600.
@@ -77,6 +80,7 @@ class DevPki:
     company: str = COMPANY
     uscc: str = COMPANY_USCC
     files: list[Path] = field(default_factory=list)  # everything written, in order
+    skf_home: Path | None = None  # SOFTSKF_HOME of the software SKF key (DIR/skf)
 
     @property
     def root(self) -> Path:
@@ -99,6 +103,7 @@ class DevPki:
             },
             "tokens": {n: str(p) for n, p in self.tokens.items()},
             "pin_file": str(self.pin_file),
+            "skf_home": str(self.skf_home) if self.skf_home else None,
             "files": [str(p) for p in self.files],
         }
 
@@ -197,6 +202,7 @@ def make_dev_pki(dir: Path | str, *, force: bool = False, pin: str = DEV_PIN) ->
 
 def _make(base: Path, pin: str, pool: ThreadPoolExecutor, pictures: dict[str, Future[bytes]]) -> DevPki:
     from agent.tokens.soft import SoftKeyEntry, SoftToken
+    from agent.tokens.softskf_store import write_device
     from formats.ses import SealKind, build_seal_v4
     from formats.x509 import build_certificate
 
@@ -307,6 +313,13 @@ def _make(base: Path, pin: str, pool: ThreadPoolExecutor, pictures: dict[str, Fu
     token_paths = dict(zip(TOKEN_NAMES, pool.map(make_token, TOKEN_NAMES), strict=True))
     written.extend(token_paths.values())
     pin_path = put("tokens/PIN", (pin + "\n").encode("utf-8"), private=True)
+    written += write_device(
+        base / "skf",
+        pin=pin,
+        key_pem=key_pem(signer_keys["sm2"]),
+        cert_der=signer_certs["sm2"],
+        seals=[seal_ders["sm2"]],
+    )
 
     return DevPki(
         dir=base,
@@ -322,4 +335,5 @@ def _make(base: Path, pin: str, pool: ThreadPoolExecutor, pictures: dict[str, Fu
         pin_file=pin_path,
         pin=pin,
         files=written,
+        skf_home=base / "skf",
     )

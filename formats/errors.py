@@ -67,6 +67,16 @@ _TABLE: dict[str, tuple[ErrorGroup, str, str]] = {
     ),
     "PLACEMENT_INVALID": (ErrorGroup.DOCUMENT, "盖章位置无效", "The seal placement is invalid"),
     "NOT_FOUND": (ErrorGroup.DOCUMENT, "找不到对象", "Not found"),
+    "BATCH_NOT_REVIEWED": (
+        ErrorGroup.USER,
+        "批量盖章中仍有文档未预览，请逐份查看后再确认",
+        "Some documents of the batch have not been previewed; look at each one before approving",
+    ),
+    "BATCH_MANIFEST_INVALID": (
+        ErrorGroup.PLATFORM,
+        "批量盖章清单校验失败",
+        "The batch manifest does not verify",
+    ),
     "CONFLICT": (ErrorGroup.DOCUMENT, "状态冲突", "The request conflicts with the current state"),
     # the seal token (USB key), its key, certificate and the seal on it
     "TOKEN_ABSENT": (ErrorGroup.TOKEN, "未检测到印章介质（USB Key）", "No seal token (USB key) is present"),
@@ -81,6 +91,11 @@ _TABLE: dict[str, tuple[ErrorGroup, str, str]] = {
         ErrorGroup.TOKEN,
         "介质不支持该签名算法",
         "The token does not support this signature mechanism",
+    ),
+    "TOKEN_LIBRARY_INVALID": (
+        ErrorGroup.TOKEN,
+        "印章介质驱动库无法加载或不完整，请联系管理员",
+        "The token library cannot be loaded or lacks required functions; ask the administrator",
     ),
     "CERT_INVALID": (ErrorGroup.TOKEN, "证书无效", "The certificate is invalid"),
     "SEAL_NOT_FOUND": (ErrorGroup.TOKEN, "找不到指定的印章", "The requested seal was not found"),

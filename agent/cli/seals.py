@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.cli.common import add_json_flag, command, print_json
+from agent.cli.token_options import add_token_options, token_sources
 from formats.errors import SealBridgeError
 
 
@@ -16,15 +17,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=lambda _args: parser.print_help() or 2)
 
     p = sub.add_parser("list", help="seal id, name, kind, holder, validity, picture and binding of each seal")
-    p.add_argument(
-        "--module", action="append", default=[], metavar="PATH", help="a PKCS#11 module (repeatable)"
-    )
-    p.add_argument(
-        "--soft", action="append", default=[], metavar="PATH", help="a soft token file (repeatable)"
-    )
-    p.add_argument(
-        "--config", metavar="FILE", help="agent configuration file (modules, soft tokens, data dir)"
-    )
+    add_token_options(p, soft=True, config=True)
     p.add_argument("--data-dir", metavar="DIR", help="agent data dir holding the platform seal cache")
     add_json_flag(p)
     p.set_defaults(func=cmd_list)
@@ -38,30 +31,20 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_put)
 
 
-def _sources(args: argparse.Namespace) -> tuple[list[str], list[str], Path | None]:
-    modules, soft = list(args.module), list(args.soft)
-    data_dir = Path(args.data_dir) if args.data_dir else None
-    try:
-        from agent.config import load_config, merge_modules
+def _data_dir(args: argparse.Namespace) -> Path:
+    from agent.config import load_config
 
-        cfg = load_config(args.config)
-    except ImportError:
-        cfg = None
-    if cfg is not None:
-        modules = merge_modules(modules, cfg.pkcs11_modules)
-        soft += [s for s in cfg.soft_tokens if s not in soft]
-        data_dir = data_dir or cfg.data_dir
-    return modules, soft, data_dir
+    return Path(args.data_dir) if args.data_dir else load_config(args.config).data_dir
 
 
 @command
 def cmd_list(args: argparse.Namespace) -> int:
     from agent.seal_store import SealStore
-    from agent.tokens.registry import list_tokens
+    from agent.tokens.drivers import list_tokens
 
-    modules, soft, data_dir = _sources(args)
+    data_dir = _data_dir(args)
     infos = []
-    for token in list_tokens(modules, soft):
+    for token in list_tokens(token_sources(args, with_config=True)):
         try:
             infos.append(token.info())
         except SealBridgeError as err:

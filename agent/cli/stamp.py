@@ -1,19 +1,24 @@
 """`sealbridge stamp` — put one or more seal images on a PDF or OFD and sign it with a token key.
 
 The input never changes; the output is written to a temporary file next to the target and renamed into
-place, so a failure leaves no output file at all.
+place, so a failure leaves no output file at all. With several inputs and `--out-dir`, every document gets
+the same placements with one token login; a document that fails is reported with its code (one JSON line
+per document with `--json`) and the others go on; the exit code is 2 when any document failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from agent import __version__
 from agent.cli.common import add_json_flag, command, print_json, read_secret_file
 from agent.cli.docformat import format_module, read_document, sniff
+from agent.cli.token_options import add_token_options, token_sources
 from formats.errors import SealBridgeError
 from stamping.fileout import atomic_output
 from stamping.options import Producer, StampOptions
@@ -33,13 +38,13 @@ class _PlacementAction(argparse.Action):
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("stamp", help="stamp a PDF or OFD document with an electronic seal")
-    p.add_argument("input", metavar="IN", help="the document (PDF or OFD, recognised by content)")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the stamped document")
-    p.add_argument("--token", required=True, help="soft:PATH or pkcs11:LABEL[/CKA_ID]")
-    p.add_argument("--pin-file", required=True, metavar="F", help="file whose first line is the PIN")
-    p.add_argument(
-        "--module", action="append", default=[], metavar="PATH", help="PKCS#11 module (repeatable)"
+    p.add_argument("input", metavar="IN", nargs="+", help="the documents (PDF or OFD, recognised by content)")
+    out = p.add_mutually_exclusive_group(required=True)
+    out.add_argument("-o", "--output", metavar="OUT", help="where to write the stamped document (one input)")
+    out.add_argument(
+        "--out-dir", metavar="DIR", help="write each stamped document under its own name into this folder"
     )
+    add_token_options(p, token="required", pin_file="required")
     p.add_argument(
         "--seal", metavar="ESID_OR_FILE", help="a seal file (DER SESeal) or the esID of a token seal"
     )
@@ -97,33 +102,102 @@ def _choose_seal(info: Any, wanted: str | None) -> tuple[bytes, str | None]:
     return seal.der, key.key_id
 
 
-@command
-def cmd_stamp(args: argparse.Namespace) -> int:
-    from agent.tokens.registry import open_token
+def _output_paths(inputs: list[Path], out_dir: Path) -> list[Path]:
+    if not out_dir.is_dir():
+        raise SealBridgeError("BAD_REQUEST", f"output folder {out_dir} does not exist")
+    names = [p.name for p in inputs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SealBridgeError(
+            "BAD_REQUEST", f"several inputs are named {', '.join(twice)}: outputs would collide"
+        )
+    return [out_dir / p.name for p in inputs]
 
-    placements = _placements(args)
-    src, dst = Path(args.input), Path(args.output)
+
+def _check_paths(src: Path, dst: Path) -> None:
     if dst.exists() and src.exists() and os.path.samefile(src, dst):
         raise SealBridgeError("BAD_REQUEST", "the output must not be the input: originals are never changed")
     if not dst.resolve().parent.is_dir():
         raise SealBridgeError("BAD_REQUEST", f"output folder {dst.parent} does not exist")
-    data = read_document(src)
-    fmt = sniff(data)
-    module = format_module(fmt)
-    pin = read_secret_file(args.pin_file)
-    token = open_token(args.token, args.module)
-    seal_der, key_id = _choose_seal(token.info(), args.seal)
-    signer = token.signer(pin, key_id)
-    options = StampOptions(
-        lock=args.lock, reason=args.reason, location=args.location, producer=Producer(version=__version__)
-    )
+
+
+def _stamp_one(
+    src: Path,
+    dst: Path,
+    signer: Any,
+    seal_der: bytes,
+    placements: list[Placement],
+    options: StampOptions,
+    data: bytes | None = None,
+) -> Any:
+    _check_paths(src, dst)
+    if data is None:
+        data = read_document(src)
+    module = format_module(sniff(data))
     target = dst.resolve()
     if target.is_dir():
         raise SealBridgeError("BAD_REQUEST", f"{target} is a folder")
     # The stamper writes straight into the temp file next to the target ("w+b": the PDF signer fills in
     # the signature in place, no scratch copy); it is renamed into place only when stamping succeeded.
     with atomic_output(target, 0o600) as out:
-        result = module.stamp(data, out, signer, seal_der, placements, options)
+        return module.stamp(data, out, signer, seal_der, placements, options)
+
+
+@command
+def cmd_stamp(args: argparse.Namespace) -> int:
+    from agent.tokens.drivers import open_token
+
+    placements = _placements(args)
+    inputs = [Path(p) for p in args.input]
+    if args.output is not None and len(inputs) > 1:
+        raise SealBridgeError("BAD_REQUEST", "several inputs need --out-dir, not -o")
+    outputs = [Path(args.output)] if args.output is not None else _output_paths(inputs, Path(args.out_dir))
+    single: bytes | None = None
+    if args.output is not None:  # one document: an unusable input is refused before the token is opened
+        _check_paths(inputs[0], outputs[0])
+        single = read_document(inputs[0])
+        sniff(single)
+    pin = read_secret_file(args.pin_file)
+    token = open_token(args.token, token_sources(args))
+    seal_der, key_id = _choose_seal(token.info(), args.seal)
+    signer = token.signer(pin, key_id)  # one login for every document
+    options = StampOptions(
+        lock=args.lock, reason=args.reason, location=args.location, producer=Producer(version=__version__)
+    )
+    if args.output is not None:
+        result = _stamp_one(inputs[0], outputs[0], signer, seal_der, placements, options, single)
+        _print_single(args, outputs[0], result)
+        return 0
+    failed = 0
+    for src, dst in zip(inputs, outputs, strict=True):
+        line: dict[str, Any] = {"input": str(src)}
+        try:
+            result = _stamp_one(src, dst, signer, seal_der, placements, options)
+        except SealBridgeError as err:
+            failed += 1
+            line |= {"status": "failed", "error": err.to_dict()}
+        except Exception as exc:  # a bug in one document's stamping must not stop the others
+            failed += 1
+            line |= {"status": "failed", "error": SealBridgeError("INTERNAL", type(exc).__name__).to_dict()}
+        else:
+            line |= {"status": "stamped", "output": str(dst), "format": result.format}
+            line |= {"signatures": result.signature_ids, "pages": result.pages}
+        _print_line(args, line)
+    return 2 if failed else 0
+
+
+def _print_line(args: argparse.Namespace, line: dict[str, Any]) -> None:
+    if args.json:
+        sys.stdout.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
+    elif line["status"] == "stamped":
+        print(f"已盖章 stamped {line['input']} → {line['output']} ({line['format']}), pages {line['pages']}")
+    else:
+        err = line["error"]
+        print(f"失败 failed {line['input']}: [{err['code']}] {err['message_zh']} / {err['message_en']}")
+
+
+def _print_single(args: argparse.Namespace, dst: Path, result: Any) -> None:
     if args.json:
         print_json(
             {
@@ -136,4 +210,3 @@ def cmd_stamp(args: argparse.Namespace) -> int:
         )
     else:
         print(f"stamped {dst} ({result.format}): {', '.join(result.signature_ids)} on pages {result.pages}")
-    return 0

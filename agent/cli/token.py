@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.cli.common import add_json_flag, command, print_json, read_secret_file
+from agent.cli.token_options import add_token_options, token_sources
 from agent.tokens.base import Token, TokenInfo
 from formats.errors import SealBridgeError
 
@@ -46,23 +47,14 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("list", help="list tokens with their keys, certificates and seals (no PIN needed)")
-    p.add_argument(
-        "--soft", action="append", default=[], metavar="PATH", help="a soft token file (repeatable)"
-    )
-    p.add_argument(
-        "--module", action="append", default=[], metavar="PATH", help="a PKCS#11 module (repeatable)"
-    )
-    p.add_argument(
-        "--config",
-        metavar="FILE",
-        help="agent configuration: list its modules and soft tokens (the default without --soft/--module)",
-    )
+    # Without --soft/--module/--skf-module the agent configuration's tokens are listed.
+    add_token_options(p, soft=True, config=True)
     add_json_flag(p)
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("change-pin", help="change a soft token's PIN")
-    p.add_argument("--soft", required=True, metavar="PATH", help="token file")
-    p.add_argument("--pin-file", metavar="F", help="file with the current PIN (else prompt)")
+    p = sub.add_parser("change-pin", help="change a token's user PIN (soft token, PKCS#11 token or SKF key)")
+    p.add_argument("--soft", metavar="PATH", help="soft token file (the same as --token soft:PATH)")
+    add_token_options(p, token="optional", pin_file="optional")
     p.add_argument("--new-pin-file", metavar="F2", help="file with the new PIN (else prompt)")
     add_json_flag(p)
     p.set_defaults(func=cmd_change_pin)
@@ -154,22 +146,19 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 @command
 def cmd_list(args: argparse.Namespace) -> int:
-    from agent.tokens.registry import list_tokens
+    from agent.tokens.drivers import list_tokens
 
-    modules, soft = list(args.module), list(args.soft)
-    if args.config or not (modules or soft):
+    sources = token_sources(args)
+    if args.config or not sources.any():
         # Without explicit tokens, list what the agent is configured with (as `seals list` does).
-        from agent.config import load_config, merge_modules
-
-        cfg = load_config(args.config)
-        modules = merge_modules(modules, cfg.pkcs11_modules)
-        soft += [s for s in cfg.soft_tokens if s not in soft]
-    if not modules and not soft:
+        sources = token_sources(args, with_config=True)
+    if not sources.any():
         raise SealBridgeError(
             "BAD_REQUEST",
-            "no token configured: name a soft token (--soft PATH) or a PKCS#11 module (--module PATH)",
+            "no token configured: name a soft token (--soft PATH), a PKCS#11 module (--module PATH) "
+            "or an SKF library (--skf-module LIB)",
         )
-    tokens: list[Token] = list_tokens(modules, soft)
+    tokens: list[Token] = list_tokens(sources)
     infos = []
     for token in tokens:
         try:
@@ -190,16 +179,19 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 @command
 def cmd_change_pin(args: argparse.Namespace) -> int:
-    from agent.tokens.soft import SoftToken
+    from agent.tokens.drivers import open_token
 
-    token = SoftToken(Path(args.soft))
+    if bool(args.soft) == bool(args.token):
+        raise SealBridgeError("BAD_REQUEST", "name the token with --soft PATH or --token SPEC (one of them)")
+    spec = args.token or f"soft:{args.soft}"
+    token = open_token(spec, token_sources(args))
     old = _secret(args.pin_file, "Current PIN 当前口令: ")
     new = _secret(args.new_pin_file, "New PIN 新口令: ", confirm=True)
     token.change_pin(old, new)
     if args.json:
-        print_json({"changed": True, "token_id": f"soft:{args.soft}"})
+        print_json({"changed": True, "token_id": spec})
     else:
-        print(f"PIN changed for {args.soft}")
+        print(f"PIN changed for {args.soft or args.token}")
     return 0
 
 

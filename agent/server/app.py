@@ -170,13 +170,9 @@ async def serve(cfg: AgentConfig, ctx: AgentContext | None = None, stop: asyncio
 
 
 async def start_hotplug(ctx: AgentContext) -> None:
-    """Push token.inserted / token.removed to every authenticated connection (PKCS#11 modules only)."""
-    if not ctx.cfg.pkcs11_modules:
-        return
-    try:
-        from agent.tokens.hotplug import HotplugMonitor
-    except ImportError:
-        return
+    """Push token.inserted / token.removed to every authenticated connection, for every token kind of the
+    driver table that has something to watch (PKCS#11 modules, SKF libraries)."""
+    from agent.tokens.drivers import monitors
 
     async def forward(event: Any) -> None:
         if event.event == "token.removed":
@@ -185,13 +181,17 @@ async def start_hotplug(ctx: AgentContext) -> None:
             params = {
                 "token_id": event.token_id,
                 "label": event.label,
-                "kind": "pkcs11",
+                "kind": event.token_id.partition(":")[0],
                 "serial": event.serial,
                 "manufacturer": event.manufacturer,
             }
             await ctx.broadcast("token.inserted", {"token": params})
 
-    monitor = HotplugMonitor(list(ctx.cfg.pkcs11_modules), workers=ctx.workers)
-    monitor.subscribe(forward)
-    await monitor.start()
-    ctx.hotplug = monitor
+    for monitor in monitors(ctx.token_sources(soft=[]), ctx.workers):
+        monitor.subscribe(forward)
+        try:
+            await monitor.start()
+        except Exception:  # a broken library must not keep the agent from starting
+            logging.getLogger(__name__).exception("starting a hot-plug monitor")
+            continue
+        ctx.hotplug.append(monitor)

@@ -127,6 +127,7 @@ class Attempt:
     pin: str | None = field(repr=False)  # never printed
     remember_site: bool
     answer: asyncio.Future[None]
+    include: list[int] | None = None  # a batch: the documents left ticked (None: all)
 
 
 @dataclass
@@ -149,6 +150,7 @@ class PendingApproval:
     candidates: set[str] = field(default_factory=set)  # seal ids present when the request opened
     chosen: str | None = None  # the seal of the latest approve attempt
     previews: int = 0
+    max_previews: int = 100  # the window re-renders when the user picks another seal; bounded per request
     signer: Any = field(repr=False, default=None)  # set by a successful login, dropped after stamping
 
     def summary(self) -> dict[str, Any]:
@@ -162,6 +164,20 @@ class PendingApproval:
             "site_policy": self.site_policy,
         }
 
+    def preview_target(self, index: int | None) -> tuple[bytes, str, list[dict[str, Any]], str | None]:
+        """(document bytes, format, placements, seal asked for) that `preview` renders; a batch picks one
+        document by index."""
+        if index not in (None, 0):
+            raise SealBridgeError("BAD_REQUEST", "this request has one document (index 0)")
+        return self.data, self.document["format"], self.placements, self.seal_hint
+
+    def mark_shown(self, index: int | None) -> None:
+        """A preview of the document was rendered for the window (a batch records which)."""
+
+    def cancel_running(self) -> str:
+        """`cancel` after the approval: a single document is already being signed."""
+        return "too_late"
+
 
 class Approvals:
     def __init__(self, timeout_s: float):
@@ -169,11 +185,11 @@ class Approvals:
         self._by_id: dict[str, PendingApproval] = {}
         self._by_origin: dict[str, str] = {}
 
-    def open(self, **kwargs: Any) -> PendingApproval:
+    def open(self, factory: type[PendingApproval] = PendingApproval, **kwargs: Any) -> PendingApproval:
         top = site_key(kwargs["origin_top"])
         if top in self._by_origin:
             raise SealBridgeError("BUSY", f"{top} already has a stamping request waiting for approval")
-        req = PendingApproval(request_id=secrets.token_hex(16), **kwargs)
+        req = factory(request_id=secrets.token_hex(16), **kwargs)
         self._by_id[req.request_id] = req
         self._by_origin[top] = req.request_id
         return req
@@ -209,18 +225,19 @@ class Approvals:
         pin: str | None,
         remember_site: bool,
         session_id: str | None = None,
+        include: list[int] | None = None,
     ) -> asyncio.Future[None]:
         req = self.get(request_id, session_id)
         if req.stage != "approval" or req.in_flight is not None or not req.attempts.empty():
             raise SealBridgeError("CONFLICT", "this request is already being approved")
         answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        req.attempts.put_nowait(Attempt(seal_id, pin, remember_site, answer))
+        req.attempts.put_nowait(Attempt(seal_id, pin, remember_site, answer, include))
         return answer
 
     def cancel(self, request_id: str, session_id: str | None = None) -> str:
         req = self.get(request_id, session_id)
         if req.stage != "approval":
-            return "too_late"
+            return req.cancel_running()
         req.cancelled = True
         # Nobody waits on the sentinel's answer; retrieve its outcome so asyncio does not warn about it.
         sentinel: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

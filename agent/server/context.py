@@ -55,7 +55,7 @@ class AgentContext:
         self.policy = SitePolicy(self.cfg)
         self.approvals = Approvals(self.cfg.limits.approval_timeout_s)
         self.rate = RateLimiter(self.cfg.limits.requests_per_minute)
-        self.hotplug: Any = None
+        self.hotplug: list[Any] = []  # one hot-plug monitor per token kind that has something to watch
         self._background: set[asyncio.Task[Any]] = set()
         self._platform_seals_at: dict[str, float] = {}  # certificate SHA-256 -> when last fetched
 
@@ -77,11 +77,19 @@ class AgentContext:
     def _list_tokens(self) -> list[Token]:
         from pathlib import Path
 
-        from agent.tokens.registry import list_tokens
+        from agent.tokens.drivers import list_tokens
 
         # A soft token file that is not there is a token that is not inserted.
         present = [p for p in self.cfg.soft_tokens if Path(p).is_file()]
-        return list_tokens(self.cfg.pkcs11_modules, present)
+        return list_tokens(self.token_sources(present))
+
+    def token_sources(self, soft: list[str] | None = None) -> Any:
+        from agent.tokens.drivers import TokenSources
+
+        cfg = self.cfg
+        return TokenSources.of(
+            soft=cfg.soft_tokens if soft is None else soft, pkcs11=cfg.pkcs11_modules, skf=cfg.skf_modules
+        )
 
     async def tokens(self) -> list[tuple[Token, TokenInfo]]:
         out: list[tuple[Token, TokenInfo]] = []
@@ -186,8 +194,8 @@ class AgentContext:
     async def close(self) -> None:
         if self._background:
             await asyncio.wait(list(self._background), timeout=5)
-        if self.hotplug is not None:
-            await self.hotplug.stop()
+        for monitor in self.hotplug:
+            await monitor.stop()
         if self.platform is not None and hasattr(self.platform, "close"):
             res = self.platform.close()
             if asyncio.iscoroutine(res):

@@ -4,9 +4,10 @@
 import { AgentClient, AgentError } from "./agent-client.js";
 import { decide, parsePairingCode, tokenEvent } from "./policy.js";
 import { Reassembler, chunkCount, chunksOf } from "../common/chunks.js";
+import { batchCall, batchReply, splitDocuments } from "./batch.js";
 
 const ext = globalThis.browser ?? globalThis.chrome;
-const PAGE_METHODS = new Set(["detect", "stamp", "verify", "seals.list"]);
+const PAGE_METHODS = new Set(["detect", "stamp", "stamp.batch", "verify", "seals.list"]);
 const ports = new Set();
 const approvals = new Map(); // request_id -> {params, windowId}
 const requestTops = new Map(); // request_id -> top-level origin that asked, for its progress events
@@ -28,6 +29,8 @@ async function broadcast(event, data, { pagesToo = true } = {}) {
 const agent = new AgentClient({
   onEvent(method, params) {
     if (method === "approval.required") openApproval(params);
+    else if (method === "batch.approval.required") openApproval(params, "ui/approve-batch.html");
+    else if (method === "batch.document") relayBatchDocument(params);
     else if (method === "approval.closed") closeApproval(params.request_id, params.outcome);
     else if (method === "token.inserted" || method === "token.removed") broadcast("token", tokenEvent(method, params, tokenLabels));
     else if (method === "progress") relayProgress(params);
@@ -44,12 +47,12 @@ const agent = new AgentClient({
   },
 });
 
-async function openApproval(params) {
+async function openApproval(params, page = "ui/approve.html") {
   // Known before the window exists: the window's first call (approval.get) may come before create() returns.
   const entry = { params, windowId: undefined };
   approvals.set(params.request_id, entry);
   requestTops.set(params.request_id, params.origin.top);
-  const win = await ext.windows.create({ url: ext.runtime.getURL(`ui/approve.html?req=${params.request_id}`), type: "popup", width: 960, height: 900 });
+  const win = await ext.windows.create({ url: ext.runtime.getURL(`${page}?req=${params.request_id}`), type: "popup", width: 960, height: 900 });
   entry.windowId = win.id;
   if (!approvals.has(params.request_id)) ext.windows.remove(win.id).catch(() => {}); // closed meanwhile
 }
@@ -82,6 +85,21 @@ function relayProgress(params) {
   if (params.phase === "sending") requestTops.delete(params.request_id);
   for (const p of ports) {
     if (p.kind === "ui" || (top && p.origin?.top === top)) p.port.postMessage({ type: "event", event: "progress", data: params });
+  }
+}
+
+/** A batch's document started or finished: its result reference is kept for the answer to the page, and the
+ * event (without the reference) goes to the extension's pages and the pages of the site that asked. */
+const batchDocs = new Map(); // request_id -> Map(index -> docOut)
+function relayBatchDocument(params) {
+  const { document: docOut, ...event } = params;
+  if (docOut) {
+    if (!batchDocs.has(params.request_id)) batchDocs.set(params.request_id, new Map());
+    batchDocs.get(params.request_id).set(params.index, docOut);
+  }
+  const top = requestTops.get(params.request_id);
+  for (const p of ports) {
+    if (p.kind === "ui" || (top && p.origin?.top === top)) p.port.postMessage({ type: "event", event: "batch", data: event });
   }
 }
 
@@ -122,6 +140,15 @@ async function pageRequest(origin, method, params, bytes) {
   return withAgent(async () => {
     if (method === "seals.list") return { result: await agent.call("seals.list", { origin }) };
     if (!bytes) throw new AgentError(err("BAD_REQUEST", "a document is required", "缺少文档"));
+    if (method === "stamp.batch") {
+      const parts = splitDocuments(bytes, params.documents);
+      const refs = parts.map((part, i) => agent.upload(part, params.documents[i].name));
+      const res = await agent.call("stamp.batch", batchCall(origin, params, refs));
+      const docs = batchDocs.get(res.batch_id) ?? new Map();
+      batchDocs.delete(res.batch_id);
+      requestTops.delete(res.batch_id);
+      return batchReply(res, docs, (docOut) => agent.takeResult(docOut));
+    }
     const document = agent.upload(bytes, params.name);
     if (method === "verify") return { result: (await agent.call("verify", { origin, document })).report };
     const call = { origin, document, placements: params.placements };
@@ -149,8 +176,14 @@ async function uiRequest(method, params, bytes) {
       const listed = await withAgent(() => agent.call("seals.list", { origin: approval.params.origin, include_pictures: true })).catch(() => null);
       return { result: { seals: listed?.seals ?? approval.params.seals } };
     }
+    case "batch.get": {
+      if (!approval) throw new AgentError(err("NOT_FOUND", "This request is no longer open", "该盖章请求已结束"));
+      const p = approval.params;
+      return { result: { origin: p.origin.top, frame_origin: p.origin.frame, documents: p.documents, seal: p.seal_id, site_policy: p.site_policy } };
+    }
     case "approval.preview": {
       const call = { request_id: params.req, seal_id: params.seal };
+      if (Number.isInteger(params.index)) call.index = params.index;
       if (Array.isArray(params.pages) && params.pages.length) call.pages = params.pages.slice(0, 20);
       const res = await withAgent(() => agent.call("preview", call));
       return { result: { pages: res.images.map((i) => ({ page: i.page, png_base64: i.png_base64 })), page_count: res.page_count } };
@@ -159,7 +192,11 @@ async function uiRequest(method, params, bytes) {
       const call = { request_id: params.req, seal_id: params.seal };
       if (params.pin) call.pin = params.pin;
       if (params.remember === true && approval?.params.site_policy === "asks") call.remember_site = true;
-      return { result: await withAgent(() => agent.call("approve", call)) };
+      if (Array.isArray(params.include)) call.include = params.include.filter(Number.isInteger);
+      const result = await withAgent(() => agent.call("approve", call));
+      // Approved: the window closing now is no cancel (for a batch it would stop the documents not yet signed).
+      approvals.delete(params.req);
+      return { result };
     }
     case "approval.cancel":
       return { result: await withAgent(() => agent.call("cancel", { request_id: params.req })) };

@@ -5,7 +5,7 @@
 (() => {
   "use strict";
   const TAG = "__sealbridge";
-  const PAGE_METHODS = new Set(["detect", "stamp", "verify", "seals.list"]);
+  const PAGE_METHODS = new Set(["detect", "stamp", "stamp.batch", "verify", "seals.list"]);
   const MAX_DOC_BYTES = 200 * 1024 * 1024;
   // Chrome serialises runtime messages as JSON and caps them at 64 MiB; 4 MiB raw = 5.6 MB of base64.
   const CHUNK_BYTES = 4 * 1024 * 1024;

@@ -4,16 +4,16 @@
 export type ErrorCode =
   // user
   | "PIN_INCORRECT" | "PIN_LOCKED" | "PIN_INVALID" | "PASSWORD_INCORRECT" | "USER_CANCELLED"
-  | "ORIGIN_NOT_ALLOWED" | "UNAUTHENTICATED" | "FORBIDDEN" | "RATE_LIMITED" | "BUSY"
+  | "ORIGIN_NOT_ALLOWED" | "UNAUTHENTICATED" | "FORBIDDEN" | "RATE_LIMITED" | "BUSY" | "BATCH_NOT_REVIEWED"
   // document
   | "BAD_REQUEST" | "DOC_TOO_LARGE" | "DOC_MALFORMED" | "DOC_UNSUPPORTED" | "DOC_LOCKED" | "PLACEMENT_INVALID"
   | "NOT_FOUND" | "CONFLICT"
   // token
   | "TOKEN_ABSENT" | "TOKEN_ERROR" | "TOKEN_NOT_FOUND" | "KEY_NOT_FOUND" | "MECHANISM_UNSUPPORTED"
-  | "CERT_INVALID" | "SEAL_NOT_FOUND" | "SEAL_VERSION_UNSUPPORTED" | "SEAL_INVALID" | "SEAL_NOT_FOR_SIGNER"
+  | "TOKEN_LIBRARY_INVALID" | "CERT_INVALID" | "SEAL_NOT_FOUND" | "SEAL_VERSION_UNSUPPORTED" | "SEAL_INVALID" | "SEAL_NOT_FOR_SIGNER"
   // platform
   | "SEAL_REVOKED" | "SEAL_SUSPENDED" | "SEAL_EXPIRED" | "SEAL_NOT_YET_VALID" | "PLATFORM_UNREACHABLE"
-  | "PLATFORM_RESPONSE_INVALID" | "TIMESTAMP_FAILED" | "AUDIT_BROKEN"
+  | "PLATFORM_RESPONSE_INVALID" | "TIMESTAMP_FAILED" | "AUDIT_BROKEN" | "BATCH_MANIFEST_INVALID"
   // internal
   | "INTERNAL"
   // raised by the SDK or the extension itself, never by the agent
@@ -98,16 +98,66 @@ export interface StampRequest {
   reason?: string;
 }
 
+/** One document of a batch: its own placements, name and (optionally) its own seal. */
+export interface BatchDocument {
+  document: Blob | ArrayBuffer | ArrayBufferView;
+  name?: string;
+  placements: Placement[];
+  /** esID of the seal for this document; the seal approved in the window stamps the others. */
+  seal?: string;
+}
+
+export interface BatchOptions {
+  /** esID of the seal to preselect in the batch window. */
+  seal?: string;
+  reason?: string;
+  /** Each document as it starts ("signing") and ends ("stamped" / "failed" / "cancelled"). */
+  onProgress?: (e: BatchProgressEvent) => void;
+}
+
+export interface BatchProgressEvent {
+  request_id: string;
+  /** The document's position in the array given to stampBatch(). */
+  index: number;
+  status: "signing" | "stamped" | "failed" | "cancelled";
+  error?: { code: ErrorCode; message_zh: string; message_en: string; detail?: string };
+}
+
+export interface BatchDocumentResult {
+  index: number;
+  name: string | null;
+  /** "excluded": the user unticked it in the window; "failed": unreadable or refused (see `error`). */
+  status: "stamped" | "failed" | "cancelled" | "excluded";
+  /** The stamped document, only when status is "stamped". */
+  document: Blob | null;
+  error: SealBridgeError | null;
+  sm3Before: string | null;
+  sm3After: string | null;
+}
+
+export interface BatchResult {
+  /** Names the batch in the agent's audit log (`sealbridge audit show-batch ID`). */
+  batchId: string;
+  auditSeq: number;
+  /** SM3 of the signed batch manifest (canonical JSON) stored in the audit log. */
+  manifestSm3: string;
+  results: BatchDocumentResult[];
+}
+
 /** A USB key plugged in or pulled out (only pages on allowed sites receive these). */
 export interface TokenEvent { type: "inserted" | "removed"; token: string; label?: string }
 
 export interface SealBridgeClient {
   detect(): Promise<DetectResult>;
   stamp(req: StampRequest): Promise<{ document: Blob; report: VerificationReport | null }>;
+  /** Up to 100 documents, one approval window, one PIN. Rejects only when the whole batch fails (e.g.
+   * USER_CANCELLED before approval, DOC_TOO_LARGE); per-document failures are in `results`. */
+  stampBatch(documents: BatchDocument[], opts?: BatchOptions): Promise<BatchResult>;
   verify(document: Blob | ArrayBuffer | ArrayBufferView, opts?: { name?: string }): Promise<VerificationReport>;
   listSeals(): Promise<SealSummary[]>;
   on(event: "token", cb: (e: TokenEvent) => void): () => void;
   on(event: "progress", cb: (e: ProgressEvent) => void): () => void;
+  on(event: "batch", cb: (e: BatchProgressEvent) => void): () => void;
 }
 
 export declare function createClient(win?: Window, opts?: { timeoutMs?: number }): SealBridgeClient;

@@ -48,6 +48,7 @@ function sniffFormat(bytes) {
 }
 
 const MIME = { pdf: "application/pdf", ofd: "application/ofd" };
+const MAX_BATCH = 100;
 
 /**
  * Create a client bound to a window (the page's own window by default). Tests pass a fake window.
@@ -135,6 +136,64 @@ export function createClient(win = globalThis.window, { timeoutMs = 10 * 60 * 10
       return { document: new Blob([res.document], { type: MIME[fmt] }), report: res.result?.report ?? null };
     },
 
+    /**
+     * Stamp up to 100 documents with one approval and one PIN. The user sees each document (name, pages, SM3,
+     * preview with the seal) in the extension's batch window and may untick some. `onProgress` hears each
+     * document as it starts and finishes. A document that cannot be read or stamped does not stop the others:
+     * its result carries the error.
+     * @returns {Promise<{batchId: string, auditSeq: number, manifestSm3: string, results: object[]}>}
+     */
+    async stampBatch(documents, { seal, reason, onProgress } = {}) {
+      if (!Array.isArray(documents) || documents.length === 0) {
+        throw new SealBridgeError("BAD_REQUEST", "documents must be a non-empty array");
+      }
+      if (documents.length > MAX_BATCH) {
+        throw new SealBridgeError("DOC_TOO_LARGE", `a batch holds at most ${MAX_BATCH} documents`, { messageZh: `一次最多批量盖章 ${MAX_BATCH} 份文档` });
+      }
+      const buffers = [];
+      const items = [];
+      for (const [i, d] of documents.entries()) {
+        if (!d || !d.document) throw new SealBridgeError("BAD_REQUEST", `documents[${i}].document is required`);
+        if (!Array.isArray(d.placements) || d.placements.length === 0) {
+          throw new SealBridgeError("PLACEMENT_INVALID", `documents[${i}].placements must be a non-empty array`);
+        }
+        const bytes = await toArrayBuffer(d.document);
+        const fmt = sniffFormat(bytes) ?? "pdf";
+        const item = { name: String(d.name || d.document.name || `document-${i + 1}.${fmt}`), size: bytes.byteLength, placements: d.placements };
+        if (d.seal) item.seal = String(d.seal);
+        buffers.push(bytes);
+        items.push(item);
+      }
+      // One transfer to the extension: the documents back to back, each named by its size.
+      const joined = new Uint8Array(items.reduce((n, it) => n + it.size, 0));
+      let off = 0;
+      for (const b of buffers) {
+        joined.set(new Uint8Array(b), off);
+        off += b.byteLength;
+      }
+      const params = { documents: items };
+      if (seal) params.seal = String(seal);
+      if (reason) params.reason = String(reason);
+      const unsubscribe = typeof onProgress === "function" ? this.on("batch", onProgress) : null;
+      let res;
+      try {
+        res = await call("stamp.batch", params, joined.buffer);
+      } finally {
+        unsubscribe?.();
+      }
+      const out = res.document ?? new ArrayBuffer(0);
+      const results = res.result.documents.map((d) => ({
+        index: d.index,
+        name: d.name,
+        status: d.status,
+        sm3Before: d.sm3_before ?? null,
+        sm3After: d.sm3_after ?? null,
+        document: d.status === "stamped" ? new Blob([out.slice(d.offset, d.offset + d.size)], { type: MIME[d.format] ?? "application/octet-stream" }) : null,
+        error: d.error ? SealBridgeError.fromWire(d.error) : null,
+      }));
+      return { batchId: res.result.batch_id, auditSeq: res.result.audit_seq, manifestSm3: res.result.manifest_sm3, results };
+    },
+
     /** Verify the seals on a PDF or OFD. → the verification report */
     async verify(document, { name } = {}) {
       const bytes = await toArrayBuffer(document);
@@ -150,7 +209,8 @@ export function createClient(win = globalThis.window, { timeoutMs = 10 * 60 * 10
       return res.result.seals;
     },
 
-    /** Subscribe to 'token' (inserted/removed) or 'progress' events. Returns an unsubscribe function. */
+    /** Subscribe to 'token' (inserted/removed), 'progress' or 'batch' (one document of a batch started or
+     * finished) events. Returns an unsubscribe function. */
     on(event, cb) {
       if (!listeners.has(event)) listeners.set(event, new Set());
       listeners.get(event).add(cb);
@@ -174,6 +234,7 @@ function client() {
 export const SealBridge = {
   detect: (...a) => client().detect(...a),
   stamp: (...a) => client().stamp(...a),
+  stampBatch: (...a) => client().stampBatch(...a),
   verify: (...a) => client().verify(...a),
   listSeals: (...a) => client().listSeals(...a),
   on: (...a) => client().on(...a),

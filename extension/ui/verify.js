@@ -1,11 +1,20 @@
 // The verify page: a dropped or chosen file (or one handed over by the context menu) goes to the agent, the
 // report comes back and is shown with the seal pictures; it exports as JSON, and as PDF through printing.
-import { connectWorker, errorText, languageSwitch, loadCatalogue, loadLanguage, localize, renderReport, t } from "./common.js";
+import { connectWorker, languageSwitch, loadCatalogue, loadLanguage, localize, renderReport, t } from "./common.js";
 import { reportLanguage } from "./i18n.js";
 
 const worker = connectWorker();
 let lastReport = null;
 let lastName = "document";
+
+/** An error in the page's language with its stable code; the technical detail (English) only on hover. */
+function showError(e) {
+  const zh = reportLanguage() === "zh";
+  const text = (zh ? e?.message_zh : e?.message_en) || e?.message_en || e?.message || "";
+  const message = document.getElementById("message");
+  message.textContent = zh ? `${text}（${e?.code ?? "ERROR"}）` : `${text} (${e?.code ?? "ERROR"})`;
+  message.title = e?.detail ?? "";
+}
 
 const fileLine = (name) => `${t("verifyFile")}${reportLanguage() === "zh" ? "：" : ": "}${name}`;
 
@@ -23,7 +32,7 @@ async function verifyBytes(bytes, name) {
     document.getElementById("exports").hidden = false;
   } catch (e) {
     lastReport = null;
-    message.textContent = errorText(e);
+    showError(e);
   }
   document.body.dataset.state = "done";
 }
@@ -65,7 +74,7 @@ document.addEventListener("DOMContentLoaded", async () => {
       const { result, document: bytes } = await worker.request("pending.take", { id: pendingId });
       await verifyBytes(bytes, result.name);
     } catch (e) {
-      document.getElementById("message").textContent = errorText(e);
+      showError(e);
     }
   }
   if (document.body.dataset.state === "loading") document.body.dataset.state = "ready";

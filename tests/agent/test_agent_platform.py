@@ -124,3 +124,40 @@ async def test_no_platform_configured_refuses_by_default(agent_factory, dev_pki,
         await asyncio.wait_for(fut, 30)
     assert not c.results
     await c.close()
+
+
+async def test_batch_asks_the_platform_once_per_seal(
+    agent_factory, central, platform_seal, dev_pki, sample_pdf, tmp_path, monkeypatch
+):
+    url, _ = central
+    client = PlatformClient(url, cache_dir=tmp_path / "platform-cache", grace_seconds=3600)
+    asked: list[str] = []
+    real = client.require_active
+
+    async def counted(esid, *args, **kwargs):
+        asked.append(esid)
+        return await real(esid, *args, **kwargs)
+
+    monkeypatch.setattr(client, "require_active", counted)
+    agent = await agent_factory(platform=client, require_platform=True)
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    items = [
+        {"document": await c.upload(sample_pdf), "placements": [{"type": "at", "page": 1, "x": 60, "y": 60}]}
+    ]
+    items = items + [
+        {
+            "document": await c.upload(sample_pdf),
+            "placements": items[0]["placements"],
+            "seal_id": platform_seal,
+        }
+        for _ in range(3)
+    ]
+    fut = await c.start("stamp.batch", {"origin": PORTAL, "documents": items})
+    req = await c.next_event("batch.approval.required")
+    for doc in req["documents"]:
+        await c.call("preview", {"request_id": req["request_id"], "index": doc["index"], "dpi": 36})
+    await c.call("approve", {"request_id": req["request_id"], "seal_id": platform_seal, "pin": dev_pki.pin})
+    res = await asyncio.wait_for(fut, 120)
+    assert [d["status"] for d in res["documents"]] == ["stamped"] * 4
+    assert asked == [platform_seal]  # four documents, one seal: one status question
+    await c.close()

@@ -4,27 +4,11 @@ plugged back in, the seal returns. Only pages on allowed sites hear about tokens
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.support.e2e_browser import Browser, save_artifact
+from tests.support.e2e_browser import Browser, save_artifact, seal_options, wait_for
 
 pytestmark = pytest.mark.browser
-
-
-def wait_for(predicate, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def seal_options(window) -> list[str]:
-    return [o.get_attribute("value") for o in window.locator("#seal option").all()]
 
 
 def test_token_removed_while_the_window_is_open(browser: Browser, portal_page, documents):

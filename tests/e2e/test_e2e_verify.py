@@ -107,6 +107,16 @@ def test_verify_page_shows_the_intact_invoice(browser: Browser):
         page.close()
 
 
+def test_verify_page_says_what_is_wrong_with_a_file_in_chinese(browser: Browser, tmp_path):
+    junk = tmp_path / "不是文档.pdf"
+    junk.write_bytes(b"hello, this is not a document")
+    page = verify_on_page(browser, junk, lang="zh_CN")
+    try:
+        assert page.text_content("#message") == "不支持的文档格式（DOC_UNSUPPORTED）"
+    finally:
+        page.close()
+
+
 def test_sdk_verify_from_the_portal(browser: Browser, portal_page, documents):
     result = browser.run(portal_page, 'window.verifyFile("tampered.ofd")')
     assert result["ok"], result
@@ -124,6 +134,9 @@ def test_verify_page_shows_a_document_stamped_here_as_valid(
         portal_page, "for-verify", 'window.stampFile("form.ofd", [{"type": "keyword", "text": "盖章处"}])'
     )
     window.select_option("#seal", env.soft_esid)
+    # The approval window shows the seal's validity in Beijing time with the zone, too.
+    meta = window.text_content("#seal-meta")
+    assert re.search(r"(有效期至|valid until) \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \(UTC\+8\)", meta), meta
     window.fill("#pin", "123456")
     window.click("#approve")
     result = browser.job(portal_page, "for-verify")

@@ -29,6 +29,17 @@ EXPECTED_FILES = {
     *(f"seals/{n}.esl" for n in ("sm2", "sm2b", "ecdsa", "rsa")),
     *(f"tokens/{n}.soft" for n in ("sm2", "ecdsa", "rsa")),
     "tokens/PIN",
+    *(
+        f"skf/SealBridge-SoftSKF-1/{rel}"
+        for rel in (
+            "serial",
+            "SealBridge/user.pin",
+            "SealBridge/admin.pin",
+            "SealBridge/containers/sm2-signer/sign.key",
+            "SealBridge/containers/sm2-signer/sign.cer",
+            "SealBridge/files/sealbridge.seals",
+        )
+    ),
 }
 ROOT_OF = {"sm2": "root.pem", "sm2b": "root.pem", "ecdsa": "ecdsa-root.pem", "rsa": "rsa-root.pem"}
 ALGORITHM_OF = {"sm2": "sm2", "sm2b": "sm2", "ecdsa": "ecdsa", "rsa": "rsa"}

@@ -210,7 +210,8 @@ def test_dev_pki_cli_json_and_refusal(capsys, tmp_path: Path):
     assert data["tokens"] == {n: str(target / "tokens" / f"{n}.soft") for n in ("sm2", "ecdsa", "rsa")}
     assert data["pin_file"] == str(target / "tokens" / "PIN")
     assert set(data["seals"]) == {"sm2", "sm2b", "ecdsa", "rsa"}
-    assert len(data["files"]) == 21
+    assert len(data["files"]) == 27  # 21 PKI and soft-token files + 6 of the software SKF key
+    assert data["skf_home"] == str(target / "skf")
     code, data, _ = run(capsys, "dev-pki", str(target), "--json")
     assert code == 2 and data["error"]["code"] == "CONFLICT"
     code, _data, text = run(capsys, "dev-pki", str(target), "--force")

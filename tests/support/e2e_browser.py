@@ -134,3 +134,17 @@ def launch(pw: Any, env: Environment, user_data_dir: Path) -> Any:
             f"--ip-address-space-overrides={overrides}",
         ],
     )
+
+
+def wait_for(predicate, timeout: float = 15.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def seal_options(window) -> list[str]:
+    return [o.get_attribute("value") for o in window.locator("#seal option").all()]

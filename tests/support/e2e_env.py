@@ -217,6 +217,50 @@ def make_hsm(base: Path, pki: Any) -> Hsm:
     return Hsm(root, confs["live"], SoftHsm(root, pki))
 
 
+@dataclass
+class SkfKey:
+    """A software SKF key (native/softskf) the tests can pull out and plug back in: its device directory moves
+    between the agent's SOFTSKF_HOME (`live/`) and `parked/`, whole, like a USB key."""
+
+    root: Path
+    library: str
+    device: str = "SealBridge-SKF-e2e"
+    seal_der: bytes = b""
+    esid: str = ""
+
+    @property
+    def home(self) -> Path:
+        return self.root / "live"
+
+    def build(self, pki: Any) -> None:
+        """The dev PKI's second SM2 key (sm2b), its certificate and its platform-made seal on the key."""
+        from agent.tokens.softskf_store import write_device
+
+        key_pem = pki.signer_keys["sm2b"].read_bytes()
+        write_device(
+            self.home, pin=pki.pin, key_pem=key_pem, cert_der=_cert_der(pki.signer_certs["sm2b"]),
+            seals=[self.seal_der], device=self.device,
+        )  # fmt: skip
+
+    def insert(self) -> None:
+        (self.root / "parked" / self.device).rename(self.home / self.device)
+
+    def remove(self) -> None:
+        (self.home / self.device).rename(self.root / "parked" / self.device)
+
+
+def make_skf_key(base: Path) -> SkfKey:
+    """Builds libsoftskf.so (make only rebuilds when stale) and an empty store."""
+    res = subprocess.run(["make", "-s", "softskf"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    library = REPO / "build" / "softskf" / "libsoftskf.so"
+    if res.returncode != 0 or not library.is_file():
+        raise RuntimeError(f"make softskf failed:\n{res.stdout}{res.stderr}")
+    root = base / "softskf"
+    (root / "live").mkdir(parents=True)
+    (root / "parked").mkdir()
+    return SkfKey(root, str(library))
+
+
 # -- the agent -----------------------------------------------------------------------------------------------
 
 
@@ -325,6 +369,7 @@ class Environment:
     soft_token: Path
     soft_esid: str
     hsm: Hsm
+    skf: SkfKey
     agent: AgentProcess
     portal: Portal  # allowed by the extension and the agent
     stranger: Portal  # allowed by neither
@@ -369,6 +414,13 @@ def build_environment(base: Path) -> Environment:
         hsm.build()
         hsm.insert()
 
+        skf = make_skf_key(base)
+        skf_seal = register_seal(
+            central_url, admin_token, _cert_der(pki.signer_certs["sm2b"]), "finance", "财务专用章", 38
+        )
+        skf.seal_der, skf.esid = base64.b64decode(skf_seal["seal_der"]), skf_seal["esID"]
+        skf.build(pki)
+
         files: dict[str, bytes] = {}
         portal, stranger, agent_denied = start_portal(files), start_portal(files), start_portal(files)
         closers += [portal.close, stranger.close, agent_denied.close]
@@ -388,6 +440,7 @@ def build_environment(base: Path) -> Environment:
             "site_policy": {portal.origin: "allowed", stranger.origin: "allowed"},
             "soft_tokens": [str(soft_token)],
             "pkcs11_modules": [hsm.module],
+            "skf_modules": [skf.library],
             "platform_url": central_url,
             "trust_anchors": [str(trust_dir / "sm2-root.pem"), str(trust_dir / "ecdsa-root.pem")],
             "require_platform": True,
@@ -397,6 +450,7 @@ def build_environment(base: Path) -> Environment:
             os.environ,
             SEALBRIDGE_HOME=str(home),
             SOFTHSM2_CONF=str(hsm.conf),
+            SOFTSKF_HOME=str(skf.home),
             PYTHONPATH=str(REPO),
         )
         agent = AgentProcess(home, port, env, base / "agent.log")
@@ -414,6 +468,7 @@ def build_environment(base: Path) -> Environment:
             soft_token=soft_token,
             soft_esid=soft_seal["esID"],
             hsm=hsm,
+            skf=skf,
             agent=agent,
             portal=portal,
             stranger=stranger,

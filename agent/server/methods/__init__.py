@@ -6,6 +6,7 @@ extension's own windows. Never exposed: key generation, import, deletion, raw "s
 from __future__ import annotations
 
 from agent.server.methods.basic import audit_recent, change_pin, hello, seals_list, tokens_list
+from agent.server.methods.batch import stamp_batch
 from agent.server.methods.preview import preview
 from agent.server.methods.stamp import approve, cancel, stamp
 from agent.server.methods.verify import verify
@@ -14,6 +15,7 @@ HANDLERS = {
     "hello": hello,
     "seals.list": seals_list,
     "stamp": stamp,
+    "stamp.batch": stamp_batch,
     "verify": verify,
     "preview": preview,
     "cancel": cancel,

@@ -13,7 +13,17 @@ from formats.errors import SealBridgeError
 if TYPE_CHECKING:
     from agent.server.session import Session
 
-CAPABILITIES = ["stamp", "verify", "preview", "cancel", "seals.list", "tokens", "events", "binary-documents"]
+CAPABILITIES = [
+    "stamp",
+    "stamp.batch",
+    "verify",
+    "preview",
+    "cancel",
+    "seals.list",
+    "tokens",
+    "events",
+    "binary-documents",
+]
 
 
 async def hello(session: Session, req: Request) -> dict[str, Any]:
@@ -30,6 +40,7 @@ async def hello(session: Session, req: Request) -> dict[str, Any]:
             "max_chunks": lim.max_chunks,
             "max_placements": lim.max_placements,
             "max_pages": lim.max_pages,
+            "max_batch_documents": lim.max_batch_documents,
         },
     }
 

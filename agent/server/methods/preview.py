@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 MM_PER_INCH = 25.4
 DEFAULT_DPI = 72
 MAX_PREVIEW_PIXELS = 4000 * 4000
-MAX_PREVIEWS_PER_REQUEST = 100
 
 
 def render_pdf_preview(
@@ -99,14 +98,13 @@ def render_pdf_preview(
 async def preview(session: Session, req: Request) -> dict[str, Any]:
     ctx = session.ctx
     approval = ctx.approvals.get(req.params["request_id"], session.id)
-    fmt = approval.document["format"]
+    index = req.params.get("index")
+    data, fmt, raw_placements, seal_hint = approval.preview_target(index)
     render = render_pdf_preview if fmt == "pdf" else _ofd_renderer()
-    approval.previews += 1  # the window re-renders when the user picks another seal; bounded per request
-    if approval.previews > MAX_PREVIEWS_PER_REQUEST:
-        raise SealBridgeError(
-            "RATE_LIMITED", f"more than {MAX_PREVIEWS_PER_REQUEST} previews for one request"
-        )
-    seal_id = req.params.get("seal_id") or approval.seal_hint
+    approval.previews += 1
+    if approval.previews > approval.max_previews:
+        raise SealBridgeError("RATE_LIMITED", f"more than {approval.max_previews} previews for one request")
+    seal_id = req.params.get("seal_id") or seal_hint
     entry: SealEntry
     if seal_id:
         entry = await ctx.find_seal(seal_id)
@@ -115,13 +113,15 @@ async def preview(session: Session, req: Request) -> dict[str, Any]:
         if not seals:
             raise SealBridgeError("TOKEN_ABSENT", "no seal to draw in the preview")
         entry = seals[0]
-    placements = [from_dict(p) for p in approval.placements]
+    placements = [from_dict(p) for p in raw_placements]
     pages = req.params.get("pages")
     if pages is None:
-        pages = sorted({int(p["page"]) for p in approval.placements if p.get("type") == "at"}) or [1]
+        pages = sorted({int(p["page"]) for p in raw_placements if p.get("type") == "at"}) or [1]
         pages = pages[:20]
     dpi = int(req.params.get("dpi", DEFAULT_DPI))
-    return await asyncio.to_thread(render, approval.data, placements, entry.seal, pages, dpi)
+    result = await asyncio.to_thread(render, data, placements, entry.seal, pages, dpi)
+    approval.mark_shown(index)
+    return result
 
 
 def _ofd_renderer() -> Any:

@@ -25,13 +25,15 @@ from stamping.options import Producer, StampOptions
 from stamping.placement import from_dict
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from agent.seal_store import SealEntry
-    from agent.server.approvals import PendingApproval
+    from agent.server.approvals import Attempt, PendingApproval
     from agent.server.context import AgentContext
     from agent.server.session import Session
 
 # Errors an `approve` may be retried after (the approval stays open); any other ends the request.
-RETRYABLE = {"PIN_INCORRECT", "PIN_INVALID", "SEAL_NOT_FOUND"}
+RETRYABLE = {"PIN_INCORRECT", "PIN_INVALID", "SEAL_NOT_FOUND", "BATCH_NOT_REVIEWED"}
 
 
 def _placements(raw: list[dict[str, Any]], max_count: int) -> list[Any]:
@@ -152,8 +154,11 @@ async def _progress(
     await session.send_event("progress", params)
 
 
-async def _await_approval(session: Session, approval: PendingApproval) -> SealEntry:
-    """Loop over `approve` attempts until one logs in; returns the seal entry with `approval.signer` set."""
+async def _await_approval(
+    session: Session, approval: PendingApproval, check: Callable[[Attempt], None] | None = None
+) -> SealEntry:
+    """Loop over `approve` attempts until one logs in; returns the seal entry with `approval.signer` set.
+    `check` refuses an attempt before the token is touched (a batch: every ticked document previewed)."""
     ctx = session.ctx
     who = {"origin_top": approval.origin_top, "origin_frame": approval.origin_frame}
     deadline = time.monotonic() + ctx.cfg.limits.approval_timeout_s
@@ -162,6 +167,8 @@ async def _await_approval(session: Session, approval: PendingApproval) -> SealEn
         approval.chosen = att.seal_id
         entry: SealEntry | None = None
         try:
+            if check is not None:
+                check(att)
             entry = await _find_chosen_seal(ctx, approval, att.seal_id)
             if att.pin is None and not entry.token_info.pin_pad:
                 raise SealBridgeError("PIN_INVALID", "a PIN is needed for this token")
@@ -301,7 +308,12 @@ def _report_usage(
 async def approve(session: Session, req: Request) -> dict[str, Any]:
     p = req.params
     answer = session.ctx.approvals.submit(
-        p["request_id"], p["seal_id"], p.get("pin"), bool(p.get("remember_site")), session.id
+        p["request_id"],
+        p["seal_id"],
+        p.get("pin"),
+        bool(p.get("remember_site")),
+        session.id,
+        p.get("include"),
     )
     await answer
     return {"status": "approved"}

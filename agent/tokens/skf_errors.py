@@ -1,0 +1,92 @@
+"""SKF (GM/T 0016) SAR return codes → SealBridge error codes.
+
+The stable code is SealBridge's (PIN_INCORRECT, TOKEN_ABSENT…); the SAR name travels in `detail` and in
+`extra["sar"]`, so a support person sees what the key said. The full table is the standard's.
+"""
+
+from __future__ import annotations
+
+from formats.errors import SealBridgeError
+
+SAR_NAMES: dict[int, str] = {
+    0x00000000: "SAR_OK",
+    0x0A000001: "SAR_FAIL",
+    0x0A000002: "SAR_UNKNOWNERR",
+    0x0A000003: "SAR_NOTSUPPORTYETERR",
+    0x0A000004: "SAR_FILEERR",
+    0x0A000005: "SAR_INVALIDHANDLEERR",
+    0x0A000006: "SAR_INVALIDPARAMERR",
+    0x0A000007: "SAR_READFILEERR",
+    0x0A000008: "SAR_WRITEFILEERR",
+    0x0A000009: "SAR_NAMELENERR",
+    0x0A00000A: "SAR_KEYUSAGEERR",
+    0x0A00000B: "SAR_MODULUSLENERR",
+    0x0A00000C: "SAR_NOTINITIALIZEERR",
+    0x0A00000D: "SAR_OBJERR",
+    0x0A00000E: "SAR_MEMORYERR",
+    0x0A00000F: "SAR_TIMEOUTERR",
+    0x0A000010: "SAR_INDATALENERR",
+    0x0A000011: "SAR_INDATAERR",
+    0x0A000012: "SAR_GENRANDERR",
+    0x0A000013: "SAR_HASHOBJERR",
+    0x0A000014: "SAR_HASHERR",
+    0x0A000015: "SAR_GENRSAKEYERR",
+    0x0A000016: "SAR_RSAMODULUSLENERR",
+    0x0A000017: "SAR_CSPIMPRTPUBKEYERR",
+    0x0A000018: "SAR_RSAENCERR",
+    0x0A000019: "SAR_RSADECERR",
+    0x0A00001A: "SAR_HASHNOTEQUALERR",
+    0x0A00001B: "SAR_KEYNOTFOUNTERR",
+    0x0A00001C: "SAR_CERTNOTFOUNTERR",
+    0x0A00001D: "SAR_NOTEXPORTERR",
+    0x0A00001E: "SAR_DECRYPTPADERR",
+    0x0A00001F: "SAR_MACLENERR",
+    0x0A000020: "SAR_BUFFER_TOO_SMALL",
+    0x0A000021: "SAR_KEYINFOTYPEERR",
+    0x0A000022: "SAR_NOT_EVENTERR",
+    0x0A000023: "SAR_DEVICE_REMOVED",
+    0x0A000024: "SAR_PIN_INCORRECT",
+    0x0A000025: "SAR_PIN_LOCKED",
+    0x0A000026: "SAR_PIN_INVALID",
+    0x0A000027: "SAR_PIN_LEN_RANGE",
+    0x0A000028: "SAR_USER_ALREADY_LOGGED_IN",
+    0x0A000029: "SAR_USER_PIN_NOT_INITIALIZED",
+    0x0A00002A: "SAR_USER_TYPE_INVALID",
+    0x0A00002B: "SAR_APPLICATION_NAME_INVALID",
+    0x0A00002C: "SAR_APPLICATION_EXISTS",
+    0x0A00002D: "SAR_USER_NOT_LOGGED_IN",
+    0x0A00002E: "SAR_APPLICATION_NOT_EXISTS",
+    0x0A00002F: "SAR_FILE_ALREADY_EXIST",
+    0x0A000030: "SAR_NO_ROOM",
+    0x0A000031: "SAR_FILE_NOT_EXIST",
+    0x0A000032: "SAR_REACH_MAX_CONTAINER_COUNT",
+}
+SAR_CODES = {name: code for code, name in SAR_NAMES.items()}
+
+# SAR name -> SealBridge code; anything else is TOKEN_ERROR.
+_MAPPING = {
+    "SAR_PIN_INCORRECT": "PIN_INCORRECT",
+    "SAR_PIN_LOCKED": "PIN_LOCKED",
+    "SAR_PIN_INVALID": "PIN_INVALID",
+    "SAR_PIN_LEN_RANGE": "PIN_INVALID",
+    "SAR_DEVICE_REMOVED": "TOKEN_ABSENT",
+    "SAR_KEYNOTFOUNTERR": "KEY_NOT_FOUND",
+    "SAR_CERTNOTFOUNTERR": "KEY_NOT_FOUND",
+    "SAR_NOTSUPPORTYETERR": "MECHANISM_UNSUPPORTED",
+    "SAR_KEYINFOTYPEERR": "MECHANISM_UNSUPPORTED",
+    "SAR_APPLICATION_NOT_EXISTS": "TOKEN_NOT_FOUND",
+}
+
+
+def sar_name(code: int) -> str:
+    return SAR_NAMES.get(code, f"SAR_{code:#010x}")
+
+
+def sar_error(code: int, what: str = "", retries_left: int | None = None) -> SealBridgeError:
+    name = sar_name(code)
+    extra: dict[str, object] = {"sar": name}
+    if retries_left is not None:
+        extra["retries_left"] = retries_left
+    if name == "SAR_PIN_LOCKED":
+        extra["pin_locked"] = True
+    return SealBridgeError(_MAPPING.get(name, "TOKEN_ERROR"), f"{what}: {name}" if what else name, extra)
