@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TEST_DEBS := softhsm2 opensc chromium fonts-wqy-zenhei postgresql poppler-utils mupdf-tools qpdf firefox-esr
 DEMO_DEBS := fonts-wqy-zenhei
 
-.PHONY: venv demo test test-fast test-browser lint format deb system-deps-test system-deps-demo softskf
+.PHONY: venv demo test test-fast test-browser lint format deb system-deps-test system-deps-demo softskf fuzz
 
 venv: $(VENV)/.installed
 
@@ -57,6 +57,12 @@ test-fast: venv softskf
 
 test-browser: venv system-deps-test softskf
 	$(VENV)/bin/pytest -q -m browser
+
+# The long seeded fuzz pass over PDF, OFD, seal blobs and protocol frames (CI runs a short one in pytest).
+N ?= 20000
+SEED ?= 1
+fuzz: venv
+	$(PY) -m tests.fuzz.run --n $(N) --seed $(SEED)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -19,7 +19,9 @@ form one chain; synchronous=FULL makes a committed record survive a killed proce
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 from dataclasses import asdict, dataclass
@@ -95,6 +97,11 @@ class AuditRecord:
         return asdict(self)
 
 
+def _companions(db_path: Path) -> list[Path]:
+    """SQLite's WAL and shared-memory files next to the database (they hold recent records too)."""
+    return [db_path.with_name(db_path.name + suffix) for suffix in ("-wal", "-shm")]
+
+
 def head_path(db_path: str | Path) -> Path:
     p = Path(db_path)
     return p.with_name(p.name + ".head")
@@ -133,6 +140,10 @@ class AuditLog:
         self.head = head_path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = threading.Lock()
+        # Created private before SQLite opens it: SQLite gives the -wal and -shm files the database
+        # file's mode, so a database created 0644 (then chmod-ed) leaves 0644 companions behind.
+        with contextlib.suppress(OSError):
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         # A damaged byte must show up as a hash mismatch on its record, not as a decode crash.
         self._db.text_factory = lambda b: b.decode("utf-8", "replace")
@@ -143,10 +154,9 @@ class AuditLog:
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise SealBridgeError("AUDIT_BROKEN", f"{self.path}: {exc}") from None
-        try:
-            self.path.chmod(0o600)
-        except OSError:
-            pass
+        for private in (self.path, *_companions(self.path)):
+            with contextlib.suppress(OSError):
+                private.chmod(0o600)
 
     def close(self) -> None:
         with self._lock:

@@ -64,6 +64,8 @@ class Limits:
     """Documents in one stamp.batch."""
     max_pending_bytes: int = 256 * MiB
     """All unused uploads of one connection together."""
+    max_pending_bytes_total: int = 512 * MiB
+    """All unused uploads of every connection together."""
     max_pages: int = MAX_PAGES
     """Pages of a document to be stamped."""
     max_placements: int = MAX_PLACEMENTS

@@ -135,6 +135,7 @@ class SealEntry:
             "algorithm": self.key.algorithm,
             "cert_subject": cert.subject.human_friendly[:1000],
             "cert_serial": self.cert_serial,
+            **_signer_names(cert),
             "valid_from": _iso(self.seal.valid_start),
             "valid_to": _iso(self.seal.valid_end),
             "width_mm": float(pic.width_mm) if pic else None,
@@ -282,3 +283,26 @@ class SealStore:
         if matches:
             raise SealBridgeError("SEAL_NOT_FOR_SIGNER", f"seal {seal_id} lists no certificate of the token")
         raise SealBridgeError("SEAL_NOT_FOUND", f"seal {seal_id} is neither on the token nor issued for it")
+
+
+def _signer_names(cert: Any) -> dict[str, str | None]:
+    """Who signs with a seal, as a clerk reads it: the holder's name, the company, the certificate's issuer
+    (names, not distinguished names)."""
+
+    def name(attrs: Any, *keys: str) -> str | None:
+        for key in keys:
+            value = attrs.native.get(key)
+            if isinstance(value, list):
+                value = value[0] if value else None
+            if value:
+                return str(value)[:200]
+        return None
+
+    try:
+        return {
+            "holder": name(cert.subject, "common_name"),
+            "company": name(cert.subject, "organization_name"),
+            "issuer": name(cert.issuer, "organization_name", "common_name"),
+        }
+    except ValueError:
+        return {"holder": None, "company": None, "issuer": None}

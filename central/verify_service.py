@@ -6,25 +6,16 @@ platform's own database, at the signing time and now.
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime
 from typing import Any
 
 from central.db import Database
 from central.status import seal_status
 from central.timeutil import utcnow
-from formats.errors import SealBridgeError
+from stamping.documents import document_format
 from stamping.options import VerifyOptions
 from stamping.platform_status import StatusLookup, body_check
 from stamping.report import Check
-
-
-def sniff(data: bytes) -> str:
-    if data[:1024].find(b"%PDF-") >= 0:
-        return "pdf"
-    if data.startswith(b"PK\x03\x04"):
-        return "ofd"
-    raise SealBridgeError("DOC_UNSUPPORTED", "neither a PDF nor an OFD package")
 
 
 def status_lookup_for(db: Database) -> StatusLookup:
@@ -42,16 +33,9 @@ def status_lookup_for(db: Database) -> StatusLookup:
 def verify_document(
     db: Database, data: bytes, trust_anchors: list[bytes], platform: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    fmt = sniff(data)
-    try:
-        module = importlib.import_module(f"stamping.{fmt}")
-        verify = module.verify
-    except (ImportError, AttributeError):
-        raise SealBridgeError(
-            "DOC_UNSUPPORTED", f"{fmt.upper()} verification is not available in this build"
-        ) from None
+    doc_format = document_format(data)
     options = VerifyOptions(
         trust_anchors=list(trust_anchors), status_lookup=status_lookup_for(db), platform=platform
     )
-    report = verify(data, options)
+    report = doc_format.verify(data, options)
     return report.to_dict()

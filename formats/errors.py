@@ -67,6 +67,13 @@ _TABLE: dict[str, tuple[ErrorGroup, str, str]] = {
     ),
     "PLACEMENT_INVALID": (ErrorGroup.DOCUMENT, "盖章位置无效", "The seal placement is invalid"),
     "NOT_FOUND": (ErrorGroup.DOCUMENT, "找不到对象", "Not found"),
+    "FILE_NOT_FOUND": (ErrorGroup.DOCUMENT, "找不到文件", "The file does not exist"),
+    "DOC_EMPTY": (ErrorGroup.DOCUMENT, "文档为空（0 字节）", "The document is empty (0 bytes)"),
+    "TRUST_ANCHOR_INVALID": (
+        ErrorGroup.DOCUMENT,
+        "信任锚文件不是有效的证书（PEM 或 DER）",
+        "The trust anchor file is not a valid certificate (PEM or DER)",
+    ),
     "BATCH_NOT_REVIEWED": (
         ErrorGroup.USER,
         "批量盖章中仍有文档未预览，请逐份查看后再确认",
@@ -115,6 +122,11 @@ _TABLE: dict[str, tuple[ErrorGroup, str, str]] = {
     "SEAL_SUSPENDED": (ErrorGroup.PLATFORM, "印章已挂起（暂停使用）", "The seal is suspended"),
     "SEAL_EXPIRED": (ErrorGroup.PLATFORM, "印章已过有效期", "The seal has expired"),
     "SEAL_NOT_YET_VALID": (ErrorGroup.PLATFORM, "印章尚未生效", "The seal is not yet valid"),
+    "AGENT_UNAVAILABLE": (
+        ErrorGroup.PLATFORM,
+        "本地服务（sealbridge agent）未运行",
+        "The local agent (sealbridge agent) is not running",
+    ),
     "PLATFORM_UNREACHABLE": (
         ErrorGroup.PLATFORM,
         "无法连接电子印章公共服务平台",

@@ -51,6 +51,7 @@ class ChainVerdict:
             "first_bad_seq": self.first_bad_seq,
             "reason": self.reason,
             "head_hash": self.head_hash,
+            **({"warning": self.extra["warning"]} if self.extra.get("warning") else {}),
         }
 
 

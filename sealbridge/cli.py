@@ -25,10 +25,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for package, name in COMMAND_MODULES:
         importlib.import_module(f"{package}.{name}").register(sub)
+    from sealbridge.helptext import add_epilogs
+
+    add_epilogs(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from agent.cli.common import quiet_libraries
+
+    quiet_libraries()
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:

@@ -12,7 +12,37 @@ from agent.cli.common import command
 def _demo(args: argparse.Namespace) -> int:
     from sealbridge.demo.runner import run_demo
 
-    return run_demo(Path(args.dir), once=args.once, port_base=args.port_base)
+    return run_demo(
+        Path(args.dir), once=args.once, port_base=args.port_base, allow_sites=tuple(args.allow_site)
+    )
+
+
+def site_origin(value: str) -> str:
+    """An integrator's page origin: https://host[:port], or http:// on this machine (development)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+        parts = None
+    loopback = host in ("localhost", "127.0.0.1", "::1")
+    if (
+        parts is None
+        or not host
+        or parts.scheme not in ("https", "http")
+        or (parts.scheme == "http" and not loopback)
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.username
+    ):
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: give an origin like https://oa.example.cn or http://localhost:8080 "
+            "(网址只写到端口，例如 https://oa.example.cn)"
+        )
+    shown = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{shown}" + (f":{port}" if port else "")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,5 +59,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         metavar="N",
         help="use ports N (platform), N+1 (agent), N+2 (portal) instead of free ones",
+    )
+    p.add_argument(
+        "--allow-site",
+        action="append",
+        default=[],
+        type=site_origin,
+        metavar="ORIGIN",
+        help="also allow your own page's origin (repeatable), e.g. http://localhost:8080 — "
+        "as an administrator would list it; the extension then asks no question for it",
     )
     p.set_defaults(func=_demo)

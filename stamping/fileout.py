@@ -10,7 +10,9 @@ no I/O. This is local file I/O only — stamping still does no network, hardware
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,14 +30,43 @@ def atomic_write(path: str | Path, data: bytes, mode: int = 0o600, error_code: s
         f.write(data)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process: not ours to judge
+    return True
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Delete temp files of earlier writes to `path` whose writer is gone (killed mid-write: SIGKILL, power
+    loss). The temp name carries the writer's pid; temps of live processes, this one included, are kept."""
+    removed = []
+    pattern = glob.escape(f".{path.name}.") + "*.tmp"
+    for tmp in path.parent.glob(pattern):
+        match = re.fullmatch(rf"\.{re.escape(path.name)}\.(\d+)-[^/]+\.tmp", tmp.name)
+        if match is None:
+            continue
+        pid = int(match.group(1))
+        if pid == os.getpid() or _alive(pid):
+            continue
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+            removed.append(tmp)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | Path, mode: int = 0o600, error_code: str = "BAD_REQUEST") -> Iterator[BinaryIO]:
     """atomic_write for writers that stream (a stamper writing a large document): yields the temp file,
     opened "w+b" in the target's folder (readable and seekable, so pyHanko signs in place without a scratch
     copy); on a normal exit it is flushed, synced and renamed over `path`, on an exception deleted."""
     path = Path(path)
+    remove_stale_temps(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise SealBridgeError(error_code, f"cannot write {path}: {exc.strerror}") from None
     try:

@@ -11,7 +11,7 @@ import pytest
 from formats.errors import MESSAGES, ErrorCode, ErrorGroup, SealBridgeError, group_of
 
 REPO = Path(__file__).resolve().parent.parent
-SDK_ONLY = {"AGENT_UNAVAILABLE", "EXTENSION_NOT_FOUND", "TIMEOUT"}
+SDK_ONLY = {"EXTENSION_NOT_FOUND", "TIMEOUT"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 

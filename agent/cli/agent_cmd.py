@@ -8,6 +8,7 @@ import logging
 
 from agent.cli.common import add_json_flag, command, print_json
 from agent.config import load_config
+from formats.errors import SealBridgeError
 
 
 def _config_flags(p: argparse.ArgumentParser) -> None:
@@ -30,6 +31,8 @@ def _pair(args: argparse.Namespace) -> int:
     from agent.pairing import load_or_create_secret, pairing_code, register_origin, rotate_secret
 
     cfg = load_config(args.config, port=args.port)
+    if not args.offline:
+        _require_running_agent(cfg.port)
     secret = rotate_secret(cfg) if args.rotate else load_or_create_secret(cfg)
     if args.origin:
         register_origin(cfg, args.origin)
@@ -41,6 +44,25 @@ def _pair(args: argparse.Namespace) -> int:
         print(code)
         print("它等同于密码，请勿分享 / It is as secret as a password: do not share it.")
     return 0
+
+
+def _require_running_agent(port: int) -> None:
+    """A pairing code is only useful while its agent runs: check that one answers on the port first."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    url = f"http://127.0.0.1:{port}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as resp:
+            ok = json.loads(resp.read(4096)).get("status") == "ok"
+    except (urllib.error.URLError, OSError, ValueError):
+        ok = False
+    if not ok:
+        raise SealBridgeError(
+            "AGENT_UNAVAILABLE",
+            f"nothing answers on 127.0.0.1:{port}; start it with `sealbridge agent` (or pair with --offline)",
+        )
 
 
 @command
@@ -71,6 +93,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--origin", help="register a Firefox extension origin moz-extension://<uuid>")
     p.add_argument(
         "--rotate", action="store_true", help="make a new secret (every extension must pair again)"
+    )
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="print the code even though no agent answers (one started later uses the same secret)",
     )
     add_json_flag(p)
     p.set_defaults(func=_pair)

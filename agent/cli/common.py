@@ -5,14 +5,28 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import logging
+import os
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from formats.errors import SealBridgeError
+from stamping.documents import MAX_DOCUMENT_BYTES
 
 EXIT_ERROR = 2
+
+
+def quiet_libraries() -> None:
+    """Libraries' log warnings and Python warnings are not the user's business on a command's stderr (each
+    command reports what matters in its own words); SEALBRIDGE_DEBUG=1 shows them."""
+    if os.environ.get("SEALBRIDGE_DEBUG"):
+        return
+    logging.getLogger().addHandler(logging.NullHandler())  # no "last resort" printing of library warnings
+    warnings.filterwarnings("ignore")
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +43,9 @@ def report_error(err: SealBridgeError, as_json: bool) -> int:
     else:
         sys.stderr.write(f"错误 error [{err.code}] {err.message_zh} / {err.message_en}")
         sys.stderr.write(f": {err.detail}\n" if err.detail else "\n")
+        left = (err.extra or {}).get("retries_left")
+        if left is not None:
+            sys.stderr.write(f"还可尝试 {left} 次 / {left} tries left before the PIN locks\n")
     return EXIT_ERROR
 
 
@@ -41,6 +58,9 @@ def command(func: Callable[[argparse.Namespace], int | None]) -> Callable[[argpa
             return int(func(args) or 0)
         except SealBridgeError as err:
             return report_error(err, getattr(args, "json", False))
+        except RecursionError:  # a structure nested deeper than the stack, in any parser a command uses
+            err = SealBridgeError("DOC_MALFORMED", "the input nests objects too deeply to read")
+            return report_error(err, getattr(args, "json", False))
 
     return wrapper
 
@@ -52,3 +72,34 @@ def read_secret_file(path: str | Path) -> str:
     except OSError as exc:
         raise SealBridgeError("BAD_REQUEST", f"cannot read secret file {path}: {exc.strerror}") from None
     return raw.splitlines()[0] if raw else ""
+
+
+def read_document(path: str | Path) -> bytes:
+    """A document file, refused before reading when it is over the document limit; errors name the file
+    (FILE_NOT_FOUND, DOC_EMPTY, DOC_TOO_LARGE)."""
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise SealBridgeError("BAD_REQUEST", f"{p} is a folder, not a document")
+        size = p.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise SealBridgeError("DOC_TOO_LARGE", f"{p} is {size} bytes; the limit is {MAX_DOCUMENT_BYTES}")
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise SealBridgeError("FILE_NOT_FOUND", str(p)) from None
+    except OSError as exc:
+        raise SealBridgeError("BAD_REQUEST", f"cannot read {p}: {exc.strerror}") from None
+    if not data:
+        raise SealBridgeError("DOC_EMPTY", str(p))
+    return data
+
+
+@contextmanager
+def about_file(path: str | Path) -> Iterator[None]:
+    """A document error raised inside names the file it is about (the clerk may have given several)."""
+    try:
+        yield
+    except SealBridgeError as err:
+        if err.code.startswith("DOC_") and str(path) not in (err.detail or ""):
+            raise SealBridgeError(err.code, f"{path}: {err.detail or err.message_en}", err.extra) from None
+        raise

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from agent import __version__
-from agent.cli.common import add_json_flag, command, print_json, read_secret_file
-from agent.cli.docformat import format_module, read_document, sniff
+from agent.cli.common import about_file, add_json_flag, command, print_json, read_document, read_secret_file
 from agent.cli.token_options import add_token_options, token_sources
 from formats.errors import SealBridgeError
+from stamping.documents import document_format
 from stamping.fileout import atomic_output
 from stamping.options import Producer, StampOptions
 from stamping.placement import Placement, check_count, parse_keyword, parse_place, parse_seam
@@ -133,14 +133,15 @@ def _stamp_one(
     _check_paths(src, dst)
     if data is None:
         data = read_document(src)
-    module = format_module(sniff(data))
+    with about_file(src):
+        doc_format = document_format(data)
     target = dst.resolve()
     if target.is_dir():
         raise SealBridgeError("BAD_REQUEST", f"{target} is a folder")
     # The stamper writes straight into the temp file next to the target ("w+b": the PDF signer fills in
     # the signature in place, no scratch copy); it is renamed into place only when stamping succeeded.
     with atomic_output(target, 0o600) as out:
-        return module.stamp(data, out, signer, seal_der, placements, options)
+        return doc_format.stamp(data, out, signer, seal_der, placements, options)
 
 
 @command
@@ -156,7 +157,7 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     if args.output is not None:  # one document: an unusable input is refused before the token is opened
         _check_paths(inputs[0], outputs[0])
         single = read_document(inputs[0])
-        sniff(single)
+        document_format(single)
     pin = read_secret_file(args.pin_file)
     token = open_token(args.token, token_sources(args))
     seal_der, key_id = _choose_seal(token.info(), args.seal)

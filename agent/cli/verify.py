@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agent.cli.common import add_json_flag, command, print_json
-from agent.cli.docformat import format_module, read_document, sniff
+from agent.cli.common import about_file, add_json_flag, command, print_json, read_document
 from formats.errors import SealBridgeError
+from stamping.documents import document_format
 from stamping.messages import Lang
 from stamping.options import VerifyOptions
 from stamping.platform_status import StatusLookup
@@ -42,21 +42,47 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_verify)
 
 
-def load_cert_files(spec: str) -> list[bytes]:
+def load_cert_files(spec: str, *, anchors: bool = False) -> list[bytes]:
+    """The certificates of a file, or of the .pem/.crt/.cer/.der files of a folder. For trust anchors
+    (`anchors`) an unusable file is TRUST_ANCHOR_INVALID naming the file and why."""
     from formats.gm.keys import load_certificates
 
     path = Path(spec)
+    if not path.exists():
+        raise SealBridgeError("FILE_NOT_FOUND", str(path))
     files = (
         sorted(f for f in path.iterdir() if f.suffix.lower() in _CERT_SUFFIXES) if path.is_dir() else [path]
     )
+    if anchors and not files:
+        raise SealBridgeError("TRUST_ANCHOR_INVALID", f"{path}: no .pem/.crt/.cer/.der file in this folder")
     out: list[bytes] = []
     for f in files:
         try:
             data = f.read_bytes()
         except OSError as exc:
             raise SealBridgeError("BAD_REQUEST", f"cannot read {f}: {exc.strerror}") from None
-        out.extend(c.dump() for c in load_certificates(data))
+        try:
+            certs = load_certificates(data)
+        except SealBridgeError as err:
+            if not anchors:
+                raise
+            why = _not_a_certificate(data) or err.detail or err.message_en
+            raise SealBridgeError("TRUST_ANCHOR_INVALID", f"{f}: {why}") from None
+        if anchors and not certs:
+            raise SealBridgeError("TRUST_ANCHOR_INVALID", f"{f}: no certificate in it")
+        out.extend(c.dump() for c in certs)
     return out
+
+
+def _not_a_certificate(data: bytes) -> str | None:
+    """What a file given as a certificate is instead, when it is plainly something else."""
+    if data[:1024].lstrip().startswith(b"%PDF-"):
+        return "it is a PDF document, not a certificate"
+    if data[:4] == b"PK\x03\x04":
+        return "it is a zip package (an OFD document?), not a certificate"
+    if not data:
+        return "the file is empty"
+    return None
 
 
 def _status_lookup(url: str) -> StatusLookup:
@@ -83,23 +109,32 @@ def _print_text(report: Report, path: str, lang: Lang) -> None:
 @command
 def cmd_verify(args: argparse.Namespace) -> int:
     data = read_document(args.file)
-    module = format_module(sniff(data))
-    lookup = _status_lookup(args.platform) if args.platform else None
+    with about_file(args.file):
+        doc_format = document_format(data)
+    anchors = [c for spec in args.trust for c in load_cert_files(spec, anchors=True)]
+    extra = [c for spec in args.cert for c in load_cert_files(spec)]
+    lookup = _status_lookup(args.platform) if args.platform else None  # closed below, whatever happens
     client = getattr(lookup, "client", None)
     options = VerifyOptions(
-        trust_anchors=[c for spec in args.trust for c in load_cert_files(spec)],
-        extra_certs=[c for spec in args.cert for c in load_cert_files(spec)],
+        trust_anchors=anchors,
+        extra_certs=extra,
         status_lookup=lookup,
         document_name=Path(args.file).name,
     )
-    report = module.verify(data, options)
-    if args.platform:
-        # After verifying: a platform certificate pinned on first use is known only now.
-        pinned = list(getattr(client, "trusted_fingerprints", []) or [])
-        report.policy["platform"] = {
-            "url": args.platform,
-            "certificate_sha256": pinned[0] if pinned else None,
-        }
+    try:
+        with about_file(args.file):
+            report = doc_format.verify(data, options)
+        if args.platform:
+            # After verifying: a platform certificate pinned on first use is known only now.
+            pinned = list(getattr(client, "trusted_fingerprints", []) or [])
+            report.policy["platform"] = {
+                "url": args.platform,
+                "certificate_sha256": pinned[0] if pinned else None,
+            }
+    finally:
+        close = getattr(lookup, "close", None)
+        if callable(close):
+            close()  # the platform client's HTTP session and thread, so nothing complains at exit
     if args.json:
         print_json(report.to_dict())
     else:

@@ -152,7 +152,7 @@ async def serve(cfg: AgentConfig, ctx: AgentContext | None = None, stop: asyncio
     app = create_app(ctx, cfg.port)
     runner = await start_sites(app, cfg, cfg.port)
     write_runtime_file(cfg, cfg.port)
-    from agent.server.methods.documents import preload
+    from stamping.documents import preload
 
     ctx.spawn(asyncio.to_thread(preload))
     stop = stop or asyncio.Event()

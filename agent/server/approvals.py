@@ -1,10 +1,13 @@
 """Per-site policy, rate limits and the approval step between a page's `stamp` and the signature.
 
-Site policy (keyed by page origin): `allowed` (the site may ask; the user still approves every stamp with
-the PIN), `asks` (first use: the approval window says the site is new and can remember it), `denied`
-(refused at once). The administrator's policy in the config wins over what the user remembered; plain
-http:// sites are denied unless the administrator lists them. For a framed request the stricter policy of
-the top-level and the frame origin applies.
+Site policy (keyed by page origin). The administrator's table in the config decides first: `allowed`,
+`denied`. Any other site is the user's to decide, in the extension's own prompt window (allow once / always /
+deny); the extension keeps that decision, the one list there is, and sends it with each call as the origin's
+`grant`. Without a grant the agent refuses (ORIGIN_NOT_ALLOWED): it never acts for a site the extension has
+not approved. `default_site_policy` sets what unlisted sites get: `asks` (the user may grant them), `denied`
+(prompting off: only the administrator's sites), `allowed` (every site, still approved stamp by stamp).
+Plain http:// sites are denied unless the administrator lists them. For a framed request the stricter policy
+of the top-level and the frame origin applies.
 
 One approval per top-level origin may be open at a time (a page cannot stack dialogs). A stamp waits on
 its approval until the extension's window calls `approve` with the request id, the chosen seal and the PIN;
@@ -14,7 +17,6 @@ a wrong PIN answers that `approve` call and keeps the approval open for another 
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import time
 from collections import deque
@@ -22,10 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from agent.config import SITE_POLICIES, AgentConfig
+from agent.config import AgentConfig
 from formats.errors import SealBridgeError
 
 _RANK = {"allowed": 0, "asks": 1, "denied": 2}
+GRANTS = ("once", "always", "managed")  # how the extension approved a site (its prompt, or managed policy)
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
@@ -55,42 +58,43 @@ def site_key(origin: str) -> str:
 class SitePolicy:
     def __init__(self, cfg: AgentConfig):
         self.cfg = cfg
-        self._user: dict[str, str] = self._load_user()
-
-    def _load_user(self) -> dict[str, str]:
-        try:
-            data = json.loads(self.cfg.user_site_policy_path.read_text())
-        except (OSError, ValueError):
-            return {}
-        return {site_key(k): v for k, v in data.items() if isinstance(k, str) and v in SITE_POLICIES}
 
     def _admin(self) -> dict[str, str]:
         # Normalised per call: the config object may be edited in place (tests, a future reload).
         return {site_key(k): v for k, v in self.cfg.site_policy.items()}
 
-    def of(self, origin: str) -> str:
+    def prompting(self) -> bool:
+        """Whether the user may approve sites the administrator has not listed."""
+        return self.cfg.default_site_policy != "denied"
+
+    def admin_lists(self) -> dict[str, Any]:
+        """What the extension needs to know of the administrator's policy (hello): listed sites, prompting."""
+        admin = self._admin()
+        return {
+            "prompt": self.prompting(),
+            "allowed": sorted(o for o, p in admin.items() if p == "allowed")[:1000],
+            "denied": sorted(o for o, p in admin.items() if p == "denied")[:1000],
+        }
+
+    def of(self, origin: str, grant: str | None = None) -> str:
+        """`allowed` or `denied` for a site, given the extension's grant (None: the extension sent none)."""
         origin = site_key(origin)
         admin = self._admin().get(origin)
-        if admin is not None:
+        if admin in ("allowed", "denied"):
             return admin
         if origin.startswith("http://"):
             local = urlsplit(origin).hostname in _LOCAL_HOSTS
             if not (self.cfg.allow_insecure_sites and local):
                 return "denied"
-        return self._user.get(origin, self.cfg.default_site_policy)
+        default = admin or self.cfg.default_site_policy
+        if default == "allowed":
+            return "allowed"
+        if default == "denied":
+            return "denied"
+        return "allowed" if grant in GRANTS else "asks"
 
-    def for_request(self, top: str, frame: str) -> str:
-        return max(self.of(top), self.of(frame), key=_RANK.__getitem__)
-
-    def remember(self, origin: str, policy: str) -> None:
-        """The user's choice; ignored where the administrator has decided."""
-        origin = site_key(origin)
-        if origin in self._admin() or policy not in SITE_POLICIES:
-            return
-        self._user[origin] = policy
-        from agent.pairing import _write_private_file  # one atomic 0600 writer for the data dir
-
-        _write_private_file(self.cfg.user_site_policy_path, json.dumps(self._user, indent=1).encode())
+    def for_request(self, top: str, frame: str, grant: str | None = None) -> str:
+        return max(self.of(top, grant), self.of(frame, grant), key=_RANK.__getitem__)
 
 
 class RateLimiter:
@@ -125,7 +129,6 @@ class Attempt:
 
     seal_id: str
     pin: str | None = field(repr=False)  # never printed
-    remember_site: bool
     answer: asyncio.Future[None]
     include: list[int] | None = None  # a batch: the documents left ticked (None: all)
 
@@ -223,7 +226,6 @@ class Approvals:
         request_id: str,
         seal_id: str,
         pin: str | None,
-        remember_site: bool,
         session_id: str | None = None,
         include: list[int] | None = None,
     ) -> asyncio.Future[None]:
@@ -231,7 +233,7 @@ class Approvals:
         if req.stage != "approval" or req.in_flight is not None or not req.attempts.empty():
             raise SealBridgeError("CONFLICT", "this request is already being approved")
         answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        req.attempts.put_nowait(Attempt(seal_id, pin, remember_site, answer, include))
+        req.attempts.put_nowait(Attempt(seal_id, pin, answer, include))
         return answer
 
     def cancel(self, request_id: str, session_id: str | None = None) -> str:
@@ -242,7 +244,7 @@ class Approvals:
         # Nobody waits on the sentinel's answer; retrieve its outcome so asyncio does not warn about it.
         sentinel: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         sentinel.add_done_callback(lambda f: None if f.cancelled() else f.exception())
-        req.attempts.put_nowait(Attempt("", None, False, sentinel))
+        req.attempts.put_nowait(Attempt("", None, sentinel))
         return "cancelled"
 
     # -- called by the stamping task ------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from agent.config import AgentConfig
 from agent.seal_store import SealEntry
 from agent.server.approvals import Approvals, RateLimiter, SitePolicy
 from agent.server.logs import log_event
+from agent.server.protocol import UploadBudget
 from agent.tokens.base import Token, TokenInfo
 from agent.tokens.worker import TokenWorkers
 from formats.errors import SealBridgeError
@@ -57,6 +58,7 @@ class AgentContext:
         self.rate = RateLimiter(self.cfg.limits.requests_per_minute)
         self.hotplug: list[Any] = []  # one hot-plug monitor per token kind that has something to watch
         self._background: set[asyncio.Task[Any]] = set()
+        self.upload_budget = UploadBudget(self.cfg.limits.max_pending_bytes_total)
         self._platform_seals_at: dict[str, float] = {}  # certificate SHA-256 -> when last fetched
 
     def spawn(self, coro: Any) -> None:

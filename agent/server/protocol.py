@@ -258,6 +258,15 @@ class PendingChunk:
             self.upload.complete = self.last
 
 
+class UploadBudget:
+    """Bytes held by unconsumed uploads across every connection, so opening more connections does not
+    multiply the per-connection cap. Shared by the sessions of one agent (all on the event loop)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+
 class Reassembler:
     """Per-connection upload state. Chunks of one document arrive in order (WebSocket is ordered)."""
 
@@ -270,6 +279,7 @@ class Reassembler:
         max_chunk_bytes: int,
         max_pending: int,
         max_pending_bytes: int | None = None,
+        budget: UploadBudget | None = None,
     ):
         self.max_document_bytes = max_document_bytes
         self.max_pending_bytes = max_pending_bytes or 2 * max_document_bytes
@@ -278,6 +288,7 @@ class Reassembler:
         self.max_pending = max_pending
         self.uploads: dict[str, Upload] = {}
         self._pending_total = 0  # bytes held by unconsumed uploads (kept in step with Upload.size)
+        self.budget = budget or UploadBudget(self.max_pending_bytes)
 
     def feed(self, frame: bytes) -> tuple[str | None, SealBridgeError | None]:
         """Take one binary frame. Returns (doc id, error) — the error only the first time a document fails."""
@@ -331,10 +342,17 @@ class Reassembler:
                     "DOC_TOO_LARGE", f"uploads pending on this connection over {self.max_pending_bytes} bytes"
                 ),
             )
+        if self.budget.used + len(payload) > self.budget.limit:
+            return self._failed(
+                up,
+                SealBridgeError(
+                    "DOC_TOO_LARGE", f"uploads pending on all connections over {self.budget.limit} bytes"
+                ),
+            )
         chunk = bytes(payload)
         up.parts.append(chunk)
         up.size += len(chunk)
-        self._pending_total += len(chunk)
+        self._add_pending(len(chunk))
         return head.doc_id, None, PendingChunk(up, chunk, head.last)
 
     def _failed(self, up: Upload, err: SealBridgeError) -> tuple[str, SealBridgeError, None]:
@@ -343,7 +361,7 @@ class Reassembler:
     def _fail(self, up: Upload, err: SealBridgeError) -> tuple[str, SealBridgeError]:
         up.error = err
         up.parts.clear()
-        self._pending_total -= up.size
+        self._add_pending(-up.size)
         up.size = 0
         return up.doc_id, err
 
@@ -364,7 +382,7 @@ class Reassembler:
         up = self.uploads.pop(ref["id"], None)
         if up is None:
             raise SealBridgeError("BAD_REQUEST", f"no uploaded document {ref['id']}")
-        self._pending_total -= up.size  # consumed (or refused below): no longer pending either way
+        self._add_pending(-up.size)  # consumed (or refused below): no longer pending either way
         if up.error is not None:
             raise up.error
         if not up.complete:
@@ -377,9 +395,14 @@ class Reassembler:
         parts, up.parts = up.parts, []
         return parts, digest
 
+    def _add_pending(self, n: int) -> None:
+        self._pending_total += n
+        self.budget.used += n
+
     def pending_bytes(self) -> int:
         return self._pending_total
 
     def clear(self) -> None:
+        """Drop every upload and hand their bytes back to the shared budget (the connection closed)."""
         self.uploads.clear()
-        self._pending_total = 0
+        self._add_pending(-self._pending_total)

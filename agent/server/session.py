@@ -45,6 +45,7 @@ class Session:
             lim.max_chunk_bytes,
             lim.max_pending_documents,
             lim.max_pending_bytes,
+            ctx.upload_budget,
         )
         self.tasks: set[asyncio.Task[None]] = set()
         self._send_lock = asyncio.Lock()
@@ -105,7 +106,10 @@ class Session:
             {"nonce": nonce.hex(), "protocol": proto.PROTOCOL_VERSION, "version": __version__},
         )
         try:
-            msg = await self.ws.receive(timeout=self.ctx.cfg.limits.auth_timeout_s)
+            # One deadline for the whole wait: aiohttp answers pings inside receive() and restarts its own
+            # per-read timeout on each, so a client sending pings alone would otherwise stay forever.
+            async with asyncio.timeout(self.ctx.cfg.limits.auth_timeout_s):
+                msg = await self.ws.receive()
         except TimeoutError:
             return await self._refuse(None, "no auth call in time")
         if msg.type != WSMsgType.TEXT:

@@ -121,7 +121,7 @@ export class AgentClient {
             if (res.server_mac !== expected) throw new AgentError({ code: "UNAUTHENTICATED", message_en: "The agent failed to prove it holds the pairing secret", message_zh: "本地服务身份验证失败" });
             authed = true;
             const hello = await this.call("hello", { client: "sealbridge-extension", client_version: ext.runtime.getManifest().version, protocol: 1 });
-            this.info = { connected: true, version: hello.version, capabilities: hello.capabilities };
+            this.info = { connected: true, version: hello.version, capabilities: hello.capabilities, sites: hello.sites };
             this.backoff = 500;
             this.keepalive = setInterval(() => this.call("hello", {}).catch(() => {}), KEEPALIVE_MS);
             this.onState(this.info);

@@ -1,4 +1,5 @@
-// Which portals may use seals. The admin's managed list (storage.managed) wins over the user's list.
+// Which portals may use seals: the administrator's managed policy first (storage.managed and the agent's config),
+// then the user's answers to the extension's prompt (allow once / always / deny).
 // Pure functions, unit-tested under node.
 
 /** Canonical origin for an https URL (or http on loopback/localhost, for development); null otherwise. */
@@ -15,17 +16,57 @@ export function normalizeOrigin(input) {
   return url.origin;
 }
 
+/** The key a user's decision is kept under: the top-level origin, or "top frame" for a framed request (a
+ * portal's permission is not lent to the frames it embeds, nor an embedded site's to the pages around it). */
+export function decisionKey({ top, frame }) {
+  return frame && frame !== top ? `${top} ${frame}` : top;
+}
+
 /**
- * Decide for a requesting page. `top` and `frame` are browser-given origins. Both must be allowed: a portal
- * cannot lend its permission to a third-party iframe, nor can an allowed iframe act inside a foreign page.
- * @returns {"allowed"|"denied"}
+ * Decide for a requesting page. `top` and `frame` are browser-given origins.
+ * `managedAllowed`/`managedDenied`/`prompt`: the administrator's (storage.managed and the agent's config);
+ * `decisions`: the user's answers to the prompt, {key: {decision: "allow"|"deny", at}}.
+ * @returns {{verdict: "allowed"|"denied"|"ask", grant?: "managed"|"always", why?: string}}
  */
-export function decide({ top, frame }, { managedAllowed = [], managedDenied = [], userAllowed = [] }) {
+export function decide({ top, frame }, { managedAllowed = [], managedDenied = [], prompt = true, decisions = {} } = {}) {
   const origins = [top, frame ?? top];
-  if (origins.some((o) => !o || o === "null")) return "denied";
-  if (origins.some((o) => managedDenied.includes(o))) return "denied";
-  const allowed = new Set([...managedAllowed, ...userAllowed]);
-  return origins.every((o) => allowed.has(o)) ? "allowed" : "denied";
+  if (origins.some((o) => !o || o === "null")) return { verdict: "denied", why: "opaque" };
+  if (origins.some((o) => managedDenied.includes(o))) return { verdict: "denied", why: "managed" };
+  if (origins.every((o) => managedAllowed.includes(o))) return { verdict: "allowed", grant: "managed" };
+  if (origins.some((o) => normalizeOrigin(o) !== o)) return { verdict: "denied", why: "insecure" };
+  const mine = Object.hasOwn(decisions, decisionKey({ top, frame: frame ?? top })) ? decisions[decisionKey({ top, frame: frame ?? top })] : null;
+  if (mine?.decision === "deny") return { verdict: "denied", why: "user" };
+  if (!prompt) return { verdict: "denied", why: "managed" }; // the administrator's list only
+  if (mine?.decision === "allow") return { verdict: "allowed", grant: "always" };
+  return { verdict: "ask" };
+}
+
+// Second-level labels under which registrations happen (a short public-suffix list for the sites clerks meet:
+// Chinese government and company portals first).
+const PUBLIC_SECOND_LEVEL = new Set(
+  "com.cn net.cn org.cn gov.cn edu.cn ac.cn mil.cn ah.cn bj.cn cq.cn fj.cn gd.cn gs.cn gz.cn gx.cn ha.cn hb.cn he.cn hi.cn hk.cn hl.cn hn.cn jl.cn js.cn jx.cn ln.cn mo.cn nm.cn nx.cn qh.cn sc.cn sd.cn sh.cn sn.cn sx.cn tj.cn tw.cn xj.cn xz.cn yn.cn zj.cn com.hk gov.hk org.hk edu.hk com.mo gov.mo com.tw gov.tw org.tw co.uk org.uk gov.uk ac.uk co.jp go.jp or.jp ne.jp ac.jp co.kr go.kr com.au gov.au com.sg gov.sg".split(" "),
+);
+
+/** A host split so the registrable domain (who owns the site) can be emphasised: {before, domain}. IP
+ * addresses and single labels are their own domain. */
+export function registrableDomain(host) {
+  const h = String(host).toLowerCase().replace(/\.$/, "");
+  if (/^[0-9.]+$/.test(h) || h.includes(":") || h.startsWith("[") || !h.includes(".")) return { before: "", domain: h };
+  const labels = h.split(".");
+  const n = PUBLIC_SECOND_LEVEL.has(labels.slice(-2).join(".")) ? 3 : 2;
+  const domain = labels.slice(-n).join(".");
+  return { before: labels.length > n ? `${labels.slice(0, -n).join(".")}.` : "", domain };
+}
+
+/** An origin for the prompt: scheme, host (split at the registrable domain) and port. */
+export function describeOrigin(origin) {
+  try {
+    const url = new URL(origin);
+    const { before, domain } = registrableDomain(url.hostname);
+    return { scheme: `${url.protocol}//`, before, domain, port: url.port ? `:${url.port}` : "", secure: url.protocol === "https:" };
+  } catch {
+    return { scheme: "", before: "", domain: String(origin), port: "", secure: false };
+  }
 }
 
 const B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";

@@ -45,6 +45,11 @@ export class Reassembler {
     return this.parts.length === this.expected;
   }
 
+  /** How much of the declared document has arrived, 0…1 (for progress events). */
+  fraction() {
+    return this.declared ? Math.min(1, this.size / this.declared) : 1;
+  }
+
   add(index, b64) {
     if (index !== this.parts.length || this.complete) throw new RangeError("BAD_REQUEST");
     const part = fromBase64(b64);

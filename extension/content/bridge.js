@@ -130,6 +130,8 @@
     }
     const key = `${channel}:${id}`;
     if (inflight.has(key)) return;
+    // "The extension is here": the SDK stops waiting for EXTENSION_NOT_FOUND (the answer may take long).
+    reply(channel, { kind: "ack", body: { id } });
     inflight.set(key, { channel, id, parts: [], docChunks: 0 });
     const p = ensurePort();
     const docChunks = bytes ? Math.max(1, Math.ceil(bytes.length / CHUNK_BYTES)) : 0;

@@ -7,7 +7,7 @@ export type ErrorCode =
   | "ORIGIN_NOT_ALLOWED" | "UNAUTHENTICATED" | "FORBIDDEN" | "RATE_LIMITED" | "BUSY" | "BATCH_NOT_REVIEWED"
   // document
   | "BAD_REQUEST" | "DOC_TOO_LARGE" | "DOC_MALFORMED" | "DOC_UNSUPPORTED" | "DOC_LOCKED" | "PLACEMENT_INVALID"
-  | "NOT_FOUND" | "CONFLICT"
+  | "NOT_FOUND" | "CONFLICT" | "FILE_NOT_FOUND" | "DOC_EMPTY" | "TRUST_ANCHOR_INVALID"
   // token
   | "TOKEN_ABSENT" | "TOKEN_ERROR" | "TOKEN_NOT_FOUND" | "KEY_NOT_FOUND" | "MECHANISM_UNSUPPORTED"
   | "TOKEN_LIBRARY_INVALID" | "CERT_INVALID" | "SEAL_NOT_FOUND" | "SEAL_VERSION_UNSUPPORTED" | "SEAL_INVALID" | "SEAL_NOT_FOR_SIGNER"
@@ -16,8 +16,10 @@ export type ErrorCode =
   | "PLATFORM_RESPONSE_INVALID" | "TIMESTAMP_FAILED" | "AUDIT_BROKEN" | "BATCH_MANIFEST_INVALID"
   // internal
   | "INTERNAL"
+  // AGENT_UNAVAILABLE: the CLI and the extension when the agent is not running
+  | "AGENT_UNAVAILABLE"
   // raised by the SDK or the extension itself, never by the agent
-  | "AGENT_UNAVAILABLE" | "EXTENSION_NOT_FOUND" | "TIMEOUT"
+  | "EXTENSION_NOT_FOUND" | "TIMEOUT"
   | (string & {});
 
 export declare class SealBridgeError extends Error {
@@ -73,20 +75,35 @@ export interface SealSummary {
   valid_to?: string | null;
   width_mm?: number | null;
   height_mm?: number | null;
+  /** Who signs with it, as names (holder, company, certificate issuer). */
+  holder?: string | null;
+  company?: string | null;
+  issuer?: string | null;
 }
 
-/** A stamp's progress after the user approved (only the page that asked receives it). */
+/** Progress of your own call, from the start: "start" at once (with the size), "receiving" and "uploading"
+ * while the document travels to the agent, then the agent's phases with request_id (only the page that asked
+ * receives them). */
 export interface ProgressEvent {
-  request_id: string;
-  phase: "approval" | "status" | "login" | "signing" | "sending" | "verifying";
+  request_id?: string;
+  phase: "start" | "receiving" | "uploading" | "approval" | "status" | "login" | "signing" | "sending" | "verifying";
   fraction?: number;
+  size?: number;
 }
 
+/** Each fact on its own. `site`: "allowed" (no question), "ask" (the first call shows the user the site
+ * prompt), "denied" (refused: by the user or the administrator). */
 export interface DetectResult {
   installed: boolean;
   version: string | null;
+  paired: boolean;
   agent: { connected: boolean; version?: string } | null;
+  site: "allowed" | "ask" | "denied" | null;
+  siteAllowed: boolean;
 }
+
+/** Without the extension every call rejects with EXTENSION_NOT_FOUND after this many milliseconds. */
+export declare const EXTENSION_TIMEOUT_MS: number;
 
 export interface StampRequest {
   document: Blob | ArrayBuffer | ArrayBufferView;

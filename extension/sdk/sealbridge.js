@@ -4,7 +4,11 @@
 
 export const SDK_VERSION = "0.1.0";
 const TAG = "__sealbridge";
-const DETECT_TIMEOUT_MS = 1500; // a sleeping service worker wakes in a few hundred ms; the worker answers within 0.7 s
+// The extension's content script acknowledges every request at once (it lives in the page; no service worker
+// has to wake for that): without an acknowledgement in this time there is no extension, and the call rejects
+// with EXTENSION_NOT_FOUND — for every call, well under 3 s.
+export const EXTENSION_TIMEOUT_MS = 1500;
+const DETECT_TIMEOUT_MS = 5000; // acknowledged, the answer follows within ~0.7 s (the worker's own wait) and wake-up
 
 /** An error with a stable protocol code (PIN_INCORRECT, USER_CANCELLED, ORIGIN_NOT_ALLOWED…). */
 export class SealBridgeError extends Error {
@@ -65,40 +69,60 @@ export function createClient(win = globalThis.window, { timeoutMs = 10 * 60 * 10
     if (event.source !== win) return;
     const msg = event.data;
     if (!msg || typeof msg !== "object" || msg[TAG] === undefined || msg.channel !== channel) return;
-    if (msg[TAG] === "response") {
+    if (msg[TAG] === "ack") {
+      const entry = pending.get(msg.id);
+      if (entry) clearTimeout(entry.presence);
+    } else if (msg[TAG] === "response") {
       const entry = pending.get(msg.id);
       if (!entry) return;
       pending.delete(msg.id);
       clearTimeout(entry.timer);
+      clearTimeout(entry.presence);
       if (msg.error) entry.reject(SealBridgeError.fromWire(msg.error));
       else entry.resolve(msg);
     } else if (msg[TAG] === "event" && typeof msg.event === "string") {
-      for (const cb of listeners.get(msg.event) || []) {
-        try {
-          cb(msg.data);
-        } catch (e) {
-          setTimeout(() => {
-            throw e;
-          });
-        }
-      }
+      emit(msg.event, msg.data);
     }
   });
+
+  function emit(event, data) {
+    for (const cb of listeners.get(event) || []) {
+      try {
+        cb(data);
+      } catch (e) {
+        setTimeout(() => {
+          throw e;
+        });
+      }
+    }
+  }
 
   function call(method, params = {}, document = undefined, { timeout = timeoutMs } = {}) {
     const id = `${++seq}`;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const give = (err) => {
+        const entry = pending.get(id);
+        if (!entry) return;
         pending.delete(id);
-        reject(
-          method === "detect"
-            ? new SealBridgeError("EXTENSION_NOT_FOUND", "The SealBridge extension is not installed or not enabled here", {
-                messageZh: "未检测到 SealBridge 浏览器扩展",
-              })
-            : new SealBridgeError("TIMEOUT", `No answer to ${method} in time`, { messageZh: "请求超时" }),
-        );
-      }, timeout);
-      pending.set(id, { resolve, reject, timer });
+        clearTimeout(entry.timer);
+        clearTimeout(entry.presence);
+        reject(err);
+      };
+      const timer = setTimeout(() => give(new SealBridgeError("TIMEOUT", `No answer to ${method} in time`, { messageZh: "请求超时" })), timeout);
+      const presence = setTimeout(
+        () =>
+          give(
+            new SealBridgeError("EXTENSION_NOT_FOUND", "The SealBridge extension is not installed or not enabled here", {
+              messageZh: "未检测到 SealBridge 浏览器扩展",
+              data: { timeout_ms: EXTENSION_TIMEOUT_MS },
+            }),
+          ),
+        Math.min(EXTENSION_TIMEOUT_MS, timeout),
+      );
+      pending.set(id, { resolve, reject, timer, presence });
+      // From the very start a page can show its own bar; the extension's phases (receiving, uploading, then the
+      // agent's status/login/signing/sending) follow.
+      if (document) emit("progress", { phase: "start", fraction: 0, size: document.byteLength });
       const msg = { [TAG]: "request", channel, id, method, params };
       if (document) msg.document = document;
       win.postMessage(msg, win.location.origin, document ? [document] : undefined);
@@ -106,13 +130,20 @@ export function createClient(win = globalThis.window, { timeoutMs = 10 * 60 * 10
   }
 
   return {
-    /** → {installed, version, agent: {connected, version} | null} */
+    /**
+     * What a page can know before asking anything, each fact on its own: the extension is installed, it is
+     * paired with the agent (and the agent connected), this site is allowed / will be asked about / is denied.
+     * → {installed, version, paired, agent: {connected, version} | null, site: "allowed"|"ask"|"denied"|null,
+     *    siteAllowed}
+     */
     async detect() {
       try {
         const res = await call("detect", {}, undefined, { timeout: DETECT_TIMEOUT_MS });
-        return { installed: true, version: res.result.version, agent: res.result.agent ?? null };
+        const r = res.result ?? {};
+        const site = r.site ?? null;
+        return { installed: true, version: r.version, paired: r.paired === true, agent: r.agent ?? null, site, siteAllowed: site === "allowed" };
       } catch (e) {
-        if (e.code === "EXTENSION_NOT_FOUND") return { installed: false, version: null, agent: null };
+        if (e.code === "EXTENSION_NOT_FOUND") return { installed: false, version: null, paired: false, agent: null, site: null, siteAllowed: false };
         throw e;
       }
     },

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { createClient, SealBridgeError } from "../sdk/sealbridge.js";
+import { createClient, EXTENSION_TIMEOUT_MS, SealBridgeError } from "../sdk/sealbridge.js";
 import { FakeWindow, fakeRuntime, loadBridge } from "./fakes.mjs";
 
 const PDF = new TextEncoder().encode("%PDF-1.7\n% a tiny stand-in document\n");
@@ -21,6 +21,15 @@ function worker(onRequest) {
   };
 }
 
+/** Wait for a condition the fakes reach through their own timers (not a fixed sleep). */
+async function until(cond, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not reached");
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
 function setup(onRequest) {
   const win = new FakeWindow();
   const rt = fakeRuntime(worker(onRequest));
@@ -32,10 +41,33 @@ function setup(onRequest) {
 test("detect reports the extension and the agent", async () => {
   const { client } = setup((req, _doc, send) => {
     assert.equal(req.method, "detect");
-    send({ type: "response", key: req.key, result: { version: "0.1.0", agent: { connected: true, version: "0.1.0" } } });
+    send({ type: "response", key: req.key, result: { version: "0.1.0", agent: { connected: true, version: "0.1.0" }, paired: true, site: "ask" } });
   });
   const res = await client.detect();
-  assert.deepEqual(res, { installed: true, version: "0.1.0", agent: { connected: true, version: "0.1.0" } });
+  // installed, paired and site-allowed are separate facts: a site not yet asked about is not "allowed"
+  assert.deepEqual(res, { installed: true, version: "0.1.0", paired: true, agent: { connected: true, version: "0.1.0" }, site: "ask", siteAllowed: false });
+});
+
+test("every call without the extension rejects with EXTENSION_NOT_FOUND, within the SDK's presence timeout", async () => {
+  assert.ok(EXTENSION_TIMEOUT_MS <= 3000);
+  const win = new FakeWindow();
+  const client = createClient(win); // the default 10-minute call timeout must not apply
+  for (const run of [() => client.listSeals(), () => client.stamp({ document: new Blob([PDF]), placements: [{ type: "at", page: 1, x: 1, y: 1 }] }), () => client.verify(new Blob([PDF]))]) {
+    const started = performance.now();
+    await assert.rejects(run(), (e) => e.code === "EXTENSION_NOT_FOUND" && e.data.timeout_ms === EXTENSION_TIMEOUT_MS);
+    assert.ok(performance.now() - started < 3000);
+  }
+});
+
+test("an acknowledged call waits for its answer past the presence timeout; progress starts at once", async () => {
+  const { client } = setup((req, _doc, send) => {
+    setTimeout(() => send({ type: "response", key: req.key, result: { verdict: "valid", seals: [] } }), EXTENSION_TIMEOUT_MS + 200);
+  });
+  const progress = [];
+  client.on("progress", (e) => progress.push(e));
+  const report = await client.verify(new Blob([PDF]), { name: "x.pdf" });
+  assert.equal(report.verdict, "valid");
+  assert.deepEqual(progress[0], { phase: "start", fraction: 0, size: PDF.length });
 });
 
 test("detect without the extension says not installed (no content script answers)", async () => {
@@ -149,7 +181,7 @@ test("token events reach every subscriber, and a page that only listens announce
   const other = [];
   client.on("token", (e) => got.push(e));
   client.on("token", (e) => other.push(e)); // a second subscriber: no second hello
-  await new Promise((r) => setTimeout(r, 30));
+  await until(() => got.length > 0);
   assert.deepEqual(forwarded, ["detect"]);
   assert.deepEqual(got, [{ type: "inserted", token: "pkcs11:demo" }]);
   assert.deepEqual(other, got);

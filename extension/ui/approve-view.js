@@ -27,3 +27,27 @@ export function sealOptionLabel(seal) {
   const kind = sealKindLabel(seal.kind);
   return kind && !String(seal.name ?? "").includes(kind) ? `${seal.name} · ${kind}` : String(seal.name ?? seal.id);
 }
+
+/** A document size as people read it: bytes, KB or MB (1024-based, one decimal under 100). */
+export function formatSize(bytes) {
+  const n = Number(bytes);
+  if (!Number.isFinite(n) || n < 0) return "?";
+  if (n < 1024) return `${n} B`;
+  const [value, unit] = n < 1024 * 1024 ? [n / 1024, "KB"] : [n / (1024 * 1024), "MB"];
+  return `${value < 100 ? value.toFixed(1) : Math.round(value)} ${unit}`;
+}
+
+/** A seal's platform status as the chooser uses it; a seal listed without one is taken as usable. */
+export function sealStatus(seal) {
+  const s = seal?.status;
+  if (!s || typeof s !== "object") return { state: "unknown", usable: true, code: null };
+  return { state: String(s.state ?? "unknown"), usable: s.usable !== false, code: s.code ?? null };
+}
+
+/** The seal to select: the one chosen before if still usable, else the suggested one, else the first usable. */
+export function pickSeal(seals, previous, suggested, refused = new Set()) {
+  const usable = (id) => seals.some((s) => s.id === id && sealStatus(s).usable && !refused.has(id));
+  if (previous && usable(previous)) return previous;
+  if (suggested && usable(suggested)) return suggested;
+  return seals.find((s) => usable(s.id))?.id ?? "";
+}

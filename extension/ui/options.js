@@ -1,5 +1,5 @@
-// Options / popup: agent status, pairing, inserted tokens, the user's allowed portals (the admin's managed
-// list is shown read-only and always wins).
+// Options / popup: agent status, pairing, inserted tokens, the user's site decisions (allowed / denied, each
+// revocable; the admin's managed list is shown read-only and always wins).
 import { connectWorker, el, languageSwitch, loadLanguage, localize, t } from "./common.js";
 import { normalizeOrigin } from "../background/policy.js";
 
@@ -13,13 +13,34 @@ async function refresh() {
     : `${t("agentDisconnected")} ${result.agent.error ?? ""}`;
   document.getElementById("version").textContent = ext.runtime.getManifest().version;
   document.getElementById("tokens").replaceChildren(...(result.tokens ?? []).map((tk) => el("li", {}, `${tk.label} (${tk.kind})`)));
-  const { user, managed } = result.sites;
+  const { decisions, managed, prompt } = result.sites;
   document.getElementById("managed").replaceChildren(...(managed.length ? managed.map((s) => el("li", {}, s)) : [el("li", { class: "empty" }, t("none"))]));
+  document.getElementById("prompt-off").hidden = prompt !== false;
+  // The user's answers to the site prompt: each can be revoked (the site is asked again next time).
+  const entries = Object.entries(decisions ?? {}).sort(([a], [b]) => a.localeCompare(b));
   document.getElementById("sites").replaceChildren(
-    ...user.map((s) =>
-      el("li", {}, `${s} `, el("button", { onclick: async () => (await worker.request("sites.remove", { origin: s }), refresh()) }, t("removeSite"))),
-    ),
+    ...(entries.length
+      ? entries.map(([site, d]) =>
+          el(
+            "li",
+            { "data-site": site, "data-decision": d.decision },
+            `${site.replace(" ", " ⟶ ")} · `,
+            el("span", { class: `decision ${d.decision}` }, t(d.decision === "deny" ? "siteDecisionDeny" : "siteDecisionAllow")),
+            d.at ? ` · ${beijingDate(d.at)}` : "",
+            " ",
+            el("button", { class: "revoke", onclick: async () => (await worker.request("sites.remove", { origin: site }), refresh()) }, t("siteRevoke")),
+          ),
+        )
+      : [el("li", { class: "empty" }, t("none"))]),
   );
+}
+
+/** A decision's date in Beijing time, zone shown. */
+function beijingDate(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const bj = new Date(d.getTime() + 8 * 3600 * 1000).toISOString();
+  return `${bj.slice(0, 10)} ${bj.slice(11, 16)} (UTC+8)`;
 }
 
 document.addEventListener("DOMContentLoaded", async () => {

@@ -1,7 +1,9 @@
 """Bounded reading of an OFD package (a zip file).
 
-Every limit is checked against the central directory before a byte is inflated, and inflation itself
-stops at the declared size (zipfile enforces it and the CRC), so a lying header cannot blow up memory.
+Every limit is checked against the central directory before a byte is inflated. Inflation is streamed in
+small chunks and stops at the declared size plus a small margin: `zipfile.ZipExtFile.read()` with no
+argument inflates the whole deflate stream (up to 2 GiB per call) before cutting it to the declared size,
+so a header that lies about a 1 GiB entry being 400 bytes would otherwise cost 1 GiB of memory.
 Names are package paths without a leading slash ("Doc_0/Document.xml"); lookups fall back to a
 case-insensitive match because producers write "TPLS/TPL_0" in the zip and "Tpls/Tpl_0" in XML.
 """
@@ -20,7 +22,10 @@ from formats.gm import SM3Hasher
 from formats.ofd.limits import DEFAULT_PACKAGE_LIMITS, PackageLimits
 from formats.ofd.xmlsafe import parse_xml
 
-_CHUNK = 1 << 20
+_CHUNK = 1 << 16
+#: Bytes an entry may inflate beyond its declared size before it is refused as lying (zipfile itself stops
+#: at the declared size; this is the second fence should it ever not).
+_SIZE_MARGIN = 1 << 12
 
 
 @dataclass(frozen=True)
@@ -128,25 +133,38 @@ class OfdPackage:
         return name
 
     # --- content -----------------------------------------------------------------------------------
-    def open(self, path: str) -> zipfile.ZipExtFile:
-        try:
-            return self.zip.open(self._require(path))
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
-            raise _malformed(f"cannot read {path}: {exc}") from None
-
     def read(self, path: str, max_size: int | None = None) -> bytes:
         """The whole entry; DOC_TOO_LARGE before inflating anything if it is declared above `max_size`."""
         name = self._require(path)
         size = self.entries[name].size
         if max_size is not None and size > max_size:
             raise SealBridgeError("DOC_TOO_LARGE", f"{path} is {size} bytes; the limit here is {max_size}")
+        out = bytearray()
+        for chunk in self._chunks(name, path):
+            out += chunk
+        return bytes(out)
+
+    def _chunks(self, name: str, path: str) -> Iterator[bytes]:
+        """The entry inflated in bounded chunks, never past its declared size (+ a margin); a stream that
+        is longer or shorter than declared, or fails its CRC, is DOC_MALFORMED."""
+        declared = self.entries[name].size
+        cap = declared + _SIZE_MARGIN
+        seen = 0
         try:
             with self.zip.open(name) as f:
-                return f.read()
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+                while chunk := f.read(_CHUNK):
+                    seen += len(chunk)
+                    if seen > cap:
+                        raise _malformed(f"{path} inflates past its declared size of {declared} bytes")
+                    yield chunk
+        except SealBridgeError:
+            raise
+        except MemoryError:
+            raise SealBridgeError("DOC_TOO_LARGE", f"{path} does not fit in memory") from None
+        except Exception as exc:  # BadZipFile (CRC), zlib.error, EOFError… from a damaged or lying stream
             raise _malformed(f"cannot read {path}: {exc}") from None
-        except Exception as exc:  # zlib.error and friends from a damaged stream
-            raise _malformed(f"cannot read {path}: {exc}") from None
+        if seen != declared:
+            raise _malformed(f"{path} holds {seen} bytes but its header declares {declared}")
 
     def xml(self, path: str) -> etree._Element:
         return parse_xml(self.read(path, self.limits.max_xml_bytes), path, self.limits)
@@ -155,12 +173,8 @@ class OfdPackage:
         """Stream one entry through a hash (SM3 by default) without holding it in memory."""
         name = self._require(path)
         h = hasher_factory()
-        try:
-            with self.zip.open(name) as f:
-                while chunk := f.read(_CHUNK):
-                    h.update(chunk)
-        except Exception as exc:
-            raise _malformed(f"cannot read {path}: {exc}") from None
+        for chunk in self._chunks(name, path):
+            h.update(chunk)
         return h.digest()
 
     def iter_infos(self) -> Iterator[zipfile.ZipInfo]:

@@ -211,7 +211,10 @@ class Journey:
         records = (await self.client.call("audit.recent", {"limit": 50}))["records"]
         stamps = [r for r in records if r["event"] == "stamp"]
         ok = sum(1 for r in stamps if r["result"] == "OK")
-        refused = [r for r in stamps if r["result"] == "SEAL_REVOKED"]
+        # The platform's refusal is the approval's record (the request stays open for another seal).
+        refused = [
+            r for r in records if r["event"] in ("stamp", "approval") and r["result"] == "SEAL_REVOKED"
+        ]
         self.console.info(f"{len(records)} records; stamps OK {ok}, refused {len(refused)}")
         if ok < 4 or not refused:
             raise StepFailed("the audit log lacks the stamps or the refusal")

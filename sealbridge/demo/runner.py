@@ -76,8 +76,16 @@ def _facts(pki: Any, seals: dict[str, DemoSeal]) -> dict[str, Any]:
 
 
 class Demo:
-    def __init__(self, directory: Path, once: bool, port_base: int | None, console: Console | None = None):
+    def __init__(
+        self,
+        directory: Path,
+        once: bool,
+        port_base: int | None,
+        console: Console | None = None,
+        allow_sites: tuple[str, ...] = (),
+    ):
         self.ws = Workspace(directory.resolve())
+        self.allow_sites = allow_sites  # an integrator's own pages, allowed like the demo portal
         self.once = once
         self.port_base = port_base
         self.c = console or Console()
@@ -141,7 +149,10 @@ class Demo:
             platform_url=self.platform.url,
             platform_anchor=self.platform.status_cert,
             trust_anchor=pki.roots["sm2"],
+            extra_sites=self.allow_sites,
         )
+        for site in self.allow_sites:
+            c.info(f"也允许 allowed too: {site}  (administrator policy of this demo agent)")
         await asyncio.to_thread(self._start_agent, ports.agent)
         secret = bytes.fromhex((ws.home / "data" / "pairing.secret").read_text().strip())
         assert self.agent is not None
@@ -263,9 +274,11 @@ class Demo:
         self.ws.release()
 
 
-def run_demo(directory: Path, once: bool = False, port_base: int | None = None) -> int:
+def run_demo(
+    directory: Path, once: bool = False, port_base: int | None = None, allow_sites: tuple[str, ...] = ()
+) -> int:
     """Run the demo; SIGTERM and SIGHUP are treated like Ctrl-C, so the children are stopped on every exit."""
-    demo = Demo(directory, once, port_base)
+    demo = Demo(directory, once, port_base, allow_sites=allow_sites)
 
     async def main() -> int:
         task = asyncio.current_task()

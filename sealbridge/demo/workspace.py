@@ -134,14 +134,21 @@ class Workspace:
     # -- the agent --------------------------------------------------------------------------------------
 
     def write_agent_config(
-        self, *, port: int, portal_origin: str, platform_url: str, platform_anchor: Path, trust_anchor: Path
+        self,
+        *,
+        port: int,
+        portal_origin: str,
+        platform_url: str,
+        platform_anchor: Path,
+        trust_anchor: Path,
+        extra_sites: tuple[str, ...] = (),
     ) -> dict[str, Any]:
         cfg: dict[str, Any] = {
             "port": port,
             "allowed_origins": [CHROMIUM_EXTENSION_ORIGIN],
             # The demo portal is served over plain http on 127.0.0.1: allowed for this development setup only.
             "allow_insecure_sites": True,
-            "site_policy": {portal_origin: "allowed"},
+            "site_policy": {portal_origin: "allowed"} | {site: "allowed" for site in extra_sites},
             "platform_url": platform_url,
             "platform_anchor": str(platform_anchor),
             "require_platform": True,

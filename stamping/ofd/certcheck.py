@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from asn1crypto import x509
 
+from formats.certparse import try_read_certificate
 from formats.ses import verify_cert_signature
 from stamping import certnames
 from stamping.report import Check, SignerInfo, reason
@@ -19,12 +20,7 @@ _MAX_DEPTH = 8
 
 
 def _load(der: bytes) -> x509.Certificate | None:
-    try:
-        cert = x509.Certificate.load(der)
-        cert.native  # noqa: B018 - force a full parse so damage shows here
-        return cert
-    except Exception:
-        return None
+    return try_read_certificate(der)[0]
 
 
 def signer_info(cert_der: bytes | None) -> SignerInfo | None:
@@ -49,7 +45,7 @@ def _valid_at(cert: x509.Certificate, at: datetime) -> bool:
 def check_certificate(
     cert_der: bytes | None, signed_at: datetime | None, anchors: list[bytes], pool: list[bytes], now: datetime
 ) -> Check:
-    cert = _load(cert_der) if cert_der else None
+    cert = try_read_certificate(cert_der)[0] if cert_der else None
     if cert is None:
         return Check.unknown("NO_SIGNER_CERT")
     at = signed_at or now

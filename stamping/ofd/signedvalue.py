@@ -15,6 +15,7 @@ from typing import Any
 
 from asn1crypto import cms
 
+from formats.certparse import try_read_certificate
 from formats.errors import SealBridgeError
 from formats.gm import OID_SM2_SM3, register_asn1crypto_oids, sm3
 from formats.ses import Seal, detect_kind, parse_signature, verify_cert_signature, verify_signature_value
@@ -87,15 +88,34 @@ def _raw(value: bytes, tbs_xml: bytes, extra_certs: list[bytes]) -> SignedValueR
 
 
 def _find_cert(signer_info: Any, certs: list[Any]) -> Any | None:
-    sid = signer_info["sid"]
-    for cert in certs:
-        if sid.name == "issuer_and_serial_number":
-            ias = sid.chosen
-            if cert.issuer == ias["issuer"] and cert.serial_number == ias["serial_number"].native:
+    """The signer's certificate among fully read ones; None when the signer identifier itself is damaged
+    (asn1crypto only parses a Name when it is first compared)."""
+    try:
+        sid = signer_info["sid"]
+        for cert in certs:
+            if sid.name == "issuer_and_serial_number":
+                ias = sid.chosen
+                if cert.issuer == ias["issuer"] and cert.serial_number == ias["serial_number"].native:
+                    return cert
+            elif sid.name == "subject_key_identifier" and cert.key_identifier == sid.chosen.native:
                 return cert
-        elif sid.name == "subject_key_identifier" and cert.key_identifier == sid.chosen.native:
-            return cert
+    except (ValueError, TypeError, KeyError, IndexError):
+        return None
     return certs[0] if len(certs) == 1 else None
+
+
+def _readable_certs(content: Any) -> tuple[list[Any], list[str]]:
+    """The embedded certificates that read completely, and why each other one does not."""
+    certs, problems = [], []
+    for choice in content["certificates"] or []:
+        if choice.name != "certificate":
+            continue
+        cert, why = try_read_certificate(choice.chosen.dump())
+        if cert is None:
+            problems.append(why or "unreadable certificate")
+        else:
+            certs.append(cert)
+    return certs, problems
 
 
 def _attr(signed_attrs: Any, name: str) -> Any | None:
@@ -111,7 +131,7 @@ def _pkcs7(value: bytes, tbs_xml: bytes) -> SignedValueResult:
         info = cms.ContentInfo.load(value, strict=True)
         content = info["content"]
         signer_infos = content["signer_infos"]
-        certs = [c.chosen for c in (content["certificates"] or []) if c.name == "certificate"]
+        certs, cert_problems = _readable_certs(content)
         signer_info = signer_infos[0]
         encap = content["encap_content_info"]["content"]
         e_content = encap.native if encap is not None and encap.contents is not None else None
@@ -128,6 +148,11 @@ def _pkcs7(value: bytes, tbs_xml: bytes) -> SignedValueResult:
     result = SignedValueResult(
         "pkcs7", Check.unknown("NOT_CHECKED"), embedded_certs=[c.dump() for c in certs]
     )
+    if cert is None and cert_problems:
+        # The signer's certificate is there but cannot be read (asn1crypto fails on it lazily).
+        result.signature = Check.unknown("SIGNATURE_UNREADABLE", error=cert_problems[0])
+        result.notes.extend(cert_problems)
+        return result
     result.signer_cert = cert.dump() if cert is not None else None
     digest = sm3(tbs_xml)
     if signed_attrs is not None and len(signed_attrs):

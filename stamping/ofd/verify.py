@@ -87,8 +87,13 @@ def verify(
             report.seals.append(_listed_twice(entry))
             continue
         listed.add(entry.path.lower())
-        rep = _verify_one(pkg, signatures_path, i, entry, sigs, errors[i], options, now, digests)
-        _describe_coverage(rep, sigs[i], pkg, pages)
+        try:
+            rep = _verify_one(pkg, signatures_path, i, entry, sigs, errors[i], options, now, digests)
+            _describe_coverage(rep, sigs[i], pkg, pages)
+        except (RecursionError, MemoryError):
+            raise  # the document as a whole is unreadable (stamping.documents says so)
+        except Exception as exc:  # noqa: BLE001 - one unreadable seal must not hide the others
+            rep = _uncheckable(entry, exc)
         report.seals.append(rep)
     report.extra["locked"] = any(
         s is not None and any(r.path.lower() == signatures_path.lower() for r in s.references) for s in sigs
@@ -114,6 +119,19 @@ def _describe_coverage(rep: SealReport, sig: SignatureXml | None, pkg: OfdPackag
         "whole_document": rep.checks["changes_after"].status == "ok"
         and rep.checks["integrity"].status == "ok",
     }
+
+
+def _uncheckable(entry: SignatureEntry, exc: Exception) -> SealReport:
+    """A seal whose data broke a parser in a way nothing above foresaw: failed, with the plain cause."""
+    rep = SealReport(id=_folder_name(entry.path), type="sign" if entry.type.lower() == "sign" else "seal")
+    rep.extra = {"signature_id": entry.id, "path": entry.path}
+    first = (str(exc).strip().splitlines() or [""])[0]
+    error = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    if isinstance(exc, SealBridgeError):
+        error = exc.detail or exc.message_en
+    for name in ("integrity", "signature"):
+        rep.checks[name] = Check.failed("SIGNATURE_UNREADABLE", error=error[:300])
+    return rep
 
 
 def _listed_twice(entry: SignatureEntry) -> SealReport:

@@ -117,3 +117,40 @@ def test_unknown_event_is_refused(tmp_path):
     with pytest.raises(ValueError):
         log.append("sign_raw", "OK")
     log.close()
+
+
+def test_cut_tail_without_head_is_not_called_intact(tmp_path, capsys):
+    """The newest records AND the head file removed: the shorter chain is internally fine, so verify must
+    say it cannot rule out a cut tail (text and JSON) and fail unless --no-head accepts that."""
+    from agent.audit import head_path
+
+    path = tmp_path / "audit.sqlite3"
+    fill(path, 5)
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM audit WHERE seq > 3")
+    head_path(path).unlink()
+    code, out = run_cli(capsys, "audit", "verify", "--db", str(path), "--json")
+    assert code == 1 and out["ok"] is True and out["count"] == 3
+    assert "head" in out["warning"] and "not detectable" in out["warning"]
+    assert main(["audit", "verify", "--db", str(path)]) == 1
+    text = capsys.readouterr()
+    assert "缺少头记录文件" in text.out and "--no-head" in text.err
+    code, out = run_cli(capsys, "audit", "verify", "--db", str(path), "--json", "--no-head")
+    assert code == 0 and out["warning"]
+
+
+def test_audit_files_are_private_including_wal_and_shm(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        log = AuditLog(tmp_path / "audit.sqlite3")
+        log.append("verify", "OK", origin_top="https://a.example", origin_frame="https://a.example")
+        files = sorted(p.name for p in tmp_path.iterdir())
+        assert "audit.sqlite3-wal" in files and "audit.sqlite3-shm" in files, files
+        for p in tmp_path.iterdir():
+            assert stat.S_IMODE(p.stat().st_mode) == 0o600, (p.name, oct(p.stat().st_mode))
+        log.close()
+    finally:
+        os.umask(old)

@@ -102,10 +102,10 @@ async def test_cancel_after_ten_stops_the_rest(agent, dev_pki, mixed_docs, monke
     # has been answered, so the cancel lands between document 10 and 11 whatever the machine's speed.
     loop = asyncio.get_running_loop()
     tenth_done, release = asyncio.Event(), threading.Event()
-    real_function, stamped = batch_method.format_function, [0]
+    real_function, stamped = batch_method.format_named, [0]
 
-    def gated(fmt: str, name: str) -> Any:
-        real = real_function(fmt, name)
+    def gated(fmt: str) -> Any:
+        real = real_function(fmt).stamp
 
         def stamp(*args: Any, **kwargs: Any) -> Any:
             out = real(*args, **kwargs)
@@ -115,9 +115,9 @@ async def test_cancel_after_ten_stops_the_rest(agent, dev_pki, mixed_docs, monke
                 release.wait(120)
             return out
 
-        return stamp
+        return _with_stamp(real_function(fmt), stamp)
 
-    monkeypatch.setattr(batch_method, "format_function", gated)
+    monkeypatch.setattr(batch_method, "format_named", gated)
     c = await AgentClient.authed(agent.url, EXT, agent.secret)
     seal_id = dev_pki.seal_ids["sm2"]
     fut, req = await start_batch(c, mixed_docs)
@@ -273,10 +273,10 @@ async def test_show_batch_prints_and_checks_every_link(agent, dev_pki, mixed_doc
 async def test_a_stamper_bug_fails_one_document_only(agent, dev_pki, mixed_docs, monkeypatch):
     from agent.server.methods import batch as batch_method
 
-    real_function, calls = batch_method.format_function, [0]
+    real_function, calls = batch_method.format_named, [0]
 
-    def second_one_breaks(fmt: str, name: str) -> Any:
-        real = real_function(fmt, name)
+    def second_one_breaks(fmt: str) -> Any:
+        real = real_function(fmt).stamp
 
         def stamp(*args: Any, **kwargs: Any) -> Any:
             calls[0] += 1
@@ -284,9 +284,9 @@ async def test_a_stamper_bug_fails_one_document_only(agent, dev_pki, mixed_docs,
                 raise RuntimeError("injected")
             return real(*args, **kwargs)
 
-        return stamp
+        return _with_stamp(real_function(fmt), stamp)
 
-    monkeypatch.setattr(batch_method, "format_function", second_one_breaks)
+    monkeypatch.setattr(batch_method, "format_named", second_one_breaks)
     c = await AgentClient.authed(agent.url, EXT, agent.secret)
     fut, req = await start_batch(c, mixed_docs[:3])
     await page_through(c, req)
@@ -299,3 +299,13 @@ async def test_a_stamper_bug_fails_one_document_only(agent, dev_pki, mixed_docs,
     assert agent.ctx.approvals.open_count() == 0
     assert check_batch(agent.ctx.audit.records(), res["batch_id"]).ok
     await c.close()
+
+
+def _with_stamp(doc_format: Any, stamp: Any) -> Any:
+    """The format as stamping.documents gives it, with its stamp() replaced."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        name=doc_format.name, stamp=stamp, verify=doc_format.verify, preview=doc_format.preview,
+        page_count=doc_format.page_count,
+    )  # fmt: skip

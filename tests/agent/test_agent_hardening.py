@@ -13,9 +13,9 @@ import pytest
 
 from agent.client import AgentClient, AgentError
 from agent.config import Limits
-from agent.server.methods.documents import sniff_format
 from agent.server.security import peer_is_same_user
 from formats.errors import SealBridgeError
+from stamping.documents import sniff
 from tests.support.agent_env import EXT, PORTAL
 
 PLACE = [{"type": "at", "page": 1, "x": 100, "y": 120}]
@@ -116,7 +116,7 @@ async def test_pending_upload_bytes_are_capped_per_connection(agent_factory):
 
 
 def test_zip_entry_count_is_checked_before_the_directory_is_parsed():
-    """sniff_format runs on every upload: a central directory of 10,001 entries is refused from the end
+    """sniff runs on every upload: a central directory of 10,001 entries is refused from the end
     record's count alone, before zipfile builds a ZipInfo for each."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
@@ -124,7 +124,7 @@ def test_zip_entry_count_is_checked_before_the_directory_is_parsed():
         for i in range(10_001):
             zf.writestr(f"x/{i}", b"")
     with pytest.raises(SealBridgeError) as exc:
-        sniff_format(buf.getvalue())
+        sniff(buf.getvalue())
     assert exc.value.code == "DOC_TOO_LARGE"
 
 

@@ -52,18 +52,33 @@ async def test_active_then_revoked_seal(agent_factory, central, platform_seal, d
     report = (await c.call("verify", {"origin": PORTAL, "document": ref}))["report"]
     assert report["seals"][0]["checks"]["platform_status"]["status"] == "ok"
 
+    def states(seals: list[dict]) -> dict[str, dict]:
+        return {s["id"]: s["status"] for s in seals}
+
+    listed = (await c.call("seals.list", {"origin": PORTAL, "include_status": True}))["seals"]
+    assert states(listed)[platform_seal] == {"state": "active", "usable": True, "code": None}
+    mine = next(s for s in listed if s["id"] == platform_seal)
+    assert mine["company"] == "示例科技有限公司" and mine["holder"] and mine["issuer"], mine
+
     code, _ = http("POST", f"{url}/api/v1/admin/seals/{platform_seal}/revoke", {"reason": "test"}, token)
     assert code == 200
+    # The chooser learns it before any PIN is typed.
+    listed = (await c.call("seals.list", {"origin": PORTAL, "include_status": True}))["seals"]
+    assert states(listed)[platform_seal] == {"state": "revoked", "usable": False, "code": "SEAL_REVOKED"}
+    assert "status" not in (await c.call("seals.list", {"origin": PORTAL}))["seals"][0]
 
     fut, err = await stamp_once(c, sample_pdf, platform_seal, dev_pki.pin)
     assert err is not None and err.code == "SEAL_REVOKED"
+    # The refusal leaves the request open (the clerk may choose another seal); here the clerk gives up.
+    assert not fut.done()
+    await c.call("cancel", {"request_id": err.request_id})
     with pytest.raises(AgentError) as exc:
         await asyncio.wait_for(fut, 30)
-    assert exc.value.code == "SEAL_REVOKED"
+    assert exc.value.code == "USER_CANCELLED"
     assert not c.results
     records = agent.ctx.audit.records()
     stamps = [r for r in records if r.event == "stamp"]
-    assert [r.result for r in stamps] == ["OK", "SEAL_REVOKED"]
+    assert [r.result for r in stamps] == ["OK", "USER_CANCELLED"]
     assert [r.result for r in records if r.event == "approval"] == ["OK", "SEAL_REVOKED"]
     assert agent.ctx.audit.verify().ok
 
@@ -124,6 +139,33 @@ async def test_no_platform_configured_refuses_by_default(agent_factory, dev_pki,
         await asyncio.wait_for(fut, 30)
     assert not c.results
     await c.close()
+
+
+async def test_usage_reaches_the_platform_signed_by_the_stamping_key(
+    agent_factory, central, platform_seal, dev_pki, sample_pdf, tmp_path
+):
+    """Art. 24: the stamp's usage record is signed on the token in the same login and the platform,
+    which refuses unsigned records, takes it into the audit chain."""
+    import hashlib
+
+    from formats.gm import sm3
+
+    url, token = central
+    client = PlatformClient(url, cache_dir=tmp_path / "platform-cache", grace_seconds=3600)
+    agent = await agent_factory(platform=client, require_platform=True)
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    fut, err = await stamp_once(c, sample_pdf, platform_seal, dev_pki.pin)
+    assert err is None
+    stamped = c.result_bytes((await asyncio.wait_for(fut, 60))["document"])
+    await asyncio.wait(list(agent.ctx._background), timeout=30)  # noqa: SLF001 - the usage sender
+    assert await client.flush_usage() == 0
+    code, detail = http("GET", f"{url}/api/v1/admin/seals/{platform_seal}", token=token)
+    assert code == 200
+    (use,) = detail["usage"]
+    assert use["action"] == "stamp" and use["doc_sm3_after"] == sm3(stamped).hex()
+    assert use["origin"] == PORTAL["top"] and use["signature"]
+    signer_cert = base64.b64decode(use["cert"])
+    assert use["cert_sha256"] == hashlib.sha256(signer_cert).hexdigest()
 
 
 async def test_batch_asks_the_platform_once_per_seal(

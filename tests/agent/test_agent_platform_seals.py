@@ -116,11 +116,13 @@ async def test_ended_authorization_refuses_to_stamp(  # type: ignore[no-untyped-
     assert code == 200
     fut, err = await stamp_once(c, sample_pdf, esid, dev_pki.pin)
     assert err is not None and err.code == "SEAL_NOT_FOR_SIGNER", err
+    await c.call("cancel", {"request_id": err.request_id})  # the refusal left the request open
     with pytest.raises(AgentError) as exc:
         await asyncio.wait_for(fut, 30)
-    assert exc.value.code == "SEAL_NOT_FOR_SIGNER"
-    stamps = [r.result for r in agent.ctx.audit.records() if r.event == "stamp"]
-    assert stamps == ["OK", "SEAL_NOT_FOR_SIGNER"]
+    assert exc.value.code == "USER_CANCELLED"
+    records = agent.ctx.audit.records()
+    assert [r.result for r in records if r.event == "stamp"] == ["OK", "USER_CANCELLED"]
+    assert [r.result for r in records if r.event == "approval"] == ["OK", "SEAL_NOT_FOR_SIGNER"]
 
     # The agent's verify passes the signer certificate to the platform: a document the deputy signs (outside
     # the agent) with the old revision after the withdrawal fails platform_status.

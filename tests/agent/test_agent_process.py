@@ -151,7 +151,7 @@ def test_pair_prints_a_code_carrying_port_and_secret(tmp_path):
     home = tmp_path / "home"
     env = dict(os.environ, SEALBRIDGE_HOME=str(home), PYTHONPATH=str(REPO))
     res = subprocess.run(
-        [*SEALBRIDGE, "pair", "--json", "--origin", FIREFOX_ORIGIN],
+        [*SEALBRIDGE, "pair", "--json", "--offline", "--origin", FIREFOX_ORIGIN],
         env=env,
         cwd=REPO,
         capture_output=True,

@@ -176,18 +176,21 @@ async def test_token_removed_while_signing(agent, dev_pki, sample_pdf, soft_toke
     import importlib
 
     stamp_mod = importlib.import_module("agent.server.methods.stamp")
-    real = stamp_mod.format_function
+    real = stamp_mod.format_named
 
-    def pulling(fmt, name):
-        fn = real(fmt, name)
+    class Unplugging:
+        def __init__(self, fmt):
+            self.inner = real(fmt)
+            self.name = self.inner.name
 
-        def stamp_then_unplug(*args, **kwargs):
+        def __getattr__(self, attr):
+            return getattr(self.inner, attr)
+
+        def stamp(self, *args, **kwargs):
             soft_token.rename(soft_token.with_suffix(".unplugged"))
-            return fn(*args, **kwargs)
+            return self.inner.stamp(*args, **kwargs)
 
-        return stamp_then_unplug
-
-    monkeypatch.setattr(stamp_mod, "format_function", pulling)
+    monkeypatch.setattr(stamp_mod, "format_named", Unplugging)
     c = await AgentClient.authed(agent.url, EXT, agent.secret)
     fut, _ = await start_stamp(c, sample_pdf)
     req = await approval_for(c, fut)
@@ -207,7 +210,11 @@ async def test_fifty_concurrent_stamps_from_five_connections(agent_factory, dev_
     seal_id = dev_pki.seal_ids["sm2"]
 
     async def one(c: AgentClient, n: int) -> bytes:
-        origin = {"top": f"https://site{n}.example.cn", "frame": f"https://site{n}.example.cn"}
+        origin = {
+            "top": f"https://site{n}.example.cn",
+            "frame": f"https://site{n}.example.cn",
+            "grant": "always",
+        }
         ref = await c.upload(sample_pdf)
         call_id, fut = await c.send_call("stamp", {"origin": origin, "document": ref, "placements": PLACE})
         waiting = asyncio.ensure_future(
@@ -252,29 +259,47 @@ async def test_connection_lost_during_approval_is_audited(agent, dev_pki, sample
     assert_chain(agent)
 
 
-async def test_new_site_asks_then_is_remembered(agent, dev_pki, sample_pdf):
-    import stat
-
+async def test_a_new_site_needs_the_extensions_grant(agent, dev_pki, sample_pdf):
+    """The extension's prompt is the one place a site is approved: without its grant the agent refuses the
+    site; with it the stamp goes on (still approved with the PIN), and the administrator's word wins."""
     site = {"top": "https://new-portal.example.cn", "frame": "https://new-portal.example.cn"}
     c = await AgentClient.authed(agent.url, EXT, agent.secret)
     seal_id = dev_pki.seal_ids["sm2"]
     fut, _ = await start_stamp(c, sample_pdf, origin=site)
+    with pytest.raises(AgentError) as exc:
+        await asyncio.wait_for(fut, 30)
+    assert exc.value.code == "ORIGIN_NOT_ALLOWED"
+    assert not agent.cfg.user_site_policy_path.exists()  # the agent keeps no second list
+
+    fut, _ = await start_stamp(c, sample_pdf, origin=site | {"grant": "once"})
     req = await approval_for(c, fut)
-    assert req["site_policy"] == "asks"
-    await c.call(
-        "approve",
-        {"request_id": req["request_id"], "seal_id": seal_id, "pin": dev_pki.pin, "remember_site": True},
-    )
+    assert req["site_policy"] == "asks"  # the window says the site is new
+    await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": dev_pki.pin})
     await asyncio.wait_for(fut, 60)
-    path = agent.cfg.user_site_policy_path
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    fut, _ = await start_stamp(c, sample_pdf, origin=site)
+    fut, _ = await start_stamp(c, sample_pdf, origin=site | {"grant": "always"})
     req = await approval_for(c, fut)
-    assert req["site_policy"] == "allowed"  # still approved with the PIN, but no longer "new"
+    assert req["site_policy"] == "allowed"
     await c.call("cancel", {"request_id": req["request_id"]})
     with pytest.raises(AgentError):
         await asyncio.wait_for(fut, 10)
-    # The administrator's word cannot be overridden by the user's memory.
-    agent.ctx.policy.remember("https://denied.example", "allowed")
-    assert agent.ctx.policy.of("https://denied.example") == "denied"
+    # The administrator's denial wins over any grant; prompting off refuses every unlisted site.
+    denied = {"top": "https://denied.example", "frame": "https://denied.example", "grant": "always"}
+    with pytest.raises(AgentError) as exc:
+        await c.call("seals.list", {"origin": denied})
+    assert exc.value.code == "ORIGIN_NOT_ALLOWED"
+    agent.cfg.default_site_policy = "denied"
+    try:
+        with pytest.raises(AgentError) as exc:
+            await c.call("seals.list", {"origin": site | {"grant": "always"}})
+        assert exc.value.code == "ORIGIN_NOT_ALLOWED"
+        assert (await c.call("hello", {}))["sites"]["prompt"] is False
+    finally:
+        agent.cfg.default_site_policy = "asks"
+    hello = await c.call("hello", {})
+    assert hello["sites"] == {
+        "prompt": True,
+        "allowed": [PORTAL["top"]],
+        "denied": ["https://denied.example"],
+    }
+    assert not c.frame_errors
     await c.close()

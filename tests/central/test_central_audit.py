@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 
 from tests.support.central import REPO, SEALBRIDGE, http, make_cert, register_seal
+from tests.support.usage import signed_usage
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -100,20 +101,14 @@ def test_audit_detects_one_byte_edited_in_the_sqlite_file(tmp_path):
 def test_concurrent_writers_keep_one_chain(central):
     """Parallel writers (usage reports, status changes) on both databases: one unbroken chain, no lost record."""
     from concurrent.futures import ThreadPoolExecutor
-    from datetime import UTC, datetime
 
     url, token, _ = central
-    _, cert = make_cert()
+    key, cert = make_cert()
     esids = [register_seal(url, token, cert)["esID"] for _ in range(3)]
     before = http("GET", f"{url}/api/v1/admin/audit/verify", token=token)[1]["count"]
 
     def report(i: int) -> int:
-        rec = {
-            "id": f"concurrent-{esids[0]}-{i:04d}",
-            "esID": esids[i % 3],
-            "action": "stamp",
-            "at": datetime.now(UTC).isoformat(),
-        }
+        rec = signed_usage(key, cert, esids[i % 3], id=f"concurrent-{esids[0]}-{i:04d}")
         return http("POST", f"{url}/api/v1/usage", {"records": [rec]})[0]
 
     def toggle(esid: str) -> list[int]:

@@ -10,6 +10,7 @@ import pytest
 from agent.platform import PlatformClient
 from formats.errors import SealBridgeError
 from tests.support.central import http, make_cert, register_seal
+from tests.support.usage import signed_usage
 
 
 async def test_cache_and_grace_with_server_stopped(own_central, tmp_path):
@@ -88,17 +89,17 @@ async def test_cached_answer_expires_by_its_history(own_central, tmp_path):
 
 async def test_usage_queue_is_durable(own_central, tmp_path):
     url, token, handle = own_central
-    _, cert = make_cert()
+    key, cert = make_cert()
     esid = register_seal(url, token, cert)["esID"]
     cache = tmp_path / "cache"
     handle.stop()
     async with PlatformClient(url, cache_dir=cache, timeout=2) as client:
         left = await client.report_usage(
-            esid=esid, document_sm3="ab" * 32, origin="https://portal.example", cert_serial="01"
+            [signed_usage(key, cert, esid, doc_sm3_after="ab" * 32, origin="https://portal.example")]
         )
         assert left == 1
         left = await client.report_usage(
-            [{"esID": esid, "action": "verify", "origin": "https://portal.example"}]
+            [signed_usage(key, cert, esid, action="verify", origin="https://portal.example")]
         )
         assert left == 2
     assert len(list((cache / "usage-queue").glob("*.json"))) == 2
@@ -113,15 +114,9 @@ async def test_usage_queue_is_durable(own_central, tmp_path):
 
 async def test_usage_idempotent_by_record_id(central):
     url, token, _ = central
-    _, cert = make_cert()
+    key, cert = make_cert()
     esid = register_seal(url, token, cert)["esID"]
-    rec = {
-        "id": "rec-0000-0001-" + esid,
-        "esID": esid,
-        "action": "stamp",
-        "at": datetime.now(UTC).isoformat(),
-        "doc_sm3_after": "cd" * 32,
-    }
+    rec = signed_usage(key, cert, esid, id="rec-0000-0001-" + esid, doc_sm3_after="cd" * 32)
     code, body = http("POST", f"{url}/api/v1/usage", {"records": [rec]})
     assert code == 200 and body == {"accepted": [rec["id"]], "duplicate": []}
     code, body = http("POST", f"{url}/api/v1/usage", {"records": [rec]})

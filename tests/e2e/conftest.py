@@ -40,7 +40,7 @@ def browser(playwright: Any, env: Environment) -> Iterator[Browser]:
     context = launch(playwright, env, env.user_data_dir)
     try:
         b = Browser(context, env)
-        # The user allowed the portal (and the site the agent refuses) in the extension's options.
+        # An older version's list (the user allowed these two): migrated to "always allow" decisions.
         allowed = [env.portal.origin, env.agent_denied.origin]
         b.worker.evaluate(f"chrome.storage.local.set({{allowedOrigins: {json.dumps(allowed)}}})")
         yield b

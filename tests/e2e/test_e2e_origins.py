@@ -79,31 +79,23 @@ def test_the_portal_cannot_open_a_websocket_to_the_agent(browser: Browser, porta
     assert browser.run(portal_page, "SealBridge.detect()")["value"]["agent"]["connected"]
 
 
-def _no_new_window(browser: Browser, before: int) -> None:
-    time.sleep(1.0)
-    assert len(browser.approval_windows()) == before
-
-
-@pytest.mark.parametrize("site", ["stranger", "agent_denied"])
-def test_a_site_not_allowed_gets_origin_not_allowed_and_no_window(browser: Browser, documents, site):
-    """stranger: not in the extension's list (the extension refuses; the agent is never asked);
-    agent_denied: the user allowed it in the extension, but the agent's policy refuses plain http."""
+def test_a_site_the_administrator_denies_gets_origin_not_allowed_and_no_window(browser: Browser, documents):
+    """The user's old list allowed it, but the agent's administrator denies it: the extension learns that from
+    the agent's hello and refuses at once — no prompt, no approval window."""
     env = browser.env
-    portal = getattr(env, site)
+    portal = env.agent_denied
     page = browser.open_portal(portal.origin)
     try:
-        before = len(browser.approval_windows())
+        before = len(browser.approval_windows()) + len(browser.site_prompts())
         result = browser.run(
             page, 'window.stampFile("contract.pdf", [{"type": "at", "page": 1, "x": 50, "y": 50}])'
         )
         assert not result["ok"] and result["code"] == "ORIGIN_NOT_ALLOWED", result
         listed = browser.run(page, "SealBridge.listSeals()")
         assert not listed["ok"] and listed["code"] == "ORIGIN_NOT_ALLOWED", listed
-        _no_new_window(browser, before)
-        refused = [r for r in env.agent.audit() if r["origin_top"] == portal.origin]
-        if site == "stranger":
-            assert refused == []  # the extension stopped it; nothing reached the agent
-        else:
-            assert refused and all(r["result"] == "ORIGIN_NOT_ALLOWED" for r in refused), refused
+        time.sleep(1.0)
+        assert len(browser.approval_windows()) + len(browser.site_prompts()) == before
+        detected = browser.run(page, "SealBridge.detect()")["value"]
+        assert detected["site"] == "denied" and detected["siteAllowed"] is False, detected
     finally:
         page.close()

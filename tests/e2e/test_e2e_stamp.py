@@ -117,7 +117,7 @@ def test_a_large_document_travels_in_chunks_both_ways(browser: Browser, portal_p
     window = browser.stamp_and_wait_for_window(
         portal_page, "large", 'window.stampFile("large.pdf", [{"type": "at", "page": 1, "x": 100, "y": 100}])'
     )
-    assert window.text_content("#doc-size") == f"{size / 1024:.1f} KiB"
+    assert window.text_content("#doc-size") == f"{size / 1024 / 1024:.1f} MB"  # 9 MiB: KB/MB, not KiB
     approve(window, env.soft_esid, PIN)
     result = browser.job(portal_page, "large", timeout=120_000)
     assert result["ok"], result

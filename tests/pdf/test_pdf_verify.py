@@ -19,6 +19,7 @@ from pyhanko.sign import signers
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
+from formats.der import first_element
 from formats.errors import SealBridgeError
 from formats.gm import SM2PublicKey, sm3
 from formats.x509 import build_certificate
@@ -128,7 +129,7 @@ def test_sm2_output_checks_out_independently(sm2_party) -> None:
     a, b, c, d = (int(v) for v in match.groups())
     assert a == 0 and c + d == len(pdf)
     contents = bytes.fromhex(pdf[a + b + 1 : c - 1].decode("ascii"))
-    signed_data = cms.ContentInfo.load(contents.rstrip(b"\0"))["content"]
+    signed_data = cms.ContentInfo.load(first_element(contents))["content"]
     signer_info = signed_data["signer_infos"][0]
     assert signer_info["digest_algorithm"]["algorithm"].dotted == "1.2.156.10197.1.401"
     assert signer_info["signature_algorithm"]["algorithm"].dotted == "1.2.156.10197.1.501"
@@ -262,7 +263,7 @@ def _as_gmt0010(pdf: bytes, party) -> bytes:  # type: ignore[no-untyped-def]
     digestEncryptionAlgorithm SM2-1 (1.2.156.10197.1.301.1), re-signed; /Contents is outside the range."""
     start = pdf.index(b"/Contents <") + len(b"/Contents <")
     end = pdf.index(b">", start)
-    info = cms.ContentInfo.load(bytes.fromhex(pdf[start:end].decode("ascii")).rstrip(b"\0"))
+    info = cms.ContentInfo.load(first_element(bytes.fromhex(pdf[start:end].decode("ascii"))))
     signed_data = info["content"]
     signer_info = signed_data["signer_infos"][0]
     # GM/T 0010 signers write contentType, signingTime and messageDigest (no algorithm protection)

@@ -28,4 +28,5 @@ async def stamp_once(
         await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": pin})
         return fut, None
     except AgentError as exc:
+        exc.request_id = req["request_id"]  # a refused seal leaves the request open: the caller may cancel
         return fut, exc

@@ -14,6 +14,7 @@ from tests.support.e2e_env import EXTENSION_DIR, EXTENSION_ID, REPO, SEALBRIDGE,
 ARTIFACTS = REPO / "test-artifacts"
 APPROVE_URL = f"chrome-extension://{EXTENSION_ID}/ui/approve.html"
 VERIFY_URL = f"chrome-extension://{EXTENSION_ID}/ui/verify.html"
+SITE_PROMPT_URL = f"chrome-extension://{EXTENSION_ID}/ui/site.html"
 
 
 class Browser:
@@ -32,6 +33,30 @@ class Browser:
 
     def approval_windows(self) -> list[Any]:
         return [p for p in self.opened if p.url.startswith(APPROVE_URL)]
+
+    def site_prompts(self) -> list[Any]:
+        return [p for p in self.opened if p.url.startswith(SITE_PROMPT_URL)]
+
+    def start_and_wait_for_prompt(self, page: Any, name: str, js_call: str) -> Any:
+        """Start a call from a site new to the user and return the extension's site prompt, loaded."""
+        with self.context.expect_page(lambda p: p.url.startswith(SITE_PROMPT_URL), timeout=30_000) as info:
+            self.start_job(page, name, js_call)
+        prompt = info.value
+        prompt.wait_for_selector("body[data-state=ready]", timeout=30_000)
+        return prompt
+
+    @staticmethod
+    def answer_prompt(prompt: Any, button: str) -> None:
+        """Click once / always / deny; the prompt closes itself on the answer, maybe while the click returns."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        try:
+            prompt.click(button)
+        except PlaywrightError:
+            if not prompt.is_closed():
+                raise
+        if not prompt.is_closed():
+            prompt.wait_for_event("close", timeout=10_000)
 
     def open_portal(self, origin: str | None = None) -> Any:
         page = self.context.new_page()

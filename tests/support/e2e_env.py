@@ -371,9 +371,9 @@ class Environment:
     hsm: Hsm
     skf: SkfKey
     agent: AgentProcess
-    portal: Portal  # allowed by the extension and the agent
-    stranger: Portal  # allowed by neither
-    agent_denied: Portal  # allowed by the extension's user list, denied by the agent's policy
+    portal: Portal  # allowed by the administrator (the agent's config)
+    stranger: Portal  # listed nowhere: the extension asks the user about it
+    agent_denied: Portal  # allowed in the user's old list, denied by the administrator (the agent's config)
     files: dict[str, bytes]
     user_data_dir: Path
     trust_dir: Path
@@ -436,8 +436,10 @@ def build_environment(base: Path) -> Environment:
         config = {
             "port": port,
             "allowed_origins": [EXTENSION_ORIGIN],
-            # plain-http loopback portals are refused unless the administrator lists them
-            "site_policy": {portal.origin: "allowed", stranger.origin: "allowed"},
+            # The administrator lists the portal (allowed) and one site (denied); any other loopback portal
+            # is the user's to decide in the extension's prompt (plain http only because it is loopback).
+            "site_policy": {portal.origin: "allowed", agent_denied.origin: "denied"},
+            "allow_insecure_sites": True,
             "soft_tokens": [str(soft_token)],
             "pkcs11_modules": [hsm.module],
             "skf_modules": [skf.library],

@@ -42,35 +42,68 @@ async def hello(session: Session, req: Request) -> dict[str, Any]:
             "max_pages": lim.max_pages,
             "max_batch_documents": lim.max_batch_documents,
         },
+        # The administrator's word, so the extension's prompt follows it (docs/extension.md, onboarding).
+        "sites": session.ctx.policy.admin_lists(),
     }
 
 
-async def check_site(session: Session, origin: dict[str, str], what: str) -> str:
-    """The page's policy; a denied site is refused here (and audited)."""
+async def check_site(session: Session, origin: dict[str, str], what: str) -> None:
+    """Refuse (and audit) a site the administrator denies, or one the extension has not approved."""
     ctx = session.ctx
-    policy = ctx.policy.for_request(origin["top"], origin["frame"])
-    if policy == "denied":
+    policy = ctx.policy.for_request(origin["top"], origin["frame"], origin.get("grant"))
+    if policy != "allowed":
         await ctx.record(
             "refusal",
             "ORIGIN_NOT_ALLOWED",
             origin_top=origin["top"],
             origin_frame=origin["frame"],
-            detail={"call": what},
+            detail={"call": what, "policy": policy, "grant": origin.get("grant")},
         )
-        raise SealBridgeError("ORIGIN_NOT_ALLOWED", origin["top"])
-    return policy
+        why = "not approved in the extension" if policy == "asks" else "denied"
+        raise SealBridgeError("ORIGIN_NOT_ALLOWED", f"{origin['top']} ({why})")
 
 
 async def seals_list(session: Session, req: Request) -> dict[str, Any]:
-    policy = await check_site(session, req.params["origin"], "seals.list")
-    if policy != "allowed":
-        # Seal names and certificate subjects say who the user is: a site the user has not allowed yet learns
-        # nothing until it asks for a stamp and the user approves it (the approval window lists the seals).
-        return {"seals": []}
+    # Seal names and certificate subjects say who the user is: only a site the user (or the administrator)
+    # approved gets past check_site.
+    await check_site(session, req.params["origin"], "seals.list")
     include = bool(req.params.get("include_pictures", False))
     entries = await session.ctx.seals()
     infos = await asyncio.to_thread(lambda: [e.to_info(include) for e in entries])
+    if req.params.get("include_status"):
+        states = await asyncio.gather(*(seal_state(session.ctx, e) for e in entries))
+        for info, state in zip(infos, states, strict=True):
+            info["status"] = state
     return {"seals": infos}
+
+
+# The platform's refusal of a seal -> what the chooser shows beside it (docs/protocol.md, seals.list).
+_STATE_OF_CODE = {
+    "SEAL_REVOKED": "revoked",
+    "SEAL_SUSPENDED": "suspended",
+    "SEAL_EXPIRED": "expired",
+    "SEAL_NOT_YET_VALID": "not_yet_valid",
+    "SEAL_NOT_FOR_SIGNER": "authorization_ended",
+    "SEAL_NOT_FOUND": "not_registered",
+}
+STATUS_TIMEOUT_S = 5.0
+
+
+async def seal_state(ctx: Any, entry: Any) -> dict[str, Any]:
+    """The seal's platform status now, as the stamp would find it: `usable` false when stamping with it
+    would be refused, with the refusal's code; a platform that cannot be asked leaves it `unknown`."""
+    if ctx.platform is None and not ctx.require_platform:
+        return {"state": "unknown", "usable": True, "code": None}  # no platform configured to ask
+    try:
+        await asyncio.wait_for(ctx.require_active(entry), STATUS_TIMEOUT_S)
+    except SealBridgeError as err:
+        state = _STATE_OF_CODE.get(err.code)
+        if state is None:
+            return {"state": "unknown", "usable": True, "code": err.code}
+        return {"state": state, "usable": False, "code": err.code}
+    except TimeoutError:
+        return {"state": "unknown", "usable": True, "code": "PLATFORM_UNREACHABLE"}
+    return {"state": "active", "usable": True, "code": None}
 
 
 async def tokens_list(session: Session, req: Request) -> dict[str, Any]:

@@ -26,11 +26,17 @@ from agent.batch_manifest import MANIFEST_TYPE, MANIFEST_VERSION, canonical, sig
 from agent.server.approvals import Attempt, PendingApproval
 from agent.server.logs import log_event
 from agent.server.methods.basic import check_site
-from agent.server.methods.documents import format_function, page_count, sniff_format
-from agent.server.methods.stamp import _await_approval, _report_usage, release_signer
+from agent.server.methods.stamp import (
+    _await_approval,
+    _report_usage,
+    _signed_usage,
+    _usage_base,
+    release_signer,
+)
 from agent.server.protocol import Request, error_data
 from formats.errors import SealBridgeError
 from formats.gm import sm3
+from stamping.documents import document_format, format_named
 from stamping.options import Producer, StampOptions
 from stamping.placement import from_dict
 
@@ -61,6 +67,7 @@ class BatchDoc:
     error: SealBridgeError | None = None
     shown: bool = False
     sm3_after: str | None = None
+    usage: dict[str, Any] | None = field(repr=False, default=None)  # signed on the token thread
     seal_id: str | None = None
     cert_serial: str | None = None
     audit_seq: int | None = None
@@ -164,11 +171,11 @@ async def _take_document(session: Session, item: dict[str, Any], doc: BatchDoc) 
         parts, doc.sm3_before = session.uploads.take_parts(item["document"])
         doc.data = await asyncio.to_thread(b"".join, parts)
         doc.size = len(doc.data)
-        doc.format = await asyncio.to_thread(sniff_format, doc.data)
+        doc.format = (await asyncio.to_thread(document_format, doc.data)).name
         if len(item["placements"]) > limits.max_placements:
             raise SealBridgeError("PLACEMENT_INVALID", f"more than {limits.max_placements} placements")
         doc.placements = [from_dict(p) for p in item["placements"]]
-        doc.page_count = await asyncio.to_thread(page_count, doc.data, doc.format)
+        doc.page_count = await asyncio.to_thread(format_named(doc.format).page_count, doc.data)
         if doc.page_count is not None and doc.page_count > limits.max_pages:
             raise SealBridgeError("DOC_TOO_LARGE", f"{doc.page_count} pages; the limit is {limits.max_pages}")
     except SealBridgeError as err:
@@ -198,7 +205,8 @@ async def stamp_batch(session: Session, req: Request) -> dict[str, Any]:
     who = {"origin_top": top, "origin_frame": frame}
     items = params["documents"]
     try:
-        policy = await check_site(session, params["origin"], "stamp.batch")
+        await check_site(session, params["origin"], "stamp.batch")
+        policy = "asks" if params["origin"].get("grant") == "once" else "allowed"
         ctx.rate.check(top)
         if len(items) > ctx.cfg.limits.max_batch_documents:
             _drop_uploads(session, items)
@@ -355,10 +363,10 @@ async def _stamp_documents(
             await _send_outcome(session, approval, doc, b"", doc_seals, who)
     todo = [d for d in approval.docs if d.status == "ready"]
 
-    def run(doc: BatchDoc, seal: SealEntry) -> tuple[bytes, Any, str] | None:
+    def run(doc: BatchDoc, seal: SealEntry) -> tuple[bytes, Any, str, dict[str, Any] | None] | None:
         if approval.cancelled:
             return None  # cancelled while this document waited for the token: never signed
-        stamp_fn = format_function(doc.format or "", "stamp")
+        stamp_fn = format_named(doc.format or "").stamp
         entry.token.info()  # TOKEN_ABSENT when the token went away
         out = io.BytesIO()
         opts = StampOptions(
@@ -370,7 +378,8 @@ async def _stamp_documents(
         result = stamp_fn(doc.data, out, signer, seal.seal.der, doc.placements, opts)
         entry.token.info()
         data = out.getvalue()
-        return data, result, sm3(data).hex()
+        usage = _signed_usage(_usage_base(ctx, seal, doc.sm3_before, who), data, signer)  # same login
+        return data, result, usage["doc_sm3_after"] if usage else sm3(data).hex(), usage
 
     def submit(i: int) -> asyncio.Future[Any] | None:
         if i >= len(todo) or approval.cancelled:
@@ -401,7 +410,7 @@ async def _stamp_documents(
             elif isinstance(done, SealBridgeError):
                 doc.fail(done)
             else:
-                out, result, doc.sm3_after = done
+                out, result, doc.sm3_after, doc.usage = done
                 seal = doc_seals[doc.index]
                 doc.status, doc.data, doc.seal_id, doc.cert_serial = (
                     "stamped",
@@ -425,7 +434,7 @@ async def _send_outcome(
     """The document's result bytes (binary frames) and its `batch.document` event."""
     event: dict[str, Any] = {"request_id": approval.request_id, "index": doc.index, "status": doc.status}
     if doc.status == "stamped":
-        _report_usage(session.ctx, doc_seals[doc.index], doc.sm3_before, doc.sm3_after or "", who)
+        _report_usage(session.ctx, doc.usage)
         event["document"] = await session.send_document(out, doc.format or "pdf", doc.sm3_after)
         event |= {"signature_ids": doc.signature_ids, "pages": doc.pages, "seal_id": doc.seal_id}
         event["audit_seq"] = doc.audit_seq

@@ -12,17 +12,21 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from agent import __version__
 from agent.server.logs import log_event
 from agent.server.methods.basic import check_site
-from agent.server.methods.documents import format_function, page_count, sniff_format
 from agent.server.protocol import Request
 from formats.errors import SealBridgeError
 from formats.gm import sm3
+from stamping.documents import document_format, format_named
 from stamping.options import Producer, StampOptions
 from stamping.placement import from_dict
+from stamping.platform_status import platform_time
+from stamping.usage_record import sign_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -32,8 +36,19 @@ if TYPE_CHECKING:
     from agent.server.context import AgentContext
     from agent.server.session import Session
 
-# Errors an `approve` may be retried after (the approval stays open); any other ends the request.
-RETRYABLE = {"PIN_INCORRECT", "PIN_INVALID", "SEAL_NOT_FOUND", "BATCH_NOT_REVIEWED"}
+# Errors an `approve` may be retried after (the approval stays open); any other ends the request. A seal the
+# platform refuses leaves the request open too: the clerk chooses another seal without starting over.
+RETRYABLE = {
+    "PIN_INCORRECT",
+    "PIN_INVALID",
+    "SEAL_NOT_FOUND",
+    "SEAL_REVOKED",
+    "SEAL_SUSPENDED",
+    "SEAL_EXPIRED",
+    "SEAL_NOT_YET_VALID",
+    "SEAL_NOT_FOR_SIGNER",
+    "BATCH_NOT_REVIEWED",
+}
 
 
 def _placements(raw: list[dict[str, Any]], max_count: int) -> list[Any]:
@@ -49,13 +64,13 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
     who = {"origin_top": top, "origin_frame": frame}
     sm3_before: str | None = None
     try:
-        policy = await check_site(session, params["origin"], "stamp")
+        await check_site(session, params["origin"], "stamp")
         ctx.rate.check(top)
         parts, sm3_before = session.uploads.take_parts(params["document"])
         data = await asyncio.to_thread(b"".join, parts)
-        fmt = await asyncio.to_thread(sniff_format, data)  # opens a ZIP directory: not on the loop
+        fmt = (await asyncio.to_thread(document_format, data)).name  # opens a ZIP directory: not on the loop
         placements = _placements(params["placements"], ctx.cfg.limits.max_placements)
-        pages = await asyncio.to_thread(page_count, data, fmt)
+        pages = await asyncio.to_thread(format_named(fmt).page_count, data)
         if pages is not None and pages > ctx.cfg.limits.max_pages:
             raise SealBridgeError("DOC_TOO_LARGE", f"{pages} pages; the limit is {ctx.cfg.limits.max_pages}")
         seals = await ctx.seals()
@@ -73,7 +88,7 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
             },
             placements=params["placements"],
             seal_hint=params.get("seal_id"),
-            site_policy=policy,
+            site_policy="asks" if params["origin"].get("grant") == "once" else "allowed",
             data=data,
             candidates={s.seal_id for s in seals},
         )
@@ -86,8 +101,9 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
         await session.send_event("approval.required", summary)
         entry = await _await_approval(session, approval)
         await _progress(session, approval, "signing", 0.0)
-        out, result = await _stamp_on_token(
-            session, approval, entry, data, fmt, placements, params.get("options", {})
+        usage = _usage_base(ctx, entry, sm3_before, who)
+        out, result, usage = await _stamp_on_token(
+            session, approval, entry, data, fmt, placements, params.get("options", {}), usage
         )
     except SealBridgeError as err:
         ctx.approvals.close(approval)
@@ -117,7 +133,8 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
         raise
     finally:
         ctx.approvals.close(approval)
-    sm3_after = (await asyncio.to_thread(sm3, out)).hex()
+    # The signed usage record already holds the SM3 of the output (hashed on the token thread).
+    sm3_after = usage["doc_sm3_after"] if usage else (await asyncio.to_thread(sm3, out)).hex()
     seq = await ctx.record(
         "stamp",
         "OK",
@@ -133,7 +150,7 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
         },
         **who,
     )
-    _report_usage(ctx, entry, sm3_before, sm3_after, who)
+    _report_usage(ctx, usage)
     await _progress(session, approval, "sending", 1.0)
     doc = await session.send_document(out, fmt, sm3_after)
     return {
@@ -191,8 +208,6 @@ async def _await_approval(
             raise
         approval.stage = "signing"
         ctx.approvals.answer(approval, None)
-        if att.remember_site and approval.site_policy == "asks":
-            await asyncio.to_thread(ctx.policy.remember, approval.origin_top, "allowed")
         await ctx.record(
             "approval",
             "OK",
@@ -232,7 +247,10 @@ async def _stamp_on_token(
     fmt: str,
     placements: list[Any],
     options: dict[str, Any],
-) -> tuple[bytes, Any]:
+    usage: dict[str, Any] | None = None,
+) -> tuple[bytes, Any, dict[str, Any] | None]:
+    """The stamped bytes, the stamper's result and, when `usage` is given, that usage record completed
+    and signed with the same key in the same login (stamping/usage_record.py)."""
     signer = approval.signer
     loop = asyncio.get_running_loop()
     last = [0.0]
@@ -251,15 +269,16 @@ async def _stamp_on_token(
         producer=Producer(version=__version__),
     )
 
-    def run() -> tuple[bytes, Any]:
+    def run() -> tuple[bytes, Any, dict[str, Any] | None]:
         try:
-            stamp_fn = format_function(fmt, "stamp")  # may import pyHanko the first time: not on the loop
+            stamp_fn = format_named(fmt).stamp  # may import pyHanko the first time: not on the loop
             entry.token.info()  # raises TOKEN_ABSENT when the token went away after the login
             out = io.BytesIO()  # in memory: a killed agent leaves no partial file behind
             result = stamp_fn(data, out, signer, entry.seal.der, placements, opts)
             # A token pulled while signing must not yield a document (hardware fails the same way).
             entry.token.info()
-            return out.getvalue(), result
+            stamped = out.getvalue()
+            return stamped, result, _signed_usage(usage, stamped, signer)
         finally:
             release_signer(signer)  # one login, one stamp: the token is logged out again
 
@@ -279,26 +298,47 @@ def release_signer(signer: Any) -> None:
             log_event("signer_close_failed", error=type(exc).__name__)
 
 
-def _report_usage(
-    ctx: AgentContext, entry: SealEntry, sm3_before: str | None, sm3_after: str, who: dict
-) -> None:
+def _usage_base(
+    ctx: AgentContext, entry: SealEntry, sm3_before: str | None, who: dict
+) -> dict[str, Any] | None:
+    """The usage record known before stamping; None when there is no platform to report to."""
+    if getattr(ctx.platform, "report_usage", None) is None:
+        return None
+    rec = {
+        "id": uuid.uuid4().hex,
+        "esID": entry.seal_id,
+        "action": "stamp",
+        "at": platform_time(datetime.now(UTC)),
+        "doc_sm3_before": sm3_before,
+        "origin": who["origin_top"],
+        "frame_origin": who["origin_frame"],
+        "cert_serial": entry.cert_serial,
+        "result": "OK",
+    }
+    return {k: v for k, v in rec.items() if v is not None}
+
+
+def _signed_usage(usage: dict[str, Any] | None, stamped: bytes, signer: Any) -> dict[str, Any] | None:
+    """Runs on the token thread right after the stamp, in the same login: no second PIN."""
+    if usage is None:
+        return None
+    try:
+        return sign_record(usage | {"doc_sm3_after": sm3(stamped).hex()}, signer)
+    except Exception as exc:  # the document is made; the local audit log still records the stamp
+        log_event("usage_sign_failed", error=type(exc).__name__)
+        return None
+
+
+def _report_usage(ctx: AgentContext, record: dict[str, Any] | None) -> None:
     """Usage goes to the platform in the background: the client queues it durably first and retries later,
     so a slow or absent platform never delays the stamped document."""
     report = getattr(ctx.platform, "report_usage", None)
-    if report is None:
+    if report is None or record is None:
         return
 
     async def send() -> None:
         try:
-            await report(
-                esid=entry.seal_id,
-                document_sm3=sm3_after,
-                document_sm3_before=sm3_before,
-                origin=who["origin_top"],
-                frame_origin=who["origin_frame"],
-                cert_serial=entry.cert_serial,
-                result="OK",
-            )
+            await report([record])
         except Exception as exc:  # queued on disk by the client; the audit log has the record either way
             log_event("usage_report_failed", error=type(exc).__name__)
 
@@ -308,12 +348,7 @@ def _report_usage(
 async def approve(session: Session, req: Request) -> dict[str, Any]:
     p = req.params
     answer = session.ctx.approvals.submit(
-        p["request_id"],
-        p["seal_id"],
-        p.get("pin"),
-        bool(p.get("remember_site")),
-        session.id,
-        p.get("include"),
+        p["request_id"], p["seal_id"], p.get("pin"), session.id, p.get("include")
     )
     await answer
     return {"status": "approved"}

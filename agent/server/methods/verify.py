@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.server.methods.basic import check_site
-from agent.server.methods.documents import format_function, sniff_format
 from agent.server.protocol import Request
 from formats.errors import SealBridgeError
+from stamping.documents import document_format
 from stamping.options import VerifyOptions
 from stamping.platform_status import StatusLookup, error_check
 from stamping.report import Check
@@ -80,14 +80,13 @@ async def verify(session: Session, req: Request) -> dict[str, Any]:
         ctx.rate.check(origin["top"])
         parts, sm3_before = session.uploads.take_parts(req.params["document"])
         data = await asyncio.to_thread(b"".join, parts)  # up to 200 MiB: not on the loop
-        fmt = await asyncio.to_thread(sniff_format, data)
-        verify_fn = await asyncio.to_thread(format_function, fmt, "verify")
+        doc_format = await asyncio.to_thread(document_format, data)  # opens a ZIP directory: not on the loop
         opts = VerifyOptions(
             trust_anchors=await asyncio.to_thread(load_anchors, ctx.cfg.trust_anchors),
             status_lookup=status_lookup(ctx, asyncio.get_running_loop()),
             platform=platform_facts(ctx.platform),
         )
-        report = await asyncio.to_thread(verify_fn, data, opts)
+        report = await asyncio.to_thread(doc_format.verify, data, opts)
     except SealBridgeError as err:
         if err.code != "ORIGIN_NOT_ALLOWED":
             await ctx.record("verify", err.code, doc_sm3_before=sm3_before, **who)
@@ -99,7 +98,7 @@ async def verify(session: Session, req: Request) -> dict[str, Any]:
         "OK",
         doc_sm3_before=sm3_before,
         seal_id=",".join(x for x in seal_ids if x)[:200] or None,
-        detail={"verdict": out.get("verdict"), "format": fmt, "seals": len(out.get("seals", []))},
+        detail={"verdict": out.get("verdict"), "format": doc_format.name, "seals": len(out.get("seals", []))},
         **who,
     )
     return {"report": out, "audit_seq": seq}

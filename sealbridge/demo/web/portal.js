@@ -20,8 +20,10 @@ try {
     status.textContent = "未检测到 SealBridge 扩展：请按终端中的命令用 Chromium 打开本页。 / Extension not found: open this page with the command printed in the terminal.";
     status.className = "status warn";
   } else {
-    status.textContent = `SealBridge 扩展 ${d.version} · 本地代理 ${d.agent && d.agent.connected ? "已连接 / connected" : "未连接 / not connected"}`;
-    status.className = "status ok";
+    // Connected is not allowed: a site the user has not decided about gets the extension's prompt first.
+    const site = { allowed: "本站已获允许 / site allowed", ask: "首次使用时扩展会询问是否允许本站 / the extension will ask about this site", denied: "本站未被允许 / site not allowed" }[d.site] ?? "";
+    status.textContent = `SealBridge 扩展 ${d.version} · 本地代理 ${d.agent && d.agent.connected ? "已连接 / connected" : "未连接 / not connected"} · ${site}`;
+    status.className = d.siteAllowed ? "status ok" : "status warn";
   }
 } catch (e) {
   status.textContent = String(e);

@@ -1,0 +1,194 @@
+"""The one place that tells a document's format from its bytes and hands out what each format can do.
+
+Every caller (the CLI, the agent's methods, the platform's verify service) sniffs with `sniff()` and calls
+the format through `DocumentFormat`, so the limits checked before a format parser sees the bytes are the
+same everywhere. Each operation also turns the parsers' last-resort failures into the product's errors: a
+document nested deeper than Python's stack (pyHanko, pikepdf and our own readers recurse) is
+DOC_MALFORMED, running out of memory is DOC_TOO_LARGE — never a traceback, never exit code 1 ("invalid").
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import struct
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any, Protocol, TypeVar
+
+from formats.errors import SealBridgeError
+from formats.ofd.limits import DEFAULT_LIMITS
+from stamping.options import StampOptions, StampResult, VerifyOptions
+from stamping.report import Report
+
+#: DESIGN §4: a document is at most 200 MiB, whoever sends it.
+MAX_DOCUMENT_BYTES = 200 * 1024 * 1024
+#: Where "%PDF-" may start (readers accept a little junk before the header).
+PDF_HEADER_WINDOW = 1024
+
+T = TypeVar("T")
+
+
+def _zip_entry_count(data: bytes) -> int | None:
+    """The entry count the ZIP end record (or its ZIP64 form) declares; None if there is none."""
+    try:
+        end = zipfile._EndRecData(io.BytesIO(data))  # noqa: SLF001 - stable since Python 2; no public API
+    except (OSError, ValueError, struct.error):
+        return None
+    return int(end[zipfile._ECD_ENTRIES_TOTAL]) if end else None  # noqa: SLF001
+
+
+def sniff(data: bytes) -> str:
+    """ "pdf" when `%PDF-` is in the first KiB, "ofd" for a ZIP holding OFD.xml — by content, never by name.
+
+    The entry count is read from the end record before zipfile builds one ZipInfo per entry: a 200 MiB
+    upload can declare millions of them.
+    """
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise SealBridgeError("DOC_TOO_LARGE", f"{len(data)} bytes; the limit is {MAX_DOCUMENT_BYTES}")
+    if b"%PDF-" in data[:PDF_HEADER_WINDOW]:
+        return "pdf"
+    if data[:4] == b"PK\x03\x04":
+        entries = _zip_entry_count(data)
+        limit = DEFAULT_LIMITS.max_entries
+        if entries is not None and entries > limit:
+            raise SealBridgeError("DOC_TOO_LARGE", f"{entries} zip entries; the limit is {limit}")
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                names = {n.replace("\\", "/").lstrip("/").lower() for n in zf.namelist()}
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, struct.error) as exc:
+            raise SealBridgeError("DOC_MALFORMED", f"damaged ZIP container: {exc}") from None
+        if "ofd.xml" in names:
+            return "ofd"
+        raise SealBridgeError("DOC_UNSUPPORTED", "a ZIP file without OFD.xml is not an OFD document")
+    raise SealBridgeError("DOC_UNSUPPORTED", "neither PDF nor OFD (checked by content)")
+
+
+def guarded(fn: Callable[..., T]) -> Callable[..., T]:
+    """Run a format operation so that exhausted stack or memory comes out as the product's error."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except RecursionError:
+            raise SealBridgeError("DOC_MALFORMED", "the document nests objects too deeply to read") from None
+        except MemoryError:
+            raise SealBridgeError("DOC_TOO_LARGE", "the document does not fit in memory") from None
+
+    return run
+
+
+class DocumentFormat(Protocol):
+    """What every document format offers (stamping/options.py has the argument types)."""
+
+    name: str
+
+    def stamp(
+        self, data: bytes, out: IO[bytes], signer: Any, seal_der: bytes, placements: list[Any],
+        options: StampOptions | None = None,
+    ) -> StampResult: ...  # fmt: skip
+
+    def verify(self, data: bytes, options: VerifyOptions | None = None) -> Report: ...
+
+    def preview(
+        self, data: bytes, placements: list[Any], seal: Any, pages: list[int] | None, dpi: int
+    ) -> dict[str, Any]: ...
+
+    def page_count(self, data: bytes) -> int: ...
+
+
+@dataclass(frozen=True)
+class _Operations:
+    stamp: Callable[..., StampResult]
+    verify: Callable[..., Report]
+    preview: Callable[..., dict[str, Any]]
+    page_count: Callable[[bytes], int]
+
+
+def _pdf_page_count(data: bytes) -> int:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        raise SealBridgeError("DOC_MALFORMED", f"PDF: {exc}") from None
+    try:
+        return len(pdf)
+    finally:
+        pdf.close()
+
+
+def _ofd_page_count(data: bytes) -> int:
+    # The bounded reader only (zip limits, hardened XML): no unbounded fallback parser.
+    from formats.ofd import OfdPackage, load_document
+
+    return len(load_document(OfdPackage(data)).pages)
+
+
+def _pdf() -> _Operations:
+    import stamping.pdf
+    import stamping.pdf.preview
+
+    return _Operations(
+        stamping.pdf.stamp, stamping.pdf.verify, stamping.pdf.preview.render_pdf_preview, _pdf_page_count
+    )
+
+
+def _ofd() -> _Operations:
+    import stamping.ofd
+    import stamping.ofd.preview
+
+    return _Operations(
+        stamping.ofd.stamp, stamping.ofd.verify, stamping.ofd.preview.render_ofd_preview, _ofd_page_count
+    )
+
+
+class _Format:
+    """A format whose parsers (pyHanko, lxml…) are imported on first use, every operation guarded."""
+
+    def __init__(self, name: str, load: Callable[[], _Operations]) -> None:
+        self.name = name
+        self._load = load  # imported at each call (cheap once loaded), so the current functions are used
+
+    @guarded
+    def stamp(self, data, out, signer, seal_der, placements, options=None):  # type: ignore[no-untyped-def]
+        return self._load().stamp(data, out, signer, seal_der, placements, options)
+
+    @guarded
+    def verify(self, data: bytes, options: VerifyOptions | None = None) -> Report:
+        return self._load().verify(data, options)
+
+    @guarded
+    def preview(self, data, placements, seal, pages, dpi):  # type: ignore[no-untyped-def]
+        return self._load().preview(data, placements, seal, pages, dpi)
+
+    @guarded
+    def page_count(self, data: bytes) -> int:
+        return self._load().page_count(data)
+
+    def preload(self) -> None:
+        self._load()
+
+
+#: The formats this build can handle, by the name `sniff()` returns.
+FORMATS: dict[str, _Format] = {"pdf": _Format("pdf", _pdf), "ofd": _Format("ofd", _ofd)}
+
+
+def format_named(name: str) -> DocumentFormat:
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise SealBridgeError("DOC_UNSUPPORTED", f"{name.upper()} is not supported by this build") from None
+
+
+def document_format(data: bytes) -> DocumentFormat:
+    """The format of `data`, sniffed by content (raises DOC_UNSUPPORTED / DOC_MALFORMED / DOC_TOO_LARGE)."""
+    return format_named(guarded(sniff)(data))
+
+
+def preload() -> None:
+    """Import the format parsers ahead of the first request; call it off the event loop."""
+    for fmt in FORMATS.values():
+        fmt.preload()

@@ -1,0 +1,100 @@
+"""Hostile documents through the agent's verify: answered with an error code, memory bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import tracemalloc
+
+from agent.client import AgentClient, AgentError
+from tests.support.agent_env import EXT
+from tests.support.hostile import deep_trailer, ofd_zip_bomb, stamped_pdf
+
+MIB = 1 << 20
+
+
+async def test_verify_zip_bomb_is_refused_without_inflating(agent, samples):
+    bomb = ofd_zip_bomb(samples)
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    ref = await c.upload(bomb)
+    tracemalloc.start()
+    try:
+        try:
+            result = await c.call("verify", {"document": ref})
+        except AgentError as err:
+            assert err.code in ("DOC_MALFORMED", "DOC_TOO_LARGE")
+        else:
+            assert result["report"]["extra"].get("document_error"), result
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * MIB, f"the agent allocated {peak / MIB:.0f} MiB for a 400-byte page"
+    await c.close()
+
+
+async def test_verify_deep_nesting_is_malformed(agent, dev_pki, tmp_path):
+    deep = deep_trailer(await asyncio.to_thread(stamped_pdf, dev_pki, tmp_path))  # the CLI runs its own loop
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    ref = await c.upload(deep)
+    try:
+        await c.call("verify", {"document": ref})
+    except AgentError as err:
+        assert err.code == "DOC_MALFORMED", err.code
+    else:
+        raise AssertionError("a 100,000-deep trailer was verified")
+    (rec,) = agent.ctx.audit.records()
+    assert rec.result == "DOC_MALFORMED"
+    await c.close()
+
+
+async def test_pings_do_not_extend_the_auth_timeout(agent_factory):
+    """A client that only pings is still closed when the auth deadline passes."""
+    from agent.config import Limits
+
+    agent = await agent_factory(limits=Limits(auth_timeout_s=1.0))
+    client = await AgentClient.open(agent.url, EXT)
+
+    async def keep_pinging() -> None:
+        while not client.closed.is_set():
+            try:
+                await client.ws.ping()
+            except Exception:  # noqa: BLE001 - the agent closed the connection
+                return
+            await asyncio.sleep(0.2)
+
+    await asyncio.wait_for(keep_pinging(), 15)
+    await asyncio.wait_for(client.closed.wait(), 5)
+    assert client.close_code == 4401
+
+
+async def test_pending_uploads_are_capped_across_connections(agent_factory):
+    """More connections do not buy more memory: a global cap over every connection's pending uploads,
+    given back when a connection closes."""
+    from agent.config import Limits
+
+    limits = Limits(max_pending_bytes=300_000, max_pending_bytes_total=400_000)
+    agent = await agent_factory(limits=limits)
+    first = await AgentClient.authed(agent.url, EXT, agent.secret)
+    second = await AgentClient.authed(agent.url, EXT, agent.secret)
+    await first.upload(b"%PDF-" + bytes(249_995), chunk=50_000)
+    await second.upload(b"%PDF-" + bytes(249_995), chunk=50_000)  # each under its own cap; together over
+    rejected = await second.next_event("document.rejected", within=10)
+    assert rejected["error"]["code"] == "DOC_TOO_LARGE" and "all connections" in rejected["error"]["detail"]
+    assert agent.ctx.upload_budget.used == 250_000
+    await first.close()
+    await second.close()
+
+
+def test_closed_connection_gives_its_uploads_back():
+    from agent.server.protocol import KIND_UPLOAD, Reassembler, UploadBudget, split_chunks
+
+    budget = UploadBudget(400_000)
+    one, two = (Reassembler(10**6, 100, 100_000, 8, 300_000, budget) for _ in range(2))
+    for frame in split_chunks(KIND_UPLOAD, "a" * 32, bytes(250_000), 50_000):
+        assert one.feed(frame)[1] is None
+    errors = [two.feed(f)[1] for f in split_chunks(KIND_UPLOAD, "b" * 32, bytes(250_000), 50_000)]
+    assert [e.code for e in errors if e] == ["DOC_TOO_LARGE"]
+    one.clear()
+    assert budget.used == 0
+    for frame in split_chunks(KIND_UPLOAD, "c" * 32, bytes(250_000), 50_000):
+        assert two.feed(frame)[1] is None
+    assert budget.used == 250_000 == two.pending_bytes()
