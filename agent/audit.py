@@ -24,15 +24,14 @@ import json
 import os
 import sqlite3
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from formats.errors import SealBridgeError
-from formats.gm import sm3
+from formats.hashchain import GENESIS_HEX, ChainEntry, ChainVerdict, link, walk
 
-GENESIS = bytes(32)
 EVENTS = ("stamp", "verify", "approval", "refusal", "pin_failure", "change_pin", "preview", "batch")
 
 _SCHEMA = """
@@ -92,30 +91,10 @@ class AuditRecord:
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
     def compute_hash(self) -> str:
-        return sm3(bytes.fromhex(self.prev_hash) + self.canonical()).hex()
+        return link(self.prev_hash, self.canonical())
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass
-class ChainCheck:
-    ok: bool
-    count: int
-    first_bad_seq: int | None = None
-    reason: str = ""
-    head_hash: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "count": self.count,
-            "first_bad_seq": self.first_bad_seq,
-            "reason": self.reason,
-            "head_hash": self.head_hash,
-            **({"warning": self.extra["warning"]} if self.extra.get("warning") else {}),
-        }
 
 
 def _companions(db_path: Path) -> list[Path]:
@@ -203,7 +182,7 @@ class AuditLog:
             db.execute("BEGIN IMMEDIATE")
             try:
                 last = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-                seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS.hex())
+                seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HEX)
                 rec = AuditRecord(
                     seq=seq,
                     time=datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
@@ -265,35 +244,19 @@ class AuditLog:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM audit").fetchone()[0])
 
-    def verify(self) -> ChainCheck:
-        """Walk the chain from the first record; stop at the first record whose link or hash is wrong."""
-        prev = GENESIS.hex()
-        expected_seq = 1
-        count = 0
+    def verify(self) -> ChainVerdict:
+        """Walk the chain from the first record (formats.hashchain); then compare the head anchor."""
         try:
             with self._lock:
                 cursor = self._db.execute(f"SELECT {','.join(_COLUMNS)} FROM audit ORDER BY seq")
                 rows = cursor.fetchall()
         except sqlite3.DatabaseError as exc:
-            return ChainCheck(False, 0, None, f"database unreadable: {exc}")
-        for row in rows:
-            rec = _row_to_record(row)
-            if rec.seq != expected_seq:
-                return ChainCheck(False, count, expected_seq, f"record {expected_seq} is missing", prev)
-            if rec.prev_hash != prev:
-                return ChainCheck(
-                    False, count, rec.seq, f"record {rec.seq} does not link to record {rec.seq - 1}", prev
-                )
-            if rec.compute_hash() != rec.hash:
-                return ChainCheck(
-                    False, count, rec.seq, f"record {rec.seq} was altered (hash mismatch)", prev
-                )
-            prev = rec.hash
-            expected_seq += 1
-            count += 1
-        return self._check_head(ChainCheck(True, count, None, "", prev), rows)
+            return ChainVerdict(False, 0, None, f"database unreadable: {exc}")
+        records = (_row_to_record(row) for row in rows)
+        verdict = walk(ChainEntry(r.seq, r.prev_hash, r.hash, r.canonical()) for r in records)
+        return self._check_head(verdict, rows) if verdict.ok else verdict
 
-    def _check_head(self, check: ChainCheck, rows: list[Any]) -> ChainCheck:
+    def _check_head(self, check: ChainVerdict, rows: list[Any]) -> ChainVerdict:
         head = _read_head(self.head)
         if head is None:
             if check.count:
@@ -302,10 +265,10 @@ class AuditLog:
                 )
             return check
         if isinstance(head, str):
-            return ChainCheck(False, check.count, check.count + 1, head, check.head_hash)
+            return ChainVerdict(False, check.count, check.count + 1, head, check.head_hash)
         seq, digest = head
         if seq > check.count:
-            return ChainCheck(
+            return ChainVerdict(
                 False,
                 check.count,
                 check.count + 1,
@@ -313,13 +276,13 @@ class AuditLog:
                 check.head_hash,
             )
         if seq >= 1 and _row_to_record(rows[seq - 1]).hash != digest:
-            return ChainCheck(
+            return ChainVerdict(
                 False, check.count, seq, f"record {seq} differs from the head anchor", check.head_hash
             )
         return check
 
 
-def verify_file(path: str | Path) -> ChainCheck:
+def verify_file(path: str | Path) -> ChainVerdict:
     if not Path(path).is_file():
         raise SealBridgeError("NOT_FOUND", f"no audit log at {path}")
     log = AuditLog(path)

@@ -168,7 +168,7 @@ class AgentClient:
     async def wait_challenge(self, within: float = 10.0) -> dict[str, Any]:
         """The agent's auth.challenge message (it sends one right after the upgrade)."""
         try:
-            return await self._wait_for(lambda: self.challenge, within, "auth.challenge")
+            return await self.wait_for(lambda: self.challenge, within, "auth.challenge")
         except (TimeoutError, ConnectionError) as exc:
             raise AgentConnectionError(f"the agent sent no auth.challenge: {exc}") from None
 
@@ -291,8 +291,9 @@ class AgentClient:
         else:
             fut.set_exception(AgentError(msg.get("error") or {}))
 
-    async def _wait_for(self, found: Callable[[], Any], within: float, what: str) -> Any:
-        """Wait, without polling, until `found()` returns something other than None."""
+    async def wait_for(self, found: Callable[[], Any], within: float, what: str) -> Any:
+        """Wait until `found()` returns something other than None (checked again on every frame that arrives,
+        never by polling); its result. TimeoutError after `within` s, ConnectionError when the connection ends."""
         loop = asyncio.get_running_loop()
         end = loop.time() + within
         while True:
@@ -334,7 +335,7 @@ class AgentClient:
                     return params
             return None
 
-        return await self._wait_for(first, within, f"{method} event")
+        return await self.wait_for(first, within, f"{method} event")
 
     # -- calls ---------------------------------------------------------------------------------------------
 

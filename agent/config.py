@@ -13,7 +13,7 @@ import os
 import re
 import tomllib
 import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,11 @@ import platformdirs
 
 from agent.known_extensions import DEFAULT_ALLOWED_ORIGINS
 from formats.errors import SealBridgeError
+from formats.limits import MAX_DOCUMENT_BYTES, MAX_PAGES, MAX_PLACEMENTS, MiB
 
 APP_NAME = "sealbridge"
 DEFAULT_PORT = 18600
-MiB = 1024 * 1024
+
 
 CHROME_ORIGIN_RE = re.compile(r"^chrome-extension://[a-p]{32}$")
 MOZ_ORIGIN_RE = re.compile(r"^moz-extension://[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -43,56 +44,91 @@ def is_extension_origin(origin: str) -> bool:
     return bool(CHROME_ORIGIN_RE.match(origin) or MOZ_ORIGIN_RE.match(origin))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Limits:
-    max_document_bytes: int = 200 * MiB
-    max_chunks: int = 4096  # per document
-    max_chunk_bytes: int = 4 * MiB  # one binary frame (header excluded)
-    max_text_bytes: int = 1 * MiB  # one JSON-RPC text frame
-    # uploaded, not yet consumed, per connection: a batch names all of its documents at once (bytes stay
-    # capped by max_pending_bytes)
+    """What one connection to the agent may send and ask for (DESIGN §4). Every value is configurable
+    under [limits] in the config file."""
+
+    max_document_bytes: int = MAX_DOCUMENT_BYTES
+    """The largest document one call may carry (formats.limits)."""
+    max_chunks: int = 4096
+    """Binary frames per document."""
+    max_chunk_bytes: int = 4 * MiB
+    """One binary frame, header excluded."""
+    max_text_bytes: int = 1 * MiB
+    """One JSON-RPC text frame."""
     max_pending_documents: int = 100
-    max_batch_documents: int = 100  # documents in one stamp.batch
-    max_pending_bytes: int = 256 * MiB  # all unconsumed uploads of one connection together
-    max_pending_bytes_total: int = 512 * MiB  # all unconsumed uploads of every connection together
-    max_pages: int = 2000
-    max_placements: int = 64
-    max_inflight_calls: int = 32  # per connection
-    requests_per_minute: int = 30  # stamp/verify/preview per page origin
+    """Documents uploaded but not yet used by a call, per connection: a batch names all of its documents at
+    once (bytes stay capped by max_pending_bytes)."""
+    max_batch_documents: int = 100
+    """Documents in one stamp.batch."""
+    max_pending_bytes: int = 256 * MiB
+    """All unused uploads of one connection together."""
+    max_pending_bytes_total: int = 512 * MiB
+    """All unused uploads of every connection together."""
+    max_pages: int = MAX_PAGES
+    """Pages of a document to be stamped."""
+    max_placements: int = MAX_PLACEMENTS
+    """Seal placements in one stamp request."""
+    max_inflight_calls: int = 32
+    """Calls one connection may have running at once."""
+    requests_per_minute: int = 30
+    """stamp/verify/preview calls per page origin and minute."""
     approval_timeout_s: float = 300.0
+    """How long a stamp waits for the user's approval."""
     auth_timeout_s: float = 10.0
+    """How long a new connection may take to answer the HMAC challenge."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class AgentConfig:
-    home: Path | None = None  # $SEALBRIDGE_HOME, when used
+    """The agent's settings: defaults, then $SEALBRIDGE_HOME, then the config file, then the command line
+    (load_config). Frozen: a change is a new config (dataclasses.replace)."""
+
+    home: Path | None = None
+    """$SEALBRIDGE_HOME, when used (then data/ and run/ live under it)."""
     config_path: Path | None = None
+    """The config file read, if any."""
     data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
+    """Audit log, pairing secret, site policy, platform caches."""
     runtime_dir: Path = field(default_factory=lambda: _default_runtime_dir())
+    """The runtime file with the port and pid."""
     port: int = DEFAULT_PORT
+    """The loopback port of the WebSocket service."""
     bind: tuple[str, ...] = ("127.0.0.1", "::1")
-    # extension origins allowed to connect (the pinned Chromium id by default; Firefox ones come by pairing)
+    """Addresses to listen on; loopback only (validate refuses anything else)."""
     allowed_origins: list[str] = field(default_factory=lambda: list(DEFAULT_ALLOWED_ORIGINS))
-    site_policy: dict[str, str] = field(
-        default_factory=dict
-    )  # admin policy: page origin -> allowed/asks/denied
+    """Extension origins allowed to connect: the pinned Chromium id by default; Firefox ones come by pairing."""
+    site_policy: dict[str, str] = field(default_factory=dict)
+    """The administrator's policy: page origin -> allowed / asks / denied (wins over the user's choice)."""
     default_site_policy: str = "asks"
-    allow_insecure_sites: bool = False  # allow http:// page origins (development only)
-    platform_url: str | None = None  # central platform base URL
-    platform_grace_s: int = 24 * 3600  # how old a cached signed status may be when the platform is down
-    platform_anchor: Path | None = None  # PEM/DER of the platform's status-signing certificate
-    require_platform: bool = True  # refuse to stamp when no platform status can be had (False: dev only)
-    # RFC 3161 time-stamp authority; None: the platform's /api/v1/tsa when platform_url is set; "": none
+    """Policy for a page origin the administrator did not name."""
+    allow_insecure_sites: bool = False
+    """Allow http:// page origins (development only)."""
+    platform_url: str | None = None
+    """The central platform's base URL."""
+    platform_grace_s: int = 24 * 3600
+    """How old a cached signed status may be when the platform cannot be reached."""
+    platform_anchor: Path | None = None
+    """PEM/DER of the platform's status-signing certificate (else pinned on first use)."""
+    require_platform: bool = True
+    """Refuse to stamp when no platform status can be had (False: development only)."""
     tsa_url: str | None = None
-    timestamp_required: bool = True  # TSA unreachable: refuse the stamp (False: stamp without, and say so)
-    # PKCS#11 modules: a path, or a table {path, sm2_profile, profiles_file} (agent.tokens.pkcs11.ModuleSpec)
+    """RFC 3161 time-stamp authority; None: the platform's /api/v1/tsa when platform_url is set; "": none."""
+    timestamp_required: bool = True
+    """TSA unreachable: refuse the stamp (False: stamp without a timestamp, and say so)."""
     pkcs11_modules: list[str | dict[str, str]] = field(default_factory=list)
-    # SKF (GM/T 0016) libraries: a path, or a table {path, profile, profiles_file} (agent.tokens.skf)
+    """PKCS#11 modules: a path, or a table {path, sm2_profile, profiles_file} (agent.tokens.pkcs11.ModuleSpec)."""
     skf_modules: list[str | dict[str, str]] = field(default_factory=list)
-    soft_tokens: list[str] = field(default_factory=list)  # soft token files
-    trust_anchors: list[str] = field(default_factory=list)  # PEM/DER roots for verification
-    check_peer_user: bool = True  # Linux: refuse TCP peers owned by another OS user
+    """SKF (GM/T 0016) libraries: a path, or a table {path, profile, profiles_file} (agent.tokens.skf)."""
+    soft_tokens: list[str] = field(default_factory=list)
+    """Soft token files (development and the demo)."""
+    trust_anchors: list[str] = field(default_factory=list)
+    """PEM/DER root certificates for verification."""
+    check_peer_user: bool = True
+    """Linux: refuse TCP peers owned by another OS user."""
     limits: Limits = field(default_factory=Limits)
+    """Per-connection limits."""
 
     @property
     def audit_db(self) -> Path:
@@ -133,8 +169,10 @@ def _read_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _apply(cfg: AgentConfig, data: dict[str, Any], base: Path) -> None:
+def _apply(cfg: AgentConfig, data: dict[str, Any], base: Path) -> AgentConfig:
+    """The config with the file's values applied (a new object: configs are frozen)."""
     known = {f.name for f in fields(AgentConfig)} - {"home", "config_path"}
+    changes: dict[str, Any] = {}
     for key, value in data.items():
         if key not in known:
             raise _bad(f"unknown key {key!r}")
@@ -142,22 +180,25 @@ def _apply(cfg: AgentConfig, data: dict[str, Any], base: Path) -> None:
             if not isinstance(value, dict):
                 raise _bad("limits must be a table")
             lim_known = {f.name: f for f in fields(Limits)}
+            limit_changes: dict[str, Any] = {}
             for lk, lv in value.items():
                 if lk not in lim_known:
                     raise _bad(f"unknown limit {lk!r}")
                 if isinstance(lv, bool) or not isinstance(lv, int | float) or lv <= 0:
                     raise _bad(f"limit {lk} must be a positive number")
-                setattr(cfg.limits, lk, type(getattr(cfg.limits, lk))(lv))
+                limit_changes[lk] = type(getattr(cfg.limits, lk))(lv)
+            changes["limits"] = replace(cfg.limits, **limit_changes)
         elif key in ("data_dir", "runtime_dir", "platform_anchor"):
-            setattr(cfg, key, (base / str(value)).resolve())
+            changes[key] = (base / str(value)).resolve()
         elif key == "bind":
-            setattr(cfg, key, tuple(str(v) for v in value))
+            changes[key] = tuple(str(v) for v in value)
         elif key == "pkcs11_modules":
-            setattr(cfg, key, _module_entries(value, base))
+            changes[key] = _module_entries(value, base)
         elif key == "skf_modules":
-            setattr(cfg, key, _module_entries(value, base, key, SKF_MODULE_KEYS))
+            changes[key] = _module_entries(value, base, key, SKF_MODULE_KEYS)
         else:
-            setattr(cfg, key, value)
+            changes[key] = value
+    return replace(cfg, **changes)
 
 
 MODULE_KEYS = ("path", "sm2_profile", "profiles_file")
@@ -286,9 +327,8 @@ def load_config(
     cfg = AgentConfig()
     home = env.get("SEALBRIDGE_HOME")
     if home:
-        cfg.home = Path(home).expanduser().resolve()
-        cfg.data_dir = cfg.home / "data"
-        cfg.runtime_dir = cfg.home / "run"
+        home_dir = Path(home).expanduser().resolve()
+        cfg = replace(cfg, home=home_dir, data_dir=home_dir / "data", runtime_dir=home_dir / "run")
     if path is None:
         base = cfg.home if cfg.home else Path(platformdirs.user_config_dir(APP_NAME))
         for name in ("config.toml", "config.json"):
@@ -296,13 +336,13 @@ def load_config(
                 path = base / name
                 break
     if path is not None:
-        cfg.config_path = Path(path).expanduser().resolve()
-        _apply(cfg, _read_file(cfg.config_path), cfg.config_path.parent)
+        config_path = Path(path).expanduser().resolve()
+        cfg = _apply(replace(cfg, config_path=config_path), _read_file(config_path), config_path.parent)
     if port is not None:
-        cfg.port = port
-    for origin in allow_origins or []:
-        if origin not in cfg.allowed_origins:
-            cfg.allowed_origins.append(origin.rstrip("/"))
+        cfg = replace(cfg, port=port)
+    extra = [o.rstrip("/") for o in allow_origins or [] if o not in cfg.allowed_origins]
+    if extra:
+        cfg = replace(cfg, allowed_origins=[*cfg.allowed_origins, *extra])
     return validate(cfg)
 
 

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from formats.errors import SealBridgeError
+from formats.uscc import with_check_character
 from stamping.fileout import atomic_write
 
 DEV_PIN = "123456"
@@ -40,18 +41,8 @@ SIGNER_ROOT = {"sm2": "sm2", "sm2b": "sm2", "ecdsa": "ecdsa", "rsa": "rsa"}  # s
 ROOT_FILES = {"sm2": "root.pem", "rsa": "rsa-root.pem", "ecdsa": "ecdsa-root.pem"}
 SEAL_DIAMETER_MM = 42
 VALIDITY = timedelta(days=730)
-_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-
-
-def uscc_with_check_digit(first17: str) -> str:
-    """Complete a unified social credit code (GB 32100-2015) with its check character."""
-    total = sum(_USCC_ALPHABET.index(ch) * w for ch, w in zip(first17, _USCC_WEIGHTS, strict=True))
-    return first17 + _USCC_ALPHABET[(31 - total % 31) % 31]
-
-
 #: A USCC-shaped code for the demo company (91 = enterprise, 321300 = Suqian); not a real registration.
-COMPANY_USCC = uscc_with_check_digit("91321300MA1DEMX01")
+COMPANY_USCC = with_check_character("91321300MA1DEMX01")
 
 
 @dataclass(frozen=True)

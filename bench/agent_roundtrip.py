@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import os
 import statistics
 import sys
 import tempfile
@@ -24,32 +23,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from agent.client import AgentClient  # noqa: E402
-from agent.config import AgentConfig  # noqa: E402
+from agent.config import AgentConfig, Limits  # noqa: E402
 from agent.devpki import make_dev_pki  # noqa: E402
 from agent.server.app import create_app, make_context, start_sites  # noqa: E402
+from devkit.material import big_pdf  # noqa: E402
 from devkit.ports import free_port  # noqa: E402
 
 EXT = "chrome-extension://" + "abcdefghijklmnop" * 2
 ORIGIN = {"top": "https://bench.example.cn", "frame": "https://bench.example.cn"}
 PLACE = [{"type": "at", "page": 1, "x": 100, "y": 120}]
-
-
-def big_pdf(size: int) -> bytes:
-    import pikepdf
-
-    pdf = pikepdf.new()
-    pdf.add_blank_page(page_size=(595, 842))
-    side = int((size / 3) ** 0.5)
-    img = pikepdf.Stream(pdf, os.urandom(side * side * 3))
-    img.Type, img.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
-    img.Width, img.Height, img.BitsPerComponent = side, side, 8
-    img.ColorSpace = pikepdf.Name.DeviceRGB
-    page = pdf.pages[0]
-    page.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=img))
-    page.Contents = pdf.make_stream(b"q 200 0 0 200 100 300 cm /Im0 Do Q")
-    out = io.BytesIO()
-    pdf.save(out, compress_streams=False)
-    return out.getvalue()
 
 
 def direct(data: bytes, signer, seal_der: bytes) -> float:
@@ -102,8 +84,8 @@ async def main() -> None:
             allowed_origins=[EXT],
             soft_tokens=[str(pki.tokens["sm2"])],
             require_platform=False,
+            limits=Limits(requests_per_minute=1000),
         )
-        cfg.limits.requests_per_minute = 1000
         ctx = make_context(cfg)
         runner = await start_sites(create_app(ctx, cfg.port), cfg, cfg.port)
         url = f"ws://127.0.0.1:{cfg.port}/v1"

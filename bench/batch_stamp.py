@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from agent.client import AgentClient  # noqa: E402
-from agent.config import AgentConfig  # noqa: E402
+from agent.config import AgentConfig, Limits  # noqa: E402
 from agent.devpki import make_dev_pki  # noqa: E402
 from agent.server.app import create_app, make_context, start_sites  # noqa: E402
 from devkit.documents import one_page_pdf  # noqa: E402
@@ -107,8 +107,8 @@ async def main() -> None:
             soft_tokens=[str(pki.tokens["sm2"])],
             require_platform=False,
             site_policy={ORIGIN["top"]: "allowed"},
+            limits=Limits(requests_per_minute=10_000),
         )
-        cfg.limits.requests_per_minute = 10_000
         ctx = make_context(cfg)
         runner = await start_sites(create_app(ctx, cfg.port), cfg, cfg.port)
         try:

@@ -205,8 +205,8 @@ def audit_verify(args: argparse.Namespace) -> dict[str, Any]:
     if not verdict.ok:
         raise SealBridgeError(
             "AUDIT_BROKEN",
-            f"first bad record: #{verdict.first_bad_seq} ({verdict.reason}); {verdict.records} records verified before it",
-            {"first_bad_seq": verdict.first_bad_seq, "records": verdict.records},
+            f"first bad record: #{verdict.first_bad_seq} ({verdict.reason}); {verdict.count} records verified before it",
+            {"first_bad_seq": verdict.first_bad_seq, "count": verdict.count},
         )
     return verdict.to_dict()
 

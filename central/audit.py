@@ -1,7 +1,7 @@
 """The platform's append-only, hash-chained audit log (Art. 18, 24).
 
-Each record's hash is SM3(previous hash ‖ canonical record), where the canonical record is the canonical JSON
-of {seq, at, actor, action, subject, data}. The chain head (last seq and hash) lives in its own row, which
+The chain is formats.hashchain (shared with the agent's audit log); the canonical record here is the canonical
+JSON of {seq, at, actor, action, subject, data}. The chain head (last seq and hash) lives in its own row, which
 every writer updates first: that row lock serializes appends on PostgreSQL, and on SQLite writers already
 hold the database write lock. Deleting the tail is caught by comparing the head with the last record.
 """
@@ -9,24 +9,19 @@ hold the database write lock. Deleting the tail is caught by comparing the head 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 from central.db import Tx
-from central.migrations import GENESIS_HASH
 from central.timeutil import iso, utcnow
 from formats.canonjson import canonical_json
-from formats.gm import sm3
+from formats.hashchain import ChainEntry, ChainVerdict, link, walk
 
 
 def record_bytes(seq: int, at: str, actor: str, action: str, subject: str, data: str) -> bytes:
     return canonical_json(
         {"seq": seq, "at": at, "actor": actor, "action": action, "subject": subject, "data": data}
     )
-
-
-def chain_hash(prev_hash_hex: str, record: bytes) -> str:
-    return sm3(bytes.fromhex(prev_hash_hex) + record).hex()
 
 
 def append(
@@ -39,7 +34,7 @@ def append(
     seq, prev = int(row[0]), str(row[1])
     at = iso(utcnow())
     data_text = canonical_json(data or {}).decode("utf-8")
-    digest = chain_hash(prev, record_bytes(seq, at, actor, action, subject, data_text))
+    digest = link(prev, record_bytes(seq, at, actor, action, subject, data_text))
     tx.execute(
         "INSERT INTO audit (seq, at, actor, action, subject, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (seq, at, actor, action, subject, data_text, prev, digest),
@@ -48,27 +43,7 @@ def append(
     return seq, at
 
 
-@dataclass
-class AuditVerdict:
-    ok: bool
-    records: int
-    first_bad_seq: int | None = None
-    reason: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "records": self.records,
-            "first_bad_seq": self.first_bad_seq,
-            "reason": self.reason,
-        }
-
-
-def verify_chain(tx: Tx, batch: int = 2000) -> AuditVerdict:
-    """Walk the whole chain; name the first record whose content, link or position is wrong."""
-    prev = GENESIS_HASH
-    expected = 1
-    count = 0
+def _entries(tx: Tx, batch: int) -> Iterator[ChainEntry]:
     last = 0
     while True:
         rows = tx.execute(
@@ -76,29 +51,33 @@ def verify_chain(tx: Tx, batch: int = 2000) -> AuditVerdict:
             (last, batch),
         )
         if not rows:
-            break
+            return
         for seq, at, actor, action, subject, data, prev_hash, digest in rows:
-            seq = int(seq)
-            if seq != expected:
-                return AuditVerdict(False, count, expected, f"record {expected} is missing")
-            if prev_hash != prev:
-                return AuditVerdict(False, count, seq, "link to the previous record does not match")
+            last = int(seq)
             try:
                 json.loads(data)
             except ValueError:
-                return AuditVerdict(False, count, seq, "data is not JSON")
-            if chain_hash(prev, record_bytes(seq, at, actor, action, subject, data)) != digest:
-                return AuditVerdict(False, count, seq, "record content does not match its hash")
-            prev = digest
-            expected += 1
-            count += 1
-            last = seq
+                yield ChainEntry(last, prev_hash, digest, None, "data is not JSON")
+                continue
+            yield ChainEntry(last, prev_hash, digest, record_bytes(last, at, actor, action, subject, data))
+
+
+def verify_chain(tx: Tx, batch: int = 2000) -> ChainVerdict:
+    """Walk the whole chain; name the first record whose content, link or position is wrong. Deleting the
+    tail is caught by comparing the head row with the last record."""
+    verdict = walk(_entries(tx, batch))
+    if not verdict.ok:
+        return verdict
     head = tx.one("SELECT seq, hash FROM audit_head WHERE id = 1")
-    if head is None or int(head[0]) != last or head[1] != prev:
-        return AuditVerdict(
-            False, count, last + 1, "chain head does not match the last record (records removed?)"
+    if head is None or int(head[0]) != verdict.count or head[1] != verdict.head_hash:
+        return ChainVerdict(
+            False,
+            verdict.count,
+            verdict.count + 1,
+            "chain head does not match the last record (records removed?)",
+            verdict.head_hash,
         )
-    return AuditVerdict(True, count)
+    return verdict
 
 
 def recent(tx: Tx, limit: int = 100, subject: str | None = None) -> list[dict[str, Any]]:

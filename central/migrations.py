@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from central.db import Database, Tx
 from central.timeutil import iso, utcnow
-
-GENESIS_HASH = "00" * 32
+from formats.hashchain import GENESIS_HEX
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
@@ -130,7 +129,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             seq BIGINT NOT NULL,
             hash TEXT NOT NULL
         );
-        INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS_HASH}')
+        INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS_HEX}')
         """,
     ),
 ]

@@ -12,8 +12,8 @@ from typing import Any
 from central import audit
 from central.db import Tx
 from central.timeutil import iso, utcnow
-from central.uscc import validate_uscc
 from formats.errors import SealBridgeError
+from formats.uscc import validate_uscc
 
 PICTURE_TYPES = {
     "png": b"\x89PNG\r\n\x1a\n",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,15 +16,24 @@ from central.status import seal_status, seal_statuses, unknown_status
 from formats.errors import SealBridgeError
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
+    """The platform's settings (from `sealbridge central` options). Frozen: a change is a new object."""
+
     db_url: str
+    """SQLite file path or postgresql:// URL."""
     key_dir: Path
+    """The platform's key directory (maker and status-signing keys; never in the database)."""
     rate_per_second: float = 50.0
+    """Public API requests per second per client IP (token bucket refill)."""
     rate_burst: int = 100
-    status_max_age: int = 60  # Cache-Control max-age of signed status answers
+    """Public API burst per client IP (token bucket size)."""
+    status_max_age: int = 60
+    """Cache-Control max-age of signed status answers, in seconds."""
     max_document: int = 64 * 1024 * 1024
-    trust_anchors: list[bytes] = field(default_factory=list)
+    """The largest document the verify endpoint accepts."""
+    trust_anchors: tuple[bytes, ...] = ()
+    """DER root certificates the verify endpoint trusts."""
 
 
 def default_key_dir(db_url: str) -> Path:

@@ -9,12 +9,13 @@ handle.close()
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from devkit.processes import stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 SEALBRIDGE = [sys.executable, "-m", "sealbridge"]
@@ -76,13 +77,7 @@ class CentralHandle:
         return self.url
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.proc = None
 
     close = stop

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,3 +34,22 @@ def make_cert(common_name: str = "张三", days: int = 365) -> tuple[Any, bytes]
         not_after=now + timedelta(days=days),
     )
     return key, cert
+
+
+def big_pdf(size: int) -> bytes:
+    """A one-page PDF carrying `size` bytes of incompressible image data (a real, valid file)."""
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    side = int((size / 3) ** 0.5)
+    img = pikepdf.Stream(pdf, os.urandom(side * side * 3))
+    img.Type, img.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
+    img.Width, img.Height, img.BitsPerComponent = side, side, 8
+    img.ColorSpace = pikepdf.Name.DeviceRGB
+    page = pdf.pages[0]
+    page.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=img))
+    page.Contents = pdf.make_stream(b"q 200 0 0 200 100 300 cm /Im0 Do Q")
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=False)
+    return out.getvalue()

@@ -1,7 +1,8 @@
 """统一社会信用代码 (Unified Social Credit Code) validation per GB 32100-2015.
 
 18 characters from a 31-character alphabet (digits and capitals without I, O, Z, S, V); the last one is a
-check character computed from the first 17 with weights 3^i mod 31.
+check character computed from the first 17 with weights 3^i mod 31. One home for the rule: the platform
+validates companies with it, the verifier reads USCCs from certificates, the dev PKI makes its demo code.
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 def check_character(first17: str) -> str:
     total = sum(ALPHABET.index(c) * w for c, w in zip(first17, WEIGHTS, strict=True))
     return ALPHABET[(31 - total % 31) % 31]
+
+
+def with_check_character(first17: str) -> str:
+    """The full 18-character code for its first 17 characters."""
+    return first17 + check_character(first17)
 
 
 def validate_uscc(value: str) -> str:

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from agent.cli.common import add_json_flag, command, print_json
@@ -72,13 +73,14 @@ def _serve(args: argparse.Namespace) -> int:
         raise SealBridgeError(
             "BAD_REQUEST", "binding beyond loopback needs --allow-remote (put TLS in front of it)"
         )
-    settings = settings_from(args)
-    settings.rate_per_second = args.rate
-    settings.rate_burst = args.burst
-    for path in args.trust_anchor or []:
-        from central.admin_cli import read_cert
+    from central.admin_cli import read_cert
 
-        settings.trust_anchors.append(read_cert(path))
+    settings = replace(
+        settings_from(args),
+        rate_per_second=args.rate,
+        rate_burst=args.burst,
+        trust_anchors=tuple(read_cert(path) for path in args.trust_anchor or []),
+    )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
     )

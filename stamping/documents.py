@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from typing import IO, Any, Protocol, TypeVar
 
 from formats.errors import SealBridgeError
-from formats.ofd.limits import DEFAULT_LIMITS
+from formats.limits import MAX_DOCUMENT_BYTES  # DESIGN §4: whoever sends it
+from formats.ofd.limits import DEFAULT_PACKAGE_LIMITS
 from stamping.options import StampOptions, StampResult, VerifyOptions
 from stamping.report import Report
 
-#: DESIGN §4: a document is at most 200 MiB, whoever sends it.
-MAX_DOCUMENT_BYTES = 200 * 1024 * 1024
 #: Where "%PDF-" may start (readers accept a little junk before the header).
 PDF_HEADER_WINDOW = 1024
 
@@ -51,7 +50,7 @@ def sniff(data: bytes) -> str:
         return "pdf"
     if data[:4] == b"PK\x03\x04":
         entries = _zip_entry_count(data)
-        limit = DEFAULT_LIMITS.max_entries
+        limit = DEFAULT_PACKAGE_LIMITS.max_entries
         if entries is not None and entries > limit:
             raise SealBridgeError("DOC_TOO_LARGE", f"{entries} zip entries; the limit is {limit}")
         try:

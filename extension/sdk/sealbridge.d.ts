@@ -1,11 +1,26 @@
 // Types for extension/sdk/sealbridge.js
 
+/** Stable error codes (formats/errors.py, by who acts; tests/test_error_codes.py keeps this list equal). */
 export type ErrorCode =
-  | "PIN_INCORRECT" | "PIN_LOCKED" | "USER_CANCELLED" | "TOKEN_ABSENT" | "TOKEN_ERROR"
+  // user
+  | "PIN_INCORRECT" | "PIN_LOCKED" | "PIN_INVALID" | "PASSWORD_INCORRECT" | "USER_CANCELLED"
+  | "ORIGIN_NOT_ALLOWED" | "UNAUTHENTICATED" | "FORBIDDEN" | "RATE_LIMITED" | "BUSY" | "BATCH_NOT_REVIEWED"
+  // document
   | "BAD_REQUEST" | "DOC_TOO_LARGE" | "DOC_MALFORMED" | "DOC_UNSUPPORTED" | "DOC_LOCKED" | "PLACEMENT_INVALID"
-  | "ORIGIN_NOT_ALLOWED" | "SEAL_REVOKED" | "SEAL_SUSPENDED" | "SEAL_EXPIRED" | "SEAL_NOT_FOR_SIGNER"
-  | "PLATFORM_UNREACHABLE" | "BUSY" | "RATE_LIMITED" | "AGENT_UNAVAILABLE" | "EXTENSION_NOT_FOUND" | "TIMEOUT"
-  | "BATCH_NOT_REVIEWED" | "INTERNAL" | (string & {});
+  | "NOT_FOUND" | "CONFLICT" | "FILE_NOT_FOUND" | "DOC_EMPTY" | "TRUST_ANCHOR_INVALID"
+  // token
+  | "TOKEN_ABSENT" | "TOKEN_ERROR" | "TOKEN_NOT_FOUND" | "KEY_NOT_FOUND" | "MECHANISM_UNSUPPORTED"
+  | "TOKEN_LIBRARY_INVALID" | "CERT_INVALID" | "SEAL_NOT_FOUND" | "SEAL_VERSION_UNSUPPORTED" | "SEAL_INVALID" | "SEAL_NOT_FOR_SIGNER"
+  // platform
+  | "SEAL_REVOKED" | "SEAL_SUSPENDED" | "SEAL_EXPIRED" | "SEAL_NOT_YET_VALID" | "PLATFORM_UNREACHABLE"
+  | "PLATFORM_RESPONSE_INVALID" | "TIMESTAMP_FAILED" | "TSA_UNREACHABLE" | "AUDIT_BROKEN" | "BATCH_MANIFEST_INVALID"
+  // internal
+  | "INTERNAL"
+  // AGENT_UNAVAILABLE: the CLI and the extension when the agent is not running
+  | "AGENT_UNAVAILABLE"
+  // raised by the SDK or the extension itself, never by the agent
+  | "EXTENSION_NOT_FOUND" | "TIMEOUT"
+  | (string & {});
 
 export declare class SealBridgeError extends Error {
   readonly code: ErrorCode;

@@ -1,7 +1,7 @@
 """OFD packages (GB/T 33190): bounded reading, hardened XML, the signature model, text positions, writing."""
 
 from formats.ofd.document import OfdDocument, Page, load_document
-from formats.ofd.limits import DEFAULT_LIMITS, Limits
+from formats.ofd.limits import DEFAULT_PACKAGE_LIMITS, PackageLimits
 from formats.ofd.package import OfdPackage
 from formats.ofd.signatures import (
     SM3_CHECK_METHODS,
@@ -15,9 +15,9 @@ from formats.ofd.signatures import (
 )
 
 __all__ = [
-    "DEFAULT_LIMITS",
+    "DEFAULT_PACKAGE_LIMITS",
     "SM3_CHECK_METHODS",
-    "Limits",
+    "PackageLimits",
     "OfdDocument",
     "OfdPackage",
     "Page",

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Limits:
+class PackageLimits:
+    """Bounds on one OFD package (entries, sizes, ratios, XML shape); the agent's per-connection protocol
+    limits are agent.config.Limits."""
+
     max_entries: int = 10_000
     max_total_uncompressed: int = 1 << 30  # 1 GiB over all entries
     max_ratio: float = 200.0  # uncompressed / compressed, per entry
@@ -18,4 +21,4 @@ class Limits:
     max_xml_elements: int = 2_000_000
 
 
-DEFAULT_LIMITS = Limits()
+DEFAULT_PACKAGE_LIMITS = PackageLimits()

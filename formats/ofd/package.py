@@ -19,7 +19,7 @@ from lxml import etree
 
 from formats.errors import SealBridgeError
 from formats.gm import SM3Hasher
-from formats.ofd.limits import DEFAULT_LIMITS, Limits
+from formats.ofd.limits import DEFAULT_PACKAGE_LIMITS, PackageLimits
 from formats.ofd.xmlsafe import parse_xml
 
 _CHUNK = 1 << 16
@@ -60,7 +60,7 @@ def _fold(name: str) -> str:
 class OfdPackage:
     """A read-only view of an OFD zip held in memory (`data`) with every bound checked up front."""
 
-    def __init__(self, data: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(self, data: bytes, limits: PackageLimits = DEFAULT_PACKAGE_LIMITS) -> None:
         self.data = data
         self.limits = limits
         try:

@@ -18,13 +18,13 @@ from PIL import Image, ImageDraw, ImageFont
 
 from formats.errors import SealBridgeError
 from formats.ofd.document import load_document
-from formats.ofd.limits import Limits
+from formats.ofd.limits import PackageLimits
 from formats.ofd.package import OfdPackage
 from formats.ofd.text import parse_deltas
 from formats.ofd.xmlsafe import attr, child, local, parse_box
 
 #: A seal picture is a few kB; refuse anything that is not small.
-PICTURE_LIMITS = Limits(max_entries=200, max_total_uncompressed=16 << 20, max_xml_bytes=4 << 20)
+PICTURE_LIMITS = PackageLimits(max_entries=200, max_total_uncompressed=16 << 20, max_xml_bytes=4 << 20)
 PX_PER_MM = 12.0
 MAX_CANVAS_PX = 1600  # seal pictures are at most ~60 mm; the resolution drops for anything larger
 MAX_OBJECTS = 2000

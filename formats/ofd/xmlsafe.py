@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from lxml import etree
 
 from formats.errors import SealBridgeError
-from formats.ofd.limits import DEFAULT_LIMITS, Limits
+from formats.ofd.limits import DEFAULT_PACKAGE_LIMITS, PackageLimits
 
 OFD_NS = "http://www.ofdspec.org/2016"
 _DTD = re.compile(rb"<!(?i:doctype|entity)")
@@ -29,7 +29,9 @@ def _parser() -> etree.XMLParser:
     )
 
 
-def parse_xml(data: bytes, name: str = "XML", limits: Limits = DEFAULT_LIMITS) -> etree._Element:
+def parse_xml(
+    data: bytes, name: str = "XML", limits: PackageLimits = DEFAULT_PACKAGE_LIMITS
+) -> etree._Element:
     """Parse one OFD XML part. Anything with a DOCTYPE is refused outright (XXE, billion laughs)."""
     if len(data) > limits.max_xml_bytes:
         raise SealBridgeError("DOC_TOO_LARGE", f"{name}: {len(data)} bytes exceeds {limits.max_xml_bytes}")
@@ -47,7 +49,7 @@ def parse_xml(data: bytes, name: str = "XML", limits: Limits = DEFAULT_LIMITS) -
     return root
 
 
-def _check_shape(root: etree._Element, name: str, limits: Limits) -> None:
+def _check_shape(root: etree._Element, name: str, limits: PackageLimits) -> None:
     count = 0
     stack: list[tuple[etree._Element, int]] = [(root, 1)]
     while stack:

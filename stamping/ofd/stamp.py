@@ -19,9 +19,9 @@ from typing import BinaryIO
 from formats.errors import SealBridgeError
 from formats.gm import OID_SM2_SM3, sm3
 from formats.ofd import (
-    DEFAULT_LIMITS,
-    Limits,
+    DEFAULT_PACKAGE_LIMITS,
     OfdPackage,
+    PackageLimits,
     load_document,
     read_signature_list,
     read_signature_xml,
@@ -74,7 +74,7 @@ def stamp(
     placements: list[Placement],
     options: StampOptions | None = None,
     *,
-    limits: Limits = DEFAULT_LIMITS,
+    limits: PackageLimits = DEFAULT_PACKAGE_LIMITS,
 ) -> StampResult:
     options = options or StampOptions()
     signed_at = (options.signed_at or datetime.now(UTC)).astimezone(UTC)

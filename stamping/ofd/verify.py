@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 from formats.errors import SealBridgeError
 from formats.ofd import (
-    DEFAULT_LIMITS,
-    Limits,
+    DEFAULT_PACKAGE_LIMITS,
     OfdPackage,
+    PackageLimits,
     SignatureEntry,
     SignatureXml,
     load_document,
@@ -43,7 +43,9 @@ def _folder_name(path: str) -> str:
     return parts[-2] if len(parts) >= 2 else path
 
 
-def verify(data: bytes, options: VerifyOptions | None = None, *, limits: Limits = DEFAULT_LIMITS) -> Report:
+def verify(
+    data: bytes, options: VerifyOptions | None = None, *, limits: PackageLimits = DEFAULT_PACKAGE_LIMITS
+) -> Report:
     options = options or VerifyOptions()
     now = options.now or datetime.now(UTC)
     pkg = OfdPackage(data, limits)

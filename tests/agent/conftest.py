@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +61,7 @@ def make_config(home: Path, soft_tokens: list[Path], **overrides: Any) -> AgentC
         soft_tokens=[str(p) for p in soft_tokens],
         limits=limits,
     )
-    for key, value in overrides.items():
-        setattr(cfg, key, value)
-    return cfg
+    return replace(cfg, **overrides)
 
 
 @pytest.fixture

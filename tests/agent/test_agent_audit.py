@@ -8,8 +8,9 @@ import sqlite3
 
 import pytest
 
-from agent.audit import GENESIS, AuditLog
+from agent.audit import AuditLog
 from formats.gm import sm3
+from formats.hashchain import GENESIS_HEX
 from sealbridge.cli import main
 
 
@@ -41,7 +42,7 @@ def test_chain_is_sm3_of_previous_hash_and_canonical_record(tmp_path):
     fill(path, 3)
     log = AuditLog(path)
     recs = log.records()
-    assert recs[0].prev_hash == GENESIS.hex()
+    assert recs[0].prev_hash == GENESIS_HEX
     for prev, rec in zip([None, *recs], recs, strict=False):
         if prev is not None:
             assert rec.prev_hash == prev.hash

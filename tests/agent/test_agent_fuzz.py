@@ -3,7 +3,6 @@ answer still matches the schema, and the connection survives."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import random
@@ -81,7 +80,13 @@ async def test_mutated_requests_never_crash(agent):
         if n % 50 == 49:
             assert (await c.call("hello", {}))["agent"] == "sealbridge"
     assert (await c.call("hello", {}))["agent"] == "sealbridge"
-    await asyncio.sleep(0.5)
+
+    def answers() -> list[dict]:
+        return [m for m in c.received if "method" not in m]
+
+    # Every frame gets exactly one answer (auth, 400 mutated requests, 9 hellos): wait for all of them.
+    await c.wait_for(lambda: answers() if len(answers()) >= 410 else None, 30, "an answer to every frame")
+    assert len(answers()) == 410
     errors = [m["error"]["data"]["code"] for m in c.received if "error" in m]
     assert len(errors) > 300
     assert "INTERNAL" not in errors

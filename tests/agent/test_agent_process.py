@@ -15,31 +15,11 @@ import pytest
 from agent.client import AgentClient
 from agent.config import load_config
 from agent.pairing import parse_pairing_code
+from devkit.material import big_pdf
 from tests.support.agent_env import EXT, PORTAL, free_port
 from tests.support.agent_process import REPO, SEALBRIDGE, AgentProcess, write_home
 
 FIREFOX_ORIGIN = "moz-extension://6f1c1a52-1f0e-4b7e-9a55-0c5b2e1d4f11"
-
-
-def big_pdf(size: int) -> bytes:
-    """A one-page PDF carrying `size` bytes of incompressible image data (a real, valid file)."""
-    import io
-
-    import pikepdf
-
-    pdf = pikepdf.new()
-    pdf.add_blank_page(page_size=(595, 842))
-    side = int((size / 3) ** 0.5)
-    img = pikepdf.Stream(pdf, os.urandom(side * side * 3))
-    img.Type, img.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
-    img.Width, img.Height, img.BitsPerComponent = side, side, 8
-    img.ColorSpace = pikepdf.Name.DeviceRGB
-    page = pdf.pages[0]
-    page.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=img))
-    page.Contents = pdf.make_stream(b"q 200 0 0 200 100 300 cm /Im0 Do Q")
-    out = io.BytesIO()
-    pdf.save(out, compress_streams=False)
-    return out.getvalue()
 
 
 def snapshot(*dirs: Path) -> dict[str, int]:

@@ -68,12 +68,13 @@ async def expect_error(client: AgentClient, text: str, rid, number: int, code: s
 
 
 async def next_idless_error(client: AgentClient, before: int) -> dict:
-    for _ in range(500):
+    """The first error that answers no call among the events after index `before` (waits for it)."""
+
+    def first() -> dict | None:
         errs = [m for m in client.events[before:] if "error" in m]
-        if errs:
-            return errs[0]["error"]
-        await asyncio.sleep(0.01)
-    raise AssertionError("no error frame")
+        return errs[0]["error"] if errs else None
+
+    return await client.wait_for(first, 5, "an error frame")
 
 
 async def test_malformed_frames_get_clear_errors_and_the_connection_survives(agent):

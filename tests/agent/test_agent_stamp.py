@@ -287,14 +287,15 @@ async def test_a_new_site_needs_the_extensions_grant(agent, dev_pki, sample_pdf)
     with pytest.raises(AgentError) as exc:
         await c.call("seals.list", {"origin": denied})
     assert exc.value.code == "ORIGIN_NOT_ALLOWED"
-    agent.cfg.default_site_policy = "denied"
+    # The administrator turns prompting off in the running agent's config (frozen: set it as a reload would).
+    object.__setattr__(agent.cfg, "default_site_policy", "denied")
     try:
         with pytest.raises(AgentError) as exc:
             await c.call("seals.list", {"origin": site | {"grant": "always"}})
         assert exc.value.code == "ORIGIN_NOT_ALLOWED"
         assert (await c.call("hello", {}))["sites"]["prompt"] is False
     finally:
-        agent.cfg.default_site_policy = "asks"
+        object.__setattr__(agent.cfg, "default_site_policy", "asks")
     hello = await c.call("hello", {})
     assert hello["sites"] == {
         "prompt": True,

@@ -39,7 +39,7 @@ def test_audit_chain_detects_sql_edit_and_truncation(own_central):
     http("POST", f"{url}/api/v1/admin/seals/{esid}/suspend", {"reason": "检查"}, token)
     http("POST", f"{url}/api/v1/admin/seals/{esid}/resume", {}, token)
     code, verdict = http("GET", f"{url}/api/v1/admin/audit/verify", token=token)
-    assert code == 200 and verdict["ok"] and verdict["records"] >= 6
+    assert code == 200 and verdict["ok"] and verdict["count"] >= 6
     seq = _seq_of(url, token, esid, "seal.suspend")
 
     # Someone rewrites who suspended the seal.
@@ -105,7 +105,7 @@ def test_concurrent_writers_keep_one_chain(central):
     url, token, _ = central
     key, cert = make_cert()
     esids = [register_seal(url, token, cert)["esID"] for _ in range(3)]
-    before = http("GET", f"{url}/api/v1/admin/audit/verify", token=token)[1]["records"]
+    before = http("GET", f"{url}/api/v1/admin/audit/verify", token=token)[1]["count"]
 
     def report(i: int) -> int:
         rec = signed_usage(key, cert, esids[i % 3], id=f"concurrent-{esids[0]}-{i:04d}")
@@ -123,4 +123,4 @@ def test_concurrent_writers_keep_one_chain(central):
     assert usage == [200] * 40 and all(c == [200] * 6 for c in toggles)
     verdict = http("GET", f"{url}/api/v1/admin/audit/verify", token=token)[1]
     assert verdict["ok"], verdict
-    assert verdict["records"] == before + 40 + 18
+    assert verdict["count"] == before + 40 + 18

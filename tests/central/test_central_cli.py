@@ -103,7 +103,7 @@ def test_admin_cli_end_to_end(tmp_path):
     shown = _cli("central", "admin", "seal-show", seal["esID"], "--db", db)
     assert [h["status"] for h in shown["history"]] == ["active", "suspended"] and shown["revision"] == 2
     verdict = _cli("central", "audit", "verify", "--db", db)
-    assert verdict["ok"] and verdict["records"] == 6
+    assert verdict["ok"] and verdict["count"] == 6
     records = _cli("central", "audit", "export", "--db", db, "--subject", seal["esID"])
     assert [r["action"] for r in records] == [
         "seal.suspend",

@@ -9,9 +9,9 @@ import pytest
 from central import migrations
 from central.db import Database
 from central.ratelimit import TokenBuckets
-from central.uscc import check_character, validate_uscc
 from formats.canonjson import canonical_json
 from formats.errors import SealBridgeError
+from formats.uscc import check_character, validate_uscc
 from stamping.platform_status import status_at
 
 

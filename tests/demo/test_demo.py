@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -64,17 +65,27 @@ def wait_gone(text: str, timeout: float = 5.0) -> list[tuple[int, str]]:
     return left
 
 
+@dataclass
+class FirstRun:
+    dir: Path
+    proc: subprocess.CompletedProcess[str]
+
+
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("demo") / "run"
-
-
-@pytest.mark.slow
-def test_demo_once_runs_the_whole_journey(demo_dir: Path) -> None:
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
+    """`sealbridge demo --once` on a fresh directory, run once for the module; each test that needs a
+    directory a demo already ran in takes it from here, so the tests run in any order."""
+    demo_dir = tmp_path_factory.mktemp("demo") / "run"
     proc = subprocess.run(
         [*SEALBRIDGE, "demo", "--once", "--dir", str(demo_dir)],
         cwd=REPO, env=_env(), capture_output=True, text=True, timeout=180,
     )  # fmt: skip
+    return FirstRun(demo_dir, proc)
+
+
+@pytest.mark.slow
+def test_demo_once_runs_the_whole_journey(first_run: FirstRun) -> None:
+    demo_dir, proc = first_run.dir, first_run.proc
     out = proc.stdout
     assert proc.returncode == 0, f"exit {proc.returncode}\n{out[-6000:]}\n{proc.stderr[-3000:]}"
     # Every journey step printed, in order, each with its expected result.
@@ -107,8 +118,10 @@ def _get(url: str) -> tuple[int, bytes, str]:
 
 
 @pytest.mark.slow
-def test_demo_rerun_keeps_portal_until_ctrl_c(demo_dir: Path) -> None:
+def test_demo_rerun_keeps_portal_until_ctrl_c(first_run: FirstRun) -> None:
     """A second run on the same directory recreates it, serves the portal, and Ctrl-C stops everything."""
+    demo_dir = first_run.dir
+    assert first_run.proc.returncode == 0, first_run.proc.stdout[-3000:]
     marker = demo_dir / "chromium-profile" / "keep.txt"
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text("browser profile survives a re-run")

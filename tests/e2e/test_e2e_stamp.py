@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.support.e2e_browser import Browser, b64decode, save_artifact, sealbridge_verify
+from tests.support.e2e_browser import Browser, b64decode, save_artifact, seal_options, sealbridge_verify
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +35,7 @@ def test_stamp_at_keyword_and_seam_then_verify(browser: Browser, portal_page, do
     # What the user sees: the page's origin as the browser reports it, the document, the seals, a preview.
     assert window.text_content("#origin") == env.portal.origin
     assert window.text_content("#doc-name") == doc
-    options = [o.get_attribute("value") for o in window.locator("#seal option").all()]
+    options = seal_options(window)
     assert env.soft_esid in options and env.hsm.esid in options
     window.select_option("#seal", env.soft_esid)
     window.wait_for_selector("#seal-picture:not([hidden])")

@@ -1,8 +1,8 @@
 """The Debian package: build it, install it with dpkg, check what it put on the machine, purge it.
 
 Runs for real (root, dpkg) in CI; skipped only on a developer machine that is not root. The tests share one
-install (module fixture) and run in file order; the last one purges, and the fixture purges again on any
-failure so the machine never keeps the package.
+install (module fixture) and run in any order: the purge test installs the package again when it is done, and
+the fixture purges at the end (also on any failure) so the machine never keeps the package.
 """
 
 from __future__ import annotations
@@ -245,7 +245,6 @@ def test_native_host_answers_the_extension(deb: dict, tmp_path: Path) -> None:
     )
     assert firefox_reply["type"] == "pairing", firefox_reply
     assert firefox_reply["secret"] == reply["secret"]  # one secret per OS user
-    deb["user_data"] = tmp_path / "home"
 
 
 def test_policy_example_is_shipped_not_applied(deb: dict) -> None:
@@ -258,7 +257,15 @@ def test_policy_example_is_shipped_not_applied(deb: dict) -> None:
     assert not any("/policies/" in str(p) for p in deb["paths"])
 
 
-def test_purge_leaves_nothing_behind(deb: dict) -> None:
+def test_purge_leaves_nothing_behind(deb: dict, tmp_path: Path) -> None:
+    # A user's data made by the installed program, which purge must leave alone.
+    user_data = tmp_path / "home"
+    reply = _ask_native_host(
+        [f"{CHROMIUM_EXTENSION_ORIGIN}/"],
+        {"type": "getPairing"},
+        {**os.environ, "SEALBRIDGE_HOME": str(user_data)},
+    )
+    assert reply["type"] == "pairing", reply
     # An administrator installed the example policy as README.Debian says; purge removes it too.
     ADMIN_POLICY.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(POLICY_EXAMPLE, ADMIN_POLICY)
@@ -267,17 +274,16 @@ def test_purge_leaves_nothing_behind(deb: dict) -> None:
     stray.write_bytes(b"x")
 
     _dpkg("--purge", "sealbridge")
-
-    assert not _installed()
-    listed = subprocess.run(["dpkg", "-L", "sealbridge"], capture_output=True, text=True)
-    assert listed.returncode != 0 and listed.stdout.strip() == ""
-    assert not Path("/opt/sealbridge").exists()
-    assert not Path("/usr/bin/sealbridge").exists() and not Path("/usr/bin/sealbridge").is_symlink()
-    assert not ADMIN_POLICY.exists()
-    assert not Path("/etc/opt/edge/policies").exists()
-    left = [p for p in deb["paths"] if p not in deb["existed_before"] and (p.exists() or p.is_symlink())]
-    assert left == []
-    # User data is never touched.
-    user_data = deb.get("user_data")
-    if user_data is not None:
+    try:
+        assert not _installed()
+        listed = subprocess.run(["dpkg", "-L", "sealbridge"], capture_output=True, text=True)
+        assert listed.returncode != 0 and listed.stdout.strip() == ""
+        assert not Path("/opt/sealbridge").exists()
+        assert not Path("/usr/bin/sealbridge").exists() and not Path("/usr/bin/sealbridge").is_symlink()
+        assert not ADMIN_POLICY.exists()
+        assert not Path("/etc/opt/edge/policies").exists()
+        left = [p for p in deb["paths"] if p not in deb["existed_before"] and (p.exists() or p.is_symlink())]
+        assert left == []
         assert any(user_data.rglob("*")), "purge must not remove user data"
+    finally:
+        _dpkg("-i", str(deb["path"]))  # installed again for the tests that run after this one

@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from formats.errors import SealBridgeError
-from formats.ofd import Limits, OfdPackage, load_document
+from formats.ofd import OfdPackage, PackageLimits, load_document
 from formats.ofd.xmlsafe import parse_xml
 from stamping.ofd import verify
 
@@ -27,9 +27,9 @@ def _zip(entries: list[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLATED) -
     return buf.getvalue()
 
 
-def _code(data: bytes, limits: Limits | None = None) -> str:
+def _code(data: bytes, limits: PackageLimits | None = None) -> str:
     with pytest.raises(SealBridgeError) as err:
-        pkg = OfdPackage(data, limits or Limits())
+        pkg = OfdPackage(data, limits or PackageLimits())
         load_document(pkg)
         verify(data)
     return err.value.code
@@ -43,12 +43,12 @@ def test_zip_bomb_ratio():
 
 def test_total_uncompressed_limit():
     data = _zip([("OFD.xml", OFD_XML), ("a.bin", b"x" * 5000), ("b.bin", b"y" * 5000)], zipfile.ZIP_STORED)
-    assert _code(data, Limits(max_total_uncompressed=8000)) == "DOC_TOO_LARGE"
+    assert _code(data, PackageLimits(max_total_uncompressed=8000)) == "DOC_TOO_LARGE"
 
 
 def test_entry_count_limit():
     data = _zip([("OFD.xml", OFD_XML)] + [(f"f{i}", b"") for i in range(20)])
-    assert _code(data, Limits(max_entries=10)) == "DOC_TOO_LARGE"
+    assert _code(data, PackageLimits(max_entries=10)) == "DOC_TOO_LARGE"
 
 
 @pytest.mark.parametrize(
@@ -105,13 +105,13 @@ def test_doctype_in_utf16_is_refused_after_parse():
 def test_deep_nesting_refused():
     deep = b"<a>" * 500 + b"</a>" * 500
     with pytest.raises(SealBridgeError) as err:
-        parse_xml(deep, limits=Limits(max_xml_depth=100))
+        parse_xml(deep, limits=PackageLimits(max_xml_depth=100))
     assert err.value.code == "DOC_MALFORMED"
 
 
 def test_xml_size_limit():
     with pytest.raises(SealBridgeError) as err:
-        parse_xml(b"<a>" + b"x" * 2000 + b"</a>", limits=Limits(max_xml_bytes=1000))
+        parse_xml(b"<a>" + b"x" * 2000 + b"</a>", limits=PackageLimits(max_xml_bytes=1000))
     assert err.value.code == "DOC_TOO_LARGE"
 
 
@@ -183,9 +183,9 @@ def test_limits_are_configurable_through_stamp_and_verify(ofd_samples, pki):
 
     data = (ofd_samples / "gomain-invoice-v4.ofd").read_bytes()
     for call in (
-        lambda: verify(data, limits=Limits(max_entries=5)),
+        lambda: verify(data, limits=PackageLimits(max_entries=5)),
         lambda: stamp(
-            data, io.BytesIO(), pki.signer, pki.seal, [At(1, 50, 50)], limits=Limits(max_entries=5)
+            data, io.BytesIO(), pki.signer, pki.seal, [At(1, 50, 50)], limits=PackageLimits(max_entries=5)
         ),
     ):
         with pytest.raises(SealBridgeError) as err:

@@ -13,10 +13,11 @@ from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 from PIL import Image
 
-from agent.devpki import COMPANY, make_dev_pki, uscc_with_check_digit
+from agent.devpki import COMPANY, make_dev_pki
 from formats.errors import SealBridgeError
 from formats.gm.keys import key_matches_cert, load_private_key, verify_signature
 from formats.ses import SealKind, parse_seal, verify_maker
+from formats.uscc import with_check_character
 
 EXPECTED_FILES = {
     "ca/root.pem",
@@ -190,4 +191,4 @@ def test_refuses_non_empty_dir_unless_forced(tmp_path: Path):
 
 def test_uscc_check_digit():
     # A published example code (GB 32100-2015 check character).
-    assert uscc_with_check_digit("91350100M000100Y4") == "91350100M000100Y43"
+    assert with_check_character("91350100M000100Y4") == "91350100M000100Y43"

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from devkit.processes import stop_process
 from tests.support.agent_env import EXT, PORTAL
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,9 +54,4 @@ class AgentProcess:
             self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_process(self.proc)

@@ -172,4 +172,5 @@ def wait_for(predicate, timeout: float = 15.0, what: str = "condition"):
 
 
 def seal_options(window) -> list[str]:
-    return [o.get_attribute("value") for o in window.locator("#seal option").all()]
+    # One read in the page: the chooser is re-rendered on token events, so reading option by option can race it.
+    return window.eval_on_selector_all("#seal option", "options => options.map(o => o.value)")

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +22,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from devkit.ports import free_port
+from devkit.processes import stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 EXTENSION_DIR = REPO / "extension"
 PORTAL_DIR = REPO / "tests" / "e2e" / "portal"
@@ -31,12 +32,6 @@ EXTENSION_ID = "bcmacoahbnnfcbanjcodgfddjeoejknn"
 EXTENSION_ORIGIN = f"chrome-extension://{EXTENSION_ID}"
 SEALBRIDGE = [sys.executable, "-m", "sealbridge"]
 SOFT_LABEL = "示例科技 电子印章UKey (e2e)"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- the test portal ---------------------------------------------------------------------------------------
@@ -299,13 +294,7 @@ class AgentProcess:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.proc = None
 
     def log_text(self) -> str:
