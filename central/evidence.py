@@ -45,7 +45,7 @@ def issue_evidence(central: Central, data: bytes, name: str) -> bytes:
     if verifier is None:
         raise SealBridgeError("INTERNAL", "the verification service has no key")
     validated_at = utcnow()
-    anchors = central.settings.trust_anchors + central.tsa_roots()
+    anchors = [*central.settings.trust_anchors, *central.tsa_roots()]
     report = verify_report(central.db, data, anchors)
     pdf = build_evidence(
         EvidenceInput(

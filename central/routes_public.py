@@ -123,7 +123,7 @@ async def post_verify(request: web.Request) -> web.Response:
             verify_document,
             central.db,
             data,
-            central.settings.trust_anchors + central.tsa_roots(),
+            [*central.settings.trust_anchors, *central.tsa_roots()],
             platform,
         )
     return json_response(report)
