@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,12 +93,15 @@ async def verify(session: Session, req: Request) -> dict[str, Any]:
         ctx.rate.check(origin["top"])
         parts, sm3_before = session.uploads.take_parts(req.params["document"])
         data = await asyncio.to_thread(b"".join, parts)  # up to 200 MiB: not on the loop
+        # The upload was hashed with SM3 as it arrived; only the report's SHA-256 is still to compute.
+        sha256_hex = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
         doc_format = await asyncio.to_thread(document_format, data)  # opens a ZIP directory: not on the loop
         anchors = await asyncio.to_thread(load_anchors, ctx.cfg.trust_anchors)
         opts = VerifyOptions(
             trust_anchors=anchors + await platform_roots(ctx),
             status_lookup=status_lookup(ctx, asyncio.get_running_loop()),
             platform=platform_facts(ctx.platform),
+            document_digests=(sm3_before, sha256_hex),
         )
         validated_at = datetime.now(UTC)
         report = await asyncio.to_thread(doc_format.verify, data, opts)
