@@ -102,11 +102,11 @@ def open_input(source: Source) -> Iterator[PdfInput]:
     yield PdfInput(source, size, None, source)
 
 
-class _ViewReader(io.RawIOBase):
-    """A seekable raw reader over a bytes-like object, without copying it (BytesIO copies non-bytes)."""
+class _Reader(io.RawIOBase):
+    """A read-only, seekable raw stream of `length` bytes; subclasses fill readinto from position `_pos`."""
 
-    def __init__(self, view: memoryview) -> None:
-        self._view = view
+    def __init__(self, length: int) -> None:
+        self._length = length
         self._pos = 0
 
     def readable(self) -> bool:
@@ -114,6 +114,22 @@ class _ViewReader(io.RawIOBase):
 
     def seekable(self) -> bool:
         return True
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._length}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+
+class _ViewReader(_Reader):
+    """A reader over a bytes-like object, without copying it (BytesIO copies anything but bytes)."""
+
+    def __init__(self, view: memoryview) -> None:
+        super().__init__(len(view))
+        self._view = view
 
     def readinto(self, b: Any) -> int:
         chunk = self._view[self._pos : self._pos + len(b)]
@@ -122,31 +138,16 @@ class _ViewReader(io.RawIOBase):
         self._pos += n
         return n
 
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: len(self._view)}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
 
-    def tell(self) -> int:
-        return self._pos
-
-
-class _Revisions(io.RawIOBase):
-    """The document as it stands after some updates: the input stream followed by the updates in memory,
-    read-only (a later seal's pyHanko reader parses it; its writer appends through OnePassOutput)."""
+class _Revisions(_Reader):
+    """The document as it stands after some updates: the input stream followed by the updates in memory
+    (a later seal's pyHanko reader parses it; its writer appends through OnePassOutput)."""
 
     def __init__(self, original: BinaryIO, size: int, updates: list[bytes]) -> None:
+        super().__init__(size + sum(len(u) for u in updates))
         self._original = original
         self._size = size
         self._updates = updates
-        self._length = size + sum(len(u) for u in updates)
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
 
     def readinto(self, b: Any) -> int:
         out = memoryview(b).cast("B")
@@ -169,14 +170,6 @@ class _Revisions(io.RawIOBase):
             done += n
             self._pos += n
         return done
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._length}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
 
 
 class OnePassOutput:
