@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from lxml import etree
 
@@ -28,6 +29,11 @@ _CHUNK = 1 << 16
 _SIZE_MARGIN = 1 << 12
 
 
+class Hasher(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
+
+
 @dataclass(frozen=True)
 class Entry:
     name: str
@@ -36,6 +42,12 @@ class Entry:
     @property
     def size(self) -> int:
         return self.info.file_size
+
+
+def _hash(factory: Callable[[], Hasher], data: bytes) -> bytes:
+    h = factory()
+    h.update(data)
+    return h.digest()
 
 
 def _malformed(msg: str) -> SealBridgeError:
@@ -109,6 +121,15 @@ class OfdPackage:
             self._folded[folded] = name
         if self.find("OFD.xml") is None:
             raise _malformed("OFD.xml is missing: not an OFD package")
+        self._hash_on_read: dict[str, Mapping[str, Callable[[], Hasher]]] = {}
+        #: zip name → key → digest of the entries read whole since hash_when_read() asked for them.
+        self.read_digests: dict[str, dict[str, bytes]] = {}
+
+    def hash_when_read(self, wanted: Mapping[str, Mapping[str, Callable[[], Hasher]]]) -> None:
+        """From now on, an entry in `wanted` (zip name → key → hash factory) that is read whole is also hashed
+        from those same bytes (results in `read_digests`): a verifier that parses Document.xml and the pages
+        anyway need not inflate them a second time for the References."""
+        self._hash_on_read = dict(wanted)
 
     # --- names -------------------------------------------------------------------------------------
     def files(self) -> list[str]:
@@ -142,7 +163,11 @@ class OfdPackage:
         out = bytearray()
         for chunk in self._chunks(name, path):
             out += chunk
-        return bytes(out)
+        data = bytes(out)
+        factories = self._hash_on_read.get(name)
+        if factories and name not in self.read_digests:
+            self.read_digests[name] = {key: _hash(factory, data) for key, factory in factories.items()}
+        return data
 
     def _chunks(self, name: str, path: str) -> Iterator[bytes]:
         """The entry inflated in bounded chunks, never past its declared size (+ a margin); a stream that
@@ -171,11 +196,28 @@ class OfdPackage:
 
     def digest(self, path: str, hasher_factory: type = SM3Hasher) -> bytes:
         """Stream one entry through a hash (SM3 by default) without holding it in memory."""
+        return self.digests(path, {"": hasher_factory})[0][""]
+
+    def digests(
+        self, path: str, factories: Mapping[str, Callable[[], Hasher]], keep_up_to: int = -1
+    ) -> tuple[dict[str, bytes], bytes | None]:
+        """One inflation of an entry feeding every hash in `factories` (key → digest), so an entry several
+        signatures protect with different CheckMethods is still read once. With `keep_up_to` ≥ 0 the bytes
+        come back too when the entry is declared no larger (small parts a check also reads whole)."""
         name = self._require(path)
-        h = hasher_factory()
+        hashers = {key: factory() for key, factory in factories.items()}
+        keep = 0 <= keep_up_to and self.entries[name].size <= keep_up_to
+        kept = bytearray()
         for chunk in self._chunks(name, path):
-            h.update(chunk)
-        return h.digest()
+            for h in hashers.values():
+                h.update(chunk)
+            if keep:
+                kept += chunk
+        return {key: h.digest() for key, h in hashers.items()}, bytes(kept) if keep else None
+
+    def chunks(self, path: str) -> Iterator[bytes]:
+        """The entry's bytes, inflated in bounded chunks under every limit (for streaming consumers)."""
+        return self._chunks(self._require(path), path)
 
     def iter_infos(self) -> Iterator[zipfile.ZipInfo]:
         for e in self.entries.values():

@@ -1,0 +1,102 @@
+"""One pass over the package entries an OFD's seals need, before any seal is checked.
+
+Every seal of a document usually references the same files (Document.xml, every page, every resource), and
+each later seal the earlier seals' own files too. Checking seal by seal would inflate and hash each entry
+once per seal; here each entry is inflated once, in zip order, feeding one hash per CheckMethod asked for,
+and the small parts a check also reads whole (SignedValue.dat, Seal.esl) are kept from that same read.
+Signature.xml files were read whole already to parse them: their digests come from those bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from formats.errors import SealBridgeError
+from formats.ofd import OfdPackage, SignatureXml
+from formats.ofd.package import Hasher
+from stamping.ofd.coverage import hasher_for
+
+#: Inflating (zlib) and hashing (OpenSSL) release the GIL: two entries at a time use both cores of a small
+#: machine; more would only hold more inflated chunks in memory at once.
+_WORKERS = 2
+
+
+@dataclass
+class EntryPass:
+    #: (zip name, CheckMethod as written, stripped and lower-cased) → digest; check_references' cache.
+    digests: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    #: zip name → bytes, for the parts asked to be kept (an entry that could not be read is left out, so
+    #: whoever needs it reads it again and gets the precise error).
+    kept: dict[str, bytes] = field(default_factory=dict)
+
+
+def _method_key(check_method: str) -> str:
+    return check_method.strip().lower()
+
+
+def wanted_digests(
+    pkg: OfdPackage, sigs: Iterable[SignatureXml | None]
+) -> dict[str, dict[str, Callable[[], Hasher]]]:
+    """zip name → CheckMethod key → hash factory, for every entry some signature references."""
+    wanted: dict[str, dict[str, Callable[[], Hasher]]] = {}
+    for sig in sigs:
+        factory = hasher_for(sig.check_method) if sig is not None else None
+        if sig is None or factory is None:
+            continue
+        for ref in sig.references:
+            name = pkg.find(ref.path)
+            if name is not None:
+                wanted.setdefault(name, {})[_method_key(sig.check_method)] = factory
+    return wanted
+
+
+def run_entry_pass(
+    pkg: OfdPackage, sigs: list[SignatureXml | None], keep: dict[str, int] | None = None
+) -> EntryPass:
+    """Digests of every entry the signatures reference (per CheckMethod), and the bytes of `keep`'s entries
+    (package path → the most bytes worth keeping). Entries read whole already (Signature.xml files, and
+    whatever was parsed after pkg.hash_when_read()) are not inflated again. Unreadable or missing entries
+    are skipped: the per-seal checks read them again and report why."""
+    result = EntryPass()
+    wanted = wanted_digests(pkg, sigs)
+    raw = {name: sig.raw for sig in sigs if sig is not None and (name := pkg.find(sig.path)) is not None}
+    keep_names: dict[str, int] = {}
+    for path, limit in (keep or {}).items():
+        name = pkg.find(path)
+        if name is not None:
+            keep_names[name] = min(limit, keep_names.get(name, limit))
+    for name, digests in pkg.read_digests.items():
+        for method in wanted.get(name, {}):
+            if method in digests:
+                result.digests[(name, method)] = digests[method]
+    todo = []
+    for name in set(wanted) | set(keep_names):
+        missing = {m: f for m, f in wanted.get(name, {}).items() if (name, m) not in result.digests}
+        if missing or name in keep_names:
+            todo.append((name, missing))
+    todo.sort(key=lambda item: pkg.entries[item[0]].info.header_offset)
+
+    def one(item: tuple[str, dict[str, Callable[[], Hasher]]]) -> tuple[str, dict[str, bytes], bytes | None]:
+        name, factories = item
+        if name in raw and name not in keep_names:
+            return name, {m: _digest(f, raw[name]) for m, f in factories.items()}, None
+        try:
+            return (name, *pkg.digests(name, factories, keep_names.get(name, -1)))
+        except SealBridgeError:
+            return name, {}, None
+
+    with ThreadPoolExecutor(_WORKERS, thread_name_prefix="ofd-entries") as pool:
+        for name, digests, kept in pool.map(one, todo):
+            for method, digest in digests.items():
+                result.digests[(name, method)] = digest
+            if kept is not None:
+                result.kept[name] = kept
+    return result
+
+
+def _digest(factory: Callable[[], Hasher], data: bytes) -> bytes:
+    h = factory()
+    h.update(data)
+    return h.digest()
