@@ -22,6 +22,9 @@ from stamping.ofd.coverage import hasher_for
 #: machine; more would only hold more inflated chunks in memory at once.
 _WORKERS = 2
 
+#: An entry to inflate once, and the hashes (CheckMethod key → factory) to feed.
+_Item = tuple[str, dict[str, Callable[[], Hasher]]]
+
 
 @dataclass
 class EntryPass:
@@ -71,14 +74,13 @@ def run_entry_pass(
         for method in wanted.get(name, {}):
             if method in digests:
                 result.digests[(name, method)] = digests[method]
-    todo = []
+    todo: list[_Item] = []
     for name in set(wanted) | set(keep_names):
         missing = {m: f for m, f in wanted.get(name, {}).items() if (name, m) not in result.digests}
         if missing or name in keep_names:
             todo.append((name, missing))
-    todo.sort(key=lambda item: pkg.entries[item[0]].info.header_offset)
 
-    def one(item: tuple[str, dict[str, Callable[[], Hasher]]]) -> tuple[str, dict[str, bytes], bytes | None]:
+    def one(item: _Item) -> tuple[str, dict[str, bytes], bytes | None]:
         name, factories = item
         if name in raw and name not in keep_names:
             return name, {m: _digest(f, raw[name]) for m, f in factories.items()}, None
@@ -87,13 +89,30 @@ def run_entry_pass(
         except SealBridgeError:
             return name, {}, None
 
+    def several(items: list[_Item]) -> list[tuple[str, dict[str, bytes], bytes | None]]:
+        return [one(item) for item in items]
+
     with ThreadPoolExecutor(_WORKERS, thread_name_prefix="ofd-entries") as pool:
-        for name, digests, kept in pool.map(one, todo):
-            for method, digest in digests.items():
-                result.digests[(name, method)] = digest
-            if kept is not None:
-                result.kept[name] = kept
+        for done in pool.map(several, _balanced(pkg, todo, _WORKERS)):
+            for name, digests, kept in done:
+                for method, digest in digests.items():
+                    result.digests[(name, method)] = digest
+                if kept is not None:
+                    result.kept[name] = kept
     return result
+
+
+def _balanced(pkg: OfdPackage, items: list[_Item], groups: int) -> list[list[_Item]]:
+    """`items` in `groups` lists of about equal inflated size (largest first to the lightest list), each
+    kept in zip order: one task per worker, not one per entry."""
+    bins: list[list[_Item]] = [[] for _ in range(groups)]
+    load = [0] * groups
+    for item in sorted(items, key=lambda it: -pkg.entries[it[0]].size):
+        k = load.index(min(load))
+        bins[k].append(item)
+        load[k] += pkg.entries[item[0]].size + 1
+    offset = {name: e.info.header_offset for name, e in pkg.entries.items()}
+    return [sorted(b, key=lambda it: offset[it[0]]) for b in bins if b]
 
 
 def _digest(factory: Callable[[], Hasher], data: bytes) -> bytes:
