@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import io
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -109,20 +111,17 @@ def seal_n_times(data: bytes, n: int, signer: KeySigner, seal: bytes) -> bytes:
     return data
 
 
-def sm3_pass(data: bytes) -> float:
+def sm3_pass(data: bytes) -> None:
     """One SM3 pass over the package bytes, in 1 MiB chunks."""
-    start = time.perf_counter()
     h = SM3Hasher()
     view = memoryview(data)
     for off in range(0, len(view), CHUNK):
         h.update(view[off : off + CHUNK])
     h.digest()
-    return time.perf_counter() - start
 
 
-def read_and_hash_entries(data: bytes) -> float:
+def read_and_hash_entries(data: bytes) -> None:
     """Read (inflate) and SM3 every entry once: the least work a stamper must do."""
-    start = time.perf_counter()
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         for info in z.infolist():
             h = SM3Hasher()
@@ -130,17 +129,29 @@ def read_and_hash_entries(data: bytes) -> float:
                 while chunk := f.read(CHUNK):
                     h.update(chunk)
             h.digest()
-    return time.perf_counter() - start
 
 
-def run_process(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, bytes]:
-    """(wall seconds, peak RSS MiB, exit code, stdout) of a fresh process.
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far, every thread included."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of fn(): on a shared machine the CPU time is the steadier figure."""
+    cpu, start = cpu_seconds(), time.perf_counter()
+    fn()
+    return time.perf_counter() - start, cpu_seconds() - cpu
+
+
+def run_process(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, bytes, float]:
+    """(wall seconds, peak RSS MiB, exit code, stdout, CPU seconds) of a fresh process.
 
     The RSS comes from /usr/bin/time: a child forked from this (large) process inherits its high-water mark
     through fork and exec, so our own wait4() rusage would report this process's size instead."""
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
         wrapped = (
-            ["/usr/bin/time", "-f", "%M", "-o", rss_file.name, *argv]
+            ["/usr/bin/time", "-f", "%M %U %S", "-o", rss_file.name, *argv]
             if Path("/usr/bin/time").exists()
             else argv
         )
@@ -150,12 +161,31 @@ def run_process(argv: list[str], env: dict[str, str] | None = None) -> tuple[flo
         )
         wall = time.perf_counter() - start
         text = rss_file.read().strip().splitlines()
-    peak = float(text[-1]) / 1024 if text and text[-1].isdigit() else float("nan")
-    return wall, peak, proc.returncode, proc.stdout
+    fields = text[-1].split() if text else []
+    if len(fields) == 3:
+        peak, cpu = float(fields[0]) / 1024, float(fields[1]) + float(fields[2])
+    else:
+        peak = cpu = float("nan")
+    return wall, peak, proc.returncode, proc.stdout, cpu
 
 
 def best(values: list[float]) -> str:
     return f"{min(values):.3f} s best of [{', '.join(f'{v:.3f}' for v in values)}]"
+
+
+def ratio_line(
+    name: str,
+    measured: list[float],
+    floor: list[float],
+    cpu: list[float],
+    cpu_floor: list[float],
+    floor_name: str = "floor",
+) -> str:
+    """`ratio NAME / floor: N.NN` (best wall times), with the CPU-time ratio beside it."""
+    return (
+        f"ratio {name} / {floor_name}: {min(measured) / min(floor):.2f}"
+        f"   (CPU time: {min(cpu):.3f} s / {min(cpu_floor):.3f} s = {min(cpu) / min(cpu_floor):.2f})"
+    )
 
 
 def load_line() -> str:

@@ -26,9 +26,11 @@ from ofd_common import (  # noqa: E402
     load_line,
     make_big_ofd,
     make_signer,
+    ratio_line,
     run_process,
     seal_n_times,
     sm3_pass,
+    timed,
 )
 
 from stamping.ofd import verify  # noqa: E402
@@ -76,7 +78,8 @@ def main() -> int:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     py = sys.executable
     cli = str(Path(py).with_name("sealbridge"))
-    floors, inproc, floor_procs, procs = [], [], [], []
+    runs: dict[str, list[float]] = {k: [] for k in ("floor", "verify", "floor process", "verify process")}
+    cpus: dict[str, list[float]] = {k: [] for k in runs}
     rss: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "sealed.ofd"
@@ -84,33 +87,36 @@ def main() -> int:
         anchor = Path(tmp) / "root.der"
         anchor.write_bytes(root)
         for _ in range(args.repeat):  # interleaved: the machine is shared, keep the best of each
-            floors.append(sm3_pass(data))
-            start = time.perf_counter()
-            verify(data, options)
-            inproc.append(time.perf_counter() - start)
-            wall, peak, _, _ = run_process([py, "-c", _FLOOR, str(path)], env)
-            floor_procs.append(wall)
+            for key, fn in (("floor", lambda: sm3_pass(data)), ("verify", lambda: verify(data, options))):
+                wall, cpu = timed(fn)
+                runs[key].append(wall)
+                cpus[key].append(cpu)
+            wall, peak, _, _, cpu = run_process([py, "-c", _FLOOR, str(path)], env)
+            runs["floor process"].append(wall)
+            cpus["floor process"].append(cpu)
             rss["floor process"] = peak
-            wall, peak, code, out = run_process(
-                [cli, "verify", str(path), "--json", "--trust", str(anchor)], env
-            )
-            procs.append(wall)
+            argv = [cli, "verify", str(path), "--json", "--trust", str(anchor)]
+            wall, peak, code, out, cpu = run_process(argv, env)
+            runs["verify process"].append(wall)
+            cpus["verify process"].append(cpu)
             rss["sealbridge verify"] = peak
             if code not in (0, 1, 3):
                 print(f"sealbridge verify failed with exit code {code}")
                 return 2
             json.loads(out)
-        _, peak, _, out = run_process([py, "-c", _INPROC, str(path), str(anchor)], env)
+        _, _, _, out, _ = run_process([py, "-c", _INPROC, str(path), str(anchor)], env)
         verdict, base_mb, peak_mb = out.decode().split()
-        rss["verify() fresh process"] = peak
     size_mb = len(data) / (1 << 20)
-    print(f"floor (one SM3 pass over the package): {best(floors)}")
-    print(f"verify in-process:                     {best(inproc)}")
-    print(f"floor process (python + sm3_file):     {best(floor_procs)}")
-    print(f"sealbridge verify --json process:      {best(procs)}")
-    print(f"ratio verify / floor: {min(inproc) / min(floors):.2f}")
-    print(f"ratio verify process / floor process: {min(procs) / min(floor_procs):.2f}")
-    print(f"ratio verify process / floor: {min(procs) / min(floors):.2f}")
+    print(f"floor (one SM3 pass over the package): {best(runs['floor'])}")
+    print(f"verify in-process:                     {best(runs['verify'])}")
+    print(f"floor process (python + sm3_file):     {best(runs['floor process'])}")
+    print(f"sealbridge verify --json process:      {best(runs['verify process'])}")
+    print(ratio_line("verify", runs["verify"], runs["floor"], cpus["verify"], cpus["floor"]))
+    print(ratio_line("verify process", runs["verify process"], runs["floor process"],
+                     cpus["verify process"], cpus["floor process"], "floor process"))  # fmt: skip
+    print(
+        f"ratio verify process / floor (in-process SM3 pass): {min(runs['verify process']) / min(runs['floor']):.2f}"
+    )
     print(f"peak RSS (file {size_mb:.0f} MiB): verify() {float(peak_mb):.0f} MiB (after reading the file "
           f"{float(base_mb):.0f} MiB, increase {float(peak_mb) - float(base_mb):.0f} MiB); "
           f"sealbridge verify {rss['sealbridge verify']:.0f} MiB; floor process {rss['floor process']:.0f} MiB")  # fmt: skip
