@@ -204,9 +204,10 @@ class OfdPackage:
         head = self.data[start : start + _LOCAL_HEADER]
         if len(head) < _LOCAL_HEADER or head[:4] != b"PK\x03\x04":
             raise _malformed(f"bad local header for {name!r}")
+        (local_flags,) = struct.unpack("<H", head[6:8])
         name_len, extra_len = struct.unpack("<HH", head[26:30])
         local_name = self.data[start + _LOCAL_HEADER : start + _LOCAL_HEADER + name_len]
-        encoding = "utf-8" if info.flag_bits & _UTF8_FLAG else "cp437"
+        encoding = "utf-8" if local_flags & _UTF8_FLAG else "cp437"  # as zipfile reads the local name
         if local_name.decode(encoding, "replace") != info.orig_filename:
             raise _malformed(f"the local header of {name!r} names another file")
         data_start = start + _LOCAL_HEADER + name_len + extra_len

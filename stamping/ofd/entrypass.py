@@ -22,6 +22,10 @@ from stamping.ofd.coverage import hasher_for
 #: machine; more would only hold more inflated chunks in memory at once.
 _WORKERS = 2
 
+#: The most bytes kept for the checks at once (hundreds of signatures, each with a large SignedValue.dat,
+#: must not all sit in memory); beyond it, a part is read again when its seal is checked.
+_KEEP_BUDGET = 32 << 20
+
 #: An entry to inflate once, and the hashes (CheckMethod key → factory) to feed.
 _Item = tuple[str, dict[str, Callable[[], Hasher]]]
 
@@ -66,10 +70,13 @@ def run_entry_pass(
     wanted = wanted_digests(pkg, sigs)
     raw = {name: sig.raw for sig in sigs if sig is not None and (name := pkg.find(sig.path)) is not None}
     keep_names: dict[str, int] = {}
+    budget = _KEEP_BUDGET
     for path, limit in (keep or {}).items():
         name = pkg.find(path)
-        if name is not None:
-            keep_names[name] = min(limit, keep_names.get(name, limit))
+        if name is None or name in keep_names or pkg.entries[name].size > min(limit, budget):
+            continue  # not kept: read again when needed, one at a time
+        keep_names[name] = limit
+        budget -= pkg.entries[name].size
     for name, digests in pkg.read_digests.items():
         for method in wanted.get(name, {}):
             if method in digests:
