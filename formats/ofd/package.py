@@ -1,9 +1,9 @@
 """Bounded reading of an OFD package (a zip file).
 
 Every limit is checked against the central directory before a byte is inflated. Inflation (zlib, straight
-from the entry's bytes in the zip) is streamed in chunks of at most 64 KiB of output and stops at the
-declared size, as zipfile does: a header that lies about a 1 GiB entry being 400 bytes costs 400 bytes, and
-a stream shorter than declared or failing its CRC is refused. The same inflation runs while a writer copies
+from the entry's bytes in the zip) is streamed in bounded chunks (64 KiB inflated, 1 MiB stored) and
+stops at the declared size, as zipfile does: a header that lies about a 1 GiB entry being 400 bytes costs
+400 bytes, and a stream shorter than declared or failing its CRC is refused. The same inflation runs while a writer copies
 an entry's compressed bytes unchanged, so a stamper hashes what it copies in one read.
 Names are package paths without a leading slash ("Doc_0/Document.xml"); lookups fall back to a
 case-insensitive match because producers write "TPLS/TPL_0" in the zip and "Tpls/Tpl_0" in XML.
@@ -49,8 +49,8 @@ class Entry:
 
 
 def _inflated(raw: Iterable[bytes | memoryview], deflated: bool) -> Iterator[bytes]:
-    """Stored or raw-deflate data in chunks of at most _CHUNK bytes, whatever the compression ratio: each
-    call inflates at most that much and keeps the rest of its input for the next."""
+    """Stored or raw-deflate data in bounded chunks whatever the compression ratio: stored pieces as they
+    come (≤ _RAW_CHUNK), inflation at most _CHUNK bytes per call, the rest of its input kept for the next."""
     if not deflated:
         for piece in raw:
             yield bytes(piece)
@@ -281,10 +281,6 @@ class OfdPackage:
             if keep:
                 kept += chunk
         return {key: h.digest() for key, h in hashers.items()}, bytes(kept) if keep else None
-
-    def chunks(self, path: str) -> Iterator[bytes]:
-        """The entry's bytes, inflated in bounded chunks under every limit (for streaming consumers)."""
-        return self._chunks(self._require(path), path)
 
     def iter_infos(self) -> Iterator[zipfile.ZipInfo]:
         for e in self.entries.values():
