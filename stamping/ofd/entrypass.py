@@ -92,7 +92,10 @@ def run_entry_pass(
         if name in raw and name not in keep_names:
             return name, {m: _digest(f, raw[name]) for m, f in factories.items()}, None
         try:
-            return (name, *pkg.digests(name, factories, keep_names.get(name, -1)))
+            digests, kept = pkg.digests(
+                name, factories, keep_names.get(name, -1), digest_checks_integrity=True
+            )
+            return name, digests, kept
         except SealBridgeError:
             return name, {}, None
 

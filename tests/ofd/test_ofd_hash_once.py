@@ -107,13 +107,13 @@ def test_each_entry_inflated_and_hashed_once_for_all_seals(three_seals, pki, mon
         for ref in read_signature_xml(pkg, entry.path).references
     }
     inflated: Counter[str] = Counter()
-    original_chunks = OfdPackage._chunks
+    original_inflate = OfdPackage.inflate
 
-    def counting_chunks(self, name, path):
+    def counting_inflate(self, name, path, raw, **kw):
         inflated[name] += 1
-        yield from original_chunks(self, name, path)
+        return original_inflate(self, name, path, raw, **kw)
 
-    monkeypatch.setattr(OfdPackage, "_chunks", counting_chunks)
+    monkeypatch.setattr(OfdPackage, "inflate", counting_inflate)  # every inflation goes through it
     monkeypatch.setattr(entrypass, "hasher_for", lambda method: _CountingHasher)
     _CountingHasher.made = []
     assert _verify(three_seals, pki) == {f"Sign_{k}": "valid" for k in range(SEALS)}
@@ -127,3 +127,15 @@ def test_each_entry_inflated_and_hashed_once_for_all_seals(three_seals, pki, mon
     assert not over, over
     assert inflated["Doc_0/Res/scan.jpg"] == 1 and inflated["Doc_0/Document.xml"] == 1
     assert inflated["Doc_0/Signs/Sign_0/SignedValue.dat"] == 1
+
+
+def test_a_byte_changed_under_a_stale_crc_still_fails_every_seal(three_seals, pki):
+    """The entry pass skips CRC-32 where it compares SM3 anyway: a byte changed in the zip itself (CRC and
+    sizes left as they were) is still caught, by the digest, for every seal referencing the entry."""
+    pkg = OfdPackage(three_seals)
+    for name in ("Doc_0/Res/scan.jpg", "Doc_0/Pages/Page_1/Content.xml"):
+        start, end = pkg.raw_span(name)
+        tampered = bytearray(three_seals)
+        tampered[(start + end) // 2] ^= 0x01
+        verdicts = _verify(bytes(tampered), pki)
+        assert set(verdicts.values()) == {"invalid"}, (name, verdicts)

@@ -65,9 +65,9 @@ def test_unchanged_entries_copied_as_their_compressed_bytes_and_hashed_once(
     inflated: Counter[str] = Counter()
     original = OfdPackage.inflate
 
-    def counting(self, name, path, raw):
+    def counting(self, name, path, raw, **kw):
         inflated[name] += 1
-        return original(self, name, path, raw)
+        return original(self, name, path, raw, **kw)
 
     monkeypatch.setattr(OfdPackage, "inflate", counting)
     target = tmp_path / "stamped.ofd"
