@@ -59,13 +59,13 @@ print(len(sigs))
 def build_document(tmp: Path, kind: str, size_mb: float, seals: int) -> tuple[Path, Path]:
     """A PDF of about size_mb with `seals` seals, each its own incremental revision; and its root (DER)."""
     from bench.pdf_stamp import write_pdf  # the stamping benchmark's document: 20 pages, filler images
+    from devkit.pdf_parties import make_party
     from formats.gm import SM2PrivateKey
     from formats.picture import draw_round_seal
     from formats.x509 import build_certificate
     from stamping.options import StampOptions
     from stamping.pdf import stamp
     from stamping.placement import At
-    from tests.support.pdf_parties import make_party
 
     maker = SM2PrivateKey.generate()
     maker_cert = build_certificate({"common_name": "Bench Seal Maker"}, maker, None, maker)
