@@ -22,7 +22,9 @@ from cryptography.hazmat.primitives import hashes
 
 from formats.errors import SealBridgeError
 
-CHUNK = 1 << 20  # large enough to amortise per-call costs, small enough to stream
+# Large enough that the worker seldom needs the GIL (three times a chunk: between reading, hashing and
+# writing, which run without it; each time it may wait for a busy main thread), small enough to stream.
+CHUNK = 4 << 20
 
 _ALGORITHMS = {"sm3": hashes.SM3, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 
