@@ -100,6 +100,9 @@ def verify(
     entry_pass = run_entry_pass(pkg, sigs, keep)
     seal_infos: dict[bytes, SealInfo] = {}
     listed: set[str] = set()
+    # Signatures, seals and certificates are checked while the entries are still being hashed; the
+    # References (integrity) are compared once every digest is in.
+    integrity_due: list[tuple[int, SignatureEntry, SignatureXml]] = []
     for i, entry in enumerate(entries):
         if entry.path.lower() in listed:
             # The same Signature.xml listed again (under another ID) is one seal, not two.
@@ -110,12 +113,24 @@ def verify(
             rep = _verify_one(
                 pkg, signatures_path, i, entry, sigs, errors[i], options, now, entry_pass, seal_infos
             )
-            _describe_coverage(rep, sigs[i], pkg, pages)
+            sig = sigs[i]
+            if sig is not None:
+                integrity_due.append((len(report.seals), entry, sig))
         except (RecursionError, MemoryError):
             raise  # the document as a whole is unreadable (stamping.documents says so)
         except Exception as exc:  # noqa: BLE001 - one unreadable seal must not hide the others
             rep = _uncheckable(entry, exc)
         report.seals.append(rep)
+    digests = entry_pass.digests()
+    for position, entry, sig in integrity_due:
+        rep = report.seals[position]
+        try:
+            rep.checks["integrity"] = check_references(pkg, sig, digests)
+            _describe_coverage(rep, sig, pkg, pages)
+        except (RecursionError, MemoryError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - as above
+            report.seals[position] = _uncheckable(entry, exc)
     report.extra["locked"] = any(
         s is not None and any(r.path.lower() == signatures_path.lower() for r in s.references) for s in sigs
     )
@@ -224,7 +239,7 @@ def _verify_one(
         ],
         locked=any(r.path.lower() == signatures_path.lower() for r in sig.references),
     )
-    rep.checks["integrity"] = check_references(pkg, sig, entry_pass.digests)
+    rep.checks["integrity"] = Check.unknown("NOT_CHECKED")  # in its place; verify() fills it in
     rep.checks["changes_after"], uncovered = changes_after(pkg, index, sigs, signatures_path)
     if uncovered:
         rep.extra["not_covered"] = uncovered
