@@ -78,16 +78,20 @@ def wanted_digests(
 
 
 def run_entry_pass(
-    pkg: OfdPackage, sigs: list[SignatureXml | None], keep: dict[str, int] | None = None
+    pkg: OfdPackage,
+    sigs: list[SignatureXml | None],
+    keep: dict[str, int] | None = None,
+    wanted: dict[str, dict[str, Callable[[], Hasher]]] | None = None,
 ) -> EntryPass:
     """Digests of every entry the signatures reference (per CheckMethod), and the bytes of `keep`'s entries
     (package path → the most bytes worth keeping). The kept parts (small: SignedValue.dat, Seal.esl) are
     read here; the other entries are hashed on worker threads while the caller checks the signatures,
     and EntryPass.digests() waits for them. Entries read whole already (Signature.xml files, and whatever
     was parsed after pkg.hash_when_read()) are not inflated again. Unreadable or missing entries are
-    skipped: the per-seal checks read them again and report why."""
+    skipped: the per-seal checks read them again and report why. `wanted`: wanted_digests(pkg, sigs), when
+    made already."""
     result = EntryPass()
-    wanted = wanted_digests(pkg, sigs)
+    wanted = wanted_digests(pkg, sigs) if wanted is None else wanted
     raw = {name: sig.raw for sig in sigs if sig is not None and (name := pkg.find(sig.path)) is not None}
     keep_names: dict[str, int] = {}
     budget = _KEEP_BUDGET

@@ -7,6 +7,7 @@ failed seal in the report, never an exception. Only a package that cannot be rea
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -24,10 +25,11 @@ from formats.ofd import (
 )
 from formats.ofd.document import doc_bodies
 from formats.ofd.locs import resolve
+from formats.ofd.package import Hasher
 from formats.ofd.xmlsafe import child_text
 from formats.ses.parse import MAX_SES_BYTES
 from stamping.ofd.certcheck import check_certificate, signer_info
-from stamping.ofd.coverage import changes_after, check_references
+from stamping.ofd.coverage import changes_after, check_references, reference_sets
 from stamping.ofd.entrypass import EntryPass, run_entry_pass, wanted_digests
 from stamping.ofd.signedvalue import SignedValueResult, check_signed_value
 from stamping.ofd.sigtime import parse_signature_datetime
@@ -62,6 +64,7 @@ def verify(
     report = Report(format="ofd")
     entries: list[SignatureEntry] = []
     sigs: list[SignatureXml | None] = []
+    wanted: dict[str, dict[str, Callable[[], Hasher]]] = {}
     errors: list[SealBridgeError | None] = []
     if signatures_path and pkg.exists(signatures_path):
         entries, _ = read_signature_list(pkg, signatures_path)
@@ -77,7 +80,8 @@ def verify(
                 sigs.append(None)
                 errors.append(err)
         # Document.xml and the pages are parsed next: hash them for the References from those same bytes.
-        pkg.hash_when_read(wanted_digests(pkg, sigs))
+        wanted = wanted_digests(pkg, sigs)
+        pkg.hash_when_read(wanted)
     pages: list[str] = []
     try:
         pages = _page_refs(load_document(pkg, 0, bodies))
@@ -97,8 +101,9 @@ def verify(
             keep[sig.signed_value_path] = MAX_SES_BYTES
             if sig.seal_path:
                 keep[sig.seal_path] = MAX_SES_BYTES
-    entry_pass = run_entry_pass(pkg, sigs, keep)
+    entry_pass = run_entry_pass(pkg, sigs, keep, wanted)
     seal_infos: dict[bytes, SealInfo] = {}
+    ref_sets = reference_sets(sigs)
     listed: set[str] = set()
     # Signatures, seals and certificates are checked while the entries are still being hashed; the
     # References (integrity) are compared once every digest is in.
@@ -111,7 +116,17 @@ def verify(
         listed.add(entry.path.lower())
         try:
             rep = _verify_one(
-                pkg, signatures_path, i, entry, sigs, errors[i], options, now, entry_pass, seal_infos
+                pkg,
+                signatures_path,
+                i,
+                entry,
+                sigs,
+                errors[i],
+                options,
+                now,
+                entry_pass,
+                seal_infos,
+                ref_sets,
             )
             sig = sigs[i]
             if sig is not None:
@@ -220,6 +235,7 @@ def _verify_one(
     now: datetime,
     entry_pass: EntryPass,
     seal_infos: dict[bytes, SealInfo],
+    ref_sets: list[set[str]],
 ) -> SealReport:
     rep = SealReport(id=_folder_name(entry.path), type="sign" if entry.type.lower() == "sign" else "seal")
     rep.extra = {"signature_id": entry.id, "path": entry.path}
@@ -240,7 +256,7 @@ def _verify_one(
         locked=any(r.path.lower() == signatures_path.lower() for r in sig.references),
     )
     rep.checks["integrity"] = Check.unknown("NOT_CHECKED")  # in its place; verify() fills it in
-    rep.checks["changes_after"], uncovered = changes_after(pkg, index, sigs, signatures_path)
+    rep.checks["changes_after"], uncovered = changes_after(pkg, index, sigs, signatures_path, ref_sets)
     if uncovered:
         rep.extra["not_covered"] = uncovered
     try:
