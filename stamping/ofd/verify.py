@@ -7,7 +7,6 @@ failed seal in the report, never an exception. Only a package that cannot be rea
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -25,7 +24,6 @@ from formats.ofd import (
 )
 from formats.ofd.document import doc_bodies
 from formats.ofd.locs import resolve
-from formats.ofd.package import Hasher
 from formats.ofd.xmlsafe import child_text
 from formats.ses.parse import MAX_SES_BYTES
 from stamping.ofd.certcheck import check_certificate, signer_info
@@ -62,26 +60,10 @@ def verify(
     sig_loc = child_text(bodies[0], "Signatures")
     signatures_path = resolve(sig_loc, "/OFD.xml") if sig_loc else None
     report = Report(format="ofd")
-    entries: list[SignatureEntry] = []
-    sigs: list[SignatureXml | None] = []
-    wanted: dict[str, dict[str, Callable[[], Hasher]]] = {}
-    errors: list[SealBridgeError | None] = []
-    if signatures_path and pkg.exists(signatures_path):
-        entries, _ = read_signature_list(pkg, signatures_path)
-        if len(entries) > MAX_SIGNATURES:
-            raise SealBridgeError(
-                "DOC_TOO_LARGE", f"{len(entries)} signatures; the limit is {MAX_SIGNATURES}"
-            )
-        for entry in entries:
-            try:
-                sigs.append(read_signature_xml(pkg, entry.path))
-                errors.append(None)
-            except SealBridgeError as err:
-                sigs.append(None)
-                errors.append(err)
-        # Document.xml and the pages are parsed next: hash them for the References from those same bytes.
-        wanted = wanted_digests(pkg, sigs)
-        pkg.hash_when_read(wanted)
+    entries, sigs, errors = _read_signatures(pkg, signatures_path)
+    # Document.xml and the pages are parsed next: hash them for the References from those same bytes.
+    wanted = wanted_digests(pkg, sigs)
+    pkg.hash_when_read(wanted)
     pages: list[str] = []
     try:
         pages = _page_refs(load_document(pkg, 0, bodies))
@@ -150,6 +132,27 @@ def verify(
         s is not None and any(r.path.lower() == signatures_path.lower() for r in s.references) for s in sigs
     )
     return _finish(report, data, options, now, len(pages) or None, digests_job)
+
+
+def _read_signatures(
+    pkg: OfdPackage, signatures_path: str | None
+) -> tuple[list[SignatureEntry], list[SignatureXml | None], list[SealBridgeError | None]]:
+    """Signatures.xml's entries and each one's Signature.xml (None, with the error, when unreadable)."""
+    if not signatures_path or not pkg.exists(signatures_path):
+        return [], [], []
+    entries, _ = read_signature_list(pkg, signatures_path)
+    if len(entries) > MAX_SIGNATURES:
+        raise SealBridgeError("DOC_TOO_LARGE", f"{len(entries)} signatures; the limit is {MAX_SIGNATURES}")
+    sigs: list[SignatureXml | None] = []
+    errors: list[SealBridgeError | None] = []
+    for entry in entries:
+        try:
+            sigs.append(read_signature_xml(pkg, entry.path))
+            errors.append(None)
+        except SealBridgeError as err:
+            sigs.append(None)
+            errors.append(err)
+    return entries, sigs, errors
 
 
 def _start_document_digests(options: VerifyOptions, data: bytes) -> Future[tuple[str, str]] | None:
