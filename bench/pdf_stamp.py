@@ -1,6 +1,6 @@
 """PDF stamping benchmark: stamp against the read+SM3 floor, in-process and through `sealbridge stamp`.
 
-    .venv/bin/python bench/pdf_stamp.py [--mb 100] [--cli-mb 60 100] [--rounds 3] [--verify-mb 0]
+    .venv/bin/python bench/pdf_stamp.py [--mb 100] [--cli-mb 60 100] [--rounds 3] [--input path|bytes]
 
 1. In-process (a fresh child per round, SM2 software key, one seal): stamping a 100 MB PDF from its path
    into a file, against "read the file + SM3 over it" in the same process; peak RSS increase of the stamp.
@@ -8,8 +8,7 @@
    against a process that only reads the file and SM3-hashes it; also the peak RSS of each, as a multiple
    of the file size and as the increase over an "empty run" (the same command on a one-page PDF).
 3. The soft token's PIN unlock (argon2id) alone, which the CLI pays once per run.
-4. Optionally (--verify-mb N): verify a PDF with --seals seals, ours against pyHanko (bench/pdf_verify.py
-   is the full verify benchmark).
+Verification has its own benchmark: bench/pdf_verify.py.
 Every figure is the best of --rounds, the runs interleaved; `uptime` is printed with them. The repository's
 modules are byte-compiled first (as an installed package is), so no run pays for compiling them.
 Test PDFs are written directly: text pages plus incompressible image XObjects to reach the size.
@@ -321,61 +320,6 @@ def print_lines(res: dict, args: argparse.Namespace) -> None:
     print(f"soft token PIN unlock (argon2id): {res['pin_unlock_s']} s")
 
 
-def bench_verify(tmp: Path, size_mb: float, seals: int) -> dict:
-    from asn1crypto import x509
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko_certvalidator import ValidationContext
-
-    from stamping.options import StampOptions, VerifyOptions
-    from stamping.pdf import stamp, verify
-    from stamping.pdf.sm2_pyhanko import GmSignatureValidator
-    from stamping.placement import At
-
-    src = tmp / "verify_in.pdf"
-    write_pdf(src, size_mb)
-    signer, root, seal = make_party()
-    buf = tempfile.TemporaryFile(dir=tmp)
-    t0 = time.perf_counter()
-    stamp(src.read_bytes(), buf, signer, seal, [At(1 + i % 20, 50, 50) for i in range(seals)], StampOptions())
-    t_stamp = time.perf_counter() - t0
-    buf.seek(0)
-    data = buf.read()
-    buf.close()
-    src.unlink()
-
-    anchors = [x509.Certificate.load(root)]
-
-    def ours() -> None:
-        report = verify(data, VerifyOptions(trust_anchors=[root]))
-        assert [s.verdict for s in report.seals] == ["valid"] * seals, report.to_dict()
-
-    def pyhanko_only() -> None:
-        reader = PdfFileReader(io.BytesIO(data))
-        for sig in reader.embedded_signatures:
-            vc = ValidationContext(trust_roots=anchors, signature_validator=GmSignatureValidator())
-            status = validate_pdf_signature(sig, vc)
-            assert status.intact and status.valid
-
-    # One-time costs (imports, lazy initialisation) hit whichever runs first: alternate, keep the best.
-    times: dict[str, list[float]] = {"ours": [], "pyhanko": []}
-    for _ in range(2):
-        for name, fn in (("ours", ours), ("pyhanko", pyhanko_only)):
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    t_ours, t_pyhanko = min(times["ours"]), min(times["pyhanko"])
-    return {
-        "file_mb": round(len(data) / 1e6, 1),
-        "seals": seals,
-        "stamp_all_s": round(t_stamp, 2),
-        "verify_ours_s": round(t_ours, 2),
-        "verify_ours_first_run_s": round(times["ours"][0], 2),
-        "verify_pyhanko_s": round(t_pyhanko, 2),
-        "ratio_ours_to_pyhanko": round(t_ours / t_pyhanko, 2),
-    }
-
-
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child_inproc(sys.argv[2], sys.argv[3], sys.argv[4])
@@ -385,20 +329,14 @@ def main() -> None:
     ap.add_argument("--cli-mb", type=float, nargs="*", default=[60, 100], help="the CLI runs' file sizes")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--input", choices=["path", "bytes"], default="path", help="how stamp() gets the file")
-    ap.add_argument("--verify-mb", type=float, default=0, help="also verify a PDF of this size (0: no)")
-    ap.add_argument("--seals", type=int, default=10)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         res = bench_all(tmp, args)
-        if args.verify_mb:
-            res["verify"] = bench_verify(tmp, args.verify_mb, args.seals)
     if args.json:
         print(json.dumps(res, indent=2, ensure_ascii=False))
     print_lines(res, args)
-    if "verify" in res:
-        print(f"verify: {json.dumps(res['verify'])}")
 
 
 if __name__ == "__main__":
