@@ -10,16 +10,15 @@ import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.cli.common import about_file, add_json_flag, command, json_text, print_json, read_document
 from formats.errors import SealBridgeError
-from stamping.documents import document_format
-from stamping.messages import Lang
-from stamping.options import VerifyOptions
-from stamping.platform_status import StatusLookup
-from stamping.report import Report
-from stamping.reporttext import report_lines
+
+if TYPE_CHECKING:  # the verifier's modules load when a document is verified, not to parse arguments
+    from stamping.messages import Lang
+    from stamping.platform_status import StatusLookup
+    from stamping.report import Report
 
 _CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 
@@ -108,12 +107,17 @@ def locale_language(environ: Mapping[str, str] | None = None) -> Lang:
 
 
 def _print_text(report: Report, path: str, lang: Lang) -> None:
+    from stamping.reporttext import report_lines
+
     for line in report_lines(report.to_dict(), lang, path):
         print(line)
 
 
 @command
 def cmd_verify(args: argparse.Namespace) -> int:
+    from stamping.documents import document_format
+    from stamping.options import VerifyOptions
+
     data = read_document(args.file)
     with about_file(args.file):
         doc_format = document_format(data)
