@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from asn1crypto import x509
@@ -106,6 +107,12 @@ def validity_at_signing(
 
 def anchor_summary(der: bytes) -> dict[str, Any]:
     """A trust anchor as the report's policy lists it: who, and the SHA-256 of its DER."""
+    return dict(_anchor_summary(bytes(der)))
+
+
+@lru_cache(maxsize=256)
+def _anchor_summary(der: bytes) -> dict[str, Any]:
+    # Once per process: every report of a batch lists the same anchors.
     sha = hashlib.sha256(der).hexdigest()
     try:
         cert = x509.Certificate.load(der)

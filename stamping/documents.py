@@ -183,6 +183,12 @@ def document_format(data: bytes) -> DocumentFormat:
     return format_named(guarded(sniff)(data))
 
 
+def preload_verifiers() -> None:
+    """Import what verifying needs (not the stampers), e.g. before forking worker processes."""
+    for fmt in FORMATS.values():
+        fmt._load("verify")  # noqa: SLF001 - same module
+
+
 def preload() -> None:
     """Import the format parsers ahead of the first request; call it off the event loop."""
     for fmt in FORMATS.values():

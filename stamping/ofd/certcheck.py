@@ -8,6 +8,7 @@ Expired or unknown-issuer certificates give `unknown` with the reason, never an 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from asn1crypto import x509
 
@@ -20,6 +21,12 @@ _MAX_DEPTH = 8
 
 
 def _load(der: bytes) -> x509.Certificate | None:
+    return _read(bytes(der))
+
+
+@lru_cache(maxsize=256)
+def _read(der: bytes) -> x509.Certificate | None:
+    # Once per process: the same anchors serve every document of a batch (callers only read the object).
     return try_read_certificate(der)[0]
 
 

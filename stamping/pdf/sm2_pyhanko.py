@@ -28,7 +28,7 @@ from pyhanko_certvalidator.sig_validate import (
 from formats.errors import SealBridgeError
 from formats.gm import SM2PublicKey, is_sm2_spki
 from formats.gm import register_asn1crypto_oids as _register_gm_oids
-from stamping.pdf import seal_attr
+from stamping.pdf import fasthex, seal_attr
 from stamping.signer import Signer
 
 #: asn1crypto names registered by formats.gm for SM2-with-SM3 (.501) and SM2-1 (.301.1, GM/T 0010 CMS).
@@ -43,6 +43,7 @@ def register_oids() -> None:
     """Idempotent; every entry point of stamping.pdf calls it before asn1crypto parses anything."""
     _register_gm_oids()
     seal_attr.register()
+    fasthex.install()  # pyHanko's byte-at-a-time /Contents reader cost as much as the rest of a small file
     # pyHanko logs expected outcomes (no path to an anchor) with tracebacks; without this, Python's
     # last-resort handler would print them to stderr of the CLI. Applications that configure logging
     # still receive them through propagation.
