@@ -72,7 +72,7 @@ def _write(job: tuple[str, int, str]) -> None:
 
 def sealed_folder(folder: Path, pdfs: int, ofds: int, workers: int = 2) -> bytes:
     """Fill `folder` with `pdfs` sealed PDFs and `ofds` sealed OFDs (reused when already there, with
-    the root in root.pem beside them); returns the root certificate (DER) to trust."""
+    the root in root.der beside them); returns the root certificate (DER) to trust."""
     from formats.gm.keys import load_certificate
 
     folder.mkdir(parents=True, exist_ok=True)

@@ -149,47 +149,76 @@ def entries(inputs: list[str]) -> Iterator[Entry]:
                 yield Entry(str(found), named=False, skip=not looks_like_document(found))
 
 
+@dataclass(frozen=True)
+class Output:
+    """How lines are written (the same in every process)."""
+
+    as_json: bool
+    lang: str
+
+
+@dataclass(frozen=True)
+class Done:
+    """One file's outcome, its line already rendered where it was verified (a worker hands back text,
+    not the whole report to pickle and serialise again in the parent)."""
+
+    status: str
+    exit_code: int | None
+    text: str
+
+
+def render(line: dict[str, Any], output: Output) -> Done:
+    if output.as_json:
+        text = json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=str)
+    else:
+        text = human_line(line, output.lang)
+    return Done(line["status"], line.get("exit_code"), text)
+
+
 # The worker process's verifier (--jobs N), made by _start_worker once per process.
-_WORKER: WarmVerifier | None = None
+_WORKER: tuple[WarmVerifier, Output] | None = None
 
 
-def _start_worker(settings: VerifySettings) -> None:
+def _start_worker(settings: VerifySettings, output: Output) -> None:
     global _WORKER
     from multiprocessing.util import Finalize
 
-    _WORKER = WarmVerifier(settings)
-    Finalize(_WORKER, _WORKER.close, exitpriority=10)  # the platform client's session, at worker exit
+    verifier = WarmVerifier(settings)
+    _WORKER = (verifier, output)
+    Finalize(verifier, verifier.close, exitpriority=10)  # the platform client's session, at worker exit
 
 
-def _verify_in_worker(entry: Entry) -> dict[str, Any]:
+def _verify_in_worker(entry: Entry) -> Done:
     assert _WORKER is not None
-    return _WORKER.verify(entry)
+    verifier, output = _WORKER
+    return render(verifier.verify(entry), output)
 
 
-def results(todo: list[Entry], settings: VerifySettings, jobs: int) -> Iterator[dict[str, Any]]:
-    """The lines of `todo`, in its order."""
+def results(todo: list[Entry], settings: VerifySettings, jobs: int, output: Output) -> Iterator[Done]:
+    """The outcomes of `todo`, in its order."""
     wanted = [e for e in todo if not e.skip]
     if jobs <= 1 or len(wanted) <= 1:
         verifier = WarmVerifier(settings)
         try:
-            done = (verifier.verify(e) for e in wanted)
-            yield from _merge(todo, done)
+            done = (render(verifier.verify(e), output) for e in wanted)
+            yield from _merge(todo, done, output)
         finally:
             verifier.close()
         return
     from stamping.documents import preload_verifiers
 
     preload_verifiers()  # imported once here: forked workers start with the verifiers loaded
+    jobs = min(jobs, len(wanted))
     chunk = max(1, min(16, len(wanted) // (jobs * 8)))
-    with ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(settings,)) as pool:
-        yield from _merge(todo, pool.map(_verify_in_worker, wanted, chunksize=chunk))
+    with ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(settings, output)) as pool:
+        yield from _merge(todo, pool.map(_verify_in_worker, wanted, chunksize=chunk), output)
 
 
-def _merge(todo: list[Entry], done: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _merge(todo: list[Entry], done: Iterator[Done], output: Output) -> Iterator[Done]:
     for entry in todo:
         if entry.skip:
             note = SealBridgeError("DOC_UNSUPPORTED", "neither PDF nor OFD (checked by content)")
-            yield {"file": entry.path, "status": "skipped", "note": note.to_dict()}
+            yield render({"file": entry.path, "status": "skipped", "note": note.to_dict()}, output)
         else:
             yield next(done)
 
@@ -204,34 +233,32 @@ def batch_exit_code(codes: list[int]) -> int:
 
 def run_batch(inputs: list[str], settings: VerifySettings, jobs: int, as_json: bool, lang: str) -> int:
     text = _TEXT[lang]
-    c = "：" if lang == "zh" else ": "
     codes: list[int] = []
     skipped = 0
-    for line in results(list(entries(inputs)), settings, jobs):
-        if line["status"] == "skipped":
+    out = sys.stdout
+    for done in results(list(entries(inputs)), settings, jobs, Output(as_json, lang)):
+        if done.exit_code is None:
             skipped += 1
         else:
-            codes.append(line["exit_code"])
-        if as_json:
-            sys.stdout.write(json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
-        else:
-            print(human_line(line, lang, c))
-        sys.stdout.flush()
+            codes.append(done.exit_code)
+        out.write(done.text + "\n")
+        out.flush()
     if not codes:
         err = SealBridgeError("BAD_REQUEST", text["none"])
         if as_json:
-            sys.stdout.write(json.dumps({"error": err.to_dict()}, ensure_ascii=False) + "\n")
+            out.write(json.dumps({"error": err.to_dict()}, ensure_ascii=False) + "\n")
         else:
             sys.stderr.write(f"{text['error']} [{err.code}] {text['none']}\n")
         return 2
     if not as_json:
         counts = {k: codes.count(k) for k in (0, 1, 2, 3)}
         summary = text["summary"].format(counts[0], counts[1], counts[2], counts[3], n=len(codes))
-        print(summary + (text["skipped_n"].format(s=skipped) if skipped else ""))
+        out.write(summary + (text["skipped_n"].format(s=skipped) if skipped else "") + "\n")
     return batch_exit_code(codes)
 
 
-def human_line(line: dict[str, Any], lang: str, c: str) -> str:
+def human_line(line: dict[str, Any], lang: str) -> str:
+    c = "：" if lang == "zh" else ": "
     path = line["file"]
     if line["status"] == "verified":
         from stamping.messages import render_reason
