@@ -60,3 +60,32 @@ def test_the_agent_reads_an_anchor_file_again_only_when_it_changed(tmp_path: Pat
     assert _anchor_file.cache_info().hits == hits + 1
     path.write_bytes(second + b"\n")  # another size: read again
     assert load_anchors([str(path)]) == [second + b"\n"]
+
+
+def _tampered(kind: str, data: bytes) -> bytes:
+    if kind == "pdf":
+        out = bytearray(data)
+        out[data.index(b"\n%", 5) + 2] ^= 1  # the binary comment after the header: signed
+        return bytes(out)
+    import io
+    import zipfile
+
+    src, buf = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as dst:
+        for info in src.infolist():
+            body = src.read(info)
+            if info.filename.endswith("Content.xml"):
+                body = body.replace(b"</ofd:Layer>", b"<ofd:TextObject ID='999'/></ofd:Layer>", 1)
+            dst.writestr(info, body)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["pdf", "ofd"])
+def test_what_is_remembered_never_hides_a_change(holder, kind: str):
+    """The same seal, signer and chain met before must not carry a valid verdict over to a changed copy."""
+    data = sealed(kind, 5, holder)
+    trust = VerifyOptions(trust_anchors=[holder.root])
+    assert document_format(data).verify(data, trust).verdict == "valid"
+    changed = _tampered(kind, data)
+    assert document_format(changed).verify(changed, trust).verdict == "invalid"
+    assert document_format(data).verify(data, trust).verdict == "valid"
