@@ -37,6 +37,11 @@ def _zip_entry_count(data: bytes) -> int | None:
     return int(end[zipfile._ECD_ENTRIES_TOTAL]) if end else None  # noqa: SLF001
 
 
+def is_pdf_head(head: bytes) -> bool:
+    """Whether a document's first bytes say PDF (enough to choose the PDF stamper, which streams)."""
+    return b"%PDF-" in head[:PDF_HEADER_WINDOW]
+
+
 def sniff(data: bytes) -> str:
     """ "pdf" when `%PDF-` is in the first KiB, "ofd" for a ZIP holding OFD.xml — by content, never by name.
 
@@ -45,7 +50,7 @@ def sniff(data: bytes) -> str:
     """
     if len(data) > MAX_DOCUMENT_BYTES:
         raise SealBridgeError("DOC_TOO_LARGE", f"{len(data)} bytes; the limit is {MAX_DOCUMENT_BYTES}")
-    if b"%PDF-" in data[:PDF_HEADER_WINDOW]:
+    if is_pdf_head(data):
         return "pdf"
     if data[:4] == b"PK\x03\x04":
         entries = _zip_entry_count(data)

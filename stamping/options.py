@@ -67,3 +67,7 @@ class StampResult:
     timestamp: str = (
         "none"  # "tsa": every signature carries a time-stamp token; "skipped": TSA down, optional
     )
+    #: SM3 (hex) of the input and of the output, when the stamper hashed them on the way (PDF does: the
+    #: audit record needs no second read of either).
+    doc_sm3_before: str | None = None
+    doc_sm3_after: str | None = None

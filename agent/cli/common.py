@@ -78,16 +78,30 @@ def read_secret_file(path: str | Path) -> str:
     return raw.splitlines()[0] if raw else ""
 
 
-def read_document(path: str | Path) -> bytes:
-    """A document file, refused before reading when it is over the document limit; errors name the file
+def document_size(path: str | Path) -> int:
+    """The size of a document file, refused when it is not a usable document file; errors name the file
     (FILE_NOT_FOUND, DOC_EMPTY, DOC_TOO_LARGE)."""
     p = Path(path)
     try:
         if p.is_dir():
             raise SealBridgeError("BAD_REQUEST", f"{p} is a folder, not a document")
         size = p.stat().st_size
-        if size > MAX_DOCUMENT_BYTES:
-            raise SealBridgeError("DOC_TOO_LARGE", f"{p} is {size} bytes; the limit is {MAX_DOCUMENT_BYTES}")
+    except FileNotFoundError:
+        raise SealBridgeError("FILE_NOT_FOUND", str(p)) from None
+    except OSError as exc:
+        raise SealBridgeError("BAD_REQUEST", f"cannot read {p}: {exc.strerror}") from None
+    if size > MAX_DOCUMENT_BYTES:
+        raise SealBridgeError("DOC_TOO_LARGE", f"{p} is {size} bytes; the limit is {MAX_DOCUMENT_BYTES}")
+    if not size:
+        raise SealBridgeError("DOC_EMPTY", str(p))
+    return size
+
+
+def read_document(path: str | Path) -> bytes:
+    """A document file, refused before reading when it is over the document limit (see document_size)."""
+    p = Path(path)
+    document_size(p)
+    try:
         data = p.read_bytes()
     except FileNotFoundError:
         raise SealBridgeError("FILE_NOT_FOUND", str(p)) from None

@@ -1,7 +1,8 @@
 """`sealbridge stamp` — put one or more seal images on a PDF or OFD and sign it with a token key.
 
 The input never changes; the output is written to a temporary file next to the target and renamed into
-place, so a failure leaves no output file at all. With several inputs and `--out-dir`, every document gets
+place, so a failure leaves no output file at all. A PDF is stamped from its path in one pass (read once
+while it is copied and hashed, never held whole in memory); an OFD package is read into memory. With several inputs and `--out-dir`, every document gets
 the same placements with one token login; a document that fails is reported with its code (one JSON line
 per document with `--json`) and the others go on; the exit code is 2 when any document failed.
 """
@@ -16,11 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from agent import __version__
-from agent.cli.common import about_file, add_json_flag, command, print_json, read_document, read_secret_file
+from agent.cli.common import (
+    about_file,
+    add_json_flag,
+    command,
+    document_size,
+    print_json,
+    read_document,
+    read_secret_file,
+)
 from agent.cli.token_options import add_token_options, token_sources
 from agent.tsa_client import HttpTimeStamper, stamp_with_timestamp_policy
 from formats.errors import SealBridgeError
-from stamping.documents import document_format
+from stamping.documents import PDF_HEADER_WINDOW, DocumentFormat, document_format, format_named, is_pdf_head
 from stamping.fileout import atomic_output
 from stamping.options import Producer, StampOptions, StampResult
 from stamping.placement import Placement, check_count, parse_keyword, parse_place, parse_seam
@@ -134,6 +143,22 @@ def _check_paths(src: Path, dst: Path) -> None:
         raise SealBridgeError("BAD_REQUEST", f"output folder {dst.parent} does not exist")
 
 
+def _open_document(path: Path) -> tuple[DocumentFormat, Path | bytes]:
+    """The document's format and what its stamper gets: a PDF its path (stamped in one pass, never loaded
+    whole), an OFD package its bytes. An unusable input is refused here, before the token is opened."""
+    document_size(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(PDF_HEADER_WINDOW)
+    except OSError as exc:
+        raise SealBridgeError("BAD_REQUEST", f"cannot read {path}: {exc.strerror}") from None
+    if is_pdf_head(head):
+        return format_named("pdf"), path
+    data = read_document(path)
+    with about_file(path):
+        return document_format(data), data
+
+
 def _stamp_one(
     src: Path,
     dst: Path,
@@ -143,23 +168,20 @@ def _stamp_one(
     options: StampOptions,
     stamper: TimeStamper | None,
     required: bool,
-    data: bytes | None = None,
+    opened: tuple[DocumentFormat, Path | bytes] | None = None,
 ) -> tuple[StampResult, str]:
     _check_paths(src, dst)
-    if data is None:
-        data = read_document(src)
-    with about_file(src):
-        doc_format = document_format(data)
+    doc_format, source = opened or _open_document(src)
     target = dst.resolve()
     if target.is_dir():
         raise SealBridgeError("BAD_REQUEST", f"{target} is a folder")
 
-    # The stamper writes straight into the temp file next to the target ("w+b": the PDF signer fills in
-    # the signature in place, no scratch copy); it is renamed into place only when stamping succeeded.
+    # The stamper writes straight into the temp file next to the target; it is renamed into place only
+    # when stamping succeeded.
     def attempt(timestamper: TimeStamper | None) -> StampResult:
         options.timestamper = timestamper
         with atomic_output(target, 0o600) as out:
-            return doc_format.stamp(data, out, signer, seal_der, placements, options)
+            return doc_format.stamp(source, out, signer, seal_der, placements, options)
 
     return stamp_with_timestamp_policy(attempt, stamper, required)
 
@@ -173,11 +195,10 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     if args.output is not None and len(inputs) > 1:
         raise SealBridgeError("BAD_REQUEST", "several inputs need --out-dir, not -o")
     outputs = [Path(args.output)] if args.output is not None else _output_paths(inputs, Path(args.out_dir))
-    single: bytes | None = None
+    single: tuple[DocumentFormat, Path | bytes] | None = None
     if args.output is not None:  # one document: an unusable input is refused before the token is opened
         _check_paths(inputs[0], outputs[0])
-        single = read_document(inputs[0])
-        document_format(single)
+        single = _open_document(inputs[0])
     pin = read_secret_file(args.pin_file)
     token = open_token(args.token, token_sources(args))
     seal_der, key_id = _choose_seal(token.info(), args.seal)
@@ -207,6 +228,7 @@ def cmd_stamp(args: argparse.Namespace) -> int:
         else:
             line |= {"status": "stamped", "output": str(dst), "format": result.format}
             line |= {"signatures": result.signature_ids, "pages": result.pages, "timestamp": how}
+            line |= _digests(result)
         _print_line(args, line)
     return 2 if failed else 0
 
@@ -224,6 +246,12 @@ def _print_line(args: argparse.Namespace, line: dict[str, Any]) -> None:
         print(f"失败 failed {line['input']}: [{err['code']}] {err['message_zh']} / {err['message_en']}")
 
 
+def _digests(result: StampResult) -> dict[str, str]:
+    """The SM3 of input and output when the stamper computed them on its pass (PDF), for the clerk's records."""
+    pairs = (("sm3_before", result.doc_sm3_before), ("sm3_after", result.doc_sm3_after))
+    return {k: v for k, v in pairs if v}
+
+
 _NO_TIMESTAMP = "时间戳服务无法连接，本次盖章未加时间戳 / the TSA could not be reached: no timestamp"
 
 
@@ -237,6 +265,7 @@ def _print_single(args: argparse.Namespace, dst: Path, result: StampResult, how:
                 "pages": result.pages,
                 "boxes": [list(b) for b in result.boxes],
                 "timestamp": how,
+                **_digests(result),
             }
         )
     else:

@@ -1,15 +1,19 @@
 """A plain, invisible PDF signature (no seal picture, no seal attribute): how the platform's verification
 service signs the evidence reports it issues (PAdES; SM2/SM3 for an SM2 key), with a signature time-stamp
-from the TimeStamper it is given."""
+from the TimeStamper it is given. Written in one pass like a stamp (onepass.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
 
+from formats.errors import SealBridgeError
+from stamping.pdf.onepass import OnePassOutput, Source, open_input, open_writer, sign_update
 from stamping.pdf.sm2_pyhanko import PdfCmsSigner, digest_for
 from stamping.pdf.timestamper import PyHankoTimeStamper
 from stamping.signer import Signer
@@ -17,9 +21,8 @@ from stamping.timestamps import TimeStamper
 
 
 def sign_invisible(
-    data: bytes, signer: Signer, field_name: str, timestamper: TimeStamper | None, reason: str | None = None
+    data: Source, signer: Signer, field_name: str, timestamper: TimeStamper | None, reason: str | None = None
 ) -> bytes:
-    writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
     meta = PdfSignatureMetadata(
         field_name=field_name,
         md_algorithm=digest_for(signer),
@@ -32,5 +35,10 @@ def sign_invisible(
         timestamper=PyHankoTimeStamper(timestamper) if timestamper else None,
     )
     out = io.BytesIO()
-    pdf_signer.sign_pdf(writer, output=out)
+    with open_input(data) as doc:
+        try:
+            writer = open_writer(PdfFileReader(doc.stream, strict=False))
+        except (PdfError, ValueError, KeyError, TypeError) as exc:
+            raise SealBridgeError("DOC_MALFORMED", f"not a readable PDF: {exc}") from None
+        asyncio.run(sign_update(pdf_signer, writer, OnePassOutput(doc, out, meta.md_algorithm)))
     return out.getvalue()

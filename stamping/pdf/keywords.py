@@ -7,6 +7,7 @@ space widget /Rects live in, so no conversion is needed here; geometry.py turns 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from formats.errors import SealBridgeError
 from stamping.pdf.geometry import UserRect
@@ -18,8 +19,9 @@ class Hit:
     rect: UserRect  # union of the hit's rectangles
 
 
-def find_keyword(data: bytes, text: str) -> list[Hit]:
-    """Every occurrence of `text` in reading order (page by page). `data` is used in place, not copied."""
+def find_keyword(data: Any, text: str) -> list[Hit]:
+    """Every occurrence of `text` in reading order (page by page). `data` is what pypdfium2 opens: bytes
+    (used in place, not copied), a path, or a readable seekable binary stream."""
     import pypdfium2 as pdfium
 
     try:

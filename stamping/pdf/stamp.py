@@ -1,23 +1,20 @@
-"""Stamp a PDF: each placement becomes one signature in its own incremental update, written by pyHanko.
-
-Memory: `data` is read through a BytesIO view (no copy). The first update is written to `out` (pyHanko
-copies the original in chunks, then appends); later updates are appended to `out` in place, so a large
-input exists in memory once and on disk once. If `out` cannot be read back and seeked, a temporary file
-takes its place and is copied to `out` at the end.
+"""Stamp a PDF: each placement becomes one signature in its own incremental update, built by pyHanko and
+written in one pass (onepass.py): the input — bytes, a path or a seekable stream — is read once while it
+is copied to `out` and hashed, each update is hashed around its /Contents hole and appended, and `out`
+is only ever written front to back. Memory holds the updates (the seal picture, the signature
+dictionaries), not the document. The SM3 of the input and of the output come from the same pass and are
+returned in the StampResult for the audit record.
 
 Widgets: pyHanko creates the signature field with one widget and draws it (the seal picture, see
 appearance.py). A keyword with several hits or a riding seam needs more widgets for the same signature:
 they are added as further /Kids of the same field, between pyHanko's "prepare the document" and "digest
-the document" steps (PdfSigningSession.prepare_tbs_document → PdfTBSDocument.digest_tbs_document), so
-they land in the same incremental update and inside the signed byte range.
+the document" steps (onepass.sign_update's `before_digest`), so they land in the same incremental update
+and inside the signed byte range.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
-import shutil
-import tempfile
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
@@ -36,7 +33,6 @@ from pyhanko.sign.fields import (
 )
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
-from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 
 from formats.errors import SealBridgeError
 from formats.ses.parse import parse_seal
@@ -46,6 +42,7 @@ from stamping.pdf.appearance import AppearanceFactory, fit_resolution, load_seal
 from stamping.pdf.geometry import PageGeometry
 from stamping.pdf.keywords import find_keyword
 from stamping.pdf.layout import SealSpot, Widget, resolve
+from stamping.pdf.onepass import OnePassOutput, Source, open_input, open_writer, sign_update
 from stamping.pdf.sm2_pyhanko import PdfCmsSigner, digest_for, register_oids
 from stamping.pdf.timestamper import PyHankoTimeStamper
 from stamping.placement import Placement, check_count
@@ -57,13 +54,15 @@ _WIDGET_FLAGS = 4 | 128
 
 
 def stamp(
-    data: bytes,
+    source: Source,
     out: BinaryIO,
     signer: Signer,
     seal: bytes,
     placements: list[Placement],
     options: StampOptions,
 ) -> StampResult:
+    """Stamp the PDF `source` (bytes-like, a path, or a readable seekable binary stream from offset 0) into
+    `out` (written sequentially, never read or seeked). Nothing is written before every check passed."""
     register_oids()
     check_count(placements)
     signed_at = options.signed_at or datetime.now(UTC)
@@ -75,42 +74,35 @@ def stamp(
     picture = load_seal_image(seal_obj.picture.type, seal_obj.picture.data)
     factory = AppearanceFactory(fit_resolution(picture, w_mm, h_mm))
 
-    reader = _open_reader(io.BytesIO(data))
-    geometries = page_geometries(reader)
-    _refuse_locked(reader)
-    spots = resolve(placements, geometries, w_mm, h_mm, lambda text: find_keyword(data, text))
-    names = _new_field_names(reader, len(spots))
-    del reader
+    with open_input(source) as doc:
+        reader = _open_reader(doc.stream)
+        geometries = page_geometries(reader)
+        _refuse_locked(reader)
+        spots = resolve(placements, geometries, w_mm, h_mm, lambda text: find_keyword(doc.pdfium_input, text))
+        names = _new_field_names(reader, len(spots))
+        output = OnePassOutput(doc, out, digest_for(signer))
+        result = StampResult(format="pdf")
 
-    target, scratch = (out, None) if _rw_seekable(out) else (None, tempfile.TemporaryFile())
-    sink: BinaryIO = target if target is not None else scratch  # type: ignore[assignment]
-    result = StampResult(format="pdf")
-    try:
-        for i, (spot, name) in enumerate(zip(spots, names, strict=True)):
-            source: BinaryIO = io.BytesIO(data) if i == 0 else sink
-            lock = options.lock and i == len(spots) - 1  # the last seal of the request locks the document
-            _sign_one(source, sink, i > 0, spot, name, signer, bytes(seal), factory, options, signed_at, lock)
-            result.signature_ids.append(name)
-            for wdg in spot.widgets:
-                result.boxes.append((wdg.page_index + 1, *wdg.box_mm))
-                if wdg.page_index + 1 not in result.pages:
-                    result.pages.append(wdg.page_index + 1)
-            if options.progress:
-                options.progress((i + 1) / len(spots))
-        if scratch is not None:
-            scratch.seek(0)
-            shutil.copyfileobj(scratch, out, 1 << 20)
-    finally:
-        if scratch is not None:
-            scratch.close()
+        async def sign_all() -> None:
+            for i, (spot, name) in enumerate(zip(spots, names, strict=True)):
+                # The first seal extends the parsed input; each later one the document with the updates so far.
+                source_reader = reader if i == 0 else _open_reader(output.document())
+                lock = options.lock and i == len(spots) - 1  # the last seal of the request locks the document
+                await _sign_one(
+                    source_reader, output, spot, name, signer, bytes(seal), factory, options, signed_at, lock
+                )
+                result.signature_ids.append(name)
+                for wdg in spot.widgets:
+                    result.boxes.append((wdg.page_index + 1, *wdg.box_mm))
+                    if wdg.page_index + 1 not in result.pages:
+                        result.pages.append(wdg.page_index + 1)
+                if options.progress:
+                    options.progress((i + 1) / len(spots))
+
+        asyncio.run(sign_all())
+    result.doc_sm3_before = output.sm3_before.hex() if output.sm3_before else None
+    result.doc_sm3_after = output.sm3_after.hex()
     return result
-
-
-def _rw_seekable(f: BinaryIO) -> bool:
-    try:
-        return f.readable() and f.seekable() and f.writable()
-    except (AttributeError, ValueError):
-        return False
 
 
 def _open_reader(stream: BinaryIO) -> PdfFileReader:
@@ -206,10 +198,9 @@ def _new_field_names(reader: PdfFileReader, count: int) -> list[str]:
     return names
 
 
-def _sign_one(
-    source: BinaryIO,
-    sink: BinaryIO,
-    in_place: bool,
+async def _sign_one(
+    reader: PdfFileReader,
+    output: OnePassOutput,
     spot: SealSpot,
     name: str,
     signer: Signer,
@@ -219,8 +210,7 @@ def _sign_one(
     signed_at: datetime,
     lock: bool,
 ) -> None:
-    source.seek(0)
-    writer = IncrementalPdfFileWriter(source, strict=False)
+    writer = open_writer(reader)
     first = spot.widgets[0]
     subfilter = (
         SigSeedSubFilter.ADOBE_PKCS7_DETACHED
@@ -254,52 +244,20 @@ def _sign_one(
         stamp_style=factory.style(first.crop),  # type: ignore[arg-type]
         new_field_spec=field_spec,
     )
-    if not in_place:
-        sink.seek(0)
-        sink.truncate()
+    extra = spot.widgets[1:]
+
+    def add_widgets() -> None:
+        if extra:
+            _link_widgets(writer, name, extra, factory)
+
     try:
-        asyncio.run(_run_signing(pdf_signer, writer, spot.widgets[1:], factory, signed_at, sink, in_place))
+        await sign_update(pdf_signer, writer, output, signed_at, add_widgets)
     except SealBridgeError:
         raise
     except SigningError as exc:
         raise SealBridgeError("DOC_UNSUPPORTED", f"pyHanko refused to sign: {exc}") from None
     except PdfError as exc:
         raise SealBridgeError("DOC_MALFORMED", f"cannot update the PDF: {exc}") from None
-
-
-async def _run_signing(
-    pdf_signer: PdfSigner,
-    writer: IncrementalPdfFileWriter,
-    extra_widgets: list[Widget],
-    factory: AppearanceFactory,
-    signed_at: datetime,
-    sink: BinaryIO,
-    in_place: bool,
-) -> None:
-    """PdfSigner.async_sign_pdf, step by step, with our extra widgets added before the digest."""
-    session = pdf_signer.init_signing_session(writer)
-    session.system_time = signed_at
-    validation_info = await session.perform_presign_validation(writer)
-    reserved = await session.estimate_signature_container_size(
-        validation_info, tight=pdf_signer.signature_meta.tight_size_estimates
-    )
-    tbs = session.prepare_tbs_document(validation_info=validation_info, bytes_reserved=reserved)
-    if extra_widgets:
-        _link_widgets(writer, pdf_signer.signature_meta.field_name or "", extra_widgets, factory)
-    if in_place:
-        prepared, output = tbs.digest_tbs_document(in_place=True)
-    else:
-        prepared, output = tbs.digest_tbs_document(output=sink)
-    post = await tbs.perform_signature(
-        document_digest=prepared.document_digest,
-        pdf_cms_signed_attrs=PdfCMSSignedAttributes(
-            signing_time=signed_at,
-            adobe_revinfo_attr=None if validation_info is None else validation_info.adobe_revinfo_attr,
-            cades_signed_attrs=pdf_signer.signature_meta.cades_signed_attr_spec,
-        ),
-    )
-    await post.post_signature_processing(output)
-    output.flush()
 
 
 def _link_widgets(
