@@ -3,6 +3,7 @@ a sealing loop, the SM3 floors, and running a fresh Python process for its time 
 
 from __future__ import annotations
 
+import argparse
 import io
 import os
 import resource
@@ -28,6 +29,16 @@ from formats.x509 import build_certificate  # noqa: E402
 
 NS = 'xmlns:ofd="http://www.ofdspec.org/2016"'
 CHUNK = 1 << 20
+
+
+def document_args(description: str) -> argparse.ArgumentParser:
+    """The options both OFD benchmarks take: the generated document's size and the repetitions."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--pages", type=int, default=200)
+    ap.add_argument("--mb", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--deflate-images", action="store_true", help="deflate the JPEGs (default: stored)")
+    return ap
 
 
 def noise_jpeg(target_bytes: int) -> bytes:

@@ -9,7 +9,6 @@ fresh process that reads the file and stamps it to a file, against the same proc
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -21,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ofd_common import (  # noqa: E402
     ROOT,
     best,
+    document_args,
     load_line,
     make_big_ofd,
     make_signer,
@@ -54,11 +54,7 @@ print(base / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pages", type=int, default=200)
-    ap.add_argument("--mb", type=int, default=100)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--deflate-images", action="store_true", help="deflate the JPEGs (default: stored)")
+    ap = document_args(__doc__.splitlines()[0])
     args = ap.parse_args()
 
     t0 = time.perf_counter()

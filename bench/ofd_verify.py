@@ -10,7 +10,6 @@ file), interleaved, best of N, with the peak RSS of each fresh process.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -23,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ofd_common import (  # noqa: E402
     ROOT,
     best,
+    document_args,
     load_line,
     make_big_ofd,
     make_signer,
@@ -57,12 +57,8 @@ sm3_file(sys.argv[1])
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pages", type=int, default=200)
-    ap.add_argument("--mb", type=int, default=100)
+    ap = document_args(__doc__.splitlines()[0])
     ap.add_argument("--seals", type=int, default=10)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--deflate-images", action="store_true", help="deflate the JPEGs (default: stored)")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
