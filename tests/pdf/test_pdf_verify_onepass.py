@@ -13,7 +13,7 @@ from formats import rangedigest
 from formats.errors import SealBridgeError
 from stamping.pdf import verify
 from stamping.placement import At, Seam
-from tests.support.pdf_flows import stamp_pdf, trusting
+from tests.support.pdf_flows import pyhanko_sign, stamp_pdf, trusting
 from tests.support.pdf_maker import contract_pdf
 
 _BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
@@ -126,31 +126,8 @@ def test_document_digests_match_the_file(sealed) -> None:  # type: ignore[no-unt
 
 def test_a_sha512_signature_after_our_seals(sealed, rsa_party) -> None:  # type: ignore[no-untyped-def]
     """A digest the early pass does not guess (SHA-512) gets one more pass, and a flip in it is caught."""
-    import io
-
-    from asn1crypto import keys
-    from asn1crypto import x509 as asn1_x509
-    from cryptography.hazmat.primitives import serialization
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import signers
-
     pdf, parties = sealed
-    der = rsa_party.signer.key.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    signer = signers.SimpleSigner(
-        signing_cert=asn1_x509.Certificate.load(rsa_party.signer.certificate),
-        signing_key=keys.PrivateKeyInfo.load(der),
-        cert_registry=None,
-    )
-    out = io.BytesIO()
-    signers.sign_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(pdf)),
-        signers.PdfSignatureMetadata(field_name="Sha512", md_algorithm="sha512"),
-        signer=signer,
-        output=out,
-    )
-    signed = out.getvalue()
+    signed = pyhanko_sign(pdf, rsa_party, "Sha512", md_algorithm="sha512")
     report = verify(signed, trusting(*parties))
     assert [s.extra["digest"] for s in report.seals][-1] == "sha512"
     assert [s.checks["integrity"].status for s in report.seals] == ["ok"] * 5, report.to_dict()
