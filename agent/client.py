@@ -38,7 +38,7 @@ from websockets.asyncio.client import connect as ws_connect
 from agent.known_extensions import CHROMIUM_EXTENSION_ORIGIN
 from agent.server import protocol as proto
 from agent.server.security import client_proof, server_proof
-from formats.gm import sm3
+from formats.gm import SM3Hasher, sm3
 
 DEFAULT_TIMEOUT = 60.0
 UPLOAD_CHUNK_BYTES = 1024 * 1024
@@ -73,7 +73,7 @@ class AgentConnectionError(ConnectionError):
 
 @dataclass
 class _Download:
-    parts: list[bytes] = field(default_factory=list)
+    parts: list[memoryview] = field(default_factory=list)  # views into the received frames
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -240,7 +240,7 @@ class AgentClient:
             dl.parts.clear()  # out of order: the size/SM3 check in download() will refuse the result
             dl.done.set()
             return
-        dl.parts.append(frame[proto.HEADER_SIZE :])
+        dl.parts.append(memoryview(frame)[proto.HEADER_SIZE :])
         if flags & proto.FLAG_LAST:
             dl.done.set()
 
@@ -379,18 +379,30 @@ class AgentClient:
 
     async def upload(self, data: bytes, name: str | None = None, chunk: int = UPLOAD_CHUNK_BYTES) -> dict:
         """Send a document as binary frames; returns the docRef a call names it by."""
+        return (await self._upload(data, name, chunk))[0]
+
+    async def _upload(
+        self, data: bytes, name: str | None = None, chunk: int = UPLOAD_CHUNK_BYTES
+    ) -> tuple[dict[str, Any], SM3Hasher]:
+        """upload(), and the SM3 state after the document's last byte (a result that begins with the
+        document is then checked by hashing only what follows). The SM3 runs in a thread while the frames
+        go out, one frame made at a time."""
         if not data:
             raise ValueError("an empty document cannot be uploaded")
         doc_id = secrets.token_hex(16)
-        for frame in proto.split_chunks(proto.KIND_UPLOAD, doc_id, data, chunk):
-            await self.ws.send(frame)
-        ref: dict[str, Any] = {"id": doc_id, "size": len(data), "sm3": sm3(data).hex()}
+        hashing = asyncio.ensure_future(asyncio.to_thread(SM3Hasher, data))
+        try:
+            for frame in proto.iter_chunks(proto.KIND_UPLOAD, doc_id, data, chunk):
+                await self.ws.send(frame)
+        finally:
+            hasher = await hashing
+        ref: dict[str, Any] = {"id": doc_id, "size": len(data), "sm3": hasher.hexdigest()}
         if name:
             ref["name"] = name[:255]
-        return ref
+        return ref, hasher
 
     @property
-    def results(self) -> dict[str, list[bytes]]:
+    def results(self) -> dict[str, list[memoryview]]:
         """Result documents received so far (id -> chunks), not yet taken by download()/result_bytes()."""
         return {doc_id: dl.parts for doc_id, dl in self._downloads.items() if dl.parts}
 
@@ -399,19 +411,28 @@ class AgentClient:
         dl = self._downloads.pop(doc["id"], None)
         return self._checked(doc, dl.parts if dl else [])
 
-    async def download(self, doc: dict[str, Any], timeout_s: float = DEFAULT_TIMEOUT) -> bytes:
-        """The bytes of a result document (docOut), checked against its size and SM3."""
+    async def download(
+        self,
+        doc: dict[str, Any],
+        timeout_s: float = DEFAULT_TIMEOUT,
+        original: tuple[bytes, SM3Hasher] | None = None,
+    ) -> bytes:
+        """The bytes of a result document (docOut), checked against its size and SM3 (off the loop).
+        `original`: the uploaded document and its SM3 state, for a result that begins with it."""
         dl = self._downloads.setdefault(doc["id"], _Download())
         await asyncio.wait_for(dl.done.wait(), timeout_s)
         self._downloads.pop(doc["id"], None)
-        return self._checked(doc, dl.parts)
+        return await asyncio.to_thread(self._checked, doc, dl.parts, original)
 
     @staticmethod
-    def _checked(doc: dict[str, Any], parts: list[bytes]) -> bytes:
+    def _checked(
+        doc: dict[str, Any], parts: list[memoryview], original: tuple[bytes, SM3Hasher] | None = None
+    ) -> bytes:
         data = b"".join(parts)
         if len(parts) != doc.get("chunks", len(parts)) or len(data) != doc["size"]:
             raise AgentError({"data": {"code": "INTERNAL", "detail": "result document incomplete"}})
-        if sm3(data).hex() != doc["sm3"]:
+        digest = proto.sm3_of_result(data, *original) if original else sm3(data).hex()
+        if digest != doc["sm3"]:
             raise AgentError({"data": {"code": "INTERNAL", "detail": "result document SM3 mismatch"}})
         return data
 
@@ -444,7 +465,7 @@ class AgentClient:
     ) -> tuple[bytes, dict[str, Any]]:
         """Stamp: upload, `stamp`, answer the approval with `approve(request)` -> (seal_id, pin), and
         return (stamped bytes, stamp result). Errors come back as AgentError (e.g. SEAL_REVOKED)."""
-        ref = await self.upload(data, name)
+        ref, hasher = await self._upload(data, name)
         params: dict[str, Any] = {"origin": origin, "document": ref, "placements": placements}
         if seal_id:
             params["seal_id"] = seal_id
@@ -457,7 +478,7 @@ class AgentClient:
             if not fut.done():  # given up on (an error or a cancellation here): never left dangling
                 self._pending.pop(call_id, None)
                 fut.cancel()
-        out = await self.download(res["document"])
+        out = await self.download(res["document"], original=(data, hasher))
         return out, res
 
     async def _approve_and_wait(

@@ -12,8 +12,10 @@ chunk count; the JSON call that uses the document names it by id (32 hex chars) 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -226,22 +228,32 @@ def unpack_chunk(frame: bytes) -> tuple[ChunkHeader, memoryview]:
 
 
 def split_chunks(kind: int, doc_id: str, data: bytes, chunk_bytes: int) -> list[bytes]:
-    n = max(1, -(-len(data) // chunk_bytes))
-    view = memoryview(data)
-    return [
-        pack_chunk(kind, doc_id, i, i == n - 1, bytes(view[i * chunk_bytes : (i + 1) * chunk_bytes]))
-        for i in range(n)
-    ]
+    return list(iter_chunks(kind, doc_id, data, chunk_bytes))
+
+
+def iter_chunks(kind: int, doc_id: str, data: Any, chunk_bytes: int) -> Iterator[bytes]:
+    """The frames of a document, made one at a time (one copy of each payload, into its frame): a sender
+    holds one frame beside the document, never a second copy of it."""
+    view = memoryview(data).cast("B")
+    n = max(1, -(-len(view) // chunk_bytes))
+    for i in range(n):
+        head = HEADER.pack(
+            MAGIC, FRAME_VERSION, kind, bytes.fromhex(doc_id), i, FLAG_LAST if i == n - 1 else 0
+        )
+        yield b"".join((head, view[i * chunk_bytes : (i + 1) * chunk_bytes]))
 
 
 @dataclass
 class Upload:
     doc_id: str
-    parts: list[bytes] = field(default_factory=list)
+    # Views into the received frames (no copy); the document becomes contiguous once, when a call takes it.
+    parts: list[memoryview] = field(default_factory=list)
     size: int = 0
-    complete: bool = False
+    last_received: bool = False
+    complete: bool = False  # the last chunk arrived and every chunk is hashed
     error: SealBridgeError | None = None
     hasher: SM3Hasher = field(default_factory=SM3Hasher)
+    hashing: asyncio.Future[None] | None = None  # the newest hash job (jobs of one upload run in order)
 
 
 @dataclass
@@ -249,13 +261,57 @@ class PendingChunk:
     """A chunk stored but not yet hashed; the upload completes (if it was the last) once it is hashed."""
 
     upload: Upload
-    payload: bytes
+    payload: memoryview
     last: bool
 
     def hash_and_finish(self) -> None:
         self.upload.hasher.update(self.payload)
         if self.upload.error is None:
             self.upload.complete = self.last
+
+
+@dataclass
+class TakenUpload:
+    """A finished upload handed to the call that named it: its chunks, its SM3, and the SM3 state after its
+    last byte (a result that starts with these bytes — a PDF incremental update — is hashed from there)."""
+
+    parts: list[memoryview]
+    size: int
+    sm3: str
+    hasher: SM3Hasher
+
+    def join(self) -> bytes:
+        """The document as one bytes object: the one copy, of exactly the checked size (run it off the loop).
+        The received frames are let go: from here on the document is held once."""
+        data = (
+            self.parts[0].obj
+            if len(self.parts) == 1 and _whole_bytes(self.parts[0])
+            else b"".join(self.parts)
+        )
+        self.parts = [memoryview(data)]
+        return data
+
+    def digest_of_result(self, result: bytes) -> str:
+        return sm3_of_result(result, self.parts, self.hasher)
+
+
+def sm3_of_result(result: bytes, original: list[memoryview] | bytes, state: SM3Hasher) -> str:
+    """SM3 of `result`. When it begins with the original document (compared with memcmp) — a PDF's
+    incremental update does — only the rest is hashed, continuing from `state`, the original's SM3 state:
+    the same digest as hashing every byte, for a fraction of the work."""
+    parts = [original] if isinstance(original, bytes | bytearray | memoryview) else original
+    pos = 0
+    for part in parts:
+        if not result.startswith(part, pos):
+            return SM3Hasher(result).hexdigest()
+        pos += len(part)
+    hasher = state.copy()
+    hasher.update(memoryview(result)[pos:])
+    return hasher.hexdigest()
+
+
+def _whole_bytes(view: memoryview) -> bool:
+    return isinstance(view.obj, bytes) and len(view.obj) == view.nbytes
 
 
 class UploadBudget:
@@ -321,7 +377,7 @@ class Reassembler:
                 )
         if up.error is not None:
             return head.doc_id, None, None  # already reported; drop the rest quietly
-        if up.complete:
+        if up.last_received:
             return self._failed(up, SealBridgeError("BAD_REQUEST", "chunk after the last chunk"))
         if head.index != len(up.parts):
             return self._failed(up, SealBridgeError("BAD_REQUEST", f"chunk {head.index} out of order"))
@@ -349,11 +405,11 @@ class Reassembler:
                     "DOC_TOO_LARGE", f"uploads pending on all connections over {self.budget.limit} bytes"
                 ),
             )
-        chunk = bytes(payload)
-        up.parts.append(chunk)
-        up.size += len(chunk)
-        self._add_pending(len(chunk))
-        return head.doc_id, None, PendingChunk(up, chunk, head.last)
+        up.parts.append(payload)  # a view into the frame: kept, not copied
+        up.size += len(payload)
+        up.last_received = head.last
+        self._add_pending(len(payload))
+        return head.doc_id, None, PendingChunk(up, payload, head.last)
 
     def _failed(self, up: Upload, err: SealBridgeError) -> tuple[str, SealBridgeError, None]:
         return (*self._fail(up, err), None)
@@ -371,29 +427,56 @@ class Reassembler:
             del self.uploads[key]
 
     def take(self, ref: dict[str, Any]) -> tuple[bytes, str]:
-        """Hand over a finished upload named by a docRef ({id,size,sm3?}); returns (bytes, sm3 hex).
-        The upload is consumed either way, so a document is used by one call only."""
-        parts, digest = self.take_parts(ref)
-        return b"".join(parts), digest
+        """Hand over a finished, already hashed upload (feed() hashes inline) named by a docRef
+        ({id,size,sm3?}); returns (bytes, sm3 hex). The upload is consumed either way, so a document is used
+        by one call only."""
+        up = self._pop(ref)
+        if not up.complete:
+            raise SealBridgeError("BAD_REQUEST", f"document {ref['id']} is incomplete (not hashed yet)")
+        taken = self._handover(up, ref)
+        return taken.join(), taken.sm3
 
-    def take_parts(self, ref: dict[str, Any]) -> tuple[list[bytes], str]:
-        """take() without joining the chunks (joining 200 MiB takes ~0.1 s: callers on the event loop do it
-        in a thread)."""
+    async def take_hashed(self, ref: dict[str, Any]) -> TakenUpload:
+        """Hand over an upload whose last chunk arrived, once its chunks are hashed (they are hashed off the
+        loop as they arrive, so usually at once). Consumed either way, like take()."""
+        up = self._pop(ref)
+        if up.hashing is not None and not up.complete:
+            await asyncio.shield(up.hashing)  # the newest job: the ones before it ran first
+        if not up.complete:
+            raise SealBridgeError("BAD_REQUEST", f"document {ref['id']} is incomplete (not hashed)")
+        return self._handover(up, ref)
+
+    def discard(self, ref: dict[str, Any]) -> None:
+        """Consume an upload without using it (a refused call still frees its bytes at once)."""
+        up = self.uploads.pop(ref["id"], None)
+        if up is not None:
+            self._add_pending(-up.size)
+            up.parts = []
+
+    def _pop(self, ref: dict[str, Any]) -> Upload:
+        """Remove the upload (its bytes leave the pending count now, whatever follows) and check that it is
+        whole and of the declared size."""
         up = self.uploads.pop(ref["id"], None)
         if up is None:
             raise SealBridgeError("BAD_REQUEST", f"no uploaded document {ref['id']}")
         self._add_pending(-up.size)  # consumed (or refused below): no longer pending either way
+        parts, up.parts = up.parts, []  # a refused upload keeps no bytes
         if up.error is not None:
             raise up.error
-        if not up.complete:
+        if not up.last_received:
             raise SealBridgeError("BAD_REQUEST", f"document {ref['id']} is incomplete (no last chunk yet)")
         if up.size != ref["size"]:
             raise SealBridgeError("BAD_REQUEST", f"document size is {up.size}, the call says {ref['size']}")
+        up.parts = parts
+        return up
+
+    @staticmethod
+    def _handover(up: Upload, ref: dict[str, Any]) -> TakenUpload:
         digest = up.hasher.hexdigest()
+        parts, up.parts = up.parts, []
         if "sm3" in ref and ref["sm3"] != digest:
             raise SealBridgeError("BAD_REQUEST", "document SM3 does not match the call")
-        parts, up.parts = up.parts, []
-        return parts, digest
+        return TakenUpload(parts, up.size, digest, up.hasher)
 
     def _add_pending(self, n: int) -> None:
         self._pending_total += n

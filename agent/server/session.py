@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 CLOSE_UNAUTHENTICATED = 4401
 RESULT_CHUNK_BYTES = 1024 * 1024
-HASH_IN_THREAD_BYTES = 256 * 1024  # smaller chunks hash in well under a millisecond: not worth a thread hop
 
 
 class Session:
@@ -49,6 +49,9 @@ class Session:
         )
         self.tasks: set[asyncio.Task[None]] = set()
         self._send_lock = asyncio.Lock()
+        # Uploads are hashed on this one thread as their chunks arrive, in arrival order (so the chunks of a
+        # document reach its SM3 in order), while the loop goes on receiving: SM3 releases the GIL.
+        self._hash_thread: ThreadPoolExecutor | None = None
 
     # -- sending ----------------------------------------------------------------------------------------------
 
@@ -66,17 +69,22 @@ class Session:
         await self._send_text(proto.error_response(request_id, number, err))
 
     async def send_document(self, data: bytes, fmt: str, digest_hex: str | None = None) -> dict[str, Any]:
-        """Send result bytes as binary frames (before the JSON answer that names them)."""
+        """Send result bytes as binary frames (before the JSON answer that names them), one frame made at a
+        time from a view of `data`. Without a digest, SM3 runs in a thread while the frames go out."""
         doc_id = secrets.token_hex(16)
-        frames = proto.split_chunks(proto.KIND_RESULT, doc_id, data, RESULT_CHUNK_BYTES)
-        async with self._send_lock:
-            for frame in frames:
-                if self.ws.closed:
-                    raise SealBridgeError("CONFLICT", "the connection closed while sending the result")
-                await self.ws.send_bytes(frame)
-        if digest_hex is None:
-            digest_hex = (await asyncio.to_thread(sm3, data)).hex()
-        return {"id": doc_id, "size": len(data), "sm3": digest_hex, "chunks": len(frames), "format": fmt}
+        hashing = None if digest_hex is not None else asyncio.ensure_future(asyncio.to_thread(sm3, data))
+        chunks = 0
+        try:
+            async with self._send_lock:
+                for frame in proto.iter_chunks(proto.KIND_RESULT, doc_id, data, RESULT_CHUNK_BYTES):
+                    if self.ws.closed:
+                        raise SealBridgeError("CONFLICT", "the connection closed while sending the result")
+                    await self.ws.send_bytes(frame)
+                    chunks += 1
+        finally:
+            if hashing is not None:
+                digest_hex = (await hashing).hex()
+        return {"id": doc_id, "size": len(data), "sm3": digest_hex, "chunks": chunks, "format": fmt}
 
     # -- the connection ---------------------------------------------------------------------------------------
 
@@ -92,6 +100,8 @@ class Session:
             if self.tasks:
                 await asyncio.gather(*self.tasks, return_exceptions=True)
             self.uploads.clear()
+            if self._hash_thread is not None:
+                self._hash_thread.shutdown(wait=False, cancel_futures=True)
 
     async def _refuse(self, request_id: Any, detail: str) -> bool:
         log_event("auth_refused", logging.WARNING, origin=self.ext_origin, why=detail)
@@ -147,11 +157,11 @@ class Session:
     async def _on_binary(self, frame: bytes) -> None:
         doc_id, err, pending = self.uploads.accept(frame)
         if pending is not None:
-            # Hash off the loop (SM3 releases the GIL); the next frame waits, so chunks stay in order.
-            if len(pending.payload) >= HASH_IN_THREAD_BYTES:
-                await asyncio.to_thread(pending.hash_and_finish)
-            else:
-                pending.hash_and_finish()
+            if self._hash_thread is None:
+                self._hash_thread = ThreadPoolExecutor(1, thread_name_prefix="sealbridge-upload-sm3")
+            job = asyncio.get_running_loop().run_in_executor(self._hash_thread, pending.hash_and_finish)
+            job.add_done_callback(_retrieve)  # awaited by the call taking the upload, if any call does
+            pending.upload.hashing = job
         if err is not None:
             params = {"id": doc_id or "0" * 32, "error": proto.error_data(err)}
             await self.send_event("document.rejected", params)
@@ -195,3 +205,9 @@ class Session:
             await self.send_error(req.id, proto.APP_ERROR, SealBridgeError("INTERNAL", type(exc).__name__))
             return
         await self._send_text(proto.response(req.id, result))
+
+
+def _retrieve(job: asyncio.Future[None]) -> None:
+    """Mark a hash job's outcome as seen: an upload nobody takes must not log 'exception never retrieved'."""
+    if not job.cancelled():
+        job.exception()

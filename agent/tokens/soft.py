@@ -67,6 +67,26 @@ MAX_KDF_PARALLELISM = 8
 MAX_KDF_WORK_KIB = 4 * 1024 * 1024  # passes × memory
 
 
+class KdfRuns:
+    """How many PIN derivations this process has run: the KDF is the soft token's whole unlock cost, so the
+    agent must pay it once per approval (tests read it through the real token; nothing replaces the KDF)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+
+KDF_RUNS = KdfRuns()
+
+
 @dataclass(frozen=True)
 class KdfParams:
     """argon2id parameters; ~0.2 s on one core with the defaults (t=3, 64 MiB, p=1)."""
@@ -80,6 +100,7 @@ class KdfParams:
         return KdfParams(self.time_cost, self.memory_kib, self.parallelism, secrets.token_bytes(16))
 
     def derive(self, pin: str) -> bytes:
+        KDF_RUNS.add()
         return hash_secret_raw(
             pin.encode("utf-8"),
             self.salt,

@@ -33,10 +33,10 @@ from agent.server.methods.stamp import (
     _usage_base,
     release_signer,
 )
-from agent.server.protocol import Request, error_data
+from agent.server.protocol import Request, error_data, sm3_of_result
 from agent.tsa_client import configured_timestamper, stamp_with_timestamp_policy
 from formats.errors import SealBridgeError
-from formats.gm import sm3
+from formats.gm import SM3Hasher, sm3
 from stamping.documents import document_format, format_named
 from stamping.options import Producer, StampOptions
 from stamping.placement import from_dict
@@ -61,6 +61,7 @@ class BatchDoc:
     data: bytes = field(repr=False, default=b"")
     size: int = 0
     sm3_before: str | None = None
+    sm3_state: SM3Hasher | None = field(repr=False, default=None)  # after the upload's last byte
     format: str | None = None
     page_count: int | None = None
     placements: list[Any] = field(default_factory=list)
@@ -170,8 +171,9 @@ async def _take_document(session: Session, item: dict[str, Any], doc: BatchDoc) 
     """Upload → bytes, format, pages, placements; a failure marks this document only."""
     limits = session.ctx.cfg.limits
     try:
-        parts, doc.sm3_before = session.uploads.take_parts(item["document"])
-        doc.data = await asyncio.to_thread(b"".join, parts)
+        upload = await session.uploads.take_hashed(item["document"])
+        doc.sm3_before, doc.sm3_state = upload.sm3, upload.hasher
+        doc.data = await asyncio.to_thread(upload.join)
         doc.size = len(doc.data)
         doc.format = (await asyncio.to_thread(document_format, doc.data)).name
         if len(item["placements"]) > limits.max_placements:
@@ -194,10 +196,7 @@ def _internal(exc: Exception, stage: str) -> SealBridgeError:
 def _drop_uploads(session: Session, items: list[dict[str, Any]]) -> None:
     """A refused batch still consumes its uploads (they would otherwise hold the connection's quota)."""
     for item in items:
-        try:
-            session.uploads.take_parts(item["document"])
-        except SealBridgeError:
-            pass
+        session.uploads.discard(item["document"])
 
 
 async def stamp_batch(session: Session, req: Request) -> dict[str, Any]:
@@ -388,8 +387,9 @@ async def _stamp_documents(
         result.timestamp = how
         entry.token.info()
         data = out.getvalue()
-        usage = _signed_usage(_usage_base(ctx, seal, doc.sm3_before, who), data, signer)  # same login
-        return data, result, usage["doc_sm3_after"] if usage else sm3(data).hex(), usage
+        digest = sm3_of_result(data, doc.data, doc.sm3_state) if doc.sm3_state else sm3(data).hex()
+        usage = _signed_usage(_usage_base(ctx, seal, doc.sm3_before, who), digest, signer)  # same login
+        return data, result, digest, usage
 
     def submit(i: int) -> asyncio.Future[Any] | None:
         if i >= len(todo) or approval.cancelled:

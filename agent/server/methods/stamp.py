@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from agent.seal_store import SealEntry
     from agent.server.approvals import Attempt, PendingApproval
     from agent.server.context import AgentContext
+    from agent.server.protocol import TakenUpload
     from agent.server.session import Session
 
 # Errors an `approve` may be retried after (the approval stays open); any other ends the request. A seal the
@@ -67,8 +68,9 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
     try:
         await check_site(session, params["origin"], "stamp")
         ctx.rate.check(top)
-        parts, sm3_before = session.uploads.take_parts(params["document"])
-        data = await asyncio.to_thread(b"".join, parts)
+        upload = await session.uploads.take_hashed(params["document"])  # hashed as its frames arrived
+        sm3_before = upload.sm3
+        data = await asyncio.to_thread(upload.join)
         fmt = (await asyncio.to_thread(document_format, data)).name  # opens a ZIP directory: not on the loop
         placements = _placements(params["placements"], ctx.cfg.limits.max_placements)
         pages = await asyncio.to_thread(format_named(fmt).page_count, data)
@@ -103,8 +105,8 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
         entry = await _await_approval(session, approval)
         await _progress(session, approval, "signing", 0.0)
         usage = _usage_base(ctx, entry, sm3_before, who)
-        out, result, usage = await _stamp_on_token(
-            session, approval, entry, data, fmt, placements, params.get("options", {}), usage
+        out, result, usage, sm3_after = await _stamp_on_token(
+            session, approval, entry, data, fmt, placements, params.get("options", {}), usage, upload
         )
     except SealBridgeError as err:
         ctx.approvals.close(approval)
@@ -134,8 +136,6 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
         raise
     finally:
         ctx.approvals.close(approval)
-    # The signed usage record already holds the SM3 of the output (hashed on the token thread).
-    sm3_after = usage["doc_sm3_after"] if usage else (await asyncio.to_thread(sm3, out)).hex()
     seq = await ctx.record(
         "stamp",
         "OK",
@@ -251,9 +251,12 @@ async def _stamp_on_token(
     placements: list[Any],
     options: dict[str, Any],
     usage: dict[str, Any] | None = None,
-) -> tuple[bytes, Any, dict[str, Any] | None]:
-    """The stamped bytes, the stamper's result and, when `usage` is given, that usage record completed
-    and signed with the same key in the same login (stamping/usage_record.py)."""
+    upload: TakenUpload | None = None,
+) -> tuple[bytes, Any, dict[str, Any] | None, str]:
+    """The stamped bytes, the stamper's result, when `usage` is given that usage record completed and
+    signed with the same key in the same login (stamping/usage_record.py), and the SM3 of the stamped
+    bytes: a PDF's incremental update begins with the upload, so only what it appended is hashed, from the
+    upload's own SM3 state."""
     signer = approval.signer
     loop = asyncio.get_running_loop()
     last = [0.0]
@@ -275,7 +278,7 @@ async def _stamp_on_token(
     cfg = session.ctx.cfg
     stamper = configured_timestamper(cfg)
 
-    def run() -> tuple[bytes, Any, dict[str, Any] | None]:
+    def run() -> tuple[bytes, Any, dict[str, Any] | None, str]:
         try:
             stamp_fn = format_named(fmt).stamp  # may import pyHanko the first time: not on the loop
             entry.token.info()  # raises TOKEN_ABSENT when the token went away after the login
@@ -291,8 +294,9 @@ async def _stamp_on_token(
             result.timestamp = how
             # A token pulled while signing must not yield a document (hardware fails the same way).
             entry.token.info()
-            stamped = out.getvalue()
-            return stamped, result, _signed_usage(usage, stamped, signer)
+            stamped = out.getvalue()  # CPython hands over the buffer itself: no copy
+            digest = upload.digest_of_result(stamped) if upload is not None else sm3(stamped).hex()
+            return stamped, result, _signed_usage(usage, digest, signer), digest
         finally:
             release_signer(signer)  # one login, one stamp: the token is logged out again
 
@@ -332,12 +336,12 @@ def _usage_base(
     return {k: v for k, v in rec.items() if v is not None}
 
 
-def _signed_usage(usage: dict[str, Any] | None, stamped: bytes, signer: Any) -> dict[str, Any] | None:
+def _signed_usage(usage: dict[str, Any] | None, sm3_after: str, signer: Any) -> dict[str, Any] | None:
     """Runs on the token thread right after the stamp, in the same login: no second PIN."""
     if usage is None:
         return None
     try:
-        return sign_record(usage | {"doc_sm3_after": sm3(stamped).hex()}, signer)
+        return sign_record(usage | {"doc_sm3_after": sm3_after}, signer)
     except Exception as exc:  # the document is made; the local audit log still records the stamp
         log_event("usage_sign_failed", error=type(exc).__name__)
         return None

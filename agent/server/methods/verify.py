@@ -91,8 +91,9 @@ async def verify(session: Session, req: Request) -> dict[str, Any]:
         if not own:
             await check_site(session, origin, "verify")
         ctx.rate.check(origin["top"])
-        parts, sm3_before = session.uploads.take_parts(req.params["document"])
-        data = await asyncio.to_thread(b"".join, parts)  # up to 200 MiB: not on the loop
+        upload = await session.uploads.take_hashed(req.params["document"])
+        sm3_before = upload.sm3
+        data = await asyncio.to_thread(upload.join)  # up to 200 MiB: not on the loop
         # The upload was hashed with SM3 as it arrived; only the report's SHA-256 is still to compute.
         sha256_hex = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
         doc_format = await asyncio.to_thread(document_format, data)  # opens a ZIP directory: not on the loop

@@ -1,0 +1,121 @@
+"""The thin agent: uploads hashed as their frames arrive, results hashed from the upload's SM3 state, one
+PIN derivation per approved stamp, and uploads that lie about their size refused with nothing kept."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+
+from agent.client import AgentClient, AgentError
+from agent.server.protocol import sm3_of_result
+from agent.tokens.soft import KDF_RUNS
+from devkit.material import big_pdf
+from formats.gm import SM3Hasher
+from tests.support.agent_env import EXT, PORTAL
+from tests.support.agent_flows import PLACE
+
+CHUNK = 256 * 1024  # several frames per document, so the hashing runs chunk by chunk
+
+
+def independent_sm3(data: bytes) -> str:
+    h = hashes.Hash(hashes.SM3())
+    h.update(data)
+    return h.finalize().hex()
+
+
+@pytest.fixture(scope="module")
+def pdf_3mb() -> bytes:
+    return big_pdf(3 * 1024 * 1024)
+
+
+async def stamp_in_chunks(c: AgentClient, data: bytes, seal_id: str, pin: str) -> tuple[bytes, dict]:
+    ref = await c.upload(data, name="big.pdf", chunk=CHUNK)
+    fut = await c.start("stamp", {"origin": PORTAL, "document": ref, "placements": PLACE})
+    req = await c.next_event("approval.required")
+    assert req["document"]["sm3"] == independent_sm3(data)
+    await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": pin})
+    res = await fut
+    return await c.download(res["document"]), res
+
+
+async def test_audit_sm3_of_input_and_output_equal_an_independent_sm3(agent, dev_pki, pdf_3mb) -> None:
+    async with await AgentClient.connect(agent.url, agent.secret, origin=EXT) as c:
+        out, res = await stamp_in_chunks(c, pdf_3mb, dev_pki.seal_ids["sm2"], dev_pki.pin)
+    assert out.startswith(pdf_3mb) and len(out) > len(pdf_3mb)
+    rec = next(r for r in agent.ctx.audit.recent(20) if r.seq == res["audit_seq"])
+    assert (rec.event, rec.result) == ("stamp", "OK")
+    assert rec.doc_sm3_before == independent_sm3(pdf_3mb)
+    assert rec.doc_sm3_after == independent_sm3(out)
+    assert res["document"]["sm3"] == independent_sm3(out)
+    approved = [r for r in agent.ctx.audit.recent(20) if r.event == "approval" and r.result == "OK"]
+    assert approved[0].doc_sm3_before == independent_sm3(pdf_3mb)
+
+
+def test_result_digest_from_the_upload_state_equals_a_full_hash() -> None:
+    original = bytes(range(256)) * 4000
+    state = SM3Hasher(original)
+    appended = original + b"\n% an incremental update\n"
+    assert sm3_of_result(appended, original, state) == independent_sm3(appended)
+    views = [memoryview(original)[:1000], memoryview(original)[1000:]]
+    assert sm3_of_result(appended, views, state) == independent_sm3(appended)
+    changed = b"X" + appended[1:]  # same length, first byte differs: hashed in full
+    assert sm3_of_result(changed, original, state) == independent_sm3(changed)
+    assert sm3_of_result(original[:10], original, state) == independent_sm3(original[:10])
+
+
+async def test_soft_token_kdf_runs_once_per_approved_stamp(agent, dev_pki, pdf_3mb) -> None:
+    seal_id = dev_pki.seal_ids["sm2"]
+    async with await AgentClient.connect(agent.url, agent.secret, origin=EXT) as c:
+        before = KDF_RUNS.count
+        await stamp_in_chunks(c, pdf_3mb, seal_id, dev_pki.pin)
+        assert KDF_RUNS.count - before == 1
+
+        # A wrong PIN costs its own derivation; the right one then unlocks and signs with one more.
+        before = KDF_RUNS.count
+        ref = await c.upload(pdf_3mb, chunk=CHUNK)
+        fut = await c.start("stamp", {"origin": PORTAL, "document": ref, "placements": PLACE})
+        req = await c.next_event("approval.required")
+        with pytest.raises(AgentError) as exc:
+            await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": "999999999"})
+        assert exc.value.code == "PIN_INCORRECT"
+        await c.call("approve", {"request_id": req["request_id"], "seal_id": seal_id, "pin": dev_pki.pin})
+        res = await fut
+        assert (await c.download(res["document"])).startswith(pdf_3mb)
+        assert KDF_RUNS.count - before == 2
+
+
+@pytest.mark.parametrize("lie", [-1, +1], ids=["fewer-bytes-than-declared", "more-bytes-than-declared"])
+async def test_an_upload_lying_about_its_size_is_refused_and_nothing_is_kept(
+    agent, dev_pki, pdf_3mb, lie
+) -> None:
+    async with await AgentClient.connect(agent.url, agent.secret, origin=EXT) as c:
+        ref = await c.upload(pdf_3mb, chunk=CHUNK)
+        ref["size"] = len(pdf_3mb) + lie
+        with pytest.raises(AgentError) as exc:
+            await c.call("stamp", {"origin": PORTAL, "document": ref, "placements": PLACE})
+        assert exc.value.code == "BAD_REQUEST"
+        assert "size" in exc.value.detail
+        (session,) = [s for s in agent.ctx.sessions if s.id == c.session]
+        assert ref["id"] not in session.uploads.uploads
+        assert session.uploads.pending_bytes() == 0
+        assert agent.ctx.upload_budget.used == 0
+        # The refusal consumed the upload: naming it again finds nothing; the connection goes on.
+        ref["size"] = len(pdf_3mb)
+        with pytest.raises(AgentError) as again:
+            await c.call("stamp", {"origin": PORTAL, "document": ref, "placements": PLACE})
+        assert "no uploaded document" in again.value.detail
+        out, _ = await stamp_in_chunks(c, pdf_3mb, dev_pki.seal_ids["sm2"], dev_pki.pin)
+        assert out.startswith(pdf_3mb)
+    records = agent.ctx.audit.recent(20)
+    assert any(r.event == "refusal" and r.result == "BAD_REQUEST" for r in records)
+
+
+async def test_a_wrong_sm3_in_the_call_is_refused_and_nothing_is_kept(agent, pdf_3mb) -> None:
+    async with await AgentClient.connect(agent.url, agent.secret, origin=EXT) as c:
+        ref = await c.upload(pdf_3mb, chunk=CHUNK)
+        ref["sm3"] = "0" * 64
+        with pytest.raises(AgentError) as exc:
+            await c.call("stamp", {"origin": PORTAL, "document": ref, "placements": PLACE})
+        assert exc.value.code == "BAD_REQUEST" and "SM3" in exc.value.detail
+        (session,) = [s for s in agent.ctx.sessions if s.id == c.session]
+        assert session.uploads.pending_bytes() == 0 and agent.ctx.upload_budget.used == 0
