@@ -14,9 +14,8 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent import __version__
 from agent.cli.common import (
     about_file,
     add_json_flag,
@@ -27,13 +26,14 @@ from agent.cli.common import (
     read_secret_file,
 )
 from agent.cli.token_options import add_token_options, token_sources
-from agent.tsa_client import HttpTimeStamper, stamp_with_timestamp_policy
 from formats.errors import SealBridgeError
 from stamping.documents import PDF_HEADER_WINDOW, DocumentFormat, document_format, format_named, is_pdf_head
 from stamping.fileout import atomic_output
 from stamping.options import Producer, StampOptions, StampResult
 from stamping.placement import Placement, check_count, parse_keyword, parse_place, parse_seam
-from stamping.timestamps import TimeStamper
+
+if TYPE_CHECKING:
+    from stamping.timestamps import TimeStamper
 
 
 class _PlacementAction(argparse.Action):
@@ -178,6 +178,8 @@ def _stamp_one(
     required: bool,
     opened: tuple[DocumentFormat, Path | bytes] | None = None,
 ) -> tuple[StampResult, str]:
+    from agent.tsa_client import stamp_with_timestamp_policy  # a PDF stamped without TSA never needs it
+
     target = _target(src, dst)
     doc_format, source = opened or _open_document(src)
 
@@ -248,10 +250,16 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     pin = read_secret_file(args.pin_file)
     token = open_token(args.token, token_sources(args))
     seal_der, key_id = _choose_seal(token.info(), args.seal)
-    options = StampOptions(
-        lock=args.lock, reason=args.reason, location=args.location, producer=Producer(version=__version__)
-    )
-    stamper = HttpTimeStamper(args.tsa) if args.tsa else None
+    options = StampOptions(lock=args.lock, reason=args.reason, location=args.location)
+    if single is None or single[0].name != "pdf":  # the OFD Provider names our version; PDF has no such field
+        import agent
+
+        options.producer = Producer(version=agent.__version__)
+    stamper = None
+    if args.tsa:
+        from agent.tsa_client import HttpTimeStamper
+
+        stamper = HttpTimeStamper(args.tsa)
     required = not args.tsa_optional
     if single is not None and stamper is None and isinstance(single[1], Path):
         result = _stamp_pdf_while_logging_in(
