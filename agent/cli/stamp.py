@@ -159,6 +159,14 @@ def _open_document(path: Path) -> tuple[DocumentFormat, Path | bytes]:
         return document_format(data), data
 
 
+def _target(src: Path, dst: Path) -> Path:
+    _check_paths(src, dst)
+    target = dst.resolve()
+    if target.is_dir():
+        raise SealBridgeError("BAD_REQUEST", f"{target} is a folder")
+    return target
+
+
 def _stamp_one(
     src: Path,
     dst: Path,
@@ -170,11 +178,8 @@ def _stamp_one(
     required: bool,
     opened: tuple[DocumentFormat, Path | bytes] | None = None,
 ) -> tuple[StampResult, str]:
-    _check_paths(src, dst)
+    target = _target(src, dst)
     doc_format, source = opened or _open_document(src)
-    target = dst.resolve()
-    if target.is_dir():
-        raise SealBridgeError("BAD_REQUEST", f"{target} is a folder")
 
     # The stamper writes straight into the temp file next to the target; it is renamed into place only
     # when stamping succeeded.
@@ -184,6 +189,47 @@ def _stamp_one(
             return doc_format.stamp(source, out, signer, seal_der, placements, options)
 
     return stamp_with_timestamp_policy(attempt, stamper, required)
+
+
+def _stamp_pdf_while_logging_in(
+    src: Path, dst: Path, token: Any, pin: str, key_id: str | None, seal_der: bytes, placements: list[Placement],
+    options: StampOptions,
+) -> StampResult:  # fmt: skip
+    """One PDF, no TSA: its copy into the output starts first, on a worker thread, and runs while the
+    token unlocks and the stamper loads (stamping/copyhash.py); the stamper then continues from it."""
+    from stamping.copyhash import HashingCopy
+
+    target = _target(src, dst)
+    algorithms = {k.algorithm for k in token.info().keys if key_id is None or k.key_id == key_id}
+    digests = ["sm3", *("sha256" for a in algorithms if a != "sm2")]
+    with atomic_output(target, 0o600) as out:
+        copy = HashingCopy(src, out, digests).start()
+        try:
+            signer = _login_while_loading(token, pin, key_id, ["pdf"])
+            return format_named("pdf").stamp(copy, out, signer, seal_der, placements, options)
+        finally:
+            copy.cancel()  # after a failure nothing more reaches the output (a no-op once copied)
+
+
+def _login_while_loading(token: Any, pin: str, key_id: str | None, stampers: list[str]) -> Any:
+    """The token login, with the stampers the run needs imported on a second thread meanwhile.
+
+    A soft token's PIN derivation (argon2id, ~0.2 s, by design) runs in C without the GIL, and importing
+    the PDF stamper (pyHanko, ~0.3 s) is Python: on two cores they overlap. The login itself stays on
+    this thread (hardware tokens may be bound to the thread that logged in)."""
+    import importlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    from formats.keysigner import KeySigner  # noqa: F401 - the login's import, done before the other thread
+
+    if not stampers:
+        return token.signer(pin, key_id)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stamper-import") as pool:
+        loading = [pool.submit(importlib.import_module, f"stamping.{name}.stamp") for name in stampers]
+        signer = token.signer(pin, key_id)
+        for done in loading:
+            done.result()
+    return signer
 
 
 @command
@@ -202,13 +248,20 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     pin = read_secret_file(args.pin_file)
     token = open_token(args.token, token_sources(args))
     seal_der, key_id = _choose_seal(token.info(), args.seal)
-    signer = token.signer(pin, key_id)  # one login for every document
     options = StampOptions(
         lock=args.lock, reason=args.reason, location=args.location, producer=Producer(version=__version__)
     )
     stamper = HttpTimeStamper(args.tsa) if args.tsa else None
     required = not args.tsa_optional
-    if args.output is not None:
+    if single is not None and stamper is None and isinstance(single[1], Path):
+        result = _stamp_pdf_while_logging_in(
+            inputs[0], outputs[0], token, pin, key_id, seal_der, placements, options
+        )
+        _print_single(args, outputs[0], result, "none")
+        return 0
+    stampers = [single[0].name] if single is not None else []
+    signer = _login_while_loading(token, pin, key_id, stampers)  # one login for every document
+    if single is not None:
         result, how = _stamp_one(
             inputs[0], outputs[0], signer, seal_der, placements, options, stamper, required, single
         )

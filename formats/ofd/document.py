@@ -59,9 +59,11 @@ def doc_bodies(pkg: OfdPackage) -> tuple[etree._Element, list[etree._Element]]:
     return root, bodies
 
 
-def load_document(pkg: OfdPackage, index: int = 0) -> OfdDocument:
-    """Read DocBody `index` (signing and verification act on the first document, as every producer does)."""
-    _, bodies = doc_bodies(pkg)
+def load_document(pkg: OfdPackage, index: int = 0, bodies: list[etree._Element] | None = None) -> OfdDocument:
+    """Read DocBody `index` (signing and verification act on the first document, as every producer does);
+    `bodies` from doc_bodies() when the caller has read OFD.xml already."""
+    if bodies is None:
+        _, bodies = doc_bodies(pkg)
     if index >= len(bodies):
         raise SealBridgeError("DOC_MALFORMED", f"OFD.xml has no DocBody {index}")
     body = bodies[index]

@@ -1,9 +1,10 @@
 """Bounded reading of an OFD package (a zip file).
 
-Every limit is checked against the central directory before a byte is inflated. Inflation is streamed in
-small chunks and stops at the declared size plus a small margin: `zipfile.ZipExtFile.read()` with no
-argument inflates the whole deflate stream (up to 2 GiB per call) before cutting it to the declared size,
-so a header that lies about a 1 GiB entry being 400 bytes would otherwise cost 1 GiB of memory.
+Every limit is checked against the central directory before a byte is inflated. Inflation (zlib, straight
+from the entry's bytes in the zip) is streamed in bounded chunks (64 KiB inflated, 1 MiB stored) and
+stops at the declared size, as zipfile does: a header that lies about a 1 GiB entry being 400 bytes costs
+400 bytes, and a stream shorter than declared or failing its CRC is refused. The same inflation runs while a writer copies
+an entry's compressed bytes unchanged, so a stamper hashes what it copies in one read.
 Names are package paths without a leading slash ("Doc_0/Document.xml"); lookups fall back to a
 case-insensitive match because producers write "TPLS/TPL_0" in the zip and "Tpls/Tpl_0" in XML.
 """
@@ -11,9 +12,12 @@ case-insensitive match because producers write "TPLS/TPL_0" in the zip and "Tpls
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from lxml import etree
 
@@ -23,9 +27,15 @@ from formats.ofd.limits import DEFAULT_PACKAGE_LIMITS, PackageLimits
 from formats.ofd.xmlsafe import parse_xml
 
 _CHUNK = 1 << 16
-#: Bytes an entry may inflate beyond its declared size before it is refused as lying (zipfile itself stops
-#: at the declared size; this is the second fence should it ever not).
-_SIZE_MARGIN = 1 << 12
+#: Compressed bytes handed to zlib (or copied) at a time.
+_RAW_CHUNK = 1 << 20
+_LOCAL_HEADER = 30
+_UTF8_FLAG = 0x800
+
+
+class Hasher(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,34 @@ class Entry:
     @property
     def size(self) -> int:
         return self.info.file_size
+
+
+def _inflated(raw: Iterable[bytes | memoryview], deflated: bool) -> Iterator[bytes]:
+    """Stored or raw-deflate data in bounded chunks whatever the compression ratio: stored pieces as they
+    come (≤ _RAW_CHUNK), inflation at most _CHUNK bytes per call, the rest of its input kept for the next."""
+    if not deflated:
+        for piece in raw:
+            yield bytes(piece)
+        return
+    inflater = zlib.decompressobj(-15)
+    for piece in raw:
+        pending: bytes | memoryview = piece
+        while pending and not inflater.eof:
+            out = inflater.decompress(pending, _CHUNK)
+            pending = inflater.unconsumed_tail
+            if out:
+                yield out
+    while not inflater.eof:  # output zlib holds back once all input is in
+        out = inflater.decompress(b"", _CHUNK)
+        if not out:
+            raise EOFError("the compressed data ends before its end-of-stream marker")
+        yield out
+
+
+def _hash(factory: Callable[[], Hasher], data: bytes) -> bytes:
+    h = factory()
+    h.update(data)
+    return h.digest()
 
 
 def _malformed(msg: str) -> SealBridgeError:
@@ -109,6 +147,15 @@ class OfdPackage:
             self._folded[folded] = name
         if self.find("OFD.xml") is None:
             raise _malformed("OFD.xml is missing: not an OFD package")
+        self._hash_on_read: dict[str, Mapping[str, Callable[[], Hasher]]] = {}
+        #: zip name → key → digest of the entries read whole since hash_when_read() asked for them.
+        self.read_digests: dict[str, dict[str, bytes]] = {}
+
+    def hash_when_read(self, wanted: Mapping[str, Mapping[str, Callable[[], Hasher]]]) -> None:
+        """From now on, an entry in `wanted` (zip name → key → hash factory) that is read whole is also hashed
+        from those same bytes (results in `read_digests`): a verifier that parses Document.xml and the pages
+        anyway need not inflate them a second time for the References."""
+        self._hash_on_read = dict(wanted)
 
     # --- names -------------------------------------------------------------------------------------
     def files(self) -> list[str]:
@@ -142,40 +189,110 @@ class OfdPackage:
         out = bytearray()
         for chunk in self._chunks(name, path):
             out += chunk
-        return bytes(out)
+        data = bytes(out)
+        factories = self._hash_on_read.get(name)
+        if factories and name not in self.read_digests:
+            self.read_digests[name] = {key: _hash(factory, data) for key, factory in factories.items()}
+        return data
+
+    def raw_span(self, name: str) -> tuple[int, int]:
+        """Where entry `name`'s compressed bytes lie in `data` (start, end), found through its local header,
+        which must be a local header and name the same file as the central directory (two names for one
+        entry would let a verifier and a viewer read different parts)."""
+        info = self.entries[name].info
+        start = info.header_offset
+        head = self.data[start : start + _LOCAL_HEADER]
+        if len(head) < _LOCAL_HEADER or head[:4] != b"PK\x03\x04":
+            raise _malformed(f"bad local header for {name!r}")
+        (local_flags,) = struct.unpack("<H", head[6:8])
+        name_len, extra_len = struct.unpack("<HH", head[26:30])
+        local_name = self.data[start + _LOCAL_HEADER : start + _LOCAL_HEADER + name_len]
+        encoding = "utf-8" if local_flags & _UTF8_FLAG else "cp437"  # as zipfile reads the local name
+        if local_name.decode(encoding, "replace") != info.orig_filename:
+            raise _malformed(f"the local header of {name!r} names another file")
+        data_start = start + _LOCAL_HEADER + name_len + extra_len
+        data_end = data_start + info.compress_size
+        if data_end > len(self.data):
+            raise _malformed(f"{name!r} is truncated")
+        return data_start, data_end
+
+    def raw_pieces(self, name: str) -> Iterator[memoryview]:
+        """The entry's compressed bytes, as it lies in the zip, in slices (no copy)."""
+        start, end = self.raw_span(name)
+        view = memoryview(self.data)
+        for off in range(start, end, _RAW_CHUNK):
+            yield view[off : min(off + _RAW_CHUNK, end)]
 
     def _chunks(self, name: str, path: str) -> Iterator[bytes]:
-        """The entry inflated in bounded chunks, never past its declared size (+ a margin); a stream that
-        is longer or shorter than declared, or fails its CRC, is DOC_MALFORMED."""
-        declared = self.entries[name].size
-        cap = declared + _SIZE_MARGIN
+        return self.inflate(name, path, self.raw_pieces(name))
+
+    def inflate(
+        self, name: str, path: str, raw: Iterable[bytes | memoryview], *, check_crc: bool = True
+    ) -> Iterator[bytes]:
+        """Entry `name` inflated from its compressed bytes `raw` (from raw_pieces(), possibly while they are
+        copied elsewhere) in bounded chunks, never past its declared size: what a stream holds beyond it is
+        not inflated (zipfile's rule); a stream shorter than declared or failing its CRC is DOC_MALFORMED.
+        It may stop before `raw` is exhausted: a caller copying the pieces drains the rest itself.
+        `check_crc=False` is for a caller that compares a cryptographic digest of the bytes anyway."""
+        info = self.entries[name].info
+        declared = info.file_size
         seen = 0
+        crc = 0
         try:
-            with self.zip.open(name) as f:
-                while chunk := f.read(_CHUNK):
-                    seen += len(chunk)
-                    if seen > cap:
-                        raise _malformed(f"{path} inflates past its declared size of {declared} bytes")
-                    yield chunk
+            if declared:
+                for out in _inflated(raw, info.compress_type == zipfile.ZIP_DEFLATED):
+                    if seen + len(out) >= declared:
+                        out = out[: declared - seen]
+                        seen = declared
+                        crc = zlib.crc32(out, crc) if check_crc else crc
+                        yield out
+                        break
+                    seen += len(out)
+                    crc = zlib.crc32(out, crc) if check_crc else crc
+                    yield out
         except SealBridgeError:
             raise
         except MemoryError:
             raise SealBridgeError("DOC_TOO_LARGE", f"{path} does not fit in memory") from None
-        except Exception as exc:  # BadZipFile (CRC), zlib.error, EOFError… from a damaged or lying stream
+        except Exception as exc:  # zlib.error, EOFError… from a damaged or lying stream
             raise _malformed(f"cannot read {path}: {exc}") from None
         if seen != declared:
             raise _malformed(f"{path} holds {seen} bytes but its header declares {declared}")
+        if check_crc and crc != info.CRC:
+            raise _malformed(f"cannot read {path}: Bad CRC-32")
 
     def xml(self, path: str) -> etree._Element:
         return parse_xml(self.read(path, self.limits.max_xml_bytes), path, self.limits)
 
     def digest(self, path: str, hasher_factory: type = SM3Hasher) -> bytes:
         """Stream one entry through a hash (SM3 by default) without holding it in memory."""
+        return self.digests(path, {"": hasher_factory})[0][""]
+
+    def digests(
+        self,
+        path: str,
+        factories: Mapping[str, Callable[[], Hasher]],
+        keep_up_to: int = -1,
+        *,
+        digest_checks_integrity: bool = False,
+    ) -> tuple[dict[str, bytes], bytes | None]:
+        """One inflation of an entry feeding every hash in `factories` (key → digest), so an entry several
+        signatures protect with different CheckMethods is still read once. With `keep_up_to` ≥ 0 the bytes
+        come back too when the entry is declared no larger (small parts a check also reads whole).
+        `digest_checks_integrity`: the caller compares the digests with signed values, so the CRC may go."""
         name = self._require(path)
-        h = hasher_factory()
-        for chunk in self._chunks(name, path):
-            h.update(chunk)
-        return h.digest()
+        hashers = {key: factory() for key, factory in factories.items()}
+        keep = 0 <= keep_up_to and self.entries[name].size <= keep_up_to
+        kept = bytearray()
+        # A digest the caller compares with a signed value is a far stronger check than CRC-32: skip the
+        # CRC then (a fifth of an SM3 pass). Bytes kept for other checks, or no digest at all, keep it.
+        check_crc = keep or not hashers or not digest_checks_integrity
+        for chunk in self.inflate(name, path, self.raw_pieces(name), check_crc=check_crc):
+            for h in hashers.values():
+                h.update(chunk)
+            if keep:
+                kept += chunk
+        return {key: h.digest() for key, h in hashers.items()}, bytes(kept) if keep else None
 
     def iter_infos(self) -> Iterator[zipfile.ZipInfo]:
         for e in self.entries.values():

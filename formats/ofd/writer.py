@@ -1,6 +1,7 @@
 """Writing an OFD package: unchanged entries are copied as their raw compressed bytes (no recompression,
-so a 100 MB document costs one copy, and earlier signatures' hashes of those files stay meaningful);
-new or replaced entries are deflated. The output is a plain zip (no zip64: inputs are bounded to 1 GiB).
+so a 100 MB document costs one copy, and earlier signatures' hashes of those files stay meaningful), hashed
+while they pass if asked; new or replaced entries are deflated. The output is streamed to a file object;
+it is a plain zip (no zip64: inputs are bounded to 1 GiB).
 """
 
 from __future__ import annotations
@@ -9,16 +10,16 @@ import struct
 import time
 import zipfile
 import zlib
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from formats.errors import SealBridgeError
-from formats.ofd.package import OfdPackage
+from formats.ofd.package import Hasher, OfdPackage
 
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
 _END = struct.Struct("<IHHHHIIH")
 _UTF8_FLAG = 0x800
-_COPY_CHUNK = 1 << 20
 _LIMIT32 = 0xFFFFFFFF
 
 
@@ -58,7 +59,7 @@ class PackageWriter:
         self.records: list[_Record] = []
         self.names: set[str] = set()
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes | memoryview) -> None:
         self.out.write(data)
         self.pos += len(data)
 
@@ -87,28 +88,31 @@ class PackageWriter:
             + rec.name
         )
 
-    def copy_raw(self, pkg: OfdPackage, name: str) -> None:
-        """Copy entry `name` of `pkg` with its compressed bytes untouched (CRC and sizes carried over)."""
+    def copy_raw(self, pkg: OfdPackage, name: str, hashers: Sequence[Hasher] = ()) -> None:
+        """Copy entry `name` of `pkg` with its compressed bytes untouched (CRC and sizes carried over). With
+        `hashers`, the entry is also inflated from the very pieces being copied and fed to each: one read of
+        the entry both copies and hashes it, under every bound of the package reader."""
         info = pkg.entries[name].info
         self._check(name, info.compress_size)
-        # The local header's own name/extra lengths locate the data; the central directory has the sizes.
-        start = info.header_offset
-        head = pkg.data[start : start + _LOCAL.size]
-        if len(head) < _LOCAL.size or head[:4] != b"PK\x03\x04":
-            raise SealBridgeError("DOC_MALFORMED", f"bad local header for {name!r}")
-        name_len, extra_len = struct.unpack("<HH", head[26:30])
-        data_start = start + _LOCAL.size + name_len + extra_len
-        data_end = data_start + info.compress_size
-        if data_end > len(pkg.data):
-            raise SealBridgeError("DOC_MALFORMED", f"truncated data for {name!r}")
+        pkg.raw_span(name)  # a bad local header or truncated data fails before anything is written
         dostime, dosdate = _dos_time(info.date_time)
         encoded, flags = _encode_name(name)
         rec = _Record(encoded, flags, info.compress_type, dostime, dosdate, info.CRC,
                       info.compress_size, info.file_size, self.pos, info.external_attr)  # fmt: skip
         self._header(rec)
-        view = memoryview(pkg.data)
-        for off in range(data_start, data_end, _COPY_CHUNK):
-            self._write(view[off : min(off + _COPY_CHUNK, data_end)].tobytes())
+
+        def copied() -> Iterator[memoryview]:
+            for piece in pkg.raw_pieces(name):
+                self._write(piece)
+                yield piece
+
+        pieces = copied()
+        if hashers:
+            for plain in pkg.inflate(name, name, pieces):
+                for h in hashers:
+                    h.update(plain)
+        for _ in pieces:  # what inflation did not need (nothing, or bytes past the declared size)
+            pass
         self.records.append(rec)
 
     def add(self, name: str, data: bytes, compress: bool = True) -> None:

@@ -8,6 +8,7 @@ Expired or unknown-issuer certificates give `unknown` with the reason, never an 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from asn1crypto import x509
 
@@ -19,19 +20,31 @@ from stamping.report import Check, SignerInfo, reason
 _MAX_DEPTH = 8
 
 
+@lru_cache(maxsize=256)
 def _load(der: bytes) -> x509.Certificate | None:
-    return try_read_certificate(der)[0]
+    """Parsed once per distinct certificate: ten seals of one signer carry the same chain. The parsed
+    objects are only read, never changed, so sharing them is safe."""
+    return try_read_certificate(bytes(der))[0]
 
 
 def signer_info(cert_der: bytes | None) -> SignerInfo | None:
-    return certnames.signer_info(_load(cert_der) if cert_der else None)
+    return certnames.signer_info(_load(bytes(cert_der)) if cert_der else None)
 
 
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     if cert.issuer != issuer.subject:
         return False
+    return _signed_by(cert.dump(), issuer.dump())
+
+
+@lru_cache(maxsize=256)
+def _signed_by(cert_der: bytes, issuer_der: bytes) -> bool:
+    """Whether `issuer`'s key made `cert`'s signature: the same bytes always give the same answer."""
+    cert = _load(cert_der)
+    if cert is None:
+        return False
     status, _ = verify_cert_signature(
-        issuer.dump(), cert["signature_algorithm"]["algorithm"].dotted, cert["tbs_certificate"].dump(),
+        issuer_der, cert["signature_algorithm"]["algorithm"].dotted, cert["tbs_certificate"].dump(),
         cert["signature_value"].native,
     )  # fmt: skip
     return status == "ok"
@@ -45,7 +58,7 @@ def _valid_at(cert: x509.Certificate, at: datetime) -> bool:
 def check_certificate(
     cert_der: bytes | None, signed_at: datetime | None, anchors: list[bytes], pool: list[bytes], now: datetime
 ) -> Check:
-    cert = try_read_certificate(cert_der)[0] if cert_der else None
+    cert = _load(bytes(cert_der)) if cert_der else None
     if cert is None:
         return Check.unknown("NO_SIGNER_CERT")
     at = signed_at or now
@@ -56,8 +69,8 @@ def check_certificate(
         return failed
     if not anchors:
         return Check.of("unknown", [reason("NO_TRUST_ANCHORS"), *notes])
-    anchor_certs = [c for c in (_load(a) for a in anchors) if c is not None]
-    candidates = [c for c in (_load(p) for p in pool) if c is not None] + anchor_certs
+    anchor_certs = [c for c in (_load(bytes(a)) for a in anchors) if c is not None]
+    candidates = [c for c in (_load(bytes(p)) for p in pool) if c is not None] + anchor_certs
     chain = [cert]
     current = cert
     for _ in range(_MAX_DEPTH):

@@ -3,10 +3,9 @@
 Order matters, because the References must describe the final package:
 1. refuse a locked document; check the seal may be used by this signer now;
 2. decide every new or changed part (OFD.xml link, Signatures.xml entry, Seal.esl);
-3. hash every file of the output package except our own Signature.xml / SignedValue.dat (and
-   Signatures.xml unless locking), streaming the unchanged entries;
-4. write Signature.xml, sign SM3(its exact bytes) into a V4 SES_Signature;
-5. write the zip: unchanged entries byte for byte (raw compressed data), then the new parts.
+3. in one pass, write every entry of the output (unchanged ones as their raw compressed bytes, to `out` as
+   they go) and hash it — all but our own Signature.xml / SignedValue.dat (and Signatures.xml unless locking);
+4. write Signature.xml, sign SM3(its exact bytes) into a V4 SES_Signature, and append both.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from datetime import UTC, datetime
 from typing import BinaryIO
 
 from formats.errors import SealBridgeError
-from formats.gm import OID_SM2_SM3, sm3
+from formats.gm import OID_SM2_SM3, SM3Hasher, sm3
 from formats.ofd import (
     DEFAULT_PACKAGE_LIMITS,
     OfdPackage,
@@ -130,7 +129,10 @@ def stamp(
             changed[pkg.find("OFD.xml") or "OFD.xml"] = link_signatures(ofd_root, doc.index, signatures_path)
     added[seal_path.lstrip("/")] = seal_obj.der
 
-    references = _references(pkg, changed, added, signatures_path, options)
+    # One pass: every entry is written (unchanged ones as their compressed bytes) and hashed as it goes;
+    # the new Signature.xml, which names those digests, and its SignedValue.dat come last.
+    writer = PackageWriter(out)
+    references = _write_and_hash(pkg, writer, changed, added, signatures_path, options)
     sig_xml = build_signature_xml(
         references=references,
         annots=annot_ids,
@@ -153,17 +155,8 @@ def stamp(
         covered = parse_signature(signed_value).signature
         token = options.timestamper.timestamp(sm3(covered), "sm3")
         signed_value = with_timestamp_v4(signed_value, token)
-    added[sig_xml_path.lstrip("/")] = sig_xml
-    added[value_path.lstrip("/")] = signed_value
-
-    writer = PackageWriter(out)
-    for name in pkg.entries:
-        if name in changed:
-            writer.add(name, changed[name])
-        else:
-            writer.copy_raw(pkg, name)
-    for name, content in added.items():
-        writer.add(name, content, compress=not name.endswith((".esl", ".dat")))
+    writer.add(sig_xml_path.lstrip("/"), sig_xml)
+    writer.add(value_path.lstrip("/"), signed_value, compress=False)
     writer.close()
     if options.progress:
         options.progress(1.0)
@@ -175,27 +168,38 @@ def stamp(
     )
 
 
-def _references(
+def _write_and_hash(
     pkg: OfdPackage,
+    writer: PackageWriter,
     changed: dict[str, bytes],
     added: dict[str, bytes],
     signatures_path: str,
     options: StampOptions,
 ) -> list[tuple[str, str]]:
-    """SM3 of every file of the output package except our Signature.xml/SignedValue.dat (not yet made)
-    and Signatures.xml unless locking. Unchanged entries are streamed from the zip."""
+    """Write every entry of the input (changed ones replaced) and the `added` ones, and return the References:
+    SM3 of every file written except Signatures.xml unless locking (our Signature.xml and SignedValue.dat
+    are not written yet). An unchanged entry is copied as its compressed bytes and hashed from those same
+    bytes as they pass."""
     skip = set() if options.lock else {signatures_path.lstrip("/").lower()}
-    names = [n for n in pkg.files() if n.lower() not in skip]
-    total = sum(pkg.entries[n].size for n in names) or 1
+    total = sum(e.size for e in pkg.entries.values()) or 1
     done = 0
     out: list[tuple[str, str]] = []
-    for name in names:
-        digest = sm3(changed[name]) if name in changed else pkg.digest(name)
-        out.append(("/" + name, base64.b64encode(digest).decode("ascii")))
-        done += pkg.entries[name].size
+    for name, entry in pkg.entries.items():
+        wanted = not name.endswith("/") and name.lower() not in skip
+        if name in changed:
+            writer.add(name, changed[name])
+            digest = sm3(changed[name]) if wanted else b""
+        else:
+            hasher = SM3Hasher()
+            writer.copy_raw(pkg, name, [hasher] if wanted else [])
+            digest = hasher.digest()
+        if wanted:
+            out.append(("/" + name, base64.b64encode(digest).decode("ascii")))
+        done += entry.size
         if options.progress:
             options.progress(0.95 * done / total)
     for name, content in added.items():
+        writer.add(name, content, compress=not name.endswith((".esl", ".dat")))
         if name.lower() not in skip:
             out.append(("/" + name, base64.b64encode(sm3(content)).decode("ascii")))
     return out

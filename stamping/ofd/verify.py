@@ -6,6 +6,9 @@ failed seal in the report, never an exception. Only a package that cannot be rea
 
 from __future__ import annotations
 
+import copy
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from formats.errors import SealBridgeError
@@ -25,11 +28,12 @@ from formats.ofd.xmlsafe import child_text
 from formats.ses.parse import MAX_SES_BYTES
 from stamping.ofd.certcheck import check_certificate, signer_info
 from stamping.ofd.coverage import changes_after, check_references
+from stamping.ofd.entrypass import EntryPass, run_entry_pass, wanted_digests
 from stamping.ofd.signedvalue import SignedValueResult, check_signed_value
 from stamping.ofd.sigtime import parse_signature_datetime
 from stamping.options import VerifyOptions
-from stamping.report import Check, Reason, Report, SealReport, reason
-from stamping.reportmeta import finish
+from stamping.report import Check, Reason, Report, SealInfo, SealReport, reason
+from stamping.reportmeta import document_digests, finish
 from stamping.sealchecks import platform_check, seal_check, signer_in_seal_check
 from stamping.sealview import picture_note, seal_info
 from stamping.timestamps.check import check_timestamp
@@ -49,38 +53,52 @@ def verify(
     options = options or VerifyOptions()
     now = options.now or datetime.now(UTC)
     pkg = OfdPackage(data, limits)
+    digests_job = _start_document_digests(options, data)
     # The signatures are found from OFD.xml alone: a signed document whose Document.xml was deleted or
     # damaged must still be reported (as tampered), not rejected.
     _, bodies = doc_bodies(pkg)
     sig_loc = child_text(bodies[0], "Signatures")
     signatures_path = resolve(sig_loc, "/OFD.xml") if sig_loc else None
     report = Report(format="ofd")
+    entries: list[SignatureEntry] = []
+    sigs: list[SignatureXml | None] = []
+    errors: list[SealBridgeError | None] = []
+    if signatures_path and pkg.exists(signatures_path):
+        entries, _ = read_signature_list(pkg, signatures_path)
+        if len(entries) > MAX_SIGNATURES:
+            raise SealBridgeError(
+                "DOC_TOO_LARGE", f"{len(entries)} signatures; the limit is {MAX_SIGNATURES}"
+            )
+        for entry in entries:
+            try:
+                sigs.append(read_signature_xml(pkg, entry.path))
+                errors.append(None)
+            except SealBridgeError as err:
+                sigs.append(None)
+                errors.append(err)
+        # Document.xml and the pages are parsed next: hash them for the References from those same bytes.
+        pkg.hash_when_read(wanted_digests(pkg, sigs))
     pages: list[str] = []
     try:
-        pages = _page_refs(load_document(pkg))
+        pages = _page_refs(load_document(pkg, 0, bodies))
         report.extra["pages"] = len(pages)
     except SealBridgeError as err:
         if not signatures_path:
             raise
         report.extra["document_error"] = f"{err.code}: {err.detail}"
     if not signatures_path:
-        return finish(report, data, options, now, len(pages) or None)
+        return _finish(report, data, options, now, len(pages) or None, digests_job)
     if not pkg.exists(signatures_path):
         report.extra["warning"] = f"OFD.xml names {signatures_path}, which is missing"
-        return finish(report, data, options, now, len(pages) or None)
-    entries, _ = read_signature_list(pkg, signatures_path)
-    if len(entries) > MAX_SIGNATURES:
-        raise SealBridgeError("DOC_TOO_LARGE", f"{len(entries)} signatures; the limit is {MAX_SIGNATURES}")
-    sigs: list[SignatureXml | None] = []
-    errors: list[SealBridgeError | None] = []
-    for entry in entries:
-        try:
-            sigs.append(read_signature_xml(pkg, entry.path))
-            errors.append(None)
-        except SealBridgeError as err:
-            sigs.append(None)
-            errors.append(err)
-    digests: dict[tuple[str, str], bytes] = {}
+        return _finish(report, data, options, now, len(pages) or None, digests_job)
+    keep: dict[str, int] = {}
+    for sig in sigs:
+        if sig is not None:
+            keep[sig.signed_value_path] = MAX_SES_BYTES
+            if sig.seal_path:
+                keep[sig.seal_path] = MAX_SES_BYTES
+    entry_pass = run_entry_pass(pkg, sigs, keep)
+    seal_infos: dict[bytes, SealInfo] = {}
     listed: set[str] = set()
     for i, entry in enumerate(entries):
         if entry.path.lower() in listed:
@@ -89,7 +107,9 @@ def verify(
             continue
         listed.add(entry.path.lower())
         try:
-            rep = _verify_one(pkg, signatures_path, i, entry, sigs, errors[i], options, now, digests)
+            rep = _verify_one(
+                pkg, signatures_path, i, entry, sigs, errors[i], options, now, entry_pass, seal_infos
+            )
             _describe_coverage(rep, sigs[i], pkg, pages)
         except (RecursionError, MemoryError):
             raise  # the document as a whole is unreadable (stamping.documents says so)
@@ -99,7 +119,38 @@ def verify(
     report.extra["locked"] = any(
         s is not None and any(r.path.lower() == signatures_path.lower() for r in s.references) for s in sigs
     )
-    return finish(report, data, options, now, len(pages) or None)
+    return _finish(report, data, options, now, len(pages) or None, digests_job)
+
+
+def _start_document_digests(options: VerifyOptions, data: bytes) -> Future[tuple[str, str]] | None:
+    """The report's SM3 and SHA-256 of the whole file, computed on a second thread while the entries are
+    inflated and hashed on this one (OpenSSL and zlib release the GIL), unless the caller hashed already."""
+    if options.document_digests is not None:
+        return None
+    pool = ThreadPoolExecutor(1, thread_name_prefix="ofd-document-digests")
+    job = pool.submit(document_digests, data)
+    pool.shutdown(wait=False)  # the worker ends once the job is done
+    return job
+
+
+def _finish(
+    report: Report,
+    data: bytes,
+    options: VerifyOptions,
+    now: datetime,
+    pages: int | None,
+    job: Future[tuple[str, str]] | None,
+) -> Report:
+    if job is not None:
+        options = replace(options, document_digests=job.result())
+    return finish(report, data, options, now, pages)
+
+
+def _entry_bytes(pkg: OfdPackage, entry_pass: EntryPass, path: str, max_size: int | None = None) -> bytes:
+    """A part the entry pass kept, or read now (which raises the precise error when it cannot be read)."""
+    name = pkg.find(path)
+    kept = entry_pass.kept.get(name) if name is not None else None
+    return kept if kept is not None else pkg.read(path, max_size)
 
 
 def _page_refs(document: object) -> list[str]:
@@ -152,7 +203,8 @@ def _verify_one(
     error: SealBridgeError | None,
     options: VerifyOptions,
     now: datetime,
-    digests: dict[tuple[str, str], bytes],
+    entry_pass: EntryPass,
+    seal_infos: dict[bytes, SealInfo],
 ) -> SealReport:
     rep = SealReport(id=_folder_name(entry.path), type="sign" if entry.type.lower() == "sign" else "seal")
     rep.extra = {"signature_id": entry.id, "path": entry.path}
@@ -172,13 +224,13 @@ def _verify_one(
         ],
         locked=any(r.path.lower() == signatures_path.lower() for r in sig.references),
     )
-    rep.checks["integrity"] = check_references(pkg, sig, digests)
+    rep.checks["integrity"] = check_references(pkg, sig, entry_pass.digests)
     rep.checks["changes_after"], uncovered = changes_after(pkg, index, sigs, signatures_path)
     if uncovered:
         rep.extra["not_covered"] = uncovered
     try:
         value = check_signed_value(
-            pkg.read(sig.signed_value_path, MAX_SES_BYTES), sig.raw, options.extra_certs
+            _entry_bytes(pkg, entry_pass, sig.signed_value_path, MAX_SES_BYTES), sig.raw, options.extra_certs
         )
     except SealBridgeError as err:
         rep.checks["signature"] = Check.failed("SIGNED_VALUE_UNREADABLE", error_code=err.code)
@@ -209,7 +261,7 @@ def _verify_one(
         # The signer's own clock: a backdated time cannot be told from a true one (docs/verification.md).
         rep.extra["signing_time_source"] = "claimed"
         rep.extra["signing_time_detail"] = claim
-    _check_seal(pkg, sig, value, rep)
+    _check_seal(pkg, sig, value, rep, entry_pass, seal_infos)
     rep.checks["certificate"] = check_certificate(
         value.signer_cert, value.signed_at, options.trust_anchors, pool, now
     )
@@ -234,13 +286,22 @@ def _signature_facts(value: SignedValueResult) -> dict[str, object]:
     return {"algorithm": "SM2-with-SM3", "format": fmt}
 
 
-def _check_seal(pkg: OfdPackage, sig: SignatureXml, value: SignedValueResult, rep: SealReport) -> None:
+def _check_seal(
+    pkg: OfdPackage,
+    sig: SignatureXml,
+    value: SignedValueResult,
+    rep: SealReport,
+    entry_pass: EntryPass,
+    seal_infos: dict[bytes, SealInfo],
+) -> None:
     seal = value.seal
     if seal is None:
         rep.checks["seal"] = Check.unknown("NA_SIGN_TYPE")
         rep.checks["signer_in_seal"] = Check.unknown("NA_NO_SEAL")
         return
-    rep.seal = seal_info(seal)
+    if seal.der not in seal_infos:  # ten seals of one company carry one seal: draw its picture once
+        seal_infos[seal.der] = seal_info(seal)
+    rep.seal = copy.copy(seal_infos[seal.der])
     if rep.seal.picture_png_base64 is None:
         rep.extra["seal_picture"] = picture_note(seal)
     problems: list[Reason] = []
@@ -249,7 +310,7 @@ def _check_seal(pkg: OfdPackage, sig: SignatureXml, value: SignedValueResult, re
             problems.append(reason("SEAL_FILE_MISSING", file=sig.seal_path))
         elif (
             pkg.entries[pkg.find(sig.seal_path) or ""].size != len(seal.der)
-            or pkg.read(sig.seal_path) != seal.der
+            or _entry_bytes(pkg, entry_pass, sig.seal_path) != seal.der
         ):
             problems.append(reason("SEAL_FILE_DIFFERS"))
     rep.checks["seal"] = seal_check(seal, value.signed_at, problems)

@@ -40,5 +40,9 @@ def sign_invisible(
             writer = open_writer(PdfFileReader(doc.stream, strict=False))
         except (PdfError, ValueError, KeyError, TypeError) as exc:
             raise SealBridgeError("DOC_MALFORMED", f"not a readable PDF: {exc}") from None
-        asyncio.run(sign_update(pdf_signer, writer, OnePassOutput(doc, out, meta.md_algorithm)))
+        output = OnePassOutput(doc, out, meta.md_algorithm)
+        try:
+            asyncio.run(sign_update(pdf_signer, writer, output))
+        finally:
+            output.stop_copy()
     return out.getvalue()

@@ -5,8 +5,9 @@ the original followed by one small update per signature. pyHanko builds each upd
 module only takes over the I/O around them. pyHanko's own route writes the whole output and then reads it
 back to hash the /ByteRange (PdfByteRangeDigest.fill), which reads a large document twice and keeps it in
 memory when the output is a buffer. Here the original is copied to the output in 1 MiB chunks and every
-chunk is hashed on the way (the document's SM3, and the signature's digest when that is another algorithm);
-an update is built in memory (kilobytes: the seal picture, the signature dictionary) and hashed around its
+chunk is hashed on the way (the document's SM3, and the signature's digest when that is another algorithm;
+stamping/copyhash.py, on a worker thread while pyHanko prepares the first update, when the input is a path
+or bytes); an update is built in memory (kilobytes: the seal picture, the signature dictionary) and hashed around its
 /Contents hole from the running state, then appended. So:
 
 - the input is read once, whatever it is: bytes (used in place), a path, or a seekable binary stream;
@@ -28,18 +29,16 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from cryptography.hazmat.primitives import hashes
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.signers.pdf_byterange import PdfByteRangeDigest, PreparedByteRangeDigest
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.signers.pdf_signer import PdfSigner, PdfTBSDocument
-from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from formats.errors import SealBridgeError
+from stamping.copyhash import Discard, HashingCopy
 
-CHUNK = 1 << 20  # large enough to amortise per-call costs, small enough to stream
 _READ_BUFFER = 8192  # the reader's buffer over a Python-level stream (pyHanko reads byte by byte)
 
 #: What stamp() and sign_invisible() accept as the document.
@@ -47,49 +46,68 @@ Source = bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO
 
 
 class PdfInput:
-    """The input document, opened: a stream for pyHanko's reader and its size; bytes are used in place."""
+    """The input document, opened: a stream for pyHanko's reader, its size, and how to copy it."""
 
-    def __init__(self, stream: BinaryIO, size: int, view: memoryview | None, pdfium_input: Any) -> None:
+    def __init__(
+        self,
+        stream: BinaryIO,
+        size: int,
+        pdfium_input: Any,
+        copy_from: str | memoryview | None,
+        precopy: HashingCopy | None = None,
+    ) -> None:
         self.stream = stream
         self.size = size
-        self._view = view
         #: What pypdfium2.PdfDocument takes for this input (bytes, a path or a stream).
         self.pdfium_input = pdfium_input
+        # A path or bytes can be copied beside the reader, on a worker thread; a caller's stream cannot.
+        self._copy_from = copy_from
+        self._precopy = precopy
 
-    def chunks(self, buffer: bytearray) -> Iterator[memoryview]:
-        """The whole document from its first byte, CHUNK bytes at a time (slices of bytes in memory, or
-        `buffer` refilled from the stream)."""
-        if self._view is not None:
-            for start in range(0, self.size, CHUNK):
-                yield self._view[start : start + CHUNK]
-            return
-        self.stream.seek(0)
-        view = memoryview(buffer)
-        while n := self.stream.readinto(buffer):
-            yield view[:n]
+    def copy(self, out: Any, algorithms: list[str]) -> HashingCopy:
+        """The copy of this document into `out`: the caller's, when it started one, else a new one."""
+        if self._precopy is not None:
+            if self._precopy.out is not out:
+                raise SealBridgeError("INTERNAL", "the document is being copied into another output")
+            return self._precopy
+        return self.rehash(out, algorithms)
+
+    def rehash(self, out: Any, algorithms: list[str]) -> HashingCopy:
+        """A new copy of this document into `out` (Discard: only hashed)."""
+        return HashingCopy(self._copy_from if self._copy_from is not None else self.stream, out, algorithms)
+
+    @property
+    def copies_aside(self) -> bool:
+        return self._copy_from is not None
 
 
 @contextlib.contextmanager
-def open_input(source: Source) -> Iterator[PdfInput]:
-    """Open `source`: bytes-like (not copied), a path (opened and closed here), or a readable, seekable
-    binary stream holding the PDF from offset 0 (left open, its position not kept)."""
+def open_input(source: Source | HashingCopy) -> Iterator[PdfInput]:
+    """Open `source`: bytes-like (not copied), a path (opened and closed here), a readable, seekable
+    binary stream holding the PDF from offset 0 (left open, its position not kept), or a HashingCopy of a
+    path or bytes a caller already started into the output it passes (copyhash.py)."""
+    precopy = None
+    if isinstance(source, HashingCopy):
+        precopy = source
+        source = source.path if source.path is not None else source.view  # type: ignore[assignment]
     if isinstance(source, bytes | bytearray | memoryview):
         view = memoryview(source).cast("B")
         if isinstance(source, bytes):
-            yield PdfInput(io.BytesIO(source), len(source), view, source)  # BytesIO shares bytes
+            yield PdfInput(io.BytesIO(source), len(source), source, view, precopy)  # BytesIO shares bytes
         else:
             stream = io.BufferedReader(_ViewReader(view), _READ_BUFFER)
-            yield PdfInput(stream, len(view), view, stream)  # type: ignore[arg-type]
+            yield PdfInput(stream, len(view), stream, view, precopy)  # type: ignore[arg-type]
         return
     if isinstance(source, str | os.PathLike):
+        path = os.fspath(source)
         try:
-            f = open(source, "rb")  # noqa: SIM115 - closed below
+            f = open(path, "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
-            raise SealBridgeError("FILE_NOT_FOUND", str(source)) from None
+            raise SealBridgeError("FILE_NOT_FOUND", path) from None
         except OSError as exc:
-            raise SealBridgeError("BAD_REQUEST", f"cannot read {source}: {exc.strerror}") from None
+            raise SealBridgeError("BAD_REQUEST", f"cannot read {path}: {exc.strerror}") from None
         with f:
-            yield PdfInput(f, os.fstat(f.fileno()).st_size, None, os.fspath(source))  # type: ignore[arg-type]
+            yield PdfInput(f, os.fstat(f.fileno()).st_size, path, path, precopy)  # type: ignore[arg-type]
         return
     try:
         usable = source.readable() and source.seekable()
@@ -99,7 +117,7 @@ def open_input(source: Source) -> Iterator[PdfInput]:
         raise SealBridgeError("BAD_REQUEST", "the document must be bytes, a path or a seekable binary stream")
     size = source.seek(0, os.SEEK_END)
     source.seek(0)
-    yield PdfInput(source, size, None, source)
+    yield PdfInput(source, size, source, None)
 
 
 class _Reader(io.RawIOBase):
@@ -183,9 +201,9 @@ class OnePassOutput:
     def __init__(self, source: PdfInput, out: BinaryIO, md_algorithm: str) -> None:
         self._source = source
         self._out = out
-        self._hashes = {"sm3": hashes.Hash(hashes.SM3())}
-        if md_algorithm != "sm3":
-            self._hashes[md_algorithm] = hashes.Hash(get_pyca_cryptography_hash(md_algorithm))
+        self._algorithms = list(dict.fromkeys(["sm3", md_algorithm]))
+        self._hashes: dict[str, Any] = {}
+        self._copy: HashingCopy | None = None
         self._committed = 0
         self._update = bytearray()
         self._pos = 0
@@ -224,21 +242,33 @@ class OnePassOutput:
 
     # -- the one pass ------------------------------------------------------------------------------------
 
+    def start_copy(self) -> None:
+        """Start copying the original on a worker thread, when the input allows it, so the copy runs while
+        the caller prepares the first update; copy_original() then waits for it."""
+        if self._copy is None and self._source.copies_aside:
+            self._copy = self._source.copy(self._out, self._algorithms)
+        if self._copy is not None and not self._copy.started:
+            self._copy.start()
+
+    def stop_copy(self) -> None:
+        """After a failure: let no copy write into `out` any more."""
+        if self._copy is not None:
+            self._copy.cancel()
+
     def copy_original(self) -> None:
-        """Copy the input to `out`, hashing each chunk on the way (the first update's writer calls this
-        where pyHanko would copy the original; later updates find it committed)."""
+        """The original in `out` and in the running digests (the first update's writer calls this where
+        pyHanko would copy the original; later updates find it committed)."""
         if self.sm3_before is not None:
             self._pos = self._committed
             return
-        copied = 0
-        for chunk in self._source.chunks(bytearray(CHUNK)):
-            for h in self._hashes.values():
-                h.update(chunk)
-            self._out.write(chunk)
-            copied += len(chunk)
-        if copied != self._source.size:
-            raise SealBridgeError("DOC_MALFORMED", "the document changed while it was being stamped")
-        self._committed = self._pos = copied
+        if self._copy is None:
+            self._copy = self._source.copy(self._out, self._algorithms)
+        states = self._copy.result() if self._copy.started else self._copy.run()
+        missing = [a for a in self._algorithms if a not in states]
+        if missing:  # a caller's copy without the signature's digest: hash the input once more for it
+            states = {**states, **self._source.rehash(Discard(), missing).run()}
+        self._hashes = {a: states[a] for a in self._algorithms}
+        self._committed = self._pos = self._source.size
         self.sm3_before = self._hashes["sm3"].copy().finalize()
 
     def document(self) -> BinaryIO:

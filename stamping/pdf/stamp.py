@@ -99,7 +99,12 @@ def stamp(
                 if options.progress:
                     options.progress((i + 1) / len(spots))
 
-        asyncio.run(sign_all())
+        output.start_copy()  # the original goes to `out` on a worker thread while pyHanko prepares
+        try:
+            asyncio.run(sign_all())
+        except BaseException:
+            output.stop_copy()
+            raise
     result.doc_sm3_before = output.sm3_before.hex() if output.sm3_before else None
     result.doc_sm3_after = output.sm3_after.hex()
     return result

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import hashes
 
 from formats.errors import SealBridgeError
 from sealbridge.cli import main
+from stamping.copyhash import HashingCopy
 from stamping.fileout import atomic_output
 from stamping.options import StampOptions
 from stamping.pdf import stamp, verify
@@ -209,3 +210,40 @@ def test_cli_stamps_a_pdf_from_its_path_and_reports_both_digests(dev_pki, tmp_pa
     assert src.read_bytes() == data
     assert main(["verify", str(dst), "--trust", str(dev_pki.root), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["verdict"] == "valid"
+
+
+def test_a_copy_started_by_the_caller_is_continued(ecdsa_party, tmp_path: Path) -> None:
+    """The CLI starts copying before the stamper is loaded; a copy without the signature's digest
+    (SM3 only, for an ECDSA key) still gives a valid document: the input is hashed once more for it."""
+    data = _document(filler=300_000)
+    src = tmp_path / "in.pdf"
+    src.write_bytes(data)
+    out = AppendOnlySink()
+    copy = HashingCopy(src, out, ["sm3"]).start()
+    result = stamp(copy, out, ecdsa_party.signer, ecdsa_party.seal, [At(1, 60, 60)], StampOptions())  # type: ignore[arg-type]
+    pdf = out.value()
+    assert _verdicts(pdf, ecdsa_party) == [("SealBridge_Seal_1", "valid")]
+    assert (result.doc_sm3_before, result.doc_sm3_after) == (_sm3(data), _sm3(pdf))
+    with pytest.raises(SealBridgeError) as err:
+        stamp(
+            HashingCopy(src, AppendOnlySink(), ["sm3"]),
+            out,
+            ecdsa_party.signer,
+            ecdsa_party.seal,
+            [At(1, 60, 60)],
+            StampOptions(),
+        )  # type: ignore[arg-type]
+    assert err.value.code == "INTERNAL"  # a copy into another output cannot be continued
+
+
+def test_cli_wrong_pin_leaves_no_output(dev_pki, tmp_path: Path, capsys) -> None:
+    data = _document(filler=500_000)
+    src, dst, pin = tmp_path / "in.pdf", tmp_path / "out.pdf", tmp_path / "pin"
+    src.write_bytes(data)
+    pin.write_text("not-the-pin-1\n")
+    argv = ["stamp", str(src), "-o", str(dst), "--place", "page=1,x=60,y=60",
+            "--token", f"soft:{dev_pki.tokens['sm2']}", "--pin-file", str(pin), "--json"]  # fmt: skip
+    assert main(argv) == 2
+    assert json.loads(capsys.readouterr().out)["error"]["code"].startswith("PIN_")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.pdf", "pin"]
+    assert src.read_bytes() == data

@@ -1,0 +1,124 @@
+"""Benchmark: verify a ~100 MB OFD carrying 10 SM2 seals against one SM3 pass over the package.
+
+Every seal references every entry, so a verifier that hashes per seal does ten times the work; one that
+hashes each entry once stays near the floor (one SM3 pass over the package bytes). Measured in-process
+and as a whole `sealbridge verify FILE --json` process (floor: a fresh process doing one SM3 pass over the
+file), interleaved, best of N, with the peak RSS of each fresh process.
+
+    .venv/bin/python bench/ofd_verify.py [--pages 200] [--mb 100] [--seals 10] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ofd_common import (  # noqa: E402
+    ROOT,
+    best,
+    document_args,
+    load_line,
+    make_big_ofd,
+    make_signer,
+    ratio_line,
+    run_process,
+    seal_n_times,
+    sm3_pass,
+    timed,
+)
+
+from stamping.ofd import verify  # noqa: E402
+from stamping.options import VerifyOptions  # noqa: E402
+
+_INPROC = """
+import resource, sys, time
+from pathlib import Path
+from stamping.ofd import verify
+from stamping.options import VerifyOptions
+data = Path(sys.argv[1]).read_bytes()
+anchor = Path(sys.argv[2]).read_bytes()
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+report = verify(data, VerifyOptions(trust_anchors=[anchor]))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(report.verdict, base / 1024, peak / 1024)
+"""
+
+_FLOOR = """
+import sys
+from formats.gm import sm3_file
+sm3_file(sys.argv[1])
+"""
+
+
+def main() -> int:
+    ap = document_args(__doc__.splitlines()[0])
+    ap.add_argument("--seals", type=int, default=10)
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    signer, seal, root = make_signer()
+    data = seal_n_times(make_big_ofd(args.pages, args.mb, args.deflate_images), args.seals, signer, seal)
+    print(f"generated {args.pages} pages, {args.seals} seals, {len(data) / (1 << 20):.1f} MiB "
+          f"in {time.perf_counter() - t0:.1f} s")  # fmt: skip
+    options = VerifyOptions(trust_anchors=[root])
+    report = verify(data, options)
+    verdicts = {s.verdict for s in report.seals}
+    print(f"verdict {report.verdict}, {len(report.seals)} seals ({', '.join(sorted(verdicts))})")
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    py = sys.executable
+    cli = str(Path(py).with_name("sealbridge"))
+    runs: dict[str, list[float]] = {k: [] for k in ("floor", "verify", "floor process", "verify process")}
+    cpus: dict[str, list[float]] = {k: [] for k in runs}
+    rss: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "sealed.ofd"
+        path.write_bytes(data)
+        anchor = Path(tmp) / "root.der"
+        anchor.write_bytes(root)
+        for _ in range(args.repeat):  # interleaved: the machine is shared, keep the best of each
+            for key, fn in (("floor", lambda: sm3_pass(data)), ("verify", lambda: verify(data, options))):
+                wall, cpu = timed(fn)
+                runs[key].append(wall)
+                cpus[key].append(cpu)
+            wall, peak, _, _, cpu = run_process([py, "-c", _FLOOR, str(path)], env)
+            runs["floor process"].append(wall)
+            cpus["floor process"].append(cpu)
+            rss["floor process"] = peak
+            argv = [cli, "verify", str(path), "--json", "--trust", str(anchor)]
+            wall, peak, code, out, cpu = run_process(argv, env)
+            runs["verify process"].append(wall)
+            cpus["verify process"].append(cpu)
+            rss["sealbridge verify"] = peak
+            if code not in (0, 1, 3):
+                print(f"sealbridge verify failed with exit code {code}")
+                return 2
+            json.loads(out)
+        _, _, _, out, _ = run_process([py, "-c", _INPROC, str(path), str(anchor)], env)
+        verdict, base_mb, peak_mb = out.decode().split()
+    size_mb = len(data) / (1 << 20)
+    print(f"floor (one SM3 pass over the package): {best(runs['floor'])}")
+    print(f"verify in-process:                     {best(runs['verify'])}")
+    print(f"floor process (python + sm3_file):     {best(runs['floor process'])}")
+    print(f"sealbridge verify --json process:      {best(runs['verify process'])}")
+    print(ratio_line("verify", runs["verify"], runs["floor"], cpus["verify"], cpus["floor"]))
+    print(ratio_line("verify process", runs["verify process"], runs["floor process"],
+                     cpus["verify process"], cpus["floor process"], "floor process"))  # fmt: skip
+    print(
+        f"ratio verify process / floor (in-process SM3 pass): {min(runs['verify process']) / min(runs['floor']):.2f}"
+    )
+    print(f"peak RSS (file {size_mb:.0f} MiB): verify() {float(peak_mb):.0f} MiB (after reading the file "
+          f"{float(base_mb):.0f} MiB, increase {float(peak_mb) - float(base_mb):.0f} MiB); "
+          f"sealbridge verify {rss['sealbridge verify']:.0f} MiB; floor process {rss['floor process']:.0f} MiB")  # fmt: skip
+    print(load_line())
+    return 0 if verdict == "valid" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

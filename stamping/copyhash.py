@@ -1,0 +1,146 @@
+"""Copy a document into an output while hashing it, on a worker thread.
+
+Stamping a PDF starts with exactly this: the original bytes go to the output unchanged (an incremental
+update only appends) and every signature's digest, like the audit record's SM3, starts with them. On a
+worker thread the copy runs beside other work: `cryptography` hashes and the OS reads and writes
+without holding the GIL, so on two cores the copy of a large document costs almost nothing next to
+pyHanko preparing the update, or, in the CLI, next to importing the stamper and unlocking the token.
+
+The copy reads the document through its own handle (a path) or from memory (bytes), never through a
+stream somebody else reads at the same time. Nothing here imports pyHanko, so a caller can start the
+copy before loading the stamper.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO
+
+from cryptography.hazmat.primitives import hashes
+
+from formats.errors import SealBridgeError
+
+CHUNK = 1 << 20  # large enough to amortise per-call costs, small enough to stream
+
+_ALGORITHMS = {"sm3": hashes.SM3, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+
+
+def new_hash(name: str) -> hashes.Hash:
+    try:
+        return hashes.Hash(_ALGORITHMS[name]())
+    except KeyError:
+        raise SealBridgeError("MECHANISM_UNSUPPORTED", f"digest {name!r}") from None
+
+
+class HashingCopy:
+    """Copies a document into `out` and hashes it with each of `algorithms`: a path, bytes, or a
+    readable seekable stream (read from offset 0; a stream only with run(), on the thread that owns it).
+
+    start() runs the copy on a worker thread; result() waits for it and returns the hash states (to be
+    continued by the caller); cancel() stops it early. run() does the same on the calling thread.
+    """
+
+    def __init__(
+        self,
+        document: str | os.PathLike[str] | bytes | memoryview | BinaryIO,
+        out: Any,
+        algorithms: Iterable[str],
+    ) -> None:
+        self._stream: BinaryIO | None = None
+        if isinstance(document, bytes | memoryview):
+            self.path: str | None = None
+            self.view: memoryview | None = memoryview(document).cast("B")
+            self.size = len(self.view)
+        elif not isinstance(document, str | os.PathLike):
+            self.path, self.view, self._stream = None, None, document
+            self.size = document.seek(0, os.SEEK_END)
+        else:
+            self.path = os.fspath(document)
+            self.view = None
+            try:
+                self.size = os.stat(self.path).st_size
+            except OSError as exc:
+                raise SealBridgeError("BAD_REQUEST", f"cannot read {self.path}: {exc.strerror}") from None
+        self.out = out
+        self.hashes = {name: new_hash(name) for name in dict.fromkeys(algorithms)}
+        self._thread: threading.Thread | None = None
+        self._cancelled = False
+        self._error: BaseException | None = None
+        self._done = False
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def start(self) -> HashingCopy:
+        if self._stream is not None:
+            raise SealBridgeError("INTERNAL", "a shared stream is copied on its own thread (run)")
+        self._thread = threading.Thread(target=self._run_catching, name="hashing-copy", daemon=True)
+        self._thread.start()
+        return self
+
+    def run(self) -> dict[str, hashes.Hash]:
+        self._run_catching()
+        return self.result()
+
+    def result(self) -> dict[str, hashes.Hash]:
+        """The hash states after the whole document (raises what the copy raised)."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            if isinstance(self._error, SealBridgeError):
+                raise self._error
+            if isinstance(self._error, OSError):
+                raise SealBridgeError("BAD_REQUEST", f"cannot copy the document: {self._error.strerror}")
+            raise self._error
+        if not self._done:
+            raise SealBridgeError("INTERNAL", "the document copy was cancelled")
+        return self.hashes
+
+    def cancel(self) -> None:
+        """Stop the copy after the chunk in hand and wait for the worker (nothing is written after)."""
+        self._cancelled = True
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run_catching(self) -> None:
+        try:
+            copied = 0
+            for chunk in self._chunks():
+                if self._cancelled:
+                    return
+                for h in self.hashes.values():
+                    h.update(chunk)
+                self.out.write(chunk)
+                copied += len(chunk)
+            if copied != self.size:
+                raise SealBridgeError("DOC_MALFORMED", "the document changed while it was being stamped")
+            self._done = True
+        except BaseException as exc:  # handed to result() on the caller's thread
+            self._error = exc
+
+    def _chunks(self) -> Iterator[Any]:
+        if self.view is not None:
+            for start in range(0, self.size, CHUNK):
+                yield self.view[start : start + CHUNK]
+            return
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
+        if self._stream is not None:
+            self._stream.seek(0)
+            while n := self._stream.readinto(buffer):
+                yield view[:n]
+            return
+        assert self.path is not None
+        with open(self.path, "rb", buffering=0) as f:
+            while n := f.readinto(buffer):
+                yield view[:n]
+
+
+class Discard:
+    """An output that keeps nothing (hashing a document again without copying it)."""
+
+    def write(self, data: Any) -> int:
+        return len(data)

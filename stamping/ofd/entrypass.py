@@ -1,0 +1,131 @@
+"""One pass over the package entries an OFD's seals need, before any seal is checked.
+
+Every seal of a document usually references the same files (Document.xml, every page, every resource), and
+each later seal the earlier seals' own files too. Checking seal by seal would inflate and hash each entry
+once per seal; here each entry is inflated once, in zip order, feeding one hash per CheckMethod asked for,
+and the small parts a check also reads whole (SignedValue.dat, Seal.esl) are kept from that same read.
+Signature.xml files were read whole already to parse them: their digests come from those bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from formats.errors import SealBridgeError
+from formats.ofd import OfdPackage, SignatureXml
+from formats.ofd.package import Hasher
+from stamping.ofd.coverage import hasher_for
+
+#: Inflating (zlib) and hashing (OpenSSL) release the GIL: two entries at a time use both cores of a small
+#: machine; more would only hold more inflated chunks in memory at once.
+_WORKERS = 2
+
+#: The most bytes kept for the checks at once (hundreds of signatures, each with a large SignedValue.dat,
+#: must not all sit in memory); beyond it, a part is read again when its seal is checked.
+_KEEP_BUDGET = 32 << 20
+
+#: An entry to inflate once, and the hashes (CheckMethod key → factory) to feed.
+_Item = tuple[str, dict[str, Callable[[], Hasher]]]
+
+
+@dataclass
+class EntryPass:
+    #: (zip name, CheckMethod as written, stripped and lower-cased) → digest; check_references' cache.
+    digests: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    #: zip name → bytes, for the parts asked to be kept (an entry that could not be read is left out, so
+    #: whoever needs it reads it again and gets the precise error).
+    kept: dict[str, bytes] = field(default_factory=dict)
+
+
+def _method_key(check_method: str) -> str:
+    return check_method.strip().lower()
+
+
+def wanted_digests(
+    pkg: OfdPackage, sigs: Iterable[SignatureXml | None]
+) -> dict[str, dict[str, Callable[[], Hasher]]]:
+    """zip name → CheckMethod key → hash factory, for every entry some signature references."""
+    wanted: dict[str, dict[str, Callable[[], Hasher]]] = {}
+    for sig in sigs:
+        factory = hasher_for(sig.check_method) if sig is not None else None
+        if sig is None or factory is None:
+            continue
+        for ref in sig.references:
+            name = pkg.find(ref.path)
+            if name is not None:
+                wanted.setdefault(name, {})[_method_key(sig.check_method)] = factory
+    return wanted
+
+
+def run_entry_pass(
+    pkg: OfdPackage, sigs: list[SignatureXml | None], keep: dict[str, int] | None = None
+) -> EntryPass:
+    """Digests of every entry the signatures reference (per CheckMethod), and the bytes of `keep`'s entries
+    (package path → the most bytes worth keeping). Entries read whole already (Signature.xml files, and
+    whatever was parsed after pkg.hash_when_read()) are not inflated again. Unreadable or missing entries
+    are skipped: the per-seal checks read them again and report why."""
+    result = EntryPass()
+    wanted = wanted_digests(pkg, sigs)
+    raw = {name: sig.raw for sig in sigs if sig is not None and (name := pkg.find(sig.path)) is not None}
+    keep_names: dict[str, int] = {}
+    budget = _KEEP_BUDGET
+    for path, limit in (keep or {}).items():
+        name = pkg.find(path)
+        if name is None or name in keep_names or pkg.entries[name].size > min(limit, budget):
+            continue  # not kept: read again when needed, one at a time
+        keep_names[name] = limit
+        budget -= pkg.entries[name].size
+    for name, digests in pkg.read_digests.items():
+        for method in wanted.get(name, {}):
+            if method in digests:
+                result.digests[(name, method)] = digests[method]
+    todo: list[_Item] = []
+    for name in set(wanted) | set(keep_names):
+        missing = {m: f for m, f in wanted.get(name, {}).items() if (name, m) not in result.digests}
+        if missing or name in keep_names:
+            todo.append((name, missing))
+
+    def one(item: _Item) -> tuple[str, dict[str, bytes], bytes | None]:
+        name, factories = item
+        if name in raw and name not in keep_names:
+            return name, {m: _digest(f, raw[name]) for m, f in factories.items()}, None
+        try:
+            digests, kept = pkg.digests(
+                name, factories, keep_names.get(name, -1), digest_checks_integrity=True
+            )
+            return name, digests, kept
+        except SealBridgeError:
+            return name, {}, None
+
+    def several(items: list[_Item]) -> list[tuple[str, dict[str, bytes], bytes | None]]:
+        return [one(item) for item in items]
+
+    with ThreadPoolExecutor(_WORKERS, thread_name_prefix="ofd-entries") as pool:
+        for done in pool.map(several, _balanced(pkg, todo, _WORKERS)):
+            for name, digests, kept in done:
+                for method, digest in digests.items():
+                    result.digests[(name, method)] = digest
+                if kept is not None:
+                    result.kept[name] = kept
+    return result
+
+
+def _balanced(pkg: OfdPackage, items: list[_Item], groups: int) -> list[list[_Item]]:
+    """`items` in `groups` lists of about equal inflated size (largest first to the lightest list), each
+    kept in zip order: one task per worker, not one per entry."""
+    bins: list[list[_Item]] = [[] for _ in range(groups)]
+    load = [0] * groups
+    for item in sorted(items, key=lambda it: -pkg.entries[it[0]].size):
+        k = load.index(min(load))
+        bins[k].append(item)
+        load[k] += pkg.entries[item[0]].size + 1
+    offset = {name: e.info.header_offset for name, e in pkg.entries.items()}
+    return [sorted(b, key=lambda it: offset[it[0]]) for b in bins if b]
+
+
+def _digest(factory: Callable[[], Hasher], data: bytes) -> bytes:
+    h = factory()
+    h.update(data)
+    return h.digest()
