@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from agent.tokens.base import KeyInfo
@@ -21,6 +23,21 @@ from formats.errors import SealBridgeError
 
 T = TypeVar("T")
 OnToken = Callable[..., Any]  # run fn(*args) on the token's thread, blocking the caller
+
+
+# Early stamps wait inside sign() for their login, so they get threads of their own: in the default pool
+# they could hold every thread while the loop needs one (the audit log) to let their logins finish.
+_THREADS: ThreadPoolExecutor | None = None
+_THREADS_LOCK = threading.Lock()
+MAX_EARLY_STAMPS = 4  # at once; more wait for a thread (each holds its document's output in memory)
+
+
+def _threads() -> ThreadPoolExecutor:
+    global _THREADS
+    with _THREADS_LOCK:
+        if _THREADS is None:
+            _THREADS = ThreadPoolExecutor(MAX_EARLY_STAMPS, thread_name_prefix="sealbridge-stamp")
+        return _THREADS
 
 
 class LoginDidNotMatch(Exception):
@@ -61,7 +78,8 @@ class EarlyStamp:
 
     def __init__(self, key: KeyInfo, on_token: OnToken, run: Callable[[Any], T]):
         self.signer = DeferredSigner(key, on_token)
-        self.task: asyncio.Future[T] = asyncio.ensure_future(asyncio.to_thread(run, self.signer))
+        loop = asyncio.get_running_loop()
+        self.task: asyncio.Future[T] = loop.run_in_executor(_threads(), run, self.signer)
         self.task.add_done_callback(_retrieve)
 
     async def finish(self, signer: Any) -> tuple[bool, Any]:

@@ -145,6 +145,9 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
         raise
     finally:
         ctx.approvals.close(approval)
+        if approval.early is not None:  # ended between the login and the stamp: its signature never comes
+            approval.early.signer.fail(SealBridgeError("USER_CANCELLED", "the request ended"))
+            approval.early = None
     seq = await ctx.record(
         "stamp",
         "OK",
