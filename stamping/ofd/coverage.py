@@ -49,8 +49,10 @@ def check_references(
     if factory is None:
         return Check.unknown("REF_METHOD_UNSUPPORTED", method=sig.check_method)
     bad: list[Reason] = []
+    method = sig.check_method.strip().lower()
     for ref in sig.references:
-        if not pkg.exists(ref.path):
+        name = pkg.find(ref.path)
+        if name is None:
             bad.append(reason("REF_FILE_MISSING", file=ref.path))
             continue
         try:
@@ -58,7 +60,7 @@ def check_references(
         except (binascii.Error, ValueError):
             bad.append(reason("REF_CHECKVALUE_UNREADABLE", file=ref.path))
             continue
-        key = (pkg.find(ref.path) or ref.path, sig.check_method.strip().lower())
+        key = (name, method)
         if key not in cache:
             try:
                 cache[key] = pkg.digest(ref.path, factory)
@@ -93,11 +95,18 @@ def _own_files_in_its_folder(sig: SignatureXml) -> set[str]:
     return {f for f in own_files(sig) if f.startswith(base)}
 
 
+def reference_sets(sigs: list[SignatureXml | None]) -> list[set[str]]:
+    """Each signature's referenced paths, lower-cased (empty for an unreadable one): every seal's coverage
+    check compares against every other seal's References, so a verifier makes these once."""
+    return [{r.path.lower() for r in s.references} if s is not None else set() for s in sigs]
+
+
 def changes_after(
     pkg: OfdPackage,
     index: int,
     sigs: list[SignatureXml | None],
     signatures_path: str,
+    ref_sets: list[set[str]] | None = None,
 ) -> tuple[Check, list[str]]:
     """Files of the package this signature (number `index` in Signatures.xml order) does not cover.
 
@@ -108,7 +117,8 @@ def changes_after(
     """
     sig = sigs[index]
     assert sig is not None
-    covered = {r.path.lower() for r in sig.references}
+    refs = reference_sets(sigs) if ref_sets is None else ref_sets
+    covered = refs[index]
     exempt = own_files(sig)
     for later in sigs[index + 1 :]:
         if later is not None:
@@ -116,10 +126,10 @@ def changes_after(
     locked = signatures_path.lower() in covered
     if not locked:
         exempt.add(signatures_path.lower())
-    covered_later = set()
-    for other in sigs:
+    covered_later: set[str] = set()
+    for k, other in enumerate(sigs):
         if other is not None and other is not sig:
-            covered_later |= {r.path.lower() for r in other.references}
+            covered_later |= refs[k]
     uncovered = [
         "/" + name
         for name in pkg.files()

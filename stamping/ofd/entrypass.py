@@ -1,7 +1,7 @@
-"""One pass over the package entries an OFD's seals need, before any seal is checked.
+"""One pass over the package entries an OFD's seals need, alongside the seals' other checks.
 
 Every seal of a document usually references the same files (Document.xml, every page, every resource), and
-each later seal the earlier seals' own files too. Checking seal by seal would inflate and hash each entry
+each in_background seal the earlier seals' own files too. Checking seal by seal would inflate and hash each entry
 once per seal; here each entry is inflated once, in zip order, feeding one hash per CheckMethod asked for,
 and the small parts a check also reads whole (SignedValue.dat, Seal.esl) are kept from that same read.
 Signature.xml files were read whole already to parse them: their digests come from those bytes.
@@ -10,7 +10,7 @@ Signature.xml files were read whole already to parse them: their digests come fr
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from formats.errors import SealBridgeError
@@ -21,6 +21,9 @@ from stamping.ofd.coverage import hasher_for
 #: Inflating (zlib) and hashing (OpenSSL) release the GIL: two entries at a time use both cores of a small
 #: machine; more would only hold more inflated chunks in memory at once.
 _WORKERS = 2
+#: Below this many bytes to hash, everything runs on the calling thread (batch verification of many
+#: one-page documents must not start threads for a few kilobytes each).
+THREADS_FROM = 4 << 20
 
 #: The most bytes kept for the checks at once (hundreds of signatures, each with a large SignedValue.dat,
 #: must not all sit in memory); beyond it, a part is read again when its seal is checked.
@@ -30,13 +33,31 @@ _KEEP_BUDGET = 32 << 20
 _Item = tuple[str, dict[str, Callable[[], Hasher]]]
 
 
+_Done = tuple[str, dict[str, bytes], bytes | None]
+
+
 @dataclass
 class EntryPass:
-    #: (zip name, CheckMethod as written, stripped and lower-cased) → digest; check_references' cache.
-    digests: dict[tuple[str, str], bytes] = field(default_factory=dict)
     #: zip name → bytes, for the parts asked to be kept (an entry that could not be read is left out, so
-    #: whoever needs it reads it again and gets the precise error).
+    #: whoever needs it reads it again and gets the precise error). Ready when run_entry_pass returns.
     kept: dict[str, bytes] = field(default_factory=dict)
+    _digests: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    _pending: list[Future[list[_Done]]] = field(default_factory=list)
+
+    def _add(self, done: _Done) -> None:
+        name, digests, kept = done
+        for method, digest in digests.items():
+            self._digests[(name, method)] = digest
+        if kept is not None:
+            self.kept[name] = kept
+
+    def digests(self) -> dict[tuple[str, str], bytes]:
+        """(zip name, CheckMethod stripped and lower-cased) → digest, check_references' cache; waits for
+        the entries still being hashed in the background."""
+        while self._pending:
+            for done in self._pending.pop(0).result():
+                self._add(done)
+        return self._digests
 
 
 def _method_key(check_method: str) -> str:
@@ -60,14 +81,20 @@ def wanted_digests(
 
 
 def run_entry_pass(
-    pkg: OfdPackage, sigs: list[SignatureXml | None], keep: dict[str, int] | None = None
+    pkg: OfdPackage,
+    sigs: list[SignatureXml | None],
+    keep: dict[str, int] | None = None,
+    wanted: dict[str, dict[str, Callable[[], Hasher]]] | None = None,
 ) -> EntryPass:
     """Digests of every entry the signatures reference (per CheckMethod), and the bytes of `keep`'s entries
-    (package path → the most bytes worth keeping). Entries read whole already (Signature.xml files, and
-    whatever was parsed after pkg.hash_when_read()) are not inflated again. Unreadable or missing entries
-    are skipped: the per-seal checks read them again and report why."""
+    (package path → the most bytes worth keeping). The kept parts (small: SignedValue.dat, Seal.esl) are
+    read here; the other entries are hashed on worker threads while the caller checks the signatures,
+    and EntryPass.digests() waits for them. Entries read whole already (Signature.xml files, and whatever
+    was parsed after pkg.hash_when_read()) are not inflated again. Unreadable or missing entries are
+    skipped: the per-seal checks read them again and report why. `wanted`: wanted_digests(pkg, sigs), when
+    made already."""
     result = EntryPass()
-    wanted = wanted_digests(pkg, sigs)
+    wanted = wanted_digests(pkg, sigs) if wanted is None else wanted
     raw = {name: sig.raw for sig in sigs if sig is not None and (name := pkg.find(sig.path)) is not None}
     keep_names: dict[str, int] = {}
     budget = _KEEP_BUDGET
@@ -80,14 +107,17 @@ def run_entry_pass(
     for name, digests in pkg.read_digests.items():
         for method in wanted.get(name, {}):
             if method in digests:
-                result.digests[(name, method)] = digests[method]
-    todo: list[_Item] = []
+                result._digests[(name, method)] = digests[method]
+    on_this_thread: list[_Item] = []
+    in_background: list[_Item] = []
     for name in set(wanted) | set(keep_names):
-        missing = {m: f for m, f in wanted.get(name, {}).items() if (name, m) not in result.digests}
-        if missing or name in keep_names:
-            todo.append((name, missing))
+        missing = {m: f for m, f in wanted.get(name, {}).items() if (name, m) not in result._digests}
+        if name in keep_names:
+            on_this_thread.append((name, missing))
+        elif missing:
+            in_background.append((name, missing))
 
-    def one(item: _Item) -> tuple[str, dict[str, bytes], bytes | None]:
+    def one(item: _Item) -> _Done:
         name, factories = item
         if name in raw and name not in keep_names:
             return name, {m: _digest(f, raw[name]) for m, f in factories.items()}, None
@@ -99,16 +129,20 @@ def run_entry_pass(
         except SealBridgeError:
             return name, {}, None
 
-    def several(items: list[_Item]) -> list[tuple[str, dict[str, bytes], bytes | None]]:
+    def several(items: list[_Item]) -> list[_Done]:
         return [one(item) for item in items]
 
-    with ThreadPoolExecutor(_WORKERS, thread_name_prefix="ofd-entries") as pool:
-        for done in pool.map(several, _balanced(pkg, todo, _WORKERS)):
-            for name, digests, kept in done:
-                for method, digest in digests.items():
-                    result.digests[(name, method)] = digest
-                if kept is not None:
-                    result.kept[name] = kept
+    if sum(pkg.entries[name].size for name, _ in in_background) < THREADS_FROM:
+        # A small document: starting threads would cost more than they save.
+        on_this_thread += in_background
+        in_background = []
+    groups = _balanced(pkg, in_background, _WORKERS)
+    if groups:
+        pool = ThreadPoolExecutor(len(groups), thread_name_prefix="ofd-entries")
+        result._pending = [pool.submit(several, group) for group in groups]
+        pool.shutdown(wait=False)  # the workers end with their last entry
+    for item in on_this_thread:
+        result._add(one(item))
     return result
 
 

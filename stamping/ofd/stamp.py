@@ -78,6 +78,9 @@ def stamp(
     options = options or StampOptions()
     signed_at = (options.signed_at or datetime.now(UTC)).astimezone(UTC)
     pkg = OfdPackage(data, limits)
+    # The parts parsed below (OFD.xml, Document.xml, pages, earlier Signature.xml) are hashed from those
+    # bytes for the References, so the copy pass does not inflate them again.
+    pkg.hash_when_read({name: {"sm3": SM3Hasher} for name in pkg.files()})
     doc = load_document(pkg)
 
     seal_obj = parse_seal(seal)
@@ -189,6 +192,9 @@ def _write_and_hash(
         if name in changed:
             writer.add(name, changed[name])
             digest = sm3(changed[name]) if wanted else b""
+        elif name in pkg.read_digests:
+            writer.copy_raw(pkg, name)
+            digest = pkg.read_digests[name]["sm3"]
         else:
             hasher = SM3Hasher()
             writer.copy_raw(pkg, name, [hasher] if wanted else [])

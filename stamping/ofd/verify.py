@@ -27,8 +27,8 @@ from formats.ofd.locs import resolve
 from formats.ofd.xmlsafe import child_text
 from formats.ses.parse import MAX_SES_BYTES
 from stamping.ofd.certcheck import check_certificate, signer_info
-from stamping.ofd.coverage import changes_after, check_references
-from stamping.ofd.entrypass import EntryPass, run_entry_pass, wanted_digests
+from stamping.ofd.coverage import changes_after, check_references, reference_sets
+from stamping.ofd.entrypass import THREADS_FROM, EntryPass, run_entry_pass, wanted_digests
 from stamping.ofd.signedvalue import SignedValueResult, check_signed_value
 from stamping.ofd.sigtime import parse_signature_datetime
 from stamping.options import VerifyOptions
@@ -60,24 +60,10 @@ def verify(
     sig_loc = child_text(bodies[0], "Signatures")
     signatures_path = resolve(sig_loc, "/OFD.xml") if sig_loc else None
     report = Report(format="ofd")
-    entries: list[SignatureEntry] = []
-    sigs: list[SignatureXml | None] = []
-    errors: list[SealBridgeError | None] = []
-    if signatures_path and pkg.exists(signatures_path):
-        entries, _ = read_signature_list(pkg, signatures_path)
-        if len(entries) > MAX_SIGNATURES:
-            raise SealBridgeError(
-                "DOC_TOO_LARGE", f"{len(entries)} signatures; the limit is {MAX_SIGNATURES}"
-            )
-        for entry in entries:
-            try:
-                sigs.append(read_signature_xml(pkg, entry.path))
-                errors.append(None)
-            except SealBridgeError as err:
-                sigs.append(None)
-                errors.append(err)
-        # Document.xml and the pages are parsed next: hash them for the References from those same bytes.
-        pkg.hash_when_read(wanted_digests(pkg, sigs))
+    entries, sigs, errors = _read_signatures(pkg, signatures_path)
+    # Document.xml and the pages are parsed next: hash them for the References from those same bytes.
+    wanted = wanted_digests(pkg, sigs)
+    pkg.hash_when_read(wanted)
     pages: list[str] = []
     try:
         pages = _page_refs(load_document(pkg, 0, bodies))
@@ -97,9 +83,13 @@ def verify(
             keep[sig.signed_value_path] = MAX_SES_BYTES
             if sig.seal_path:
                 keep[sig.seal_path] = MAX_SES_BYTES
-    entry_pass = run_entry_pass(pkg, sigs, keep)
+    entry_pass = run_entry_pass(pkg, sigs, keep, wanted)
     seal_infos: dict[bytes, SealInfo] = {}
+    ref_sets = reference_sets(sigs)
     listed: set[str] = set()
+    # Signatures, seals and certificates are checked while the entries are still being hashed; the
+    # References (integrity) are compared once every digest is in.
+    integrity_due: list[tuple[int, SignatureEntry, SignatureXml]] = []
     for i, entry in enumerate(entries):
         if entry.path.lower() in listed:
             # The same Signature.xml listed again (under another ID) is one seal, not two.
@@ -108,25 +98,68 @@ def verify(
         listed.add(entry.path.lower())
         try:
             rep = _verify_one(
-                pkg, signatures_path, i, entry, sigs, errors[i], options, now, entry_pass, seal_infos
+                pkg,
+                signatures_path,
+                i,
+                entry,
+                sigs,
+                errors[i],
+                options,
+                now,
+                entry_pass,
+                seal_infos,
+                ref_sets,
             )
-            _describe_coverage(rep, sigs[i], pkg, pages)
+            sig = sigs[i]
+            if sig is not None:
+                integrity_due.append((len(report.seals), entry, sig))
         except (RecursionError, MemoryError):
             raise  # the document as a whole is unreadable (stamping.documents says so)
         except Exception as exc:  # noqa: BLE001 - one unreadable seal must not hide the others
             rep = _uncheckable(entry, exc)
         report.seals.append(rep)
+    digests = entry_pass.digests()
+    for position, entry, sig in integrity_due:
+        rep = report.seals[position]
+        try:
+            rep.checks["integrity"] = check_references(pkg, sig, digests)
+            _describe_coverage(rep, sig, pkg, pages)
+        except (RecursionError, MemoryError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - as above
+            report.seals[position] = _uncheckable(entry, exc)
     report.extra["locked"] = any(
         s is not None and any(r.path.lower() == signatures_path.lower() for r in s.references) for s in sigs
     )
     return _finish(report, data, options, now, len(pages) or None, digests_job)
 
 
+def _read_signatures(
+    pkg: OfdPackage, signatures_path: str | None
+) -> tuple[list[SignatureEntry], list[SignatureXml | None], list[SealBridgeError | None]]:
+    """Signatures.xml's entries and each one's Signature.xml (None, with the error, when unreadable)."""
+    if not signatures_path or not pkg.exists(signatures_path):
+        return [], [], []
+    entries, _ = read_signature_list(pkg, signatures_path)
+    if len(entries) > MAX_SIGNATURES:
+        raise SealBridgeError("DOC_TOO_LARGE", f"{len(entries)} signatures; the limit is {MAX_SIGNATURES}")
+    sigs: list[SignatureXml | None] = []
+    errors: list[SealBridgeError | None] = []
+    for entry in entries:
+        try:
+            sigs.append(read_signature_xml(pkg, entry.path))
+            errors.append(None)
+        except SealBridgeError as err:
+            sigs.append(None)
+            errors.append(err)
+    return entries, sigs, errors
+
+
 def _start_document_digests(options: VerifyOptions, data: bytes) -> Future[tuple[str, str]] | None:
     """The report's SM3 and SHA-256 of the whole file, computed on a second thread while the entries are
     inflated and hashed on this one (OpenSSL and zlib release the GIL), unless the caller hashed already."""
-    if options.document_digests is not None:
-        return None
+    if options.document_digests is not None or len(data) < THREADS_FROM:
+        return None  # given, or small enough that finish() hashes it faster than a thread starts
     pool = ThreadPoolExecutor(1, thread_name_prefix="ofd-document-digests")
     job = pool.submit(document_digests, data)
     pool.shutdown(wait=False)  # the worker ends once the job is done
@@ -205,6 +238,7 @@ def _verify_one(
     now: datetime,
     entry_pass: EntryPass,
     seal_infos: dict[bytes, SealInfo],
+    ref_sets: list[set[str]],
 ) -> SealReport:
     rep = SealReport(id=_folder_name(entry.path), type="sign" if entry.type.lower() == "sign" else "seal")
     rep.extra = {"signature_id": entry.id, "path": entry.path}
@@ -224,8 +258,8 @@ def _verify_one(
         ],
         locked=any(r.path.lower() == signatures_path.lower() for r in sig.references),
     )
-    rep.checks["integrity"] = check_references(pkg, sig, entry_pass.digests)
-    rep.checks["changes_after"], uncovered = changes_after(pkg, index, sigs, signatures_path)
+    rep.checks["integrity"] = Check.unknown("NOT_CHECKED")  # in its place; verify() fills it in
+    rep.checks["changes_after"], uncovered = changes_after(pkg, index, sigs, signatures_path, ref_sets)
     if uncovered:
         rep.extra["not_covered"] = uncovered
     try:

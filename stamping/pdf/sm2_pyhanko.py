@@ -1,6 +1,7 @@
 """pyHanko plumbing for SealBridge signers: the CMS Signer adapter, the SM2 validator and the OID names.
 
-- `register_oids()` teaches asn1crypto the GM OIDs (formats.gm) and our seal attribute (seal_attr), once.
+- `register_oids()` teaches asn1crypto the GM OIDs (formats.gm) and our seal attribute (seal_attr), once,
+  and puts in the fast path for pyHanko's hex string parser (hexstrings).
 - `PdfCmsSigner` turns a stamping.signer.Signer (software key, USB token...) into a pyHanko `Signer`:
   SM2 keys sign SM2-with-SM3 (OID 1.2.156.10197.1.501) over the DER of the signed attributes, with SM3 as
   the digest; RSA signs PKCS#1 v1.5 and ECDSA plain ECDSA, both with SHA-256. Every signature carries the
@@ -28,7 +29,7 @@ from pyhanko_certvalidator.sig_validate import (
 from formats.errors import SealBridgeError
 from formats.gm import SM2PublicKey, is_sm2_spki
 from formats.gm import register_asn1crypto_oids as _register_gm_oids
-from stamping.pdf import seal_attr
+from stamping.pdf import hexstrings, seal_attr
 from stamping.signer import Signer
 
 #: asn1crypto names registered by formats.gm for SM2-with-SM3 (.501) and SM2-1 (.301.1, GM/T 0010 CMS).
@@ -43,6 +44,7 @@ def register_oids() -> None:
     """Idempotent; every entry point of stamping.pdf calls it before asn1crypto parses anything."""
     _register_gm_oids()
     seal_attr.register()
+    hexstrings.install()
     # pyHanko logs expected outcomes (no path to an anchor) with tracebacks; without this, Python's
     # last-resort handler would print them to stderr of the CLI. Applications that configure logging
     # still receive them through propagation.

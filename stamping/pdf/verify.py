@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from asn1crypto import x509
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
 from pyhanko.sign.fields import MDPPerm, enumerate_sig_fields
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
@@ -27,7 +29,9 @@ from pyhanko_certvalidator import ValidationContext
 from formats.errors import SealBridgeError
 from stamping.options import VerifyOptions
 from stamping.pdf import sigcheck
+from stamping.pdf.anchors import parsed_certificates, trust_manager
 from stamping.pdf.seal_attr import seal_from_signed_attrs
+from stamping.pdf.sigdigest import SignatureDigests
 from stamping.pdf.sigscan import ScannedSignature, scan_signatures
 from stamping.pdf.sm2_pyhanko import GmSignatureValidator, register_oids
 from stamping.report import Check, Report, SealReport, reason
@@ -48,6 +52,11 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
     report = Report(format="pdf")
     if not scanned:
         return finish(report, data, options, now, _page_count(data))
+    # One pass over the file for every signature's digest (and the report's), on a second thread while
+    # pyHanko parses the signatures and analyses the revisions here.
+    digests = SignatureDigests(
+        data, (s.byte_range for s in scanned if s.pyhanko_handles), document=options.document_digests is None
+    )
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         # By object reference, not by name: see ScannedSignature.field_ref.
@@ -58,15 +67,26 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
         raise SealBridgeError("DOC_MALFORMED", f"pyHanko cannot read the PDF: {exc}") from None
     anchors = _certs(options.trust_anchors)
     extra = _certs(options.extra_certs)
-    ordered: list[tuple[int, SealReport]] = []
+    prepared: list[tuple[ScannedSignature, EmbeddedPdfSignature | SealReport]] = []
     for scan in scanned:
         field = fields.get(scan.field_ref) if scan.field_ref else None
         if not scan.pyhanko_handles:
-            rep = _unsupported(scan)
+            prepared.append((scan, _unsupported(scan)))
         elif field is None:
-            rep = _unsupported(scan, "FIELD_NOT_IN_ACROFORM")
+            prepared.append((scan, _unsupported(scan, "FIELD_NOT_IN_ACROFORM")))
         else:
-            rep = _verify_field(reader, field, scan, len(data), anchors, extra, options, now)
+            prepared.append((scan, _embedded(reader, field, scan)))
+    embedded = [item for _, item in prepared if isinstance(item, EmbeddedPdfSignature)]
+    analysed = {id(emb) for emb in embedded if _analyse_changes(emb)}
+    document = digests.seed(embedded)
+    if document is not None:
+        options = replace(options, document_digests=document)
+    ordered: list[tuple[int, SealReport]] = []
+    for scan, item in prepared:
+        if isinstance(item, SealReport):
+            rep = item
+        else:
+            rep = _verify_one(item, id(item) in analysed, scan, len(data), anchors, extra, options, now)
         # Signing order: a signature's byte range ends where its revision ends.
         end = scan.byte_range[2] + scan.byte_range[3] if len(scan.byte_range) == 4 else len(data) + 1
         ordered.append((end, rep))
@@ -111,17 +131,7 @@ def _revision_ends(data: bytes) -> list[int]:
 
 
 def _certs(ders: list[bytes]) -> list[x509.Certificate]:
-    out = []
-    for der in ders:
-        try:
-            cert = x509.Certificate.load(bytes(der))
-            cert.native  # noqa: B018 - parse fully so a damaged anchor is refused here
-        except Exception:
-            raise SealBridgeError(
-                "CERT_INVALID", "a trust anchor or extra certificate is not a DER certificate"
-            ) from None
-        out.append(cert)
-    return out
+    return list(parsed_certificates(tuple(bytes(d) for d in ders)))  # parsed once per process
 
 
 def _locks(emb: EmbeddedPdfSignature) -> bool:
@@ -151,16 +161,10 @@ def _unsupported(scan: ScannedSignature, why: str | None = None) -> SealReport:
     return rep
 
 
-def _verify_field(
-    reader: PdfFileReader,
-    field: object,
-    scan: ScannedSignature,
-    file_size: int,
-    anchors: list[x509.Certificate],
-    extra: list[x509.Certificate],
-    options: VerifyOptions,
-    now: datetime,
-) -> SealReport:
+def _embedded(
+    reader: PdfFileReader, field: object, scan: ScannedSignature
+) -> EmbeddedPdfSignature | SealReport:
+    """pyHanko's view of the signature, or the report of why it cannot be checked."""
     try:
         emb = EmbeddedPdfSignature(reader, field, scan.field_name)  # type: ignore[arg-type]
     except Exception as exc:  # a broken /Contents or /ByteRange: this seal fails, the others still count
@@ -173,11 +177,26 @@ def _verify_field(
         emb.external_md_algorithm = emb.md_algorithm
     if emb.sig_object_type != "/Sig":
         return _unsupported(scan, "DOC_TIMESTAMP_NOT_CHECKED")
-    return _verify_one(emb, scan, file_size, anchors, extra, options, now)
+    return emb
+
+
+def _analyse_changes(emb: EmbeddedPdfSignature) -> bool:
+    """pyHanko's coverage check and difference analysis, as compute_integrity_info() runs them but before
+    the digest (which is still being computed on the other thread). True when they ran; the validation
+    then passes skip_diff, which keeps this diff_result. On an error nothing is kept, and the validation
+    runs pyHanko's own sequence, which meets the same error in the same place."""
+    try:
+        emb.coverage = emb.evaluate_signature_coverage()
+        emb.diff_result = emb.evaluate_modifications(DEFAULT_DIFF_POLICY)
+    except Exception:  # noqa: BLE001 - reported by the validation that repeats it
+        emb.coverage = emb.diff_result = None
+        return False
+    return True
 
 
 def _verify_one(
     emb: EmbeddedPdfSignature,
+    analysed: bool,
     scan: ScannedSignature,
     file_size: int,
     anchors: list[x509.Certificate],
@@ -201,7 +220,7 @@ def _verify_one(
     rep.covers = {"pages": list(scan.pages), "byte_ranges": _pairs(scan.byte_range)}
     validator = GmSignatureValidator()
     vc_kwargs = dict(
-        trust_roots=anchors,
+        trust_manager=trust_manager(anchors),  # built once per process for the same anchors
         other_certs=extra,
         allow_fetching=False,
         revocation_mode="soft-fail",
@@ -215,6 +234,7 @@ def _verify_one(
                 signer_validation_context=ValidationContext(**vc_kwargs),
                 ts_validation_context=ValidationContext(**{**vc_kwargs, "moment": now}),
                 key_usage_settings=_KEY_USAGE,
+                skip_diff=analysed,
             )
         )
     except Exception as exc:  # pyHanko raises on structurally broken signatures; report, never crash

@@ -75,9 +75,12 @@ def test_unchanged_entries_copied_as_their_compressed_bytes_and_hashed_once(
         stamp(mixed_ofd, out, pki.signer, pki.seal, [At(page=1, x=60, y=60)], StampOptions())
     monkeypatch.undo()
     stamped = target.read_bytes()
-    # Resources are read once: copied and hashed from the same pieces. (XML parts are parsed too.)
+    # Every entry is read once: resources copied and hashed from the same pieces, XML parts hashed from
+    # the bytes parsed to place the seal (OFD.xml, parsed twice, is small and replaced anyway).
     assert inflated["Doc_0/Res/scan.jpg"] == 1 and inflated["Doc_0/Res/scan2.jpg"] == 1
     assert inflated["Doc_0/Res/font.ttf"] == 1
+    assert inflated["Doc_0/Document.xml"] == 1 and inflated["Doc_0/Pages/Page_1/Content.xml"] == 1
+    assert max(n for name, n in inflated.items() if name != "OFD.xml") == 1, inflated
 
     before = zipfile.ZipFile(io.BytesIO(mixed_ofd))
     after = zipfile.ZipFile(io.BytesIO(stamped))

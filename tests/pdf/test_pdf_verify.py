@@ -8,14 +8,12 @@ import re
 from datetime import timedelta
 
 import pytest
-from asn1crypto import cms, keys
+from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign import signers
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
@@ -28,7 +26,7 @@ from stamping.options import VerifyOptions
 from stamping.pdf import verify
 from stamping.placement import At, Seam
 from stamping.report import Check
-from tests.support.pdf_flows import stamp_pdf, trusting
+from tests.support.pdf_flows import pyhanko_sign, stamp_pdf, trusting
 from tests.support.pdf_maker import append_page, contract_pdf
 from tests.support.pdf_parties import NOW, make_party
 
@@ -154,25 +152,8 @@ def test_adbe_pkcs7_detached(kind, sm2_party, rsa_party) -> None:  # type: ignor
 
 
 def test_plain_signature_without_seal_is_a_sign(rsa_party) -> None:
-    from formats.gm.keys import load_private_key  # noqa: F401 - the key lives in the KeySigner
-
-    key = rsa_party.signer.key
-    pem = key.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    signer = signers.SimpleSigner(
-        signing_cert=asn1_x509.Certificate.load(rsa_party.signer.certificate),
-        signing_key=keys.PrivateKeyInfo.load(pem),
-        cert_registry=None,
-    )
-    out = io.BytesIO()
-    signers.sign_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(contract_pdf(1))),
-        signers.PdfSignatureMetadata(field_name="Plain"),
-        signer=signer,
-        output=out,
-    )
-    report = verify(out.getvalue(), trusting(rsa_party))
+    pdf = pyhanko_sign(contract_pdf(1), rsa_party, "Plain")
+    report = verify(pdf, trusting(rsa_party))
     seal = report.seals[0]
     assert seal.id == "Plain" and seal.type == "sign"
     assert seal.checks["integrity"].status == "ok" and seal.checks["signature"].status == "ok"

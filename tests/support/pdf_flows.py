@@ -17,3 +17,29 @@ def stamp_pdf(data: bytes, party, placements=None, **opts) -> bytes:  # type: ig
 
 def trusting(*parties) -> VerifyOptions:  # type: ignore[no-untyped-def]
     return VerifyOptions(trust_anchors=[p.root for p in parties])
+
+
+def pyhanko_sign(pdf: bytes, party, field_name: str, **metadata) -> bytes:  # type: ignore[no-untyped-def]
+    """A plain signature (no seal) made by stock pyHanko with the party's key (RSA or ECDSA)."""
+    from asn1crypto import keys
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives import serialization
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+
+    der = party.signer.key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    signer = signers.SimpleSigner(
+        signing_cert=asn1_x509.Certificate.load(party.signer.certificate),
+        signing_key=keys.PrivateKeyInfo.load(der),
+        cert_registry=None,
+    )
+    out = io.BytesIO()
+    signers.sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(pdf)),
+        signers.PdfSignatureMetadata(field_name=field_name, **metadata),
+        signer=signer,
+        output=out,
+    )
+    return out.getvalue()

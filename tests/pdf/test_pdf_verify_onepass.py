@@ -1,0 +1,137 @@
+"""Verification with every digest from one pass: a byte flipped anywhere in a seal's signed ranges is caught
+for that seal and for every later seal whose ranges cover it, and no seal whose ranges leave it out fails its
+digest; pyHanko never hashes the file itself."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pyhanko.sign.validation import pdf_embedded
+
+from formats import rangedigest
+from formats.errors import SealBridgeError
+from stamping.pdf import verify
+from stamping.placement import At, Seam
+from tests.support.pdf_flows import pyhanko_sign, stamp_pdf, trusting
+from tests.support.pdf_maker import contract_pdf
+
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
+
+
+@pytest.fixture(scope="module")
+def sealed(sm2_party, ecdsa_party, rsa_party) -> tuple[bytes, list]:  # type: ignore[no-untyped-def]
+    """Four revisions: SM2, ECDSA, RSA, then SM2 again on a seam."""
+    pdf = contract_pdf(2)
+    for party, place in ((sm2_party, At(1, 40, 40)), (ecdsa_party, At(1, 90, 40)),
+                         (rsa_party, At(2, 40, 90)), (sm2_party, Seam("right"))):  # fmt: skip
+        pdf = stamp_pdf(pdf, party, [place])
+    return pdf, [sm2_party, ecdsa_party, rsa_party]
+
+
+def _ranges(pdf: bytes) -> list[tuple[int, int, int, int]]:
+    """Each seal's /ByteRange, in signing order (the order the report lists the seals in)."""
+    found = [tuple(int(v) for v in m.groups()) for m in _BYTE_RANGE.finditer(pdf)]
+    return sorted(found, key=lambda br: br[2] + br[3])  # type: ignore[return-value]
+
+
+def _covers(br: tuple[int, int, int, int], pos: int) -> bool:
+    return br[0] <= pos < br[0] + br[1] or br[2] <= pos < br[2] + br[3]
+
+
+def _positions(ranges: list[tuple[int, int, int, int]]) -> list[int]:
+    """The first and last byte of each range of each seal, and a byte in the middle of each revision."""
+    out: set[int] = set()
+    previous_end = 0
+    for a, b, c, d in ranges:
+        out |= {a, a + b - 1, c, c + d - 1}
+        out |= {
+            (previous_end + a + b) // 2,
+            (c + c + d) // 2,
+        }  # inside this revision, both sides of /Contents
+        previous_end = c + d
+    return sorted(out)
+
+
+def test_the_sealed_file_is_valid(sealed) -> None:  # type: ignore[no-untyped-def]
+    pdf, parties = sealed
+    report = verify(pdf, trusting(*parties))
+    assert [s.verdict for s in report.seals] == ["valid"] * 4, report.to_dict()
+    assert len(_ranges(pdf)) == 4
+
+
+def test_a_flipped_byte_fails_exactly_the_seals_that_cover_it(sealed) -> None:  # type: ignore[no-untyped-def]
+    pdf, parties = sealed
+    ranges = _ranges(pdf)
+    options = trusting(*parties)
+    untouched_ok = 0
+    for pos in _positions(ranges):
+        tampered = bytearray(pdf)
+        tampered[pos] ^= 0x01
+        try:
+            report = verify(bytes(tampered), options)
+        except SealBridgeError as err:
+            # Only the header (byte 0: "%PDF-" no more) makes the whole file unreadable, and every seal
+            # covers it: refusing the document is catching it for all of them.
+            assert err.code == "DOC_MALFORMED" and all(_covers(br, pos) for br in ranges), (pos, err)
+            continue
+        assert len(report.seals) == len(ranges), pos
+        for br, seal in zip(ranges, report.seals, strict=True):
+            integrity = seal.checks["integrity"]
+            if _covers(br, pos):
+                assert integrity.status == "failed", (pos, br, integrity)
+                assert seal.verdict == "invalid", (pos, br)
+            elif integrity.status == "ok":
+                untouched_ok += 1
+            else:
+                # The byte broke the structure of a later revision (an xref offset, a dictionary): pyHanko
+                # cannot analyse the changes after this seal and says so; its own digest still matched.
+                assert integrity.code == "SIGNATURE_UNREADABLE", (pos, br, integrity)
+    assert untouched_ok >= 10  # most flips leave the earlier seals' digests and structure intact
+
+
+def test_pyhanko_never_hashes_the_file(sealed, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Every digest comes from the one pass: pyHanko's own byte-range hashing is never reached, and the
+    pass is asked for each range once (the report's document digests ride along)."""
+    pdf, parties = sealed
+
+    def refuse(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("pyHanko hashed a byte range itself")
+
+    passes: list[int] = []
+    real = rangedigest.digest_ranges
+
+    def counting(source, requests):  # type: ignore[no-untyped-def]
+        passes.append(len(requests))
+        return real(source, requests)
+
+    monkeypatch.setattr(pdf_embedded, "byte_range_digest", refuse)
+    monkeypatch.setattr("stamping.pdf.sigdigest.digest_ranges", counting)
+    report = verify(pdf, trusting(*parties))
+    assert [s.verdict for s in report.seals] == ["valid"] * 4
+    assert len(passes) == 1
+    assert report.document["sm3"] and report.document["sha256"]
+
+
+def test_document_digests_match_the_file(sealed) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+
+    from formats.gm import sm3
+
+    pdf, parties = sealed
+    report = verify(pdf, trusting(*parties))
+    assert report.document["sm3"] == sm3(pdf).hex()
+    assert report.document["sha256"] == hashlib.sha256(pdf).hexdigest()
+
+
+def test_a_sha512_signature_after_our_seals(sealed, rsa_party) -> None:  # type: ignore[no-untyped-def]
+    """A digest the early pass does not guess (SHA-512) gets one more pass, and a flip in it is caught."""
+    pdf, parties = sealed
+    signed = pyhanko_sign(pdf, rsa_party, "Sha512", md_algorithm="sha512")
+    report = verify(signed, trusting(*parties))
+    assert [s.extra["digest"] for s in report.seals][-1] == "sha512"
+    assert [s.checks["integrity"].status for s in report.seals] == ["ok"] * 5, report.to_dict()
+    tampered = bytearray(signed)
+    tampered[signed.index(b"Contract page 1")] ^= 0x01  # page text in the original: every seal covers it
+    report = verify(bytes(tampered), trusting(*parties))
+    assert [s.checks["integrity"].code for s in report.seals] == ["BYTE_RANGE_DIGEST_MISMATCH"] * 5
