@@ -3,8 +3,10 @@
 stamp → site policy → rate limit → document (uploaded binary frames, sniffed by content) → placements →
 approval (the extension's window calls `approve` with the request id, seal and PIN; a wrong PIN is
 answered on that `approve` and the approval stays open) → the seal's status at the central platform
-(active required) → token login on the token's worker thread → stamp (PDF/OFD) on that same thread →
-audit → result bytes as binary frames, then the JSON answer. Nothing is signed before `approve`.
+(active required) → token login on the token's worker thread, and at the same time the stamp on a
+thread of its own, whose one signature waits for that login and is made on the token's thread (early.py)
+→ audit → result bytes as binary frames, then the JSON answer. Nothing is signed before `approve` and a
+successful login; a failed login throws the prepared stamp away.
 """
 
 from __future__ import annotations
