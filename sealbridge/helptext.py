@@ -37,8 +37,10 @@ HELP: dict[str, tuple[str, str]] = {
     ),
     "verify": (
         "0 valid, 1 invalid, 3 indeterminate or no seals, 2 error (file missing, empty, not PDF/OFD, "
-        "bad trust anchor…)",
-        "sealbridge verify form-stamped.pdf --trust ./trust --platform https://seal-platform.example.gov.cn",
+        "bad trust anchor…). Several documents: 2 if any error, else 1 if any invalid, else 3 if any "
+        "indeterminate, else 0",
+        "sealbridge verify form-stamped.pdf --trust ./trust --platform https://seal-platform.example.gov.cn\n"
+        "  sealbridge verify uploads/ --trust ./trust --json --jobs 2",
     ),
     "agent": (OK_OR_ERROR + "; runs until stopped", "sealbridge agent --config ~/.sealbridge/config.toml"),
     "pair": (

@@ -6,9 +6,11 @@ full distinguished name stays in `subject` for those who need it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from asn1crypto import x509
@@ -75,6 +77,19 @@ def signer_info(cert: x509.Certificate | None) -> SignerInfo | None:
     if cert is None:
         return None
     try:
+        der = cert.dump()
+    except Exception:  # noqa: BLE001 - a damaged certificate: no signer line
+        return None
+    info = _signer_info(der)
+    return dataclasses.replace(info) if info is not None else None  # a copy: reports may change theirs
+
+
+@lru_cache(maxsize=128)
+def _signer_info(der: bytes) -> SignerInfo | None:
+    # Once per certificate and process: reading the names costs a millisecond or more, and a batch meets
+    # the same signers again and again.
+    try:
+        cert = x509.Certificate.load(der)
         who = party(cert.subject)
         validity = cert["tbs_certificate"]["validity"]
         return SignerInfo(
@@ -106,6 +121,12 @@ def validity_at_signing(
 
 def anchor_summary(der: bytes) -> dict[str, Any]:
     """A trust anchor as the report's policy lists it: who, and the SHA-256 of its DER."""
+    return dict(_anchor_summary(bytes(der)))
+
+
+@lru_cache(maxsize=256)
+def _anchor_summary(der: bytes) -> dict[str, Any]:
+    # Once per process: every report of a batch lists the same anchors.
     sha = hashlib.sha256(der).hexdigest()
     try:
         cert = x509.Certificate.load(der)

@@ -14,7 +14,6 @@ import io
 import struct
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import IO, Any, Protocol, TypeVar
 
 from formats.errors import SealBridgeError
@@ -103,14 +102,6 @@ class DocumentFormat(Protocol):
     def page_count(self, data: bytes) -> int: ...
 
 
-@dataclass(frozen=True)
-class _Operations:
-    stamp: Callable[..., StampResult]
-    verify: Callable[..., Report]
-    preview: Callable[..., dict[str, Any]]
-    page_count: Callable[[bytes], int]
-
-
 def _pdf_page_count(data: bytes) -> int:
     import pypdfium2 as pdfium
 
@@ -131,49 +122,54 @@ def _ofd_page_count(data: bytes) -> int:
     return len(load_document(OfdPackage(data)).pages)
 
 
-def _pdf() -> _Operations:
+def _pdf(operation: str) -> Callable[..., Any]:
     import stamping.pdf
-    import stamping.pdf.preview
 
-    return _Operations(
-        stamping.pdf.stamp, stamping.pdf.verify, stamping.pdf.preview.render_pdf_preview, _pdf_page_count
-    )
+    if operation == "preview":
+        from stamping.pdf.preview import render_pdf_preview
+
+        return render_pdf_preview
+    return _pdf_page_count if operation == "page_count" else getattr(stamping.pdf, operation)
 
 
-def _ofd() -> _Operations:
+def _ofd(operation: str) -> Callable[..., Any]:
     import stamping.ofd
-    import stamping.ofd.preview
 
-    return _Operations(
-        stamping.ofd.stamp, stamping.ofd.verify, stamping.ofd.preview.render_ofd_preview, _ofd_page_count
-    )
+    if operation == "preview":
+        from stamping.ofd.preview import render_ofd_preview
+
+        return render_ofd_preview
+    return _ofd_page_count if operation == "page_count" else getattr(stamping.ofd, operation)
 
 
 class _Format:
     """A format whose parsers (pyHanko, lxml…) are imported on first use, every operation guarded."""
 
-    def __init__(self, name: str, load: Callable[[], _Operations]) -> None:
+    def __init__(self, name: str, load: Callable[[str], Callable[..., Any]]) -> None:
         self.name = name
-        self._load = load  # imported at each call (cheap once loaded), so the current functions are used
+        # Looked up at each call (cheap once loaded), so the current functions are used; each operation
+        # imports only its own modules (verifying a PDF never loads the stamper).
+        self._load = load
 
     @guarded
     def stamp(self, data, out, signer, seal_der, placements, options=None):  # type: ignore[no-untyped-def]
-        return self._load().stamp(data, out, signer, seal_der, placements, options)
+        return self._load("stamp")(data, out, signer, seal_der, placements, options)
 
     @guarded
     def verify(self, data: bytes, options: VerifyOptions | None = None) -> Report:
-        return self._load().verify(data, options)
+        return self._load("verify")(data, options)
 
     @guarded
     def preview(self, data, placements, seal, pages, dpi):  # type: ignore[no-untyped-def]
-        return self._load().preview(data, placements, seal, pages, dpi)
+        return self._load("preview")(data, placements, seal, pages, dpi)
 
     @guarded
     def page_count(self, data: bytes) -> int:
-        return self._load().page_count(data)
+        return self._load("page_count")(data)
 
     def preload(self) -> None:
-        self._load()
+        for operation in ("stamp", "verify", "preview", "page_count"):
+            self._load(operation)
 
 
 #: The formats this build can handle, by the name `sniff()` returns.
@@ -190,6 +186,12 @@ def format_named(name: str) -> DocumentFormat:
 def document_format(data: bytes) -> DocumentFormat:
     """The format of `data`, sniffed by content (raises DOC_UNSUPPORTED / DOC_MALFORMED / DOC_TOO_LARGE)."""
     return format_named(guarded(sniff)(data))
+
+
+def preload_verifiers() -> None:
+    """Import what verifying needs (not the stampers), e.g. before forking worker processes."""
+    for fmt in FORMATS.values():
+        fmt._load("verify")  # noqa: SLF001 - same module
 
 
 def preload() -> None:

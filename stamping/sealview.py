@@ -8,6 +8,7 @@ reason, never as an error, because the seal's validity does not depend on it.
 from __future__ import annotations
 
 import base64
+from functools import lru_cache
 from typing import Any
 
 from stamping.report import SealInfo, iso
@@ -20,6 +21,13 @@ def picture_png(picture_type: str, data: bytes) -> bytes | None:
 
 def decode_png(picture_type: str, data: bytes) -> tuple[bytes | None, str]:
     """(PNG bytes, "") or (None, why not)."""
+    return _decode_png(picture_type, bytes(data))
+
+
+@lru_cache(maxsize=64)
+def _decode_png(picture_type: str, data: bytes) -> tuple[bytes | None, str]:
+    # Once per picture and process: re-encoding a seal's PNG cost a quarter of verifying a one-page OFD,
+    # and a batch (or the agent) meets the same few seals again and again.
     from formats.picture import decode_picture
 
     try:

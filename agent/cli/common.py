@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from formats.errors import SealBridgeError
-from stamping.documents import MAX_DOCUMENT_BYTES
+from formats.limits import MAX_DOCUMENT_BYTES
 
 EXIT_ERROR = 2
 

@@ -15,11 +15,6 @@ from typing import Any
 
 from agent.cli.common import add_json_flag, command, print_json
 from formats.errors import SealBridgeError
-from formats.picture import decode_picture
-from formats.ses import detect_kind, parse_seal, parse_signature
-from formats.ses.parse import MAX_SES_BYTES
-from formats.ses.summary import seal_summary, signature_summary
-from stamping.fileout import atomic_write
 
 _BASE64_TEXT = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
 
@@ -40,6 +35,8 @@ def register(subparsers: Any) -> None:
 
 def read_ses_file(path: str | Path) -> bytes:
     """The DER bytes of a seal or signature file; PEM and base64 text are unwrapped."""
+    from formats.ses.parse import MAX_SES_BYTES  # the seal libraries load when a seal is read
+
     file = Path(path)
     try:
         size = file.stat().st_size
@@ -66,6 +63,11 @@ def _b64(text: bytes, path: str | Path) -> bytes:
 
 @command
 def cmd_inspect(args: argparse.Namespace) -> int:
+    from formats.picture import decode_picture
+    from formats.ses import detect_kind, parse_seal, parse_signature
+    from formats.ses.summary import seal_summary, signature_summary
+    from stamping.fileout import atomic_write
+
     der = read_ses_file(args.file)
     kind = detect_kind(der)
     if kind == "pkcs7":

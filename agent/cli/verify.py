@@ -10,23 +10,28 @@ import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.cli.common import about_file, add_json_flag, command, json_text, print_json, read_document
 from formats.errors import SealBridgeError
-from stamping.documents import document_format
-from stamping.messages import Lang
-from stamping.options import VerifyOptions
-from stamping.platform_status import StatusLookup
-from stamping.report import Report
-from stamping.reporttext import report_lines
+
+if TYPE_CHECKING:  # the verifier's modules load when a document is verified, not to parse arguments
+    from stamping.messages import Lang
+    from stamping.platform_status import StatusLookup
+    from stamping.report import Report
 
 _CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("verify", help="verify the seals and signatures of a PDF or OFD document")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument(
+        "file",
+        metavar="FILE",
+        nargs="+",
+        help="a PDF or OFD document; several, or folders (searched recursively, documents recognised by "
+        "content), verify each in one run: a line per file and a summary, JSON Lines with --json",
+    )
     p.add_argument(
         "--trust", action="append", default=[], metavar="DIR_OR_PEM", help="trust anchors (repeatable)"
     )
@@ -44,8 +49,25 @@ def register(subparsers: Any) -> None:
         metavar="OUT.pdf",
         help="also write the evidence report (PDF: cover, every check in zh/en, sealed pages, JSON attached)",
     )
+    p.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help="several documents: verify with N worker processes (output stays in the order of the inputs)",
+    )
     add_json_flag(p)
     p.set_defaults(func=cmd_verify)
+
+
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of processes, at least 1, not {text!r}")
+    return n
 
 
 def load_cert_files(spec: str, *, anchors: bool = False) -> list[bytes]:
@@ -108,24 +130,24 @@ def locale_language(environ: Mapping[str, str] | None = None) -> Lang:
 
 
 def _print_text(report: Report, path: str, lang: Lang) -> None:
+    from stamping.reporttext import report_lines
+
     for line in report_lines(report.to_dict(), lang, path):
         print(line)
 
 
 @command
 def cmd_verify(args: argparse.Namespace) -> int:
+    if len(args.file) > 1 or Path(args.file[0]).is_dir():
+        return _verify_many(args)
+    from stamping.documents import document_format
+    from stamping.options import VerifyOptions
+
+    args.file = args.file[0]
     data = read_document(args.file)
     with about_file(args.file):
         doc_format = document_format(data)
-    anchors = [c for spec in args.trust for c in load_cert_files(spec, anchors=True)]
-    if args.platform:
-        from agent.tsa_client import platform_roots
-
-        try:
-            anchors += platform_roots(args.platform)  # the platform's TSA chains to these
-        except SealBridgeError:
-            pass  # platform down: its timestamps verify but stay untrusted, and platform_status says why
-    extra = [c for spec in args.cert for c in load_cert_files(spec)]
+    anchors, extra = _certificates(args)
     lookup = _status_lookup(args.platform) if args.platform else None  # closed below, whatever happens
     client = getattr(lookup, "client", None)
     options = VerifyOptions(
@@ -156,6 +178,29 @@ def cmd_verify(args: argparse.Namespace) -> int:
     else:
         _print_text(report, args.file, args.lang or locale_language())
     return report.exit_code
+
+
+def _certificates(args: argparse.Namespace) -> tuple[list[bytes], list[bytes]]:
+    """(trust anchors, extra certificates) from --trust, --platform and --cert."""
+    anchors = [c for spec in args.trust for c in load_cert_files(spec, anchors=True)]
+    if args.platform:
+        from agent.tsa_client import platform_roots
+
+        try:
+            anchors += platform_roots(args.platform)  # the platform's TSA chains to these
+        except SealBridgeError:
+            pass  # platform down: its timestamps verify but stay untrusted, and platform_status says why
+    return anchors, [c for spec in args.cert for c in load_cert_files(spec)]
+
+
+def _verify_many(args: argparse.Namespace) -> int:
+    from agent.cli.verify_batch import VerifySettings, run_batch
+
+    if args.evidence:
+        raise SealBridgeError("BAD_REQUEST", "--evidence takes one document, not several or a folder")
+    anchors, extra = _certificates(args)
+    settings = VerifySettings(anchors=anchors, extra_certs=extra, platform=args.platform)
+    return run_batch(args.file, settings, args.jobs, args.json, args.lang or locale_language())
 
 
 def _write_evidence(

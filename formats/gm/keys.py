@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ..errors import SealBridgeError
 from .oids import OID_EC_PUBLIC_KEY, OID_SM2, register_asn1crypto_oids
-from .pkcs12 import decrypt, read_pkcs12
 from .sigverify import verify_signature
 from .sm2 import SM2PrivateKey, SM2PublicKey, is_sm2_spki
 
@@ -96,6 +95,8 @@ def _load_der_key(der: bytes, password: str | None) -> PrivateKey:
         if password is None:
             raise SealBridgeError("PASSWORD_INCORRECT", "the key is encrypted: a password is needed")
         try:
+            from .pkcs12 import decrypt  # the ciphers load only for an encrypted key
+
             plain = decrypt(epki["encryption_algorithm"], epki["encrypted_data"].native, password)
         except ValueError as exc:
             raise SealBridgeError("PASSWORD_INCORRECT", f"cannot decrypt the key: {exc}") from exc
@@ -250,6 +251,8 @@ def load_pkcs12(data: bytes, password: bytes | str | None) -> tuple[PrivateKey, 
     The certificate is the one whose public key matches the key; the chain keeps the file's order
     with the leaf removed.
     """
+    from .pkcs12 import read_pkcs12  # the ciphers load only for a PKCS#12 file
+
     contents = read_pkcs12(bytes(data), _password_str(password) or "")
     if not contents.keys:
         raise SealBridgeError("KEY_NOT_FOUND", "the PKCS#12 file holds no private key")

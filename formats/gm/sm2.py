@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from functools import lru_cache
 from types import ModuleType
 from typing import Any
 
@@ -58,6 +59,13 @@ def _decompress(prefix: int, x: int) -> int:
     if (y & 1) != (prefix & 1):
         y = P - y
     return y
+
+
+@lru_cache(maxsize=256)
+def _public_handle(mod: ModuleType, x: int, y: int) -> Any:
+    # Once per key and process: the backend checks the point when it builds the key (about a millisecond),
+    # and a batch, or the agent, verifies the same signers', makers' and roots' keys again and again.
+    return mod.public_handle(x, y)
 
 
 class SM2PublicKey:
@@ -137,7 +145,7 @@ class SM2PublicKey:
     def _handle(self, mod: ModuleType) -> Any:
         handle = self._handles.get(mod.NAME)
         if handle is None:
-            handle = self._handles[mod.NAME] = mod.public_handle(self.x, self.y)
+            handle = self._handles[mod.NAME] = _public_handle(mod, self.x, self.y)
         return handle
 
     def verify(self, data: bytes, signature: bytes, backend: str | None = None) -> bool:

@@ -1,32 +1,41 @@
-"""OFD packages (GB/T 33190): bounded reading, hardened XML, the signature model, text positions, writing."""
+"""OFD packages (GB/T 33190): bounded reading, hardened XML, the signature model, text positions, writing.
 
-from formats.ofd.document import OfdDocument, Page, load_document
-from formats.ofd.limits import DEFAULT_PACKAGE_LIMITS, PackageLimits
-from formats.ofd.package import OfdPackage
-from formats.ofd.signatures import (
-    SM3_CHECK_METHODS,
-    Reference,
-    SignatureEntry,
-    SignatureXml,
-    StampAnnot,
-    protects,
-    read_signature_list,
-    read_signature_xml,
-)
+The names below are loaded on first use: importing a light submodule (formats.ofd.limits, which every
+document sniffer reads) must not pull in lxml and the whole reader."""
 
-__all__ = [
-    "DEFAULT_PACKAGE_LIMITS",
-    "SM3_CHECK_METHODS",
-    "PackageLimits",
-    "OfdDocument",
-    "OfdPackage",
-    "Page",
-    "Reference",
-    "SignatureEntry",
-    "SignatureXml",
-    "StampAnnot",
-    "load_document",
-    "protects",
-    "read_signature_list",
-    "read_signature_xml",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "OfdDocument": "document",
+    "Page": "document",
+    "load_document": "document",
+    "DEFAULT_PACKAGE_LIMITS": "limits",
+    "PackageLimits": "limits",
+    "OfdPackage": "package",
+    "SM3_CHECK_METHODS": "signatures",
+    "Reference": "signatures",
+    "SignatureEntry": "signatures",
+    "SignatureXml": "signatures",
+    "StampAnnot": "signatures",
+    "protects": "signatures",
+    "read_signature_list": "signatures",
+    "read_signature_xml": "signatures",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})

@@ -14,6 +14,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal
 
 from asn1crypto import x509
@@ -45,6 +46,16 @@ def verify_cert_signature(
     cert_der: bytes, sig_alg_oid: str, data: bytes, signature: bytes, backend: str | None = None
 ) -> tuple[Status, str]:
     """Check `signature` over `data` with the key of `cert_der`. `backend` forces an SM2 backend."""
+    try:
+        key = (bytes(cert_der or b""), str(sig_alg_oid), bytes(data), bytes(signature), backend)
+    except TypeError:  # not bytes: checked (and refused) without remembering
+        return _check_cert_signature(cert_der, sig_alg_oid, data, signature, backend)
+    return _remembered(*key)
+
+
+def _check_cert_signature(
+    cert_der: bytes, sig_alg_oid: str, data: bytes, signature: bytes, backend: str | None
+) -> tuple[Status, str]:
     if not cert_der:
         return "unknown", "no certificate to verify with"
     try:
@@ -73,6 +84,11 @@ def verify_cert_signature(
         except (ValueError, TypeError) as exc:
             return "unknown", f"cannot verify: {exc}"
     return ("ok", "signature verifies") if ok else ("failed", "signature does not verify")
+
+
+# Remembered per process, keyed by the exact bytes: a batch (or the agent) meets the same seal, its maker's
+# signature and the same certificate chain on document after document.
+_remembered = lru_cache(maxsize=256)(_check_cert_signature)
 
 
 def verify_maker(seal: Seal, backend: str | None = None) -> tuple[Status, str]:

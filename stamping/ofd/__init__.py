@@ -4,7 +4,9 @@ Contract (stamping/options.py): stamp(data, out, signer, seal, placements, optio
 verify(data, options) -> Report.
 """
 
-from stamping.ofd.stamp import stamp
-from stamping.ofd.verify import verify
+from stamping.lazy import export_functions
+
+# Loaded on first use: verifying never imports the stamper, nor stamping the verifier.
+export_functions(__name__, "stamp", "verify")
 
 __all__ = ["stamp", "verify"]

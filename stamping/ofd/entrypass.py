@@ -1,7 +1,7 @@
 """One pass over the package entries an OFD's seals need, alongside the seals' other checks.
 
 Every seal of a document usually references the same files (Document.xml, every page, every resource), and
-each later seal the earlier seals' own files too. Checking seal by seal would inflate and hash each entry
+each in_background seal the earlier seals' own files too. Checking seal by seal would inflate and hash each entry
 once per seal; here each entry is inflated once, in zip order, feeding one hash per CheckMethod asked for,
 and the small parts a check also reads whole (SignedValue.dat, Seal.esl) are kept from that same read.
 Signature.xml files were read whole already to parse them: their digests come from those bytes.
@@ -21,6 +21,9 @@ from stamping.ofd.coverage import hasher_for
 #: Inflating (zlib) and hashing (OpenSSL) release the GIL: two entries at a time use both cores of a small
 #: machine; more would only hold more inflated chunks in memory at once.
 _WORKERS = 2
+#: Below this many bytes to hash, everything runs on the calling thread (batch verification of many
+#: one-page documents must not start threads for a few kilobytes each).
+THREADS_FROM = 4 << 20
 
 #: The most bytes kept for the checks at once (hundreds of signatures, each with a large SignedValue.dat,
 #: must not all sit in memory); beyond it, a part is read again when its seal is checked.
@@ -105,14 +108,14 @@ def run_entry_pass(
         for method in wanted.get(name, {}):
             if method in digests:
                 result._digests[(name, method)] = digests[method]
-    kept_now: list[_Item] = []
-    later: list[_Item] = []
+    on_this_thread: list[_Item] = []
+    in_background: list[_Item] = []
     for name in set(wanted) | set(keep_names):
         missing = {m: f for m, f in wanted.get(name, {}).items() if (name, m) not in result._digests}
         if name in keep_names:
-            kept_now.append((name, missing))
+            on_this_thread.append((name, missing))
         elif missing:
-            later.append((name, missing))
+            in_background.append((name, missing))
 
     def one(item: _Item) -> _Done:
         name, factories = item
@@ -129,12 +132,16 @@ def run_entry_pass(
     def several(items: list[_Item]) -> list[_Done]:
         return [one(item) for item in items]
 
-    groups = _balanced(pkg, later, _WORKERS)
+    if sum(pkg.entries[name].size for name, _ in in_background) < THREADS_FROM:
+        # A small document: starting threads would cost more than they save.
+        on_this_thread += in_background
+        in_background = []
+    groups = _balanced(pkg, in_background, _WORKERS)
     if groups:
         pool = ThreadPoolExecutor(len(groups), thread_name_prefix="ofd-entries")
         result._pending = [pool.submit(several, group) for group in groups]
         pool.shutdown(wait=False)  # the workers end with their last entry
-    for item in kept_now:
+    for item in on_this_thread:
         result._add(one(item))
     return result
 

@@ -28,7 +28,7 @@ from formats.ofd.xmlsafe import child_text
 from formats.ses.parse import MAX_SES_BYTES
 from stamping.ofd.certcheck import check_certificate, signer_info
 from stamping.ofd.coverage import changes_after, check_references, reference_sets
-from stamping.ofd.entrypass import EntryPass, run_entry_pass, wanted_digests
+from stamping.ofd.entrypass import THREADS_FROM, EntryPass, run_entry_pass, wanted_digests
 from stamping.ofd.signedvalue import SignedValueResult, check_signed_value
 from stamping.ofd.sigtime import parse_signature_datetime
 from stamping.options import VerifyOptions
@@ -158,8 +158,8 @@ def _read_signatures(
 def _start_document_digests(options: VerifyOptions, data: bytes) -> Future[tuple[str, str]] | None:
     """The report's SM3 and SHA-256 of the whole file, computed on a second thread while the entries are
     inflated and hashed on this one (OpenSSL and zlib release the GIL), unless the caller hashed already."""
-    if options.document_digests is not None:
-        return None
+    if options.document_digests is not None or len(data) < THREADS_FROM:
+        return None  # given, or small enough that finish() hashes it faster than a thread starts
     pool = ThreadPoolExecutor(1, thread_name_prefix="ofd-document-digests")
     job = pool.submit(document_digests, data)
     pool.shutdown(wait=False)  # the worker ends once the job is done

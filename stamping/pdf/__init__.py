@@ -7,7 +7,9 @@ Contract (stamping/options.py):
 
 from __future__ import annotations
 
-from stamping.pdf.stamp import stamp
-from stamping.pdf.verify import verify
+from stamping.lazy import export_functions
+
+# Loaded on first use: verifying never imports the stamper, nor stamping the verifier.
+export_functions(__name__, "stamp", "verify")
 
 __all__ = ["stamp", "verify"]

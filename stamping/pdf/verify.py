@@ -29,6 +29,7 @@ from pyhanko_certvalidator import ValidationContext
 from formats.errors import SealBridgeError
 from stamping.options import VerifyOptions
 from stamping.pdf import sigcheck
+from stamping.pdf.anchors import parsed_certificates, trust_manager
 from stamping.pdf.seal_attr import seal_from_signed_attrs
 from stamping.pdf.sigdigest import SignatureDigests
 from stamping.pdf.sigscan import ScannedSignature, scan_signatures
@@ -131,17 +132,7 @@ def _revision_ends(data: bytes) -> list[int]:
 
 
 def _certs(ders: list[bytes]) -> list[x509.Certificate]:
-    out = []
-    for der in ders:
-        try:
-            cert = x509.Certificate.load(bytes(der))
-            cert.native  # noqa: B018 - parse fully so a damaged anchor is refused here
-        except Exception:
-            raise SealBridgeError(
-                "CERT_INVALID", "a trust anchor or extra certificate is not a DER certificate"
-            ) from None
-        out.append(cert)
-    return out
+    return list(parsed_certificates(tuple(bytes(d) for d in ders)))  # parsed once per process
 
 
 def _locks(emb: EmbeddedPdfSignature) -> bool:
@@ -230,7 +221,7 @@ def _verify_one(
     rep.covers = {"pages": list(scan.pages), "byte_ranges": _pairs(scan.byte_range)}
     validator = GmSignatureValidator()
     vc_kwargs = dict(
-        trust_roots=anchors,
+        trust_manager=trust_manager(anchors),  # built once per process for the same anchors
         other_certs=extra,
         allow_fetching=False,
         revocation_mode="soft-fail",

@@ -3,6 +3,7 @@ changed in any referenced entry for exactly the seals that reference it (issue 1
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 from collections import Counter
@@ -17,6 +18,18 @@ from tests.support.ofd_maker import make_ofd, text_object
 from tests.support.ofd_zip import flip_byte, replace_entry
 
 SEALS = 3
+# The module, not the function stamping.ofd exports under the same name.
+verify_module = importlib.import_module("stamping.ofd.verify")
+
+
+@pytest.fixture(params=["inline", "threads"])
+def threads(request, monkeypatch) -> str:
+    """Both paths of the verifier: small documents hashed on the calling thread, large ones on workers
+    (forced here by lowering the size from which threads start to nothing)."""
+    if request.param == "threads":
+        monkeypatch.setattr(entrypass, "THREADS_FROM", 0)
+        monkeypatch.setattr(verify_module, "THREADS_FROM", 0)
+    return request.param
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +77,7 @@ def test_all_seals_valid_and_entries_shared(three_seals, pki):
     assert depends["Doc_0/Signs/Sign_0/Signature.xml"] == every
 
 
-def test_a_byte_flipped_in_any_entry_fails_exactly_the_seals_that_depend_on_it(three_seals, pki):
+def test_a_byte_flipped_in_any_entry_fails_exactly_the_seals_that_depend_on_it(three_seals, pki, threads):
     depends = _who_depends(three_seals)
     src = OfdPackage(three_seals)
     checked = 0
@@ -99,7 +112,7 @@ class _CountingHasher:
         return self._h.digest()
 
 
-def test_each_entry_inflated_and_hashed_once_for_all_seals(three_seals, pki, monkeypatch):
+def test_each_entry_inflated_and_hashed_once_for_all_seals(three_seals, pki, monkeypatch, threads):
     pkg = OfdPackage(three_seals)
     referenced = {
         pkg.find(ref.path) or ""
@@ -129,7 +142,7 @@ def test_each_entry_inflated_and_hashed_once_for_all_seals(three_seals, pki, mon
     assert inflated["Doc_0/Signs/Sign_0/SignedValue.dat"] == 1
 
 
-def test_a_byte_changed_under_a_stale_crc_still_fails_every_seal(three_seals, pki):
+def test_a_byte_changed_under_a_stale_crc_still_fails_every_seal(three_seals, pki, threads):
     """The entry pass skips CRC-32 where it compares SM3 anyway: a byte changed in the zip itself (CRC and
     sizes left as they were) is still caught, by the digest, for every seal referencing the entry."""
     pkg = OfdPackage(three_seals)

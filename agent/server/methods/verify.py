@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,19 +25,30 @@ STATUS_TIMEOUT_S = 15.0
 
 
 def load_anchors(paths: list[str]) -> list[bytes]:
-    """DER certificates from PEM or DER files; unreadable files are skipped (the report says unknown)."""
-    import base64
-    import re
-
+    """DER certificates from PEM or DER files; unreadable files are skipped (the report says unknown).
+    Each file is read again only when it changed: the agent verifies many documents with the same anchors,
+    and the same DER bytes let the verifiers reuse what they parsed (stamping.pdf.anchors)."""
     out: list[bytes] = []
     for p in paths:
         try:
-            raw = Path(p).read_bytes()
+            st = Path(p).stat()
         except OSError:
             continue
-        pems = re.findall(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", raw, re.S)
-        out.extend(base64.b64decode(b"".join(x.split())) for x in pems) if pems else out.append(raw)
+        out.extend(_anchor_file(p, st.st_mtime_ns, st.st_size))
     return out
+
+
+@lru_cache(maxsize=64)
+def _anchor_file(path: str, mtime_ns: int, size: int) -> tuple[bytes, ...]:
+    import base64
+    import re
+
+    try:
+        raw = Path(path).read_bytes()
+    except OSError:
+        return ()
+    pems = re.findall(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", raw, re.S)
+    return tuple(base64.b64decode(b"".join(x.split())) for x in pems) if pems else (raw,)
 
 
 def status_lookup(ctx: AgentContext, loop: asyncio.AbstractEventLoop) -> StatusLookup | None:
