@@ -1,11 +1,12 @@
 """Start-up of the `sealbridge` program, whole processes: `--version`, `--help` and `verify` of a small
 sealed PDF and OFD, each against `python -c pass` measured in the same run (interleaved, best of N).
 
-    .venv/bin/python bench/cli_start.py [--repeat 5]
+    .venv/bin/python bench/cli_start.py [--repeat 5] [--compare OLD_TREE]
 
 The program is run from this source tree (PYTHONPATH), through the console script next to the Python
-running the benchmark (or `python -m sealbridge` when there is none). Target (issue 18): `--version`
-≤ 0.3 s.
+running the benchmark (or `python -m sealbridge` when there is none); `--compare` also runs another
+source tree (e.g. `git worktree add /tmp/old <commit>`), interleaved, and prints new / old. Target
+(issue 18): `--version` ≤ 0.3 s.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ def seconds(cmd: list[str], env: dict[str, str]) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--compare", type=Path, help="another source tree to measure in the same run")
     args = ap.parse_args()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    trees = {"": REPO, **({"old ": args.compare.resolve()} if args.compare else {})}
+    envs = {label: {**os.environ, "PYTHONPATH": str(tree)} for label, tree in trees.items()}
     sb = program()
     with tempfile.TemporaryDirectory() as tmp:
         holder = seal_holder()
@@ -62,16 +65,20 @@ def main() -> int:
                 str(root),
                 "--json",
             ]
-        for cmd in cases.values():  # warm the page cache and the .pyc files once
+        runs = [(label + name, cmd, env) for name, cmd in cases.items() for label, env in envs.items()]
+        runs = [r for r in runs if not (r[0].startswith("old ") and r[0].endswith("pass"))]
+        for _, cmd, env in runs:  # warm the page cache and the .pyc files once
             seconds(cmd, env)
-        best = {name: float("inf") for name in cases}
-        for _ in range(args.repeat):
-            for name, cmd in cases.items():
+        best = {name: float("inf") for name, _, _ in runs}
+        for _ in range(args.repeat):  # interleaved: the machine is shared
+            for name, cmd, env in runs:
                 best[name] = min(best[name], seconds(cmd, env))
     base = best["python -c pass"]
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (1, 5 min); best of {args.repeat}")
     for name, took in best.items():
-        print(f"{name:32s} {took:6.3f} s   ratio / python -c pass: {took / base:5.1f}")
+        old = best.get("old " + name)
+        versus = f"   new / old: {took / old:5.2f}" if old else ""
+        print(f"{name:36s} {took:6.3f} s   ratio / python -c pass: {took / base:5.1f}{versus}")
     return 0
 
 

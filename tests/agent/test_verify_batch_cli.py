@@ -171,3 +171,19 @@ def test_jobs_must_be_a_positive_number(capsys):
         main(["verify", "x.pdf", "y.pdf", "--jobs", "0"])
     assert exc.value.code == 2
     assert "--jobs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_platform_that_cannot_be_reached_is_reported_per_document(dev_pki, sealed, tmp_path, capsys, jobs):
+    """One platform client per process: every report names the platform and says its status is unknown."""
+    url = "http://127.0.0.1:9"
+    names = [sealed["pdf"], sealed["ofd"]]
+    rc, out, err = run(
+        capsys, *(str(n) for n in names), *trust(dev_pki), "--platform", url, "--json", "--jobs", jobs
+    )
+    lines = json_lines(out)
+    assert [x["status"] for x in lines] == ["verified", "verified"], lines
+    for line in lines:
+        assert line["report"]["policy"]["platform"]["url"] == url
+        assert line["report"]["seals"][0]["checks"]["platform_status"]["status"] == "unknown"
+    assert rc == 3 and err == ""
