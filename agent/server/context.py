@@ -172,6 +172,10 @@ class AgentContext:
     async def on_token_thread(self, entry: SealEntry, fn: Any, *args: Any) -> Any:
         return await self.workers.run(_token_key(entry.token), fn, *args)
 
+    def call_on_token_thread(self, entry: SealEntry, fn: Any, *args: Any) -> Any:
+        """on_token_thread from a worker thread (never the loop): blocks that thread until it ran."""
+        return self.workers.call(_token_key(entry.token), fn, *args)
+
     # -- platform -------------------------------------------------------------------------------------------
 
     async def require_active(self, entry: SealEntry) -> None:

@@ -13,6 +13,7 @@ chunk count; the JSON call that uses the document names it by id (32 hex chars) 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import struct
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ FRAME_VERSION = 1
 KIND_UPLOAD = 1
 KIND_RESULT = 2
 FLAG_LAST = 1
+RESULT_CHUNK_BYTES = 1024 * 1024  # the payload of each result frame the agent sends
 HEADER = struct.Struct(">2sBB16sIB")
 HEADER_SIZE = HEADER.size  # 25
 
@@ -231,9 +233,55 @@ def split_chunks(kind: int, doc_id: str, data: bytes, chunk_bytes: int) -> list[
     return list(iter_chunks(kind, doc_id, data, chunk_bytes))
 
 
+class ChunkedOutput(io.RawIOBase):
+    """A write-only sink for a stamper that writes front to back: the output is kept as the chunks it is
+    sent in, so it is never one growing buffer (no reallocation copies), never copied whole, and each chunk
+    becomes one result frame."""
+
+    def __init__(self, chunk_bytes: int) -> None:
+        super().__init__()
+        self.chunk_bytes = chunk_bytes
+        self.chunks: list[bytearray] = []
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        pos, n = 0, len(view)
+        while pos < n:
+            if not self.chunks or len(self.chunks[-1]) >= self.chunk_bytes:
+                self.chunks.append(bytearray())
+            last = self.chunks[-1]
+            take = min(self.chunk_bytes - len(last), n - pos)
+            last += view[pos : pos + take]
+            pos += take
+        self.size += n
+        return n
+
+    def sm3(self) -> str:
+        hasher = SM3Hasher()
+        for chunk in self.chunks:
+            hasher.update(chunk)
+        return hasher.hexdigest()
+
+    def getvalue(self) -> bytes:
+        """The whole output as one bytes object (a copy: for callers that need one, not for sending)."""
+        return b"".join(self.chunks)
+
+
 def iter_chunks(kind: int, doc_id: str, data: Any, chunk_bytes: int) -> Iterator[bytes]:
     """The frames of a document, made one at a time (one copy of each payload, into its frame): a sender
     holds one frame beside the document, never a second copy of it."""
+    if isinstance(data, ChunkedOutput) and data.chunk_bytes == chunk_bytes and data.chunks:
+        for i, chunk in enumerate(data.chunks):
+            last = i == len(data.chunks) - 1
+            head = HEADER.pack(MAGIC, FRAME_VERSION, kind, bytes.fromhex(doc_id), i, FLAG_LAST if last else 0)
+            yield b"".join((head, chunk))
+        return
+    if isinstance(data, ChunkedOutput):
+        data = data.getvalue()
     view = memoryview(data).cast("B")
     n = max(1, -(-len(view) // chunk_bytes))
     for i in range(n):

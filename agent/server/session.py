@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from agent.server.context import AgentContext
 
 CLOSE_UNAUTHENTICATED = 4401
-RESULT_CHUNK_BYTES = 1024 * 1024
+RESULT_CHUNK_BYTES = proto.RESULT_CHUNK_BYTES
 
 
 class Session:
@@ -68,11 +68,17 @@ class Session:
     async def send_error(self, request_id: Any, number: int, err: SealBridgeError) -> None:
         await self._send_text(proto.error_response(request_id, number, err))
 
-    async def send_document(self, data: bytes, fmt: str, digest_hex: str | None = None) -> dict[str, Any]:
+    async def send_document(
+        self, data: bytes | proto.ChunkedOutput, fmt: str, digest_hex: str | None = None
+    ) -> dict[str, Any]:
         """Send result bytes as binary frames (before the JSON answer that names them), one frame made at a
         time from a view of `data`. Without a digest, SM3 runs in a thread while the frames go out."""
         doc_id = secrets.token_hex(16)
-        hashing = None if digest_hex is not None else asyncio.ensure_future(asyncio.to_thread(sm3, data))
+        size = data.size if isinstance(data, proto.ChunkedOutput) else len(data)
+        hashing = None
+        if digest_hex is None:
+            digest = data.sm3 if isinstance(data, proto.ChunkedOutput) else lambda: sm3(data).hex()
+            hashing = asyncio.ensure_future(asyncio.to_thread(digest))
         chunks = 0
         try:
             async with self._send_lock:
@@ -83,8 +89,8 @@ class Session:
                     chunks += 1
         finally:
             if hashing is not None:
-                digest_hex = (await hashing).hex()
-        return {"id": doc_id, "size": len(data), "sm3": digest_hex, "chunks": chunks, "format": fmt}
+                digest_hex = await hashing
+        return {"id": doc_id, "size": size, "sm3": digest_hex, "chunks": chunks, "format": fmt}
 
     # -- the connection ---------------------------------------------------------------------------------------
 

@@ -52,11 +52,6 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
     report = Report(format="pdf")
     if not scanned:
         return finish(report, data, options, now, _page_count(data))
-    # One pass over the file for every signature's digest (and the report's), on a second thread while
-    # pyHanko parses the signatures and analyses the revisions here.
-    digests = SignatureDigests(
-        data, (s.byte_range for s in scanned if s.pyhanko_handles), document=options.document_digests is None
-    )
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         # By object reference, not by name: see ScannedSignature.field_ref.
@@ -67,6 +62,12 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
         raise SealBridgeError("DOC_MALFORMED", f"pyHanko cannot read the PDF: {exc}") from None
     anchors = _certs(options.trust_anchors)
     extra = _certs(options.extra_certs)
+    # One pass over the file for every signature's digest (and the report's), on a second thread while
+    # pyHanko parses the signatures and analyses the revisions here. Started once nothing above can refuse
+    # the whole document, so a refused one leaves no hashing behind.
+    digests = SignatureDigests(
+        data, (s.byte_range for s in scanned if s.pyhanko_handles), document=options.document_digests is None
+    )
     prepared: list[tuple[ScannedSignature, EmbeddedPdfSignature | SealReport]] = []
     for scan in scanned:
         field = fields.get(scan.field_ref) if scan.field_ref else None

@@ -172,11 +172,22 @@ async def test_token_removed_mid_stamp(agent, dev_pki, sample_pdf, soft_token):
 
 
 async def test_token_removed_while_signing(agent, dev_pki, sample_pdf, soft_token, monkeypatch):
-    """The token disappears after the login, between approval and the signature: no output."""
+    """The token disappears after the login, while the document is signed: no output. (The stamp starts
+    with the login, so the token is pulled right after the signature the login made possible.)"""
     import importlib
 
     stamp_mod = importlib.import_module("agent.server.methods.stamp")
     real = stamp_mod.format_named
+
+    class PulledAfterSigning:
+        def __init__(self, signer):
+            self.inner = signer
+            self.certificate, self.chain, self.algorithm = signer.certificate, signer.chain, signer.algorithm
+
+        def sign(self, *args, **kwargs):
+            signature = self.inner.sign(*args, **kwargs)
+            soft_token.rename(soft_token.with_suffix(".unplugged"))
+            return signature
 
     class Unplugging:
         def __init__(self, fmt):
@@ -186,9 +197,8 @@ async def test_token_removed_while_signing(agent, dev_pki, sample_pdf, soft_toke
         def __getattr__(self, attr):
             return getattr(self.inner, attr)
 
-        def stamp(self, *args, **kwargs):
-            soft_token.rename(soft_token.with_suffix(".unplugged"))
-            return self.inner.stamp(*args, **kwargs)
+        def stamp(self, data, out, signer, *args, **kwargs):
+            return self.inner.stamp(data, out, PulledAfterSigning(signer), *args, **kwargs)
 
     monkeypatch.setattr(stamp_mod, "format_named", Unplugging)
     c = await AgentClient.authed(agent.url, EXT, agent.secret)

@@ -3,13 +3,16 @@
 stamp → site policy → rate limit → document (uploaded binary frames, sniffed by content) → placements →
 approval (the extension's window calls `approve` with the request id, seal and PIN; a wrong PIN is
 answered on that `approve` and the approval stays open) → the seal's status at the central platform
-(active required) → token login on the token's worker thread → stamp (PDF/OFD) on that same thread →
-audit → result bytes as binary frames, then the JSON answer. Nothing is signed before `approve`.
+(active required) → token login on the token's worker thread, and at the same time the stamp on a
+thread of its own, whose one signature waits for that login and is made on the token's thread (early.py)
+→ audit → result bytes as binary frames, then the JSON answer. Nothing is signed before `approve` and a
+successful login; a failed login throws the prepared stamp away.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import time
 import uuid
@@ -19,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from agent import __version__
 from agent.server.logs import log_event
 from agent.server.methods.basic import check_site
-from agent.server.protocol import Request
+from agent.server.methods.early import EarlyStamp
+from agent.server.protocol import RESULT_CHUNK_BYTES, ChunkedOutput, Request
 from agent.tsa_client import configured_timestamper, stamp_with_timestamp_policy
 from formats.errors import SealBridgeError
 from formats.gm import sm3
@@ -102,12 +106,19 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
     try:
         summary = approval.summary() | {"seals": [s.to_info(False) for s in seals]}
         await session.send_event("approval.required", summary)
-        entry = await _await_approval(session, approval)
+        options = params.get("options", {})
+
+        def job(entry: SealEntry) -> StampJob:
+            usage = _usage_base(ctx, entry, sm3_before, who)
+            return _stamp_job(session, approval, entry, data, fmt, placements, options, usage, upload)
+
+        def start_early(entry: SealEntry) -> EarlyStamp:
+            run = job(entry)
+            return EarlyStamp(entry.key, functools.partial(ctx.call_on_token_thread, entry), run.early)
+
+        entry = await _await_approval(session, approval, early=start_early)
         await _progress(session, approval, "signing", 0.0)
-        usage = _usage_base(ctx, entry, sm3_before, who)
-        out, result, usage, sm3_after = await _stamp_on_token(
-            session, approval, entry, data, fmt, placements, params.get("options", {}), usage, upload
-        )
+        out, result, usage, sm3_after = await _finish_stamp(session, approval, entry, job)
     except SealBridgeError as err:
         ctx.approvals.close(approval)
         outcome = "cancelled" if err.code == "USER_CANCELLED" else "failed"
@@ -136,6 +147,9 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
         raise
     finally:
         ctx.approvals.close(approval)
+        if approval.early is not None:  # ended between the login and the stamp: its signature never comes
+            approval.early.signer.fail(SealBridgeError("USER_CANCELLED", "the request ended"))
+            approval.early = None
     seq = await ctx.record(
         "stamp",
         "OK",
@@ -175,10 +189,15 @@ async def _progress(
 
 
 async def _await_approval(
-    session: Session, approval: PendingApproval, check: Callable[[Attempt], None] | None = None
+    session: Session,
+    approval: PendingApproval,
+    check: Callable[[Attempt], None] | None = None,
+    early: Callable[[SealEntry], EarlyStamp] | None = None,
 ) -> SealEntry:
     """Loop over `approve` attempts until one logs in; returns the seal entry with `approval.signer` set.
-    `check` refuses an attempt before the token is touched (a batch: every ticked document previewed)."""
+    `check` refuses an attempt before the token is touched (a batch: every ticked document previewed).
+    `early` starts the stamp as the login starts (early.py); it is kept in `approval.early` when the login
+    succeeds and thrown away when it does not."""
     ctx = session.ctx
     who = {"origin_top": approval.origin_top, "origin_frame": approval.origin_frame}
     deadline = time.monotonic() + ctx.cfg.limits.approval_timeout_s
@@ -195,8 +214,14 @@ async def _await_approval(
             await _progress(session, approval, "status")
             await ctx.require_active(entry)
             await _progress(session, approval, "login")
-            approval.signer = await ctx.login(entry, att.pin)
+            approval.early = early(entry) if early is not None else None
+            try:
+                approval.signer = await ctx.login(entry, att.pin)
+            except BaseException:
+                await _abandon_early(approval)
+                raise
             if approval.cancelled:
+                await _abandon_early(approval)
                 # `cancel` came while the status check or the login ran and was answered "cancelled":
                 # keep that promise. No await between this check and stage = "signing" below.
                 signer, approval.signer = approval.signer, None
@@ -226,6 +251,12 @@ async def _await_approval(
         return entry
 
 
+async def _abandon_early(approval: PendingApproval) -> None:
+    early, approval.early = approval.early, None
+    if early is not None:
+        await early.abandon()
+
+
 async def _find_chosen_seal(ctx: AgentContext, approval: PendingApproval, seal_id: str) -> SealEntry:
     try:
         return await ctx.find_seal(seal_id)
@@ -242,7 +273,58 @@ def _err_detail(err: SealBridgeError, approval: PendingApproval) -> dict[str, An
     return out
 
 
-async def _stamp_on_token(
+class StampJob:
+    """The stamp of one approved request, run either on the token's thread with the logged-in signer, or
+    early (early.py) on a worker thread with a signer that waits for the login."""
+
+    def __init__(self, entry: SealEntry, stamp: Callable[[Any, Callable[..., Any]], StampOutcome]):
+        self.entry = entry
+        self._stamp = stamp
+
+    def on_token_thread(self, signer: Any) -> StampOutcome:
+        """Already on the token's thread: token calls are direct; the token is logged out after."""
+        try:
+            self.entry.token.info()  # raises TOKEN_ABSENT when the token went away after the login
+            return self._stamp(signer, _direct)
+        finally:
+            release_signer(signer)  # one login, one stamp: the token is logged out again
+
+    def early(self, signer: Any) -> StampOutcome:
+        return self._stamp(signer, signer.on_token)
+
+
+StampOutcome = tuple["bytes | ChunkedOutput", Any, "dict[str, Any] | None", str]
+
+
+def _direct(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
+async def _finish_stamp(
+    session: Session, approval: PendingApproval, entry: SealEntry, job: Callable[[SealEntry], StampJob]
+) -> StampOutcome:
+    """The outcome of the stamp started with the login, or (no early stamp, or the login gave another key
+    than the one prepared for) of a stamp run now on the token's thread."""
+    ctx = session.ctx
+    signer, early = approval.signer, approval.early
+    approval.signer = approval.early = None
+    if early is None:
+        return await ctx.on_token_thread(entry, job(entry).on_token_thread, signer)
+    try:
+        done, outcome = await early.finish(signer)
+    except asyncio.CancelledError:
+        ctx.spawn(ctx.on_token_thread(entry, release_signer, signer))
+        raise
+    except BaseException:
+        await ctx.on_token_thread(entry, release_signer, signer)
+        raise
+    if not done:
+        return await ctx.on_token_thread(entry, job(entry).on_token_thread, signer)
+    await ctx.on_token_thread(entry, release_signer, signer)
+    return outcome
+
+
+def _stamp_job(
     session: Session,
     approval: PendingApproval,
     entry: SealEntry,
@@ -252,17 +334,16 @@ async def _stamp_on_token(
     options: dict[str, Any],
     usage: dict[str, Any] | None = None,
     upload: TakenUpload | None = None,
-) -> tuple[bytes, Any, dict[str, Any] | None, str]:
-    """The stamped bytes, the stamper's result, when `usage` is given that usage record completed and
-    signed with the same key in the same login (stamping/usage_record.py), and the SM3 of the stamped
-    bytes: a PDF's incremental update begins with the upload, so only what it appended is hashed, from the
-    upload's own SM3 state."""
-    signer = approval.signer
+) -> StampJob:
+    """The stamp: the stamped bytes, the stamper's result, when `usage` is given that usage record
+    completed and signed with the same key in the same login (stamping/usage_record.py), and the SM3 of
+    the stamped bytes: a PDF's incremental update begins with the upload, so only what it appended is
+    hashed, from the upload's own SM3 state."""
     loop = asyncio.get_running_loop()
     last = [0.0]
 
     def progress(fraction: float) -> None:
-        """Called on the token thread by the stamper; forwarded as `progress` events, at most every 5 %."""
+        """Called on the stamping thread; forwarded as `progress` events, at most every 5 %."""
         if fraction - last[0] >= 0.05 or fraction >= 1.0:
             last[0] = fraction
             asyncio.run_coroutine_threadsafe(_progress(session, approval, "signing", fraction), loop)
@@ -278,32 +359,37 @@ async def _stamp_on_token(
     cfg = session.ctx.cfg
     stamper = configured_timestamper(cfg)
 
-    def run() -> tuple[bytes, Any, dict[str, Any] | None, str]:
-        try:
-            stamp_fn = format_named(fmt).stamp  # may import pyHanko the first time: not on the loop
-            entry.token.info()  # raises TOKEN_ABSENT when the token went away after the login
+    def run(signer: Any, on_token: Callable[..., Any]) -> StampOutcome:
+        stamp_fn = format_named(fmt).stamp  # may import pyHanko the first time: not on the loop
 
-            def attempt(timestamper: Any) -> tuple[bytes, Any]:
-                out = io.BytesIO()  # in memory: a killed agent leaves no partial file behind
-                opts.timestamper = timestamper
-                return out, stamp_fn(data, out, signer, entry.seal.der, placements, opts)
+        def attempt(timestamper: Any) -> tuple[Any, Any]:
+            # In memory: a killed agent leaves no partial file behind. A PDF is written front to back, into
+            # the chunks it is sent in; an OFD package into one buffer.
+            out: Any = ChunkedOutput(RESULT_CHUNK_BYTES) if fmt == "pdf" else io.BytesIO()
+            opts.timestamper = timestamper
+            return out, stamp_fn(data, out, signer, entry.seal.der, placements, opts)
 
-            (out, result), how = stamp_with_timestamp_policy(
-                attempt, stamper, getattr(cfg, "timestamp_required", True)
-            )
-            result.timestamp = how
-            # A token pulled while signing must not yield a document (hardware fails the same way).
-            entry.token.info()
-            stamped = out.getvalue()  # CPython hands over the buffer itself: no copy
-            digest = upload.digest_of_result(stamped) if upload is not None else sm3(stamped).hex()
-            return stamped, result, _signed_usage(usage, digest, signer), digest
-        finally:
-            release_signer(signer)  # one login, one stamp: the token is logged out again
+        (out, result), how = stamp_with_timestamp_policy(
+            attempt, stamper, getattr(cfg, "timestamp_required", True)
+        )
+        result.timestamp = how
+        # A token pulled while signing must not yield a document (hardware fails the same way).
+        on_token(entry.token.info)
+        read = getattr(result, "doc_sm3_before", None)
+        if read and upload is not None and read != upload.sm3:
+            raise SealBridgeError("INTERNAL", "the stamper read other bytes than were uploaded")
+        stamped = out if isinstance(out, ChunkedOutput) else out.getvalue()  # CPython shares it: no copy
+        digest = getattr(result, "doc_sm3_after", None) or _result_sm3(stamped, upload)
+        return stamped, result, _signed_usage(usage, digest, signer), digest
 
-    try:
-        return await session.ctx.on_token_thread(entry, run)
-    finally:
-        approval.signer = None
+    return StampJob(entry, run)
+
+
+def _result_sm3(stamped: bytes | ChunkedOutput, upload: TakenUpload | None) -> str:
+    """The output's SM3 when the stamper did not report it from its own pass."""
+    if isinstance(stamped, ChunkedOutput):
+        return stamped.sm3()
+    return upload.digest_of_result(stamped) if upload is not None else sm3(stamped).hex()
 
 
 def release_signer(signer: Any) -> None:
