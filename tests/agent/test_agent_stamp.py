@@ -171,9 +171,10 @@ async def test_token_removed_mid_stamp(agent, dev_pki, sample_pdf, soft_token):
     await c.close()
 
 
-async def test_token_removed_while_signing(agent, dev_pki, sample_pdf, soft_token, monkeypatch):
-    """The token disappears after the login, while the document is signed: no output. (The stamp starts
-    with the login, so the token is pulled right after the signature the login made possible.)"""
+@pytest.mark.parametrize("moment", ["before", "after"])
+async def test_token_removed_while_signing(agent, dev_pki, sample_pdf, soft_token, monkeypatch, moment):
+    """The token disappears after the login, before or right after the signature: no output either way.
+    (The stamp starts with the login, so the moment is taken inside sign(), once the login finished.)"""
     import importlib
 
     stamp_mod = importlib.import_module("agent.server.methods.stamp")
@@ -185,6 +186,12 @@ async def test_token_removed_while_signing(agent, dev_pki, sample_pdf, soft_toke
             self.certificate, self.chain, self.algorithm = signer.certificate, signer.chain, signer.algorithm
 
         def sign(self, *args, **kwargs):
+            if moment == "before":
+                ready = getattr(self.inner, "_ready", None)  # the early stamp's login, when there is one
+                if ready is not None:
+                    ready.result()
+                soft_token.rename(soft_token.with_suffix(".unplugged"))
+                return self.inner.sign(*args, **kwargs)
             signature = self.inner.sign(*args, **kwargs)
             soft_token.rename(soft_token.with_suffix(".unplugged"))
             return signature
