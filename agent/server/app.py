@@ -150,11 +150,15 @@ async def serve(cfg: AgentConfig, ctx: AgentContext | None = None, stop: asyncio
     """Run until SIGINT/SIGTERM (or `stop` is set)."""
     ctx = ctx or make_context(cfg)
     app = create_app(ctx, cfg.port)
-    runner = await start_sites(app, cfg, cfg.port)
-    write_runtime_file(cfg, cfg.port)
+    # Import the call handlers and the format parsers before the first connection, not beside it: two
+    # threads importing modules that import each other can fail with a deadlock error in one of them (seen
+    # as a call that never got its answer right after a restart). It costs start-up time, not request time.
+    import agent.server.methods  # noqa: F401
     from stamping.documents import preload
 
-    ctx.spawn(asyncio.to_thread(preload))
+    await asyncio.to_thread(preload)
+    runner = await start_sites(app, cfg, cfg.port)
+    write_runtime_file(cfg, cfg.port)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -193,11 +193,10 @@ class Session:
         task.add_done_callback(self.tasks.discard)
 
     async def _call(self, req: proto.Request) -> None:
-        from agent.server.methods import HANDLERS
-
-        handler = HANDLERS[req.method]
         try:
-            result = await handler(self, req)
+            from agent.server.methods import HANDLERS  # imported by serve() already; here for tests' apps
+
+            result = await HANDLERS[req.method](self, req)
         except SealBridgeError as err:
             await self.send_error(req.id, proto.APP_ERROR, err)
             return

@@ -53,18 +53,25 @@ async def test_sigkill_mid_stamp_then_restart(agent_proc, soft_token, dev_pki):
         "approve", {"request_id": req["request_id"], "seal_id": dev_pki.seal_ids["sm2"], "pin": dev_pki.pin}
     )
     await c.next_event("progress", where=lambda p: p["phase"] == "signing")
+    killed_pid = agent_proc.proc.pid
     agent_proc.kill()  # SIGKILL while the document is being signed
     await asyncio.wait_for(c.closed.wait(), 10)
     assert fut.done() and isinstance(fut.exception(), ConnectionError)
     assert approve.done()
     assert not c.results or all(len(b"".join(v)) < len(data) for v in c.results.values())
 
-    # Nothing half-written: the token directory is exactly as before; no temp files in the agent's home.
+    # Nothing half-written: the token directory is exactly as before; in the agent's home at most the temp
+    # file the killed agent was writing (its pid in the name), which the next write to that file removes.
     assert snapshot(soft_token.parent) == before
-    leftovers = [
-        p for p in agent_proc.home.rglob("*") if p.is_file() and (".tmp" in p.name or p.name.startswith("."))
-    ]
-    assert leftovers == []
+
+    def leftovers() -> list[Path]:
+        return [
+            p
+            for p in agent_proc.home.rglob("*")
+            if p.is_file() and (".tmp" in p.name or p.name.startswith("."))
+        ]
+
+    assert all(f".{killed_pid}-" in p.name and p.name.endswith(".tmp") for p in leftovers()), leftovers()
 
     # Restart: the chain verifies, it shows the approval without a stamp result, and stamping works again.
     info = agent_proc.start()
@@ -82,7 +89,10 @@ async def test_sigkill_mid_stamp_then_restart(agent_proc, soft_token, dev_pki):
     assert check["ok"]
     c2 = await AgentClient.authed(info["url"], EXT, secret)
     records = (await c2.call("audit.recent", {"limit": 20}))["records"]
-    assert [r["event"] for r in reversed(records)] == ["approval"]
+    # The approval is always there. The stamp starts with the token's login and may be finished (and logged)
+    # before the kill lands; whichever it was, the client never got a whole result.
+    events = [r["event"] for r in reversed(records)]
+    assert events in (["approval"], ["approval", "stamp"]), events
     ref = await c2.upload(await asyncio.to_thread(big_pdf, 100_000))
     fut = await c2.start(
         "stamp",
@@ -104,7 +114,8 @@ async def test_sigkill_mid_stamp_then_restart(agent_proc, soft_token, dev_pki):
         capture_output=True,
         timeout=60,
     )
-    assert res.returncode == 0 and json.loads(res.stdout)["count"] == 3
+    assert res.returncode == 0 and json.loads(res.stdout)["count"] == len(events) + 2
+    assert leftovers() == []
 
 
 def native_call(home: Path, message: dict, caller: str) -> dict:
