@@ -8,6 +8,8 @@ shows up in one place as a plain reason instead of a traceback somewhere in a ve
 
 from __future__ import annotations
 
+from typing import Any
+
 from asn1crypto import x509
 
 from formats.errors import SealBridgeError
@@ -31,6 +33,23 @@ def try_read_certificate(der: bytes) -> tuple[x509.Certificate | None, str | Non
         return read_certificate(der), None
     except SealBridgeError as err:
         return None, err.detail
+
+
+def signer_certificate(signer_info: Any, certs: list[x509.Certificate]) -> x509.Certificate | None:
+    """The certificate a CMS SignerInfo names by its sid (issuer and serial, or subject key identifier);
+    None when none matches or the sid itself is damaged (its Name is parsed only when first compared)."""
+    try:
+        sid = signer_info["sid"]
+        for cert in certs:
+            if sid.name == "issuer_and_serial_number":
+                ias = sid.chosen
+                if cert.issuer == ias["issuer"] and cert.serial_number == ias["serial_number"].native:
+                    return cert
+            elif sid.name == "subject_key_identifier" and cert.key_identifier == sid.chosen.native:
+                return cert
+    except (ValueError, TypeError, KeyError, IndexError):
+        return None
+    return None
 
 
 def _plain(exc: Exception) -> str:

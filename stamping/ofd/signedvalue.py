@@ -15,7 +15,7 @@ from typing import Any
 
 from asn1crypto import cms
 
-from formats.certparse import try_read_certificate
+from formats.certparse import signer_certificate, try_read_certificate
 from formats.errors import SealBridgeError
 from formats.gm import OID_SM2_SM3, register_asn1crypto_oids, sm3
 from formats.ses import Seal, detect_kind, parse_signature, verify_cert_signature, verify_signature_value
@@ -88,20 +88,16 @@ def _raw(value: bytes, tbs_xml: bytes, extra_certs: list[bytes]) -> SignedValueR
 
 
 def _find_cert(signer_info: Any, certs: list[Any]) -> Any | None:
-    """The signer's certificate among fully read ones; None when the signer identifier itself is damaged
-    (asn1crypto only parses a Name when it is first compared)."""
+    """The signer's certificate among fully read ones; the only one when the sid names none (producers that
+    omit or garble the sid for a single certificate), None when the sid itself is damaged."""
+    cert = signer_certificate(signer_info, certs)
+    if cert is not None or len(certs) != 1:
+        return cert
     try:
-        sid = signer_info["sid"]
-        for cert in certs:
-            if sid.name == "issuer_and_serial_number":
-                ias = sid.chosen
-                if cert.issuer == ias["issuer"] and cert.serial_number == ias["serial_number"].native:
-                    return cert
-            elif sid.name == "subject_key_identifier" and cert.key_identifier == sid.chosen.native:
-                return cert
+        signer_info["sid"].native  # noqa: B018 - a damaged sid gets no fallback
     except (ValueError, TypeError, KeyError, IndexError):
         return None
-    return certs[0] if len(certs) == 1 else None
+    return certs[0]
 
 
 def _readable_certs(content: Any) -> tuple[list[Any], list[str]]:

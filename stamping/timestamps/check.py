@@ -15,6 +15,7 @@ from datetime import datetime
 
 from asn1crypto import cms, tsp, x509
 
+from formats.certparse import signer_certificate
 from formats.gm import register_asn1crypto_oids, sm3
 from formats.gm.keys import verify_signature
 from stamping.certnames import display_name
@@ -63,7 +64,7 @@ def check_timestamp(
         return TimestampResult(Check.unknown("TS_HASH_UNSUPPORTED", algorithm=imprint_alg))
     if expected != imprint["hashed_message"].native:
         return TimestampResult(Check.failed("TS_NOT_FOR_SIGNATURE"))
-    tsa = _tsa_cert(signer, certs)
+    tsa = signer_certificate(signer, certs)
     if tsa is None:
         return TimestampResult(Check.unknown("TS_NO_TSA_CERT"), gen_time)
     status = _tsa_signature(signer, tst_der, tsa)
@@ -81,18 +82,6 @@ def check_timestamp(
             Check.of(chain.status, [reason(code, time=gen_time), *chain.reasons]), gen_time
         )
     return TimestampResult(Check.ok("TS_OK", time=gen_time, tsa=display_name(tsa.subject)), gen_time)
-
-
-def _tsa_cert(signer: cms.SignerInfo, certs: list[x509.Certificate]) -> x509.Certificate | None:
-    sid = signer["sid"]
-    for cert in certs:
-        if sid.name == "issuer_and_serial_number":
-            ias = sid.chosen
-            if cert.issuer == ias["issuer"] and cert.serial_number == ias["serial_number"].native:
-                return cert
-        elif cert.key_identifier == sid.chosen.native:
-            return cert
-    return None
 
 
 def _tsa_signature(signer: cms.SignerInfo, tst_der: bytes, tsa: x509.Certificate) -> Check | None:
@@ -129,7 +118,7 @@ def tsa_signature_problem(token: bytes, require_critical_eku: bool = False) -> s
         certs = [c.chosen for c in (signed["certificates"] or []) if c.name == "certificate"]
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         return f"unreadable timestamp token: {type(exc).__name__}"
-    tsa = _tsa_cert(signer, certs)
+    tsa = signer_certificate(signer, certs)
     if tsa is None:
         return "the timestamp carries no TSA certificate"
     status = _tsa_signature(signer, tst_der, tsa)
