@@ -14,6 +14,7 @@ from central.http_util import error_middleware
 from central.ratelimit import TokenBuckets
 from central.routes_public import CENTRAL, LIMITER, VERIFY_SLOTS
 from central.service import Central, Settings
+from stamping.documents import preload_verifiers
 from stamping.fileout import atomic_write
 
 log = logging.getLogger("sealbridge.central")
@@ -44,6 +45,9 @@ def _write_ready(path: str, host: str, port: int) -> None:
 async def serve(settings: Settings, host: str, port: int, ready_file: str | None = None) -> None:
     """Run until SIGINT/SIGTERM. Writes "host port" to `ready_file` once listening (for tests and scripts)."""
     central = Central(settings)
+    # The verifiers are imported and asn1crypto's classes set up before requests run in worker threads:
+    # threads importing or first-using them side by side can fail (see formats.asn1settle).
+    await asyncio.to_thread(preload_verifiers)
     runner = web.AppRunner(create_app(central), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

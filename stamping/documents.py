@@ -189,12 +189,22 @@ def document_format(data: bytes) -> DocumentFormat:
 
 
 def preload_verifiers() -> None:
-    """Import what verifying needs (not the stampers), e.g. before forking worker processes."""
+    """Import what verifying needs (not the stampers), e.g. before forking worker processes or serving requests
+    from worker threads; call it before those threads start."""
     for fmt in FORMATS.values():
         fmt._load("verify")  # noqa: SLF001 - same module
+    _settle_asn1()
 
 
 def preload() -> None:
-    """Import the format parsers ahead of the first request; call it off the event loop."""
+    """Import the format parsers ahead of the first request, before requests run in worker threads (see
+    formats.asn1settle for why that order matters); call it off the event loop."""
     for fmt in FORMATS.values():
         fmt.preload()
+    _settle_asn1()
+
+
+def _settle_asn1() -> None:
+    from formats.asn1settle import settle_asn1_classes  # asn1crypto is not needed by `--version` and the like
+
+    settle_asn1_classes()

@@ -38,12 +38,27 @@ def add_oid_name(cls: type, oid: str, name: str) -> None:
         cls._reverse_map.setdefault(cls._map[oid], oid)
 
 
+def complete_reverse_map(cls: type) -> None:
+    """Give every name in an OID class's map its way back to the OID, if the name->OID map was built already."""
+    if cls._map is not None and cls._reverse_map is not None:
+        for oid, name in list(cls._map.items()):
+            cls._reverse_map.setdefault(name, oid)
+
+
 def register_asn1crypto_oids() -> None:
     """Teach asn1crypto the GM OIDs (idempotent; safe to call from every entry point)."""
     global _registered
     if _registered:
         return
-    from asn1crypto import algos, cms, keys
+    # asn1crypto's tsp and pdf modules add names to cms/x509 classes when imported (ContentType 'tst_info',
+    # CMSAttributeType 'signing_certificate_v2', ...) but only to the OID->name map. If such a class was used
+    # before that import, its name->OID map was already built without them, and ContentType('tst_info') —
+    # or re-encoding a parsed timestamp token, which asn1crypto does when a length ends in 0x80 — fails with
+    # "invalid literal for int()". They are imported here, first, and the maps they extend are completed.
+    from asn1crypto import algos, cms, keys, pdf, tsp, x509  # noqa: F401 - pdf and tsp for their side effects
+
+    for cls in (cms.ContentType, cms.CMSAttributeType, x509.ExtensionId, x509.KeyPurposeId):
+        complete_reverse_map(cls)
 
     add_oid_name(algos.DigestAlgorithmId, OID_SM3, "sm3")
     add_oid_name(algos.SignedDigestAlgorithmId, OID_SM2_SM3, "sm2_sm3")

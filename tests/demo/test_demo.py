@@ -141,7 +141,7 @@ def test_demo_rerun_keeps_portal_until_ctrl_c(first_run: FirstRun) -> None:
             assert time.monotonic() < deadline, log.read_text()[-5000:]
             time.sleep(0.2)
         text = log.read_text()
-        assert "every step gave the expected result" in text
+        assert "every step gave the expected result" in text, text[-6000:]
         portal = re.search(r"门户 / portal: (http://127\.0\.0\.1:\d+/)", text).group(1)
         status, body, ctype = _get(portal)
         assert status == 200 and "盖章" in body.decode() and ctype.startswith("text/html")
