@@ -99,6 +99,16 @@ def _is_sig(value: object) -> bool:
     return isinstance(value, pikepdf.Dictionary) and value.get("/Type") in ("/Sig", "/DocTimeStamp")
 
 
+def _text(value: object) -> str:
+    """A name or string as text. pikepdf decodes a name's bytes as UTF-8 and raises on others; such a name
+    is shown with its bytes escaped (it matches no known filter, and the report says so)."""
+    try:
+        return str(value)
+    except (UnicodeDecodeError, ValueError):
+        unparse = getattr(value, "unparse", None)
+        return bytes(unparse()).decode("latin-1") if unparse else "?"
+
+
 def _take(
     fld: pikepdf.Dictionary,
     name: str,
@@ -124,8 +134,8 @@ def _take(
     found.append(
         ScannedSignature(
             field_name=name,
-            subfilter=str(value.get("/SubFilter", "")),
-            filter=str(value.get("/Filter", "")),
+            subfilter=_text(value.get("/SubFilter", "")),
+            filter=_text(value.get("/Filter", "")),
             byte_range=byte_range,
             contents_len=len(bytes(contents)) if isinstance(contents, pikepdf.String) else 0,
             pages=_widget_pages(fld, page_numbers),
