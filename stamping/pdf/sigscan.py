@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pikepdf
 
 from formats.errors import SealBridgeError
-from stamping.pdf.errtext import pdf_error_text
+from stamping.pdf.pikepdf_text import object_text, pdf_error_text
 
 #: SubFilters pyHanko validates (ISO 32000-2 §12.8.3 and ETSI EN 319 142).
 PYHANKO_SUBFILTERS = frozenset(
@@ -99,16 +99,6 @@ def _is_sig(value: object) -> bool:
     return isinstance(value, pikepdf.Dictionary) and value.get("/Type") in ("/Sig", "/DocTimeStamp")
 
 
-def _text(value: object) -> str:
-    """A name or string as text. pikepdf decodes a name's bytes as UTF-8 and raises on others; such a name
-    is shown with its bytes escaped (it matches no known filter, and the report says so)."""
-    try:
-        return str(value)
-    except (UnicodeDecodeError, ValueError):
-        unparse = getattr(value, "unparse", None)
-        return bytes(unparse()).decode("latin-1") if unparse else "?"
-
-
 def _take(
     fld: pikepdf.Dictionary,
     name: str,
@@ -134,8 +124,8 @@ def _take(
     found.append(
         ScannedSignature(
             field_name=name,
-            subfilter=_text(value.get("/SubFilter", "")),
-            filter=_text(value.get("/Filter", "")),
+            subfilter=object_text(value.get("/SubFilter", "")),
+            filter=object_text(value.get("/Filter", "")),
             byte_range=byte_range,
             contents_len=len(bytes(contents)) if isinstance(contents, pikepdf.String) else 0,
             pages=_widget_pages(fld, page_numbers),
