@@ -207,7 +207,7 @@ def _stamp_pdf_while_logging_in(
     algorithms = {k.algorithm for k in token.info().keys if key_id is None or k.key_id == key_id}
     digests = ["sm3", *("sha256" for a in algorithms if a != "sm2")]
     with _prompt_handoffs(), atomic_output(target, 0o600) as out:
-        copy = HashingCopy(src, out, digests).start()
+        copy = HashingCopy(src, out, digests, writeback=True).start()
         try:
             signer = _login_while_loading(token, pin, key_id, ["pdf"], seal_der)
             return format_named("pdf").stamp(copy, out, signer, seal_der, placements, options)
