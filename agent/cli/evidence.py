@@ -68,5 +68,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         print(f"{Path(args.file).name}: {'通过 / passed' if ok else '未通过 / failed'}")
         for f in findings:
-            print(f"  {'✓' if f.ok else '✗'} {NAMES.get(f.name, f.name)}: {f.detail}")
+            print(f"  {'✓' if f.ok else '✗'} {NAMES.get(f.name, f.name)}: {f.detail_zh}")
+            print(f"      {f.detail}")
     return 0 if ok else 1

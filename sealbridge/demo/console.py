@@ -6,6 +6,8 @@ import re
 import sys
 from typing import Any, TextIO
 
+from stamping.messages import beijing_time, enum_text, render_reason
+
 MARK = {"ok": "✓", "failed": "✗", "unknown": "?"}
 SHORT = {
     "integrity": "integrity",
@@ -49,32 +51,59 @@ def _common_name(subject: str) -> str:
 
 def _check_mark(name: str, check: dict[str, Any]) -> str:
     status = check.get("status", "unknown")
-    if status == "unknown" and str(check.get("detail", "")).startswith("not applicable"):
+    if check.get("applicable") is False or (
+        status == "unknown" and str(check.get("detail", "")).startswith("not applicable")
+    ):
         return f"{SHORT[name]}–"
     return f"{SHORT[name]}{MARK.get(status, '?')}"
 
 
+def _reasons(check: dict[str, Any]) -> tuple[str, str]:
+    """The check's reasons in Chinese and in English (from the message catalogue), or its plain detail."""
+    reasons = check.get("reasons") or []
+    if reasons:
+        return (
+            "；".join(render_reason(r, "zh") for r in reasons),
+            "; ".join(render_reason(r, "en") for r in reasons),
+        )
+    detail = str(check.get("detail") or "")
+    return detail, detail
+
+
+def _both(label_zh: str, label_en: str, check: dict[str, Any]) -> list[str]:
+    zh, en = _reasons(check)
+    if zh == en:
+        return [f"      {label_zh} / {label_en}: {zh[:160]}"]
+    return [f"      {label_zh}：{zh[:160]}", f"      {label_en}: {en[:160]}"]
+
+
 def report_lines(report: dict[str, Any]) -> list[str]:
-    """A verification report in a few lines: the verdict, then per seal its verdict, who, which seal, when,
-    the checks as marks, and the platform status in words."""
+    """A verification report in a few lines, Chinese first: the verdict, then per seal its verdict, which seal,
+    when (Beijing time), who (a name, not a DN), the checks as marks, and the platform status in words."""
     seals = report.get("seals", [])
+    verdict = report.get("verdict")
     lines = [
-        f"verdict 结论: {report.get('verdict')}  ({report.get('format', '?').upper()}, {len(seals)} seal(s))"
+        f"结论 / verdict: {enum_text('verdict', verdict, 'zh')} / {verdict}  "
+        f"({str(report.get('format', '?')).upper()}, {len(seals)} 个签章 / seal(s))"
     ]
     for s in seals:
         seal = s.get("seal") or {}
         signer = s.get("signer") or {}
+        who = signer.get("name") or _common_name(signer.get("subject", "")) or "?"
         lines.append(
-            f"  - {s.get('verdict'):<13} {seal.get('name', '?')} [{seal.get('esID', '?')}]"
-            f" signed {s.get('signed_at') or '?'} by {_common_name(signer.get('subject', ''))}"
+            f"  - {enum_text('verdict', s.get('verdict'), 'zh')} / {s.get('verdict')}  "
+            f"{seal.get('name', '?')} [{seal.get('esID', '?')}]"
+        )
+        lines.append(
+            f"      盖章时间 / sealed at: {beijing_time(s.get('signed_at'))}   签章人 / signer: {who}"
         )
         checks = s.get("checks", {})
         marks = " ".join(_check_mark(n, checks[n]) for n in SHORT if n in checks)
         lines.append(f"      {marks}")
         platform = checks.get("platform_status", {})
-        if platform.get("detail"):
-            lines.append(f"      platform: {platform['detail'][:160]}")
+        if platform.get("reasons") or platform.get("detail"):
+            lines.extend(_both("平台", "platform", platform))
         for name, check in checks.items():
             if check.get("status") == "failed":
-                lines.append(f"      {name} failed: {str(check.get('detail'))[:160]}")
+                lines.extend(_both(f"{enum_text('check', name, 'zh')}未通过", f"{name} failed", check))
     return lines

@@ -178,7 +178,9 @@ def _seal_section(seal: SealReport, index: int, st: _Styles) -> list[Any]:
     ]
     warning = seal.extra.get("time_warning")
     if warning:
-        rows.append([P("时间警示 / Time warning", st.body), P(_esc(warning), st.small)])
+        claimed = seal.extra.get("claimed_time_after_timestamp")
+        zh = f"签章人声明的时间 {beijing(claimed)} 晚于时间戳时间 {beijing(seal.signed_at)}"
+        rows.append([P("时间警示 / Time warning", st.body), P(f"{_esc(zh)}<br/>{_esc(warning)}", st.small)])
     out.append(_table(rows, [42 * mm, 128 * mm]))
     out.append(Spacer(1, 3 * mm))
     checks = [[P("检查项 / Check", st.body), P("结果 / Result", st.body), P("说明 / Detail", st.body)]]
@@ -188,7 +190,8 @@ def _seal_section(seal: SealReport, index: int, st: _Styles) -> list[Any]:
             [
                 P(pair(CHECKS, name), st.body),
                 P(pair(STATUS, check.status), st.body),
-                P(_esc(check.detail), st.small),
+                # Chinese first, then English: the reader of an evidence report reads Chinese.
+                P(f"{_esc(check.text('zh'))}<br/>{_esc(check.text('en'))}", st.small),
             ]
         )
     out.append(_table(checks, [46 * mm, 36 * mm, 88 * mm]))

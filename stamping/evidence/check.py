@@ -16,6 +16,7 @@ from typing import Any
 
 from stamping.evidence.build import ATTACHMENT, FACTS, attached_report, document_facts
 from stamping.evidence.labels import VERDICTS, pair
+from stamping.messages import beijing_time, enum_text
 from stamping.options import VerifyOptions
 
 
@@ -23,10 +24,11 @@ from stamping.options import VerifyOptions
 class Finding:
     name: str
     ok: bool
-    detail: str
+    detail: str  # English
+    detail_zh: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "ok": self.ok, "detail": self.detail}
+        return {"name": self.name, "ok": self.ok, "detail": self.detail, "detail_zh": self.detail_zh}
 
 
 def _seal(pdf: bytes, anchors: list[bytes]) -> Finding:
@@ -34,22 +36,41 @@ def _seal(pdf: bytes, anchors: list[bytes]) -> Finding:
 
     report = verify(pdf, VerifyOptions(trust_anchors=anchors))
     if not report.seals:
-        return Finding("seal", False, "no platform signature: made locally, not sealed by the platform")
-    if len(report.seals) != 1:
         return Finding(
-            "seal", False, f"{len(report.seals)} signatures; platform evidence carries exactly one"
+            "seal",
+            False,
+            "no platform signature: made locally, not sealed by the platform",
+            "没有平台签章：此报告在本地生成，未经平台盖章",
+        )
+    if len(report.seals) != 1:
+        n = len(report.seals)
+        return Finding(
+            "seal",
+            False,
+            f"{n} signatures; platform evidence carries exactly one",
+            f"含 {n} 个签名；平台出具的报告只有一个",
         )
     sig = report.seals[0]
     needed = ("integrity", "signature", "certificate", "changes_after", "timestamp")
-    bad = [
-        f"{n}: {sig.checks[n].status} ({sig.checks[n].detail})"
-        for n in needed
-        if sig.checks[n].status != "ok"
-    ]
+    bad = [n for n in needed if sig.checks[n].status != "ok"]
     if bad:
-        return Finding("seal", False, "; ".join(bad))
-    who = sig.signer.subject if sig.signer else "?"
-    return Finding("seal", True, f"signed by {who}, time-stamped {sig.signed_at}")
+        return Finding(
+            "seal",
+            False,
+            "; ".join(f"{n}: {sig.checks[n].status} ({sig.checks[n].text('en')})" for n in bad),
+            "；".join(
+                f"{enum_text('check', n, 'zh')}：{enum_text('status', sig.checks[n].status, 'zh')}"
+                f"（{sig.checks[n].text('zh')}）"
+                for n in bad
+            ),
+        )
+    who = (sig.signer.name or sig.signer.subject) if sig.signer else "?"
+    return Finding(
+        "seal",
+        True,
+        f"signed by {who}, time-stamped {beijing_time(sig.signed_at)}",
+        f"由 {who} 签署，时间戳时间 {beijing_time(sig.signed_at)}",
+    )
 
 
 def _page_text(pdf: bytes) -> str:
@@ -75,8 +96,14 @@ def _pages(pdf: bytes, facts: dict[str, Any]) -> Finding:
         wanted += [s for s in (seal.get("esID"), seal["id"], pair(VERDICTS, seal["verdict"])) if s]
     missing = [w for w in wanted if "".join(str(w).split()) not in text]
     if missing:
-        return Finding("pages", False, f"not printed on the pages: {', '.join(map(str, missing))}")
-    return Finding("pages", True, f"{len(wanted)} facts printed as attached")
+        listed = ", ".join(map(str, missing))
+        return Finding("pages", False, f"not printed on the pages: {listed}", f"页面上没有印出：{listed}")
+    return Finding(
+        "pages",
+        True,
+        f"{len(wanted)} facts printed as attached",
+        f"{len(wanted)} 项事实与附件一致地印在页面上",
+    )
 
 
 def _agree(report: dict[str, Any], facts: dict[str, Any]) -> Finding:
@@ -85,16 +112,33 @@ def _agree(report: dict[str, Any], facts: dict[str, Any]) -> Finding:
         for s in report["seals"]
     ]
     if report.get("verdict") != facts.get("verdict") or seals != facts.get("seals"):
-        return Finding("attachments", False, "report.json and evidence.json disagree")
-    return Finding("attachments", True, f"{ATTACHMENT} and {FACTS} agree ({len(seals)} seals)")
+        return Finding(
+            "attachments", False, f"{ATTACHMENT} and {FACTS} disagree", f"{ATTACHMENT} 与 {FACTS} 不一致"
+        )
+    return Finding(
+        "attachments",
+        True,
+        f"{ATTACHMENT} and {FACTS} agree ({len(seals)} seals)",
+        f"{ATTACHMENT} 与 {FACTS} 一致（{len(seals)} 个签章）",
+    )
 
 
 def _document(original: bytes, facts: dict[str, Any]) -> Finding:
     mine = document_facts(original)
     named = {k: facts["document"].get(k) for k in mine}
     if mine != named:
-        return Finding("document", False, f"the document's SHA-256 {mine['sha256']} is not {named['sha256']}")
-    return Finding("document", True, f"SHA-256 {mine['sha256']}, SM3 and size match")
+        return Finding(
+            "document",
+            False,
+            f"the document's SHA-256 {mine['sha256']} is not {named['sha256']}",
+            f"文档的 SHA-256 为 {mine['sha256']}，不是报告所载的 {named['sha256']}",
+        )
+    return Finding(
+        "document",
+        True,
+        f"SHA-256 {mine['sha256']}, SM3 and size match",
+        f"SHA-256 {mine['sha256']}、SM3 与大小均一致",
+    )
 
 
 def check_evidence(pdf: bytes, anchors: list[bytes], original: bytes | None = None) -> list[Finding]:
@@ -105,15 +149,31 @@ def check_evidence(pdf: bytes, anchors: list[bytes], original: bytes | None = No
         facts = json.loads(facts_raw) if facts_raw else None
     except (ValueError, OSError) as exc:  # damaged attachment streams or JSON
         report = facts = None
-        findings.append(Finding("attachments", False, f"unreadable: {type(exc).__name__}"))
+        why = type(exc).__name__
+        findings.append(Finding("attachments", False, f"unreadable: {why}", f"附件无法读取：{why}"))
     if report is None or facts is None:
         if len(findings) == 1:
-            findings.append(Finding("attachments", False, f"{ATTACHMENT} or {FACTS} is missing"))
+            findings.append(
+                Finding(
+                    "attachments",
+                    False,
+                    f"{ATTACHMENT} or {FACTS} is missing",
+                    f"缺少 {ATTACHMENT} 或 {FACTS}",
+                )
+            )
         return findings
     try:
         findings += [_agree(report, facts), _pages(pdf, facts)]
         if original is not None:
             findings.append(_document(original, facts))
     except (KeyError, TypeError, AttributeError) as exc:
-        findings.append(Finding("attachments", False, f"not an evidence report's JSON: {type(exc).__name__}"))
+        why = type(exc).__name__
+        findings.append(
+            Finding(
+                "attachments",
+                False,
+                f"not an evidence report's JSON: {why}",
+                f"附件不是验证报告的数据：{why}",
+            )
+        )
     return findings

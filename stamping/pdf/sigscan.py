@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pikepdf
 
 from formats.errors import SealBridgeError
+from stamping.pdf.errtext import pdf_error_text
 
 #: SubFilters pyHanko validates (ISO 32000-2 §12.8.3 and ETSI EN 319 142).
 PYHANKO_SUBFILTERS = frozenset(
@@ -45,7 +46,7 @@ def scan_signatures(data: bytes) -> list[ScannedSignature]:
     except pikepdf.PasswordError:
         raise SealBridgeError("DOC_UNSUPPORTED", "encrypted PDF: a password is needed to read it") from None
     except (pikepdf.PdfError, ValueError) as exc:
-        raise SealBridgeError("DOC_MALFORMED", f"not a readable PDF: {exc}") from None
+        raise SealBridgeError("DOC_MALFORMED", f"not a readable PDF: {pdf_error_text(exc)}") from None
     with pdf:
         page_numbers = {page.objgen: i + 1 for i, page in enumerate(pdf.pages)}
         found: list[ScannedSignature] = []

@@ -66,6 +66,16 @@ def test_platform_evidence_passes_and_renders(platform, sealed, tmp_path, capsys
         ["pdftotext", "-enc", "UTF-8", str(evidence), "-"], capture_output=True, check=True
     ).stdout
     assert "电子印章验证服务".encode() in text and b"not sealed by the platform" not in text
+    # Each check's explanation is printed in Chinese first, then English (the catalogue's sentences).
+    words = b"".join(text.split())
+    assert "文档完整性".encode() in words and "均未改动".encode() in words, text.decode()[:3000]
+    assert b"unchanged" in words
+    assert result["checks"][0]["detail_zh"].startswith("由 SealBridge Central Verification Service"), result
+    assert all(c["detail_zh"] and c["detail"] != c["detail_zh"] for c in result["checks"]), result
+    # The person-facing output: Chinese first, the signer by name, the time in Beijing time.
+    main(["evidence", "check", str(evidence), "--platform", platform, "--document", str(sealed)])
+    human = capsys.readouterr().out
+    assert "通过 / passed" in human and "由 " in human and "(UTC+8)" in human, human
 
 
 def test_one_changed_byte_fails(platform, sealed, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ product-side agent client against a real in-process agent (authentication both w
 from __future__ import annotations
 
 import io
+import re
 import socket
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def test_sample_ofd_has_three_pages_and_the_keyword_on_page_one() -> None:
 
 
 def test_report_lines_are_compact_and_name_failures() -> None:
-    check = {"status": "ok", "detail": "fine"}
+    check = {"status": "ok", "applicable": True, "reasons": [{"code": "PKCS7_SIGNATURE_OK"}]}
     report = {
         "format": "ofd",
         "verdict": "invalid",
@@ -52,21 +53,36 @@ def test_report_lines_are_compact_and_name_failures() -> None:
             {
                 "verdict": "invalid",
                 "signed_at": "2026-11-26T10:00:00Z",
-                "signer": {"subject": "Common Name: 张三, Organization: 示例"},
+                "signer": {"name": "张三", "subject": "Common Name: 张三, Organization: 示例"},
                 "seal": {"name": "合同专用章", "esID": "E1"},
                 "checks": {
-                    "integrity": {"status": "failed", "detail": "Doc_0/Pages/Page_0/Content.xml changed"},
+                    "integrity": {
+                        "status": "failed",
+                        "applicable": True,
+                        "reasons": [
+                            {"code": "REF_DIGEST_MISMATCH", "file": "Doc_0/Pages/Page_0/Content.xml"}
+                        ],
+                    },
                     "signature": check,
-                    "platform_status": {"status": "ok", "detail": "active now"},
-                    "timestamp": {"status": "unknown", "detail": "not applicable: no timestamp"},
+                    "platform_status": {
+                        "status": "ok",
+                        "applicable": True,
+                        "reasons": [{"code": "PLATFORM_ACTIVE_AT_SIGNING", "now_status": "revoked"}],
+                    },
+                    "timestamp": {"status": "unknown", "applicable": False, "reasons": []},
                 },
             }
         ],
     }
     text = "\n".join(report_lines(report))
-    assert "verdict 结论: invalid" in text and "by 张三" in text
+    assert "结论 / verdict: 无效 / invalid" in text and "签章人 / signer: 张三" in text
+    assert "2026-11-26 18:00:00 (UTC+8)" in text and "10:00:00" not in text  # Beijing time, zone shown
     assert "integrity✗" in text and "signature✓" in text and "timestamp–" in text
-    assert "integrity failed: Doc_0/Pages/Page_0/Content.xml changed" in text
+    # Each reason in Chinese first, then English, from the message catalogue; the file that changed is named.
+    zh_line = next(line for line in text.splitlines() if "文档完整性未通过" in line)
+    assert "Doc_0/Pages/Page_0/Content.xml" in zh_line and not re.search(r"[A-Za-z]{4,} [a-z]{3,}", zh_line)
+    assert "integrity failed: " in text and "Content.xml" in text.split("integrity failed: ")[1]
+    assert "盖章时印章在平台登记为有效" in text and "At signing the seal was active at the platform" in text
 
 
 def test_workspace_wipes_only_its_own_directory(tmp_path: Path) -> None:
