@@ -60,7 +60,8 @@ def sniff(data: bytes) -> str:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
                 names = {n.replace("\\", "/").lstrip("/").lower() for n in zf.namelist()}
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, struct.error) as exc:
+        # NotImplementedError: zipfile's word for a ZIP version or feature it does not read.
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, struct.error, NotImplementedError) as exc:
             raise SealBridgeError("DOC_MALFORMED", f"damaged ZIP container: {exc}") from None
         if "ofd.xml" in names:
             return "ofd"

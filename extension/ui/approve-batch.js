@@ -2,7 +2,8 @@
 // pages, size, SM3, the seal that lands on it) and must be shown — its preview with the seal drawn where it
 // will land — before the approve button enables; the clerk pages through with Previous/Next (or ← →) and may
 // untick documents. The agent enforces the same rule (BATCH_NOT_REVIEWED) and records what was shown.
-import { connectWorker, el, errorText, languageSwitch, loadLanguage, localize, t } from "./common.js";
+import { connectApprovalWorker, pinErrorText, setMessage } from "./approval-window.js";
+import { el, errorText, languageSwitch, loadLanguage, localize, t } from "./common.js";
 import { previewPages, sealKindLabel, sealOptionLabel } from "./approve-view.js";
 import { humanSize, nextUnseen, reviewState, shortHash, stepDocument } from "./approve-batch-view.js";
 
@@ -15,30 +16,10 @@ let current = 0;
 const ticked = new Set();
 const shown = new Set();
 
-const worker = connectWorker((event, data) => {
-  if (event === "token") onToken(data);
-  else if (event === "approval.closed" && data.request_id === requestId) ended();
-});
-
-function ended() {
-  document.body.dataset.state = "ended";
-  for (const id of ["approve", "pin", "seal"]) $(id).disabled = true;
-  $("cancel").textContent = t("closeButton");
-}
-
-function setMessage(text, kind = "error") {
-  $("message").className = `message ${kind}`;
-  $("message").textContent = text;
-}
-
-async function onToken(data) {
-  setMessage(data.type === "removed" ? t("tokenRemoved", data.label ?? data.token ?? "") : t("tokenInserted", data.label ?? ""), data.type === "removed" ? "error" : "info");
-  await loadSeals().catch(() => {});
-}
+const worker = connectApprovalWorker(() => requestId, () => loadSeals().catch(() => {}));
 
 function showError(e) {
-  if (e.code === "PIN_INCORRECT" && e.retries_left !== undefined) setMessage(t("pinRetriesLeft", String(e.retries_left)));
-  else setMessage(errorText(e));
+  setMessage(pinErrorText(e));
 }
 
 function sealName(id) {

@@ -2,7 +2,8 @@
 // page), what will be stamped (name, pages, size, SM3, a preview with the seal where it will land) and lets the
 // user choose the seal. The PIN goes from here to the service worker and on to the agent, nowhere else.
 import { beijingTime } from "../common/report-text.js";
-import { connectWorker, el, errorText, languageSwitch, loadLanguage, localize, t } from "./common.js";
+import { connectApprovalWorker, pinErrorText, setMessage } from "./approval-window.js";
+import { el, errorText, languageSwitch, loadLanguage, localize, t } from "./common.js";
 import { formatSize, pickSeal, previewPages, sealKindLabel, sealOptionLabel, sealStatus } from "./approve-view.js";
 
 const query = new URLSearchParams(location.search);
@@ -15,34 +16,14 @@ const refused = new Map(); // seal id -> the platform's refusal code, for this r
 const SEAL_REFUSALS = new Set(["SEAL_REVOKED", "SEAL_SUSPENDED", "SEAL_EXPIRED", "SEAL_NOT_YET_VALID", "SEAL_NOT_FOR_SIGNER"]);
 const STATE_OF_REFUSAL = { SEAL_REVOKED: "revoked", SEAL_SUSPENDED: "suspended", SEAL_EXPIRED: "expired", SEAL_NOT_YET_VALID: "not_yet_valid", SEAL_NOT_FOR_SIGNER: "authorization_ended" };
 
-const worker = connectWorker((event, data) => {
-  if (event === "token") onToken(data);
-  else if (event === "approval.closed" && data.request_id === requestId) ended();
-});
-
-/** The request failed for good: keep the reason on screen, leave only "close". */
-function ended() {
-  document.body.dataset.state = "ended";
-  for (const id of ["approve", "pin", "seal"]) $(id).disabled = true;
-  $("cancel").textContent = t("closeButton");
-}
-
-function setMessage(text, kind = "error") {
-  $("message").className = `message ${kind}`;
-  $("message").textContent = text;
-}
-
-/** A key pulled or plugged while the window is open: say so, and refresh the seals it offers. */
-async function onToken(data) {
-  setMessage(data.type === "removed" ? t("tokenRemoved", data.label ?? data.token ?? "") : t("tokenInserted", data.label ?? ""), data.type === "removed" ? "error" : "info");
+const worker = connectApprovalWorker(() => requestId, async (data) => {
   document.body.dataset.token = data.type;
   await loadSeals().catch(() => {});
-}
+});
 
 function showError(e) {
-  if (e.code === "PIN_INCORRECT" && e.retries_left !== undefined) setMessage(t("pinRetriesLeft", String(e.retries_left)));
-  else if (SEAL_REFUSALS.has(e.code)) setMessage(`${t("sealRefusedChooseAnother", t(`sealState_${STATE_OF_REFUSAL[e.code]}`))} (${e.code})`);
-  else setMessage(errorText(e));
+  if (SEAL_REFUSALS.has(e.code)) setMessage(`${t("sealRefusedChooseAnother", t(`sealState_${STATE_OF_REFUSAL[e.code]}`))} (${e.code})`);
+  else setMessage(pinErrorText(e));
 }
 
 /** A seal's state as the chooser shows it: what the platform said when listed, or its refusal since. */

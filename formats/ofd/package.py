@@ -105,7 +105,8 @@ class OfdPackage:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
         except zipfile.BadZipFile as exc:
             raise _malformed(f"not an OFD (zip) package: {exc}") from None
-        except (OSError, ValueError, EOFError) as exc:
+        except (OSError, ValueError, EOFError, struct.error, NotImplementedError) as exc:
+            # NotImplementedError: zipfile's word for a ZIP version or feature it does not read.
             raise _malformed(f"damaged zip: {exc}") from None
         infos = self.zip.infolist()
         if len(infos) > limits.max_entries:

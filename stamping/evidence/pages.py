@@ -17,6 +17,7 @@ import pikepdf
 from PIL import Image, ImageDraw
 
 from formats.errors import SealBridgeError
+from stamping.pdf.pikepdf_text import object_text
 from stamping.report import Report
 
 MM_PER_INCH = 25.4
@@ -58,7 +59,7 @@ def _pdf_widgets(data: bytes) -> dict[int, list[tuple[str, tuple[float, float, f
             if not isinstance(node, pikepdf.Dictionary) or depth > 32:
                 continue
             ft = node.get("/FT", ft)
-            part = str(node.get("/T")) if node.get("/T") is not None else ""
+            part = object_text(node.get("/T")) if node.get("/T") is not None else ""
             name = f"{prefix}.{part}" if prefix and part else (part or prefix)
             kids = node.get("/Kids")
             if kids is not None and any(isinstance(k, pikepdf.Dictionary) and "/T" in k for k in kids):

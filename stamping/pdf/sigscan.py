@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pikepdf
 
 from formats.errors import SealBridgeError
-from stamping.pdf.errtext import pdf_error_text
+from stamping.pdf.pikepdf_text import object_text, pdf_error_text
 
 #: SubFilters pyHanko validates (ISO 32000-2 §12.8.3 and ETSI EN 319 142).
 PYHANKO_SUBFILTERS = frozenset(
@@ -124,8 +124,8 @@ def _take(
     found.append(
         ScannedSignature(
             field_name=name,
-            subfilter=str(value.get("/SubFilter", "")),
-            filter=str(value.get("/Filter", "")),
+            subfilter=object_text(value.get("/SubFilter", "")),
+            filter=object_text(value.get("/Filter", "")),
             byte_range=byte_range,
             contents_len=len(bytes(contents)) if isinstance(contents, pikepdf.String) else 0,
             pages=_widget_pages(fld, page_numbers),

@@ -58,8 +58,11 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
         fields = {
             (ref.idnum, ref.generation): ref for _, _, ref in enumerate_sig_fields(reader, filled_status=True)
         }
-    except (PdfError, ValueError, KeyError, TypeError) as exc:
-        raise SealBridgeError("DOC_MALFORMED", f"pyHanko cannot read the PDF: {exc}") from None
+    except (PdfError, ValueError, KeyError, TypeError, AssertionError) as exc:
+        # pyHanko asserts some structure (a /Root that is not a dictionary raises AssertionError).
+        raise SealBridgeError(
+            "DOC_MALFORMED", f"pyHanko cannot read the PDF: {exc or 'its structure is not what the PDF format requires'}"
+        ) from None
     anchors = _certs(options.trust_anchors)
     extra = _certs(options.extra_certs)
     # One pass over the file for every signature's digest (and the report's), on a second thread while

@@ -1,4 +1,5 @@
-"""A damaged PDF's reason names the damage, not the Python object the bytes were read from."""
+"""Damaged PDFs: the reason names the damage, not the Python object the bytes were read from, and damaged
+names are read as what they are (a fuzz finding: a /Filter name that is not UTF-8 raised UnicodeDecodeError)."""
 
 from __future__ import annotations
 
@@ -19,3 +20,17 @@ def test_the_reason_has_no_object_address():
     assert (
         "/Kids" in str(exc.value) and "object at 0x" not in str(exc.value) and "BytesIO" not in str(exc.value)
     )
+
+
+def test_a_signature_dictionary_with_a_name_that_is_not_utf8_is_reported_not_raised():
+    from devkit.sealed import seal_holder, sealed
+
+    holder = seal_holder()
+    data = sealed("pdf", 1, holder)
+    assert data.count(b"/Filter /Adobe.PPKLite") == 1
+    damaged = data.replace(
+        b"/Filter /Adobe.PPKLite", b"/Filter /Ad\xc1be.PPKLite"
+    )  # same length: offsets hold
+    report = document_format(damaged).verify(damaged, VerifyOptions(trust_anchors=[holder.root]))
+    assert report.verdict == "invalid" and len(report.seals) == 1
+    assert report.seals[0].checks["integrity"].status == "failed"
