@@ -48,12 +48,12 @@ class Entry:
         return self.info.file_size
 
 
-def _inflated(raw: Iterable[bytes | memoryview], deflated: bool) -> Iterator[bytes]:
+def _inflated(raw: Iterable[bytes | memoryview], deflated: bool) -> Iterator[bytes | memoryview]:
     """Stored or raw-deflate data in bounded chunks whatever the compression ratio: stored pieces as they
-    come (≤ _RAW_CHUNK), inflation at most _CHUNK bytes per call, the rest of its input kept for the next."""
+    come (slices of the package, not copies), inflation at most _CHUNK bytes per call, the rest of its
+    input kept for the next."""
     if not deflated:
-        for piece in raw:
-            yield bytes(piece)
+        yield from raw
         return
     inflater = zlib.decompressobj(-15)
     for piece in raw:
@@ -224,12 +224,12 @@ class OfdPackage:
         for off in range(start, end, _RAW_CHUNK):
             yield view[off : min(off + _RAW_CHUNK, end)]
 
-    def _chunks(self, name: str, path: str) -> Iterator[bytes]:
+    def _chunks(self, name: str, path: str) -> Iterator[bytes | memoryview]:
         return self.inflate(name, path, self.raw_pieces(name))
 
     def inflate(
         self, name: str, path: str, raw: Iterable[bytes | memoryview], *, check_crc: bool = True
-    ) -> Iterator[bytes]:
+    ) -> Iterator[bytes | memoryview]:
         """Entry `name` inflated from its compressed bytes `raw` (from raw_pieces(), possibly while they are
         copied elsewhere) in bounded chunks, never past its declared size: what a stream holds beyond it is
         not inflated (zipfile's rule); a stream shorter than declared or failing its CRC is DOC_MALFORMED.
@@ -288,7 +288,15 @@ class OfdPackage:
         # A digest the caller compares with a signed value is a far stronger check than CRC-32: skip the
         # CRC then (a fifth of an SM3 pass). Bytes kept for other checks, or no digest at all, keep it.
         check_crc = keep or not hashers or not digest_checks_integrity
-        for chunk in self.inflate(name, path, self.raw_pieces(name), check_crc=check_crc):
+        info = self.entries[name].info
+        if info.compress_type == zipfile.ZIP_STORED:
+            # Nothing to inflate: the hashes take the entry's bytes in the package whole, in one call each
+            # (no copy, and OpenSSL keeps the GIL released for all of it).
+            start, end = self.raw_span(name)
+            raw: Iterable[memoryview] = (memoryview(self.data)[start:end],)
+        else:
+            raw = self.raw_pieces(name)
+        for chunk in self.inflate(name, path, raw, check_crc=check_crc):
             for h in hashers.values():
                 h.update(chunk)
             if keep:

@@ -10,17 +10,17 @@ Signature.xml files were read whole already to parse them: their digests come fr
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from formats.errors import SealBridgeError
 from formats.ofd import OfdPackage, SignatureXml
 from formats.ofd.package import Hasher
 from stamping.ofd.coverage import hasher_for
+from stamping.ofd.hashjobs import HashJobs, Job
 
-#: Inflating (zlib) and hashing (OpenSSL) release the GIL: two entries at a time use both cores of a small
-#: machine; more would only hold more inflated chunks in memory at once.
-_WORKERS = 2
+#: Inflating (zlib) and hashing (OpenSSL) release the GIL: two workers use both cores of a small machine;
+#: more would only hold more inflated chunks in memory at once.
+WORKERS = 2
 #: Below this many bytes to hash, everything runs on the calling thread (batch verification of many
 #: one-page documents must not start threads for a few kilobytes each).
 THREADS_FROM = 4 << 20
@@ -42,7 +42,8 @@ class EntryPass:
     #: whoever needs it reads it again and gets the precise error). Ready when run_entry_pass returns.
     kept: dict[str, bytes] = field(default_factory=dict)
     _digests: dict[tuple[str, str], bytes] = field(default_factory=dict)
-    _pending: list[Future[list[_Done]]] = field(default_factory=list)
+    _pending: list[Job[_Done]] = field(default_factory=list)
+    _jobs: HashJobs | None = None
 
     def _add(self, done: _Done) -> None:
         name, digests, kept = done
@@ -53,10 +54,10 @@ class EntryPass:
 
     def digests(self) -> dict[tuple[str, str], bytes]:
         """(zip name, CheckMethod stripped and lower-cased) → digest, check_references' cache; waits for
-        the entries still being hashed in the background."""
+        the entries still being hashed in the background (hashing those still queued itself)."""
         while self._pending:
-            for done in self._pending.pop(0).result():
-                self._add(done)
+            job = self._pending.pop(0)
+            self._add(self._jobs.wait(job) if self._jobs is not None else job.outcome())
         return self._digests
 
 
@@ -85,6 +86,7 @@ def run_entry_pass(
     sigs: list[SignatureXml | None],
     keep: dict[str, int] | None = None,
     wanted: dict[str, dict[str, Callable[[], Hasher]]] | None = None,
+    jobs: HashJobs | None = None,
 ) -> EntryPass:
     """Digests of every entry the signatures reference (per CheckMethod), and the bytes of `keep`'s entries
     (package path → the most bytes worth keeping). The kept parts (small: SignedValue.dat, Seal.esl) are
@@ -92,7 +94,8 @@ def run_entry_pass(
     and EntryPass.digests() waits for them. Entries read whole already (Signature.xml files, and whatever
     was parsed after pkg.hash_when_read()) are not inflated again. Unreadable or missing entries are
     skipped: the per-seal checks read them again and report why. `wanted`: wanted_digests(pkg, sigs), when
-    made already."""
+    made already. `jobs`: the verification's shared workers (the whole file's digests are queued there
+    too); without it, workers are started here when the entries are large enough to be worth it."""
     result = EntryPass()
     wanted = wanted_digests(pkg, sigs) if wanted is None else wanted
     raw = {name: sig.raw for sig in sigs if sig is not None and (name := pkg.find(sig.path)) is not None}
@@ -129,34 +132,18 @@ def run_entry_pass(
         except SealBridgeError:
             return name, {}, None
 
-    def several(items: list[_Item]) -> list[_Done]:
-        return [one(item) for item in items]
-
     if sum(pkg.entries[name].size for name, _ in in_background) < THREADS_FROM:
         # A small document: starting threads would cost more than they save.
         on_this_thread += in_background
         in_background = []
-    groups = _balanced(pkg, in_background, _WORKERS)
-    if groups:
-        pool = ThreadPoolExecutor(len(groups), thread_name_prefix="ofd-entries")
-        result._pending = [pool.submit(several, group) for group in groups]
-        pool.shutdown(wait=False)  # the workers end with their last entry
+    if in_background:
+        result._jobs = jobs if jobs is not None else HashJobs(WORKERS)
+        # Largest first: the last jobs are small, so the workers finish together.
+        for item in sorted(in_background, key=lambda it: -pkg.entries[it[0]].size):
+            result._pending.append(result._jobs.post(lambda item=item: one(item)))  # type: ignore[misc]
     for item in on_this_thread:
         result._add(one(item))
     return result
-
-
-def _balanced(pkg: OfdPackage, items: list[_Item], groups: int) -> list[list[_Item]]:
-    """`items` in `groups` lists of about equal inflated size (largest first to the lightest list), each
-    kept in zip order: one task per worker, not one per entry."""
-    bins: list[list[_Item]] = [[] for _ in range(groups)]
-    load = [0] * groups
-    for item in sorted(items, key=lambda it: -pkg.entries[it[0]].size):
-        k = load.index(min(load))
-        bins[k].append(item)
-        load[k] += pkg.entries[item[0]].size + 1
-    offset = {name: e.info.header_offset for name, e in pkg.entries.items()}
-    return [sorted(b, key=lambda it: offset[it[0]]) for b in bins if b]
 
 
 def _digest(factory: Callable[[], Hasher], data: bytes) -> bytes:

@@ -7,11 +7,12 @@ failed seal in the report, never an exception. Only a package that cannot be rea
 from __future__ import annotations
 
 import copy
-from concurrent.futures import Future, ThreadPoolExecutor
+import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from formats.errors import SealBridgeError
+from formats.gm import sm3
 from formats.ofd import (
     DEFAULT_PACKAGE_LIMITS,
     OfdPackage,
@@ -28,12 +29,13 @@ from formats.ofd.xmlsafe import child_text
 from formats.ses.parse import MAX_SES_BYTES
 from stamping.ofd.certcheck import check_certificate, signer_info
 from stamping.ofd.coverage import changes_after, check_references, reference_sets
-from stamping.ofd.entrypass import THREADS_FROM, EntryPass, run_entry_pass, wanted_digests
+from stamping.ofd.entrypass import THREADS_FROM, WORKERS, EntryPass, run_entry_pass, wanted_digests
+from stamping.ofd.hashjobs import HashJobs, Job
 from stamping.ofd.signedvalue import SignedValueResult, check_signed_value
 from stamping.ofd.sigtime import parse_signature_datetime
 from stamping.options import VerifyOptions
 from stamping.report import Check, Reason, Report, SealInfo, SealReport, reason
-from stamping.reportmeta import document_digests, finish
+from stamping.reportmeta import finish
 from stamping.sealchecks import platform_check, seal_check, signer_in_seal_check
 from stamping.sealview import picture_note, seal_info
 from stamping.timestamps.check import check_timestamp
@@ -51,9 +53,21 @@ def verify(
     data: bytes, options: VerifyOptions | None = None, *, limits: PackageLimits = DEFAULT_PACKAGE_LIMITS
 ) -> Report:
     options = options or VerifyOptions()
-    now = options.now or datetime.now(UTC)
     pkg = OfdPackage(data, limits)
-    digests_job = _start_document_digests(options, data)
+    # A large document is hashed on worker threads: the whole file's SM3 and SHA-256 start now, and the
+    # entries join the same queue once the signatures say which are needed.
+    jobs = HashJobs(WORKERS) if len(data) >= THREADS_FROM else None
+    try:
+        return _verify(pkg, data, options, jobs)
+    except BaseException:
+        if jobs is not None:
+            jobs.cancel()  # nobody waits for them now
+        raise
+
+
+def _verify(pkg: OfdPackage, data: bytes, options: VerifyOptions, jobs: HashJobs | None) -> Report:
+    now = options.now or datetime.now(UTC)
+    digests_job = _start_document_digests(options, data, jobs)
     # The signatures are found from OFD.xml alone: a signed document whose Document.xml was deleted or
     # damaged must still be reported (as tampered), not rejected.
     _, bodies = doc_bodies(pkg)
@@ -83,7 +97,7 @@ def verify(
             keep[sig.signed_value_path] = MAX_SES_BYTES
             if sig.seal_path:
                 keep[sig.seal_path] = MAX_SES_BYTES
-    entry_pass = run_entry_pass(pkg, sigs, keep, wanted)
+    entry_pass = run_entry_pass(pkg, sigs, keep, wanted, jobs)
     seal_infos: dict[bytes, SealInfo] = {}
     ref_sets = reference_sets(sigs)
     listed: set[str] = set()
@@ -155,15 +169,19 @@ def _read_signatures(
     return entries, sigs, errors
 
 
-def _start_document_digests(options: VerifyOptions, data: bytes) -> Future[tuple[str, str]] | None:
-    """The report's SM3 and SHA-256 of the whole file, computed on a second thread while the entries are
-    inflated and hashed on this one (OpenSSL and zlib release the GIL), unless the caller hashed already."""
-    if options.document_digests is not None or len(data) < THREADS_FROM:
-        return None  # given, or small enough that finish() hashes it faster than a thread starts
-    pool = ThreadPoolExecutor(1, thread_name_prefix="ofd-document-digests")
-    job = pool.submit(document_digests, data)
-    pool.shutdown(wait=False)  # the worker ends once the job is done
-    return job
+_DocumentDigests = tuple[HashJobs, Job[bytes], Job[str]]
+
+
+def _start_document_digests(
+    options: VerifyOptions, data: bytes, jobs: HashJobs | None
+) -> _DocumentDigests | None:
+    """The report's SM3 and SHA-256 of the whole file, queued first on the workers (the SM3 is the longest
+    job there is, and one call: OpenSSL hashes the whole file without taking the GIL back) while this
+    thread reads the signatures, unless the caller hashed already or the file is small enough that
+    finish() hashes it faster than a thread starts."""
+    if options.document_digests is not None or jobs is None:
+        return None
+    return jobs, jobs.post(lambda: sm3(data)), jobs.post(lambda: hashlib.sha256(data).hexdigest())
 
 
 def _finish(
@@ -172,10 +190,11 @@ def _finish(
     options: VerifyOptions,
     now: datetime,
     pages: int | None,
-    job: Future[tuple[str, str]] | None,
+    document: _DocumentDigests | None,
 ) -> Report:
-    if job is not None:
-        options = replace(options, document_digests=job.result())
+    if document is not None:
+        jobs, sm3_job, sha_job = document
+        options = replace(options, document_digests=(jobs.wait(sm3_job).hex(), jobs.wait(sha_job)))
     return finish(report, data, options, now, pages)
 
 

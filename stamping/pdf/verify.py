@@ -61,7 +61,8 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
     except (PdfError, ValueError, KeyError, TypeError, AssertionError) as exc:
         # pyHanko asserts some structure (a /Root that is not a dictionary raises AssertionError).
         raise SealBridgeError(
-            "DOC_MALFORMED", f"pyHanko cannot read the PDF: {exc or 'its structure is not what the PDF format requires'}"
+            "DOC_MALFORMED",
+            f"pyHanko cannot read the PDF: {exc or 'its structure is not what the PDF format requires'}",
         ) from None
     anchors = _certs(options.trust_anchors)
     extra = _certs(options.extra_certs)

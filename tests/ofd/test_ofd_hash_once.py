@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import zipfile
 from collections import Counter
 
 import pytest
@@ -15,7 +16,7 @@ from stamping.ofd import entrypass, stamp, verify
 from stamping.options import StampOptions, VerifyOptions
 from stamping.placement import At
 from tests.support.ofd_maker import make_ofd, text_object
-from tests.support.ofd_zip import flip_byte, replace_entry
+from tests.support.ofd_zip import flip_byte, replace_entry, store_entry
 
 SEALS = 3
 # The module, not the function stamping.ofd exports under the same name.
@@ -36,8 +37,14 @@ def threads(request, monkeypatch) -> str:
 def three_seals(pki) -> bytes:
     data = make_ofd(
         [text_object("甲方（盖章）", 20, 200), text_object("第二页", 20, 30)],
-        extra={"Doc_0/Res/scan.jpg": os.urandom(40_000), "Doc_0/Res/logo.png": b"\x89PNG" + bytes(5000)},
+        extra={
+            "Doc_0/Res/scan.jpg": os.urandom(40_000),
+            "Doc_0/Res/logo.png": b"\x89PNG" + bytes(5000),
+            "Doc_0/Res/photo.jpg": os.urandom(30_000),
+        },
     )
+    # A stored entry too: its bytes are hashed straight from the package, without inflating.
+    data = store_entry(data, "Doc_0/Res/photo.jpg")
     for i in range(SEALS):
         out = io.BytesIO()
         stamp(data, out, pki.signer, pki.seal, [At(page=1 + i % 2, x=60 + 30 * i, y=60)], StampOptions())
@@ -73,6 +80,8 @@ def test_all_seals_valid_and_entries_shared(three_seals, pki):
     every = {f"Sign_{k}" for k in range(SEALS)}
     # The fixture is what the other tests need: entries every seal references, and entries only some do.
     assert depends["Doc_0/Document.xml"] == every and depends["Doc_0/Res/scan.jpg"] == every
+    assert depends["Doc_0/Res/photo.jpg"] == every
+    assert OfdPackage(three_seals).entries["Doc_0/Res/photo.jpg"].info.compress_type == zipfile.ZIP_STORED
     assert depends["Doc_0/Signs/Sign_2/SignedValue.dat"] == {"Sign_2"}
     assert depends["Doc_0/Signs/Sign_0/Signature.xml"] == every
 
@@ -89,7 +98,7 @@ def test_a_byte_flipped_in_any_entry_fails_exactly_the_seals_that_depend_on_it(t
         failed = {seal for seal, verdict in verdicts.items() if verdict != "valid"}
         assert failed == seals, (name, verdicts)
         checked += 1
-    assert checked >= 5 + 3 * SEALS  # OFD.xml, Document.xml, 2 pages, 2 resources; 3 files per seal
+    assert checked >= 6 + 3 * SEALS  # OFD.xml, Document.xml, 2 pages, 3 resources; 3 files per seal
 
 
 class _CountingHasher:
@@ -139,6 +148,7 @@ def test_each_entry_inflated_and_hashed_once_for_all_seals(three_seals, pki, mon
     over = {name: n for name, n in inflated.items() if n > (2 if name == "OFD.xml" else 1)}
     assert not over, over
     assert inflated["Doc_0/Res/scan.jpg"] == 1 and inflated["Doc_0/Document.xml"] == 1
+    assert inflated["Doc_0/Res/photo.jpg"] == 1
     assert inflated["Doc_0/Signs/Sign_0/SignedValue.dat"] == 1
 
 
@@ -146,7 +156,7 @@ def test_a_byte_changed_under_a_stale_crc_still_fails_every_seal(three_seals, pk
     """The entry pass skips CRC-32 where it compares SM3 anyway: a byte changed in the zip itself (CRC and
     sizes left as they were) is still caught, by the digest, for every seal referencing the entry."""
     pkg = OfdPackage(three_seals)
-    for name in ("Doc_0/Res/scan.jpg", "Doc_0/Pages/Page_1/Content.xml"):
+    for name in ("Doc_0/Res/scan.jpg", "Doc_0/Res/photo.jpg", "Doc_0/Pages/Page_1/Content.xml"):
         start, end = pkg.raw_span(name)
         tampered = bytearray(three_seals)
         tampered[(start + end) // 2] ^= 0x01

@@ -19,6 +19,17 @@ def replace_entry(data: bytes, name: str, content: bytes) -> bytes:
     return buf.getvalue()
 
 
+def store_entry(data: bytes, name: str) -> bytes:
+    """`data` with member `name` stored instead of deflated (as producers write JPEG scans), the rest as it was."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as out:
+        for info in src.infolist():
+            method = zipfile.ZIP_STORED if info.filename == name else info.compress_type
+            out.writestr(info.filename, src.read(info), compress_type=method)
+    return buf.getvalue()
+
+
 def flip_byte(content: bytes) -> bytes:
     """One byte changed so the part still parses: an XML part's declared encoding changes case ("UTF-8" →
     "uTF-8", the same encoding to a parser), any other part's last byte flips its lowest bit."""

@@ -1,0 +1,84 @@
+"""Hashing jobs shared by a verification's worker threads, run in the order they were posted.
+
+One queue serves the whole file's digests and the package entries, so a worker that finishes its share
+takes the next job instead of idling beside a thread with a long queue of its own, and the caller, rather
+than wait, runs what is still queued itself. OpenSSL's hashes and zlib release the GIL: two workers (plus
+the caller at the end) keep both cores of a small machine busy. A worker ends when the queue is empty and
+posting starts one again, so no thread outlives its work.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Job(Generic[T]):
+    """One unit of work; run exactly once, by a worker or by whoever waits for it."""
+
+    def __init__(self, fn: Callable[[], T]) -> None:
+        self._fn = fn
+        self._done = threading.Event()
+        self._value: T | None = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._value = self._fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiter, as a Future does
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def outcome(self) -> T:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]  # set whenever no error was recorded
+
+
+class HashJobs:
+    def __init__(self, workers: int, name: str = "ofd-hash") -> None:
+        self._workers = workers
+        self._name = name
+        self._queue: deque[Job[object]] = deque()
+        self._lock = threading.Lock()
+        self._running = 0
+
+    def post(self, fn: Callable[[], T]) -> Job[T]:
+        job: Job[T] = Job(fn)
+        with self._lock:
+            self._queue.append(job)  # type: ignore[arg-type]  # the queue only runs them
+            start = self._running < self._workers
+            self._running += start
+        if start:
+            threading.Thread(target=self._work, name=self._name).start()
+        return job
+
+    def _take(self) -> Job[object] | None:
+        with self._lock:
+            return self._queue.popleft() if self._queue else None
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._running -= 1
+                    return
+                job = self._queue.popleft()
+            job.run()
+
+    def wait(self, job: Job[T]) -> T:
+        """`job`'s result (or its exception), running queued jobs on this thread meanwhile."""
+        while not job._done.is_set() and (other := self._take()) is not None:
+            other.run()
+        return job.outcome()
+
+    def cancel(self) -> None:
+        """Drop what is still queued (the verification gave up; nobody will wait for it)."""
+        with self._lock:
+            self._queue.clear()
