@@ -46,6 +46,10 @@ class HashingCopy:
     start() runs the copy on a worker thread; result() waits for it and returns the hash states (to be
     continued by the caller); cancel() stops it early. run() does the same on the calling thread.
 
+    add() asks for more digests once the copy has started (a caller that starts the copy before it knows
+    the signature's algorithm): the copy hashes what it already copied once more for them, from the
+    document, and goes on with all of them.
+
     With `writeback` and an `out` that is a file, the copied bytes go to disk while the copy goes on
     (_Writeback), so the fsync that makes the output durable at the end has little left to write.
     """
@@ -75,6 +79,8 @@ class HashingCopy:
         self.out = out
         self._writeback = writeback
         self.hashes = {name: new_hash(name) for name in dict.fromkeys(algorithms)}
+        self._added: list[str] = []
+        self._added_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._cancelled = False
         self._error: BaseException | None = None
@@ -95,10 +101,22 @@ class HashingCopy:
         self._run_catching()
         return self.result()
 
+    def add(self, algorithms: Iterable[str]) -> HashingCopy:
+        """Also compute these digests (see the class text); unknown names raise MECHANISM_UNSUPPORTED."""
+        wanted = [name for name in dict.fromkeys(algorithms) if name not in self.hashes]
+        for name in wanted:
+            if name not in _ALGORITHMS:
+                raise SealBridgeError("MECHANISM_UNSUPPORTED", f"digest {name!r}")
+        with self._added_lock:
+            self._added.extend(name for name in wanted if name not in self._added)
+        return self
+
     def result(self) -> dict[str, hashes.Hash]:
         """The hash states after the whole document (raises what the copy raised)."""
         if self._thread is not None:
             self._thread.join()
+        if self._error is None and self._done:
+            self._take_added(self.size)  # asked for after the last chunk
         if self._error is not None:
             if isinstance(self._error, SealBridgeError):
                 raise self._error
@@ -122,6 +140,7 @@ class HashingCopy:
             for chunk in self._chunks():
                 if self._cancelled:
                     return
+                self._take_added(copied)
                 for h in self.hashes.values():
                     h.update(chunk)
                 self.out.write(chunk)
@@ -139,6 +158,29 @@ class HashingCopy:
         finally:
             if writeback is not None:
                 writeback.close()
+
+    def _take_added(self, copied: int) -> None:
+        """Start the digests add() asked for, over the first `copied` bytes (read again)."""
+        with self._added_lock:
+            added, self._added = self._added, []
+        if not added:
+            return
+        states = {name: new_hash(name) for name in added if name not in self.hashes}
+        for piece in self._prefix(copied):
+            for h in states.values():
+                h.update(piece)
+        self.hashes.update(states)
+
+    def _prefix(self, length: int) -> Iterator[Any]:
+        if self.view is not None:
+            yield self.view[:length]
+            return
+        if self.path is None:  # a caller's stream is copied by run(): nothing runs beside it to add
+            raise SealBridgeError("INTERNAL", "digests cannot be added to the copy of a stream")
+        with open(self.path, "rb", buffering=0) as f:
+            while length > 0 and (piece := f.read(min(CHUNK, length))):
+                length -= len(piece)
+                yield piece
 
     def _chunks(self) -> Iterator[Any]:
         if self.view is not None:

@@ -196,19 +196,25 @@ def _stamp_one(
 
 
 def _stamp_pdf_while_logging_in(
-    src: Path, dst: Path, token: Any, pin: str, key_id: str | None, seal_der: bytes, placements: list[Placement],
-    options: StampOptions,
-) -> StampResult:  # fmt: skip
+    args: argparse.Namespace, src: Path, dst: Path, placements: list[Placement], options: StampOptions
+) -> StampResult:
     """One PDF, no TSA: its copy into the output starts first, on a worker thread, and runs while the
-    token unlocks and the stamper loads (stamping/copyhash.py); the stamper then continues from it."""
+    token opens and unlocks and the stamper loads (stamping/copyhash.py); the stamper then continues
+    from it. The copy starts with SM3 (the audit's digest and SM2's); a key that signs with SHA-256
+    adds that digest once the key is chosen."""
+    from agent.tokens.drivers import open_token
     from stamping.copyhash import HashingCopy
 
     target = _target(src, dst)
-    algorithms = {k.algorithm for k in token.info().keys if key_id is None or k.key_id == key_id}
-    digests = ["sm3", *("sha256" for a in algorithms if a != "sm2")]
     with _prompt_handoffs(), atomic_output(target, 0o600) as out:
-        copy = HashingCopy(src, out, digests, writeback=True).start()
+        copy = HashingCopy(src, out, ["sm3"], writeback=True).start()
         try:
+            pin = read_secret_file(args.pin_file)
+            token = open_token(args.token, token_sources(args))
+            info = token.info()
+            seal_der, key_id = _choose_seal(info, args.seal)
+            algorithms = {k.algorithm for k in info.keys if key_id is None or k.key_id == key_id}
+            copy.add("sha256" for a in algorithms if a != "sm2")
             signer = _login_while_loading(token, pin, key_id, ["pdf"], seal_der)
             return format_named("pdf").stamp(copy, out, signer, seal_der, placements, options)
         finally:
@@ -278,10 +284,14 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     if args.output is not None:  # one document: an unusable input is refused before the token is opened
         _check_paths(inputs[0], outputs[0])
         single = _open_document(inputs[0])
+    options = StampOptions(lock=args.lock, reason=args.reason, location=args.location)
+    if single is not None and not args.tsa and isinstance(single[1], Path):
+        result = _stamp_pdf_while_logging_in(args, inputs[0], outputs[0], placements, options)
+        _print_single(args, outputs[0], result, "none")
+        return 0
     pin = read_secret_file(args.pin_file)
     token = open_token(args.token, token_sources(args))
     seal_der, key_id = _choose_seal(token.info(), args.seal)
-    options = StampOptions(lock=args.lock, reason=args.reason, location=args.location)
     if single is None or single[0].name != "pdf":  # the OFD Provider names our version; PDF has no such field
         import agent
 
@@ -292,12 +302,6 @@ def cmd_stamp(args: argparse.Namespace) -> int:
 
         stamper = HttpTimeStamper(args.tsa)
     required = not args.tsa_optional
-    if single is not None and stamper is None and isinstance(single[1], Path):
-        result = _stamp_pdf_while_logging_in(
-            inputs[0], outputs[0], token, pin, key_id, seal_der, placements, options
-        )
-        _print_single(args, outputs[0], result, "none")
-        return 0
     stampers = [single[0].name] if single is not None else []
     signer = _login_while_loading(token, pin, key_id, stampers, seal_der)  # one login for every document
     if single is not None:

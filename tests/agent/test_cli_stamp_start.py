@@ -3,6 +3,7 @@
 - The stamper is imported without aiohttp (agent/cli/stamper_import.py): pyHanko's HTTP clients stay
   usable and are the real ones when something asks for them later; an import the stand-ins would break is
   done again for real; a process that already loaded pyHanko imports as it is.
+- The copy of the PDF starts before the token is opened, with SM3; an ECDSA or RSA key adds SHA-256.
 - The token unlocks while another thread imports the stamper and prepares the seal picture: a wrong PIN
   still gives PIN_INCORRECT with no output and no temp file, and a seal whose picture cannot be drawn gives
   the same SEAL_INVALID as stamping it directly, also with no output.
@@ -168,3 +169,23 @@ def test_a_seal_picture_that_cannot_be_drawn_fails_as_stamping_it_directly_does(
     assert res.returncode == 2 and res.stderr == "", (res.stdout, res.stderr)
     assert json.loads(res.stdout)["error"]["code"] == direct.value.code == "SEAL_INVALID"
     assert not out.exists() and _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", ["ecdsa", "rsa"])
+def test_a_key_that_signs_with_sha256_is_stamped_validly_from_the_early_copy(
+    tmp_path: Path, dev_pki, sample_pdf, kind: str
+) -> None:
+    # The copy starts with SM3 before the token is opened; the key's SHA-256 is added once it is chosen.
+    doc, out = tmp_path / "in.pdf", tmp_path / "out.pdf"
+    doc.write_bytes(sample_pdf)
+    args = [str(doc), "-o", str(out), "--token", f"soft:{dev_pki.tokens[kind]}"]
+    args += ["--pin-file", str(dev_pki.pin_file), "--place", "page=1,x=60,y=60", "--json"]
+    res = _stamp_cli(args, tmp_path / "home")
+    assert res.returncode == 0, (res.stdout, res.stderr)
+    env = dict(os.environ, SEALBRIDGE_HOME=str(tmp_path / "home"), PYTHONPATH=str(REPO))
+    check = subprocess.run(
+        [*SEALBRIDGE, "verify", str(out), "--trust", str(dev_pki.roots[kind]), "--json"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    report = json.loads(check.stdout)
+    assert check.returncode == 0 and report["verdict"] == "valid", check.stdout

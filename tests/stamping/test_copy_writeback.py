@@ -1,7 +1,11 @@
-"""The document copy with writeback (stamping/copyhash.py): while the copy goes on, the bytes already
-copied are synced to disk on a thread of their own, so the output's final fsync has little left. The copy
-itself must not change: the same bytes and digests, the writeback thread gone when the copy is done, and
-an output that is no file (or a platform without fdatasync) simply copied without it."""
+"""The document copy (stamping/copyhash.py) as the CLI runs it.
+
+Writeback: while the copy goes on, the bytes already copied are synced to disk on a thread of their own,
+so the output's final fsync has little left. The copy itself must not change: the same bytes and digests,
+the writeback thread gone when the copy is done, and an output that is no file (or a platform without
+fdatasync) simply copied without it.
+Digests added once the copy started (the CLI starts it before the token tells the key's algorithm) cover
+the whole document, whenever they are added."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from formats.errors import SealBridgeError
 from stamping import copyhash
 from stamping.copyhash import HashingCopy
 
@@ -83,3 +88,50 @@ def test_a_cancelled_copy_with_writeback_leaves_no_thread(
         copy = HashingCopy(path, out, ["sm3"], writeback=True).start()
         copy.cancel()
     assert _writeback_threads() == []
+
+
+class _PausingFile:
+    """A real output file whose first write waits until the test lets it go: digests are then added while
+    the copy is known to be past its first chunk."""
+
+    def __init__(self, f) -> None:  # type: ignore[no-untyped-def]
+        self._f = f
+        self.first_written = threading.Event()
+        self.go_on = threading.Event()
+
+    def write(self, data) -> int:  # type: ignore[no-untyped-def]
+        n = self._f.write(data)
+        if not self.first_written.is_set():
+            self.first_written.set()
+            self.go_on.wait()
+        return n
+
+
+def test_digests_added_during_the_copy_cover_the_whole_document(
+    document: tuple[Path, bytes], tmp_path: Path
+) -> None:
+    path, data = document
+    with open(tmp_path / "out.pdf", "w+b") as f:
+        out = _PausingFile(f)
+        copy = HashingCopy(path, out, ["sm3"]).start()
+        assert out.first_written.wait(timeout=60)
+        copy.add(["sha256", "sm3"])  # SM3 is there already
+        out.go_on.set()
+        states = copy.result()
+    assert sorted(states) == ["sha256", "sm3"]
+    assert states["sha256"].finalize() == hashlib.sha256(data).digest()
+    assert states["sm3"].finalize() == _sm3(data)
+    assert (tmp_path / "out.pdf").read_bytes() == data
+
+
+def test_digests_added_after_the_copy_or_before_it_starts(document: tuple[Path, bytes]) -> None:
+    path, data = document
+    copy = HashingCopy(path, io.BytesIO(), ["sm3"]).start()
+    copy.result()
+    states = copy.add(["sha384"]).result()  # after the last chunk: hashed from the document once more
+    assert states["sha384"].finalize() == hashlib.sha384(data).digest()
+    states = HashingCopy(data, io.BytesIO(), ["sm3"]).add(["sha512"]).run()  # bytes, before the copy
+    assert states["sha512"].finalize() == hashlib.sha512(data).digest()
+    with pytest.raises(SealBridgeError) as err:
+        HashingCopy(path, io.BytesIO(), ["sm3"]).add(["md5"])
+    assert err.value.code == "MECHANISM_UNSUPPORTED"
