@@ -1,6 +1,7 @@
 """PDF stamping benchmark: stamp against the read+SM3 floor, in-process and through `sealbridge stamp`.
 
     .venv/bin/python bench/pdf_stamp.py [--mb 100] [--cli-mb 60 100] [--rounds 3] [--input path|bytes]
+                                        [--compare OTHER_TREE]
 
 1. In-process (a fresh child per round, SM2 software key, one seal): stamping a 100 MB PDF from its path
    into a file, against "read the file + SM3 over it" in the same process; peak RSS increase of the stamp.
@@ -8,6 +9,8 @@
    against a process that only reads the file and SM3-hashes it; also the peak RSS of each, as a multiple
    of the file size and as the increase over an "empty run" (the same command on a one-page PDF).
 3. The soft token's PIN unlock (argon2id) alone, which the CLI pays once per run.
+With --compare, the CLI runs of another checkout (e.g. an export of main before a change) are interleaved
+with this tree's, so "before" and "after" come from the same run.
 Verification has its own benchmark: bench/pdf_verify.py.
 Every figure is the best of --rounds, the runs interleaved; `uptime` is printed with them. The repository's
 modules are byte-compiled first (as an installed package is), so no run pays for compiling them.
@@ -186,9 +189,9 @@ print(f"{elapsed} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}", file=s
 """
 
 
-def run(argv: list[str]) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MB, stdout) of a whole process."""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+def run(argv: list[str], tree: Path = REPO) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in MB, stdout) of a whole process running the code of `tree`."""
+    env = dict(os.environ, PYTHONPATH=str(tree))
     proc = subprocess.run(
         [sys.executable, "-S", "-c", LAUNCHER, *argv], capture_output=True, text=True, env=env, check=True
     )
@@ -215,12 +218,12 @@ def bench_pin_unlock(pki) -> float:  # noqa: ANN001
     return min(times)
 
 
-def compile_repo() -> None:
+def compile_repo(tree: Path = REPO) -> None:
     """Write the bytecode caches an installation has (PYTHONDONTWRITEBYTECODE may be set here)."""
     import compileall
 
     for package in ("agent", "formats", "stamping", "sealbridge", "devkit"):
-        compileall.compile_dir(REPO / package, quiet=1)
+        compileall.compile_dir(tree / package, quiet=1)
 
 
 def bench_all(tmp: Path, args: argparse.Namespace) -> dict:
@@ -228,6 +231,8 @@ def bench_all(tmp: Path, args: argparse.Namespace) -> dict:
     from devkit.documents import one_page_pdf
 
     compile_repo()
+    if args.compare:
+        compile_repo(args.compare)
 
     pki = make_dev_pki(tmp / "pki")
     sizes = sorted({args.mb, *args.cli_mb})
@@ -239,8 +244,9 @@ def bench_all(tmp: Path, args: argparse.Namespace) -> dict:
     cli = [str(REPO / ".venv" / "bin" / "sealbridge"), "stamp"]
     token = ["--token", f"soft:{pki.tokens['sm2']}", "--pin-file", str(pki.pin_file), "--json"]
 
-    def cli_stamp(path: Path) -> tuple[float, float]:
-        t, rss, _ = run([*cli, str(path), "-o", str(tmp / "out.pdf"), "--place", "page=1,x=60,y=60", *token])
+    def cli_stamp(path: Path, tree: Path = REPO) -> tuple[float, float]:
+        argv = [*cli, str(path), "-o", str(tmp / "out.pdf"), "--place", "page=1,x=60,y=60", *token]
+        t, rss, _ = run(argv, tree)
         return t, rss
 
     def floor(path: Path) -> tuple[float, float]:
@@ -263,6 +269,8 @@ def bench_all(tmp: Path, args: argparse.Namespace) -> dict:
         for mb in args.cli_mb:
             samples.setdefault(f"floor_{mb:g}", []).append(floor(files[mb]))
             samples.setdefault(f"cli_{mb:g}", []).append(cli_stamp(files[mb]))
+            if args.compare:
+                samples.setdefault(f"compare_{mb:g}", []).append(cli_stamp(files[mb], args.compare))
     res: dict = {"uptime": os.getloadavg()}
     size = files[args.mb].stat().st_size / 2**20
     ip = samples["inproc"]
@@ -296,6 +304,14 @@ def bench_all(tmp: Path, args: argparse.Namespace) -> dict:
             "cli_rss_rise_x_file": round((rss_cli - empty_rss) / size, 2),
             "floor_rss_x_file": round(rss_fl / size, 2),
         }
+        if args.compare:
+            t_cmp, rss_cmp = best(samples[f"compare_{mb:g}"])
+            res[f"cli_{mb:g}"] |= {
+                "compare_s": round(t_cmp, 3),
+                "compare_over_floor_s": round(t_cmp - t_fl, 3),
+                "compare_rss_mb": round(rss_cmp, 1),
+                "ratio_vs_compare": round(t_cli / t_cmp, 2),
+            }
     res["pin_unlock_s"] = round(bench_pin_unlock(pki), 3)
     return res
 
@@ -317,6 +333,11 @@ def print_lines(res: dict, args: argparse.Namespace) -> None:
             f", floor + {c['over_floor_s']} s; peak RSS {c['cli_rss_mb']} MB = {c['cli_rss_x_file']}x the file"
             f" ({c['cli_rss_rise_x_file']}x over the empty run; floor process {c['floor_rss_x_file']}x)"
         )
+        if "compare_s" in c:
+            print(
+                f"  compare {args.compare}: {c['compare_s']} s, floor + {c['compare_over_floor_s']} s, peak RSS "
+                f"{c['compare_rss_mb']} MB; ratio this / compare: {c['ratio_vs_compare']}"
+            )
     print(f"soft token PIN unlock (argon2id): {res['pin_unlock_s']} s")
 
 
@@ -329,6 +350,7 @@ def main() -> None:
     ap.add_argument("--cli-mb", type=float, nargs="*", default=[60, 100], help="the CLI runs' file sizes")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--input", choices=["path", "bytes"], default="path", help="how stamp() gets the file")
+    ap.add_argument("--compare", type=Path, help="another checkout whose CLI runs are interleaved with ours")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:

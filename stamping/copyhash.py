@@ -22,6 +22,9 @@ from cryptography.hazmat.primitives import hashes
 
 from formats.errors import SealBridgeError
 
+# With writeback, the disk write of the copied bytes starts after every this many bytes.
+WRITEBACK_EVERY = 32 << 20
+
 # Large enough that the worker seldom needs the GIL (three times a chunk: between reading, hashing and
 # writing, which run without it; each time it may wait for a busy main thread), small enough to stream.
 CHUNK = 4 << 20
@@ -42,6 +45,9 @@ class HashingCopy:
 
     start() runs the copy on a worker thread; result() waits for it and returns the hash states (to be
     continued by the caller); cancel() stops it early. run() does the same on the calling thread.
+
+    With `writeback` and an `out` that is a file, the copied bytes go to disk while the copy goes on
+    (_Writeback), so the fsync that makes the output durable at the end has little left to write.
     """
 
     def __init__(
@@ -49,6 +55,7 @@ class HashingCopy:
         document: str | os.PathLike[str] | bytes | memoryview | BinaryIO,
         out: Any,
         algorithms: Iterable[str],
+        writeback: bool = False,
     ) -> None:
         self._stream: BinaryIO | None = None
         if isinstance(document, bytes | memoryview):
@@ -66,6 +73,7 @@ class HashingCopy:
             except OSError as exc:
                 raise SealBridgeError("BAD_REQUEST", f"cannot read {self.path}: {exc.strerror}") from None
         self.out = out
+        self._writeback = writeback
         self.hashes = {name: new_hash(name) for name in dict.fromkeys(algorithms)}
         self._thread: threading.Thread | None = None
         self._cancelled = False
@@ -108,8 +116,9 @@ class HashingCopy:
             self._thread.join()
 
     def _run_catching(self) -> None:
+        writeback = _Writeback.of(self.out) if self._writeback else None
         try:
-            copied = 0
+            copied = unsynced = 0
             for chunk in self._chunks():
                 if self._cancelled:
                     return
@@ -117,11 +126,19 @@ class HashingCopy:
                     h.update(chunk)
                 self.out.write(chunk)
                 copied += len(chunk)
+                unsynced += len(chunk)
+                if writeback is not None and unsynced >= WRITEBACK_EVERY:
+                    self.out.flush()
+                    writeback.kick()
+                    unsynced = 0
             if copied != self.size:
                 raise SealBridgeError("DOC_MALFORMED", "the document changed while it was being stamped")
             self._done = True
         except BaseException as exc:  # handed to result() on the caller's thread
             self._error = exc
+        finally:
+            if writeback is not None:
+                writeback.close()
 
     def _chunks(self) -> Iterator[Any]:
         if self.view is not None:
@@ -139,6 +156,48 @@ class HashingCopy:
         with open(self.path, "rb", buffering=0) as f:
             while n := f.readinto(buffer):
                 yield view[:n]
+
+
+class _Writeback:
+    """Writes a file's dirty pages to disk on its own thread (fdatasync, without the GIL) each time it is
+    kicked, while the copy goes on. Only a head start for the output's final fsync, which still runs and
+    reports any error; so an error here just ends the writeback."""
+
+    def __init__(self, fd: int, sync: Any) -> None:
+        self._fd, self._sync = fd, sync
+        self._wanted = threading.Event()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="copy-writeback", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def of(cls, out: Any) -> _Writeback | None:
+        sync = getattr(os, "fdatasync", None)  # not on Windows or macOS: the final fsync does it all
+        try:
+            fd = out.fileno()
+        except (AttributeError, OSError, ValueError):
+            return None
+        return cls(fd, sync) if sync is not None else None
+
+    def kick(self) -> None:
+        self._wanted.set()
+
+    def close(self) -> None:
+        """Wait for a sync under way (the file must stay open until then); start none after it."""
+        self._closing = True
+        self._wanted.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._closing:
+                return
+            try:
+                self._sync(self._fd)
+            except OSError:
+                return
 
 
 class Discard:

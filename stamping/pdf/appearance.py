@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import lru_cache
 
 from PIL import Image, ImageChops
 from pyhanko.pdf_utils import generic
@@ -67,6 +68,14 @@ def load_seal_image(picture_type: str, data: bytes) -> Image.Image:
     if not has_alpha:
         rgba = _white_to_transparent(rgba)
     return rgba
+
+
+@lru_cache(maxsize=16)
+def seal_picture(picture_type: str, data: bytes, width_mm: float, height_mm: float) -> Image.Image:
+    """The seal picture ready to draw: decoded (load_seal_image) at the resolution it is drawn with
+    (fit_resolution). Kept per picture: a batch, the agent and each seal of a request meet the same few
+    again, and the CLI prepares it while the token unlocks. Shared, so callers must not modify it."""
+    return fit_resolution(load_seal_image(picture_type, data), width_mm, height_mm)
 
 
 def _white_to_transparent(img: Image.Image) -> Image.Image:

@@ -21,6 +21,10 @@ from typing import Any, BinaryIO
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+# pyHanko's writer imports this (and lxml) on every write; importing it with the stamper lets the CLI
+# load it on its loading thread while the token unlocks, instead of in the middle of the stamp.
+from pyhanko.pdf_utils.metadata import xmp_xml  # noqa: F401
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import (
@@ -38,7 +42,7 @@ from formats.errors import SealBridgeError
 from formats.ses.parse import parse_seal
 from formats.ses.verify import check_seal_usable
 from stamping.options import StampOptions, StampResult
-from stamping.pdf.appearance import AppearanceFactory, fit_resolution, load_seal_image
+from stamping.pdf.appearance import AppearanceFactory, Crop, seal_picture
 from stamping.pdf.geometry import PageGeometry
 from stamping.pdf.keywords import find_keyword
 from stamping.pdf.layout import SealSpot, Widget, resolve
@@ -71,8 +75,7 @@ def stamp(
     seal_obj = parse_seal(bytes(seal))
     check_seal_usable(seal_obj, signer.certificate, signed_at)
     w_mm, h_mm = float(seal_obj.picture.width_mm), float(seal_obj.picture.height_mm)
-    picture = load_seal_image(seal_obj.picture.type, seal_obj.picture.data)
-    factory = AppearanceFactory(fit_resolution(picture, w_mm, h_mm))
+    factory = AppearanceFactory(seal_picture(seal_obj.picture.type, bytes(seal_obj.picture.data), w_mm, h_mm))
 
     with open_input(source) as doc:
         reader = _open_reader(doc.stream)
@@ -108,6 +111,18 @@ def stamp(
     result.doc_sm3_before = output.sm3_before.hex() if output.sm3_before else None
     result.doc_sm3_after = output.sm3_after.hex()
     return result
+
+
+def prepare_picture(seal: bytes) -> None:
+    """Decode and encode the seal's picture ahead of a stamp with it (both are kept per picture), e.g.
+    while the token unlocks. Only a head start: a seal or picture that cannot be used is left for
+    stamp() to report, with its own checks and error codes."""
+    try:
+        pic = parse_seal(bytes(seal)).picture
+        w_mm, h_mm = float(pic.width_mm), float(pic.height_mm)
+        AppearanceFactory(seal_picture(pic.type, bytes(pic.data), w_mm, h_mm)).encoded(Crop())
+    except SealBridgeError:
+        return
 
 
 def _open_reader(stream: BinaryIO) -> PdfFileReader:

@@ -1,0 +1,170 @@
+"""What `sealbridge stamp` does to start fast, checked in real processes.
+
+- The stamper is imported without aiohttp (agent/cli/stamper_import.py): pyHanko's HTTP clients stay
+  usable and are the real ones when something asks for them later; an import the stand-ins would break is
+  done again for real; a process that already loaded pyHanko imports as it is.
+- The token unlocks while another thread imports the stamper and prepares the seal picture: a wrong PIN
+  still gives PIN_INCORRECT with no output and no temp file, and a seal whose picture cannot be drawn gives
+  the same SEAL_INVALID as stamping it directly, also with no output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from formats.errors import SealBridgeError
+from formats.gm.keys import load_certificates, load_private_key
+from formats.keysigner import KeySigner
+from formats.ses import SealKind, build_seal_v4
+from stamping.options import StampOptions
+from stamping.pdf import stamp
+from stamping.placement import At
+from tests.support.agent_process import REPO, SEALBRIDGE
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def _stamp_cli(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, SEALBRIDGE_HOME=str(home), PYTHONPATH=str(REPO))
+    env.pop("SEALBRIDGE_DEBUG", None)
+    return subprocess.run(
+        [*SEALBRIDGE, "stamp", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_the_stamper_loads_without_aiohttp_and_pyhankos_clients_are_real_later() -> None:
+    res = _python(
+        "import sys\n"
+        "from agent.cli.stamper_import import Deferred, import_stamper\n"
+        "import_stamper('stamping.pdf.stamp')\n"
+        "assert 'aiohttp' not in sys.modules, 'aiohttp loaded'\n"
+        "import pyhanko.sign.timestamps as ts\n"
+        "assert not [k for k, v in vars(ts).items() if isinstance(v, Deferred)]\n"
+        "assert 'pyhanko_certvalidator.fetchers.aiohttp_fetchers' not in sys.modules  # no stand-in left\n"
+        "assert 'pyhanko.sign.timestamps.aiohttp_client' not in sys.modules\n"
+        "from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper\n"
+        "import pyhanko.sign.timestamps.aiohttp_client as client\n"
+        "assert HTTPTimeStamper is client.HTTPTimeStamper and issubclass(HTTPTimeStamper, TimeStamper)\n"
+        "assert isinstance(HTTPTimeStamper('http://127.0.0.1:9/tsa'), TimeStamper)\n"
+        "from pyhanko.sign.validation import ades\n"
+        "from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend\n"
+        "assert isinstance(ades.AIOHttpFetcherBackend(), AIOHttpFetcherBackend)\n"
+        "assert 'aiohttp' in sys.modules\n"
+        "print('ok')\n"
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def test_an_import_the_stand_ins_break_is_done_again_for_real() -> None:
+    # The stand-in for the fetchers is no package: importing one of its submodules fails with it in place.
+    res = _python(
+        "from agent.cli.stamper_import import import_stamper\n"
+        "m = import_stamper('pyhanko_certvalidator.fetchers.aiohttp_fetchers.util')\n"
+        "assert m.__name__ == 'pyhanko_certvalidator.fetchers.aiohttp_fetchers.util' and hasattr(m, 'LazySession')\n"
+        "print('ok')\n"
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def test_a_process_with_pyhanko_loaded_imports_the_stamper_as_it_is() -> None:
+    res = _python(
+        "import sys\n"
+        "import pyhanko.sign\n"
+        "from agent.cli.stamper_import import import_stamper\n"
+        "import_stamper('stamping.pdf.stamp')\n"
+        "import pyhanko.sign.timestamps as ts\n"
+        "assert '__getattr__' not in vars(ts) and 'aiohttp' in sys.modules\n"
+        "print('ok')\n"
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def test_a_cli_stamp_loads_no_aiohttp_and_its_output_verifies(tmp_path: Path, dev_pki, sample_pdf) -> None:
+    doc, out = tmp_path / "in.pdf", tmp_path / "out.pdf"
+    doc.write_bytes(sample_pdf)
+    args = [str(doc), "-o", str(out), "--token", f"soft:{dev_pki.tokens['sm2']}"]
+    args += ["--pin-file", str(dev_pki.pin_file), "--place", "page=1,x=60,y=60", "--json"]
+    res = _python(
+        "import sys\n"
+        "from sealbridge.cli import main\n"
+        f"rc = main(['stamp', *{args!r}])\n"
+        "print('aiohttp loaded' if 'aiohttp' in sys.modules else 'no aiohttp', file=sys.stderr)\n"
+        "sys.exit(rc)\n"
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.strip() == "no aiohttp", res.stderr
+    env = dict(os.environ, SEALBRIDGE_HOME=str(tmp_path / "home"), PYTHONPATH=str(REPO))
+    check = subprocess.run(
+        [*SEALBRIDGE, "verify", str(out), "--trust", str(dev_pki.roots["sm2"]), "--json"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert check.returncode == 0 and json.loads(check.stdout)["verdict"] == "valid", check.stdout
+
+
+def test_a_wrong_pin_gives_pin_incorrect_and_leaves_no_file(tmp_path: Path, dev_pki, sample_pdf) -> None:
+    token = tmp_path / "sm2.soft"
+    shutil.copy(dev_pki.tokens["sm2"], token)
+    doc, out = tmp_path / "in.pdf", tmp_path / "out.pdf"
+    doc.write_bytes(sample_pdf)
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("000000\n")
+    args = [str(doc), "-o", str(out), "--token", f"soft:{token}", "--pin-file", str(wrong)]
+    res = _stamp_cli([*args, "--place", "page=1,x=60,y=60", "--json"], tmp_path / "home")
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    err = json.loads(res.stdout)["error"]
+    assert err["code"] == "PIN_INCORRECT" and err["retries_left"] == 5, err
+    assert "000000" not in res.stdout + res.stderr
+    assert not out.exists() and _leftovers(tmp_path) == []
+
+
+def _seal_with_unreadable_picture(dev_pki) -> bytes:  # type: ignore[no-untyped-def]
+    now = datetime.now(UTC)
+    return build_seal_v4(
+        esid="SB-BROKEN-PICTURE",
+        name="示例科技有限公司合同专用章",
+        seal_type=SealKind.CONTRACT.code,
+        vid="SealBridgeTest",
+        certs=[load_certificates(dev_pki.signer_certs["sm2"].read_bytes())[0].dump()],
+        picture=("png", b"\x89PNG\r\n\x1a\n" + b"not really a picture" * 8, 40, 40),
+        valid_start=now - timedelta(days=1),
+        valid_end=now + timedelta(days=30),
+        maker_key=load_private_key(dev_pki.maker_key.read_bytes()),
+        maker_cert_der=load_certificates(dev_pki.maker_cert.read_bytes())[0].dump(),
+    )
+
+
+def test_a_seal_picture_that_cannot_be_drawn_fails_as_stamping_it_directly_does(
+    tmp_path: Path, dev_pki, sample_pdf
+) -> None:
+    seal = tmp_path / "broken.esl"
+    seal.write_bytes(_seal_with_unreadable_picture(dev_pki))
+    cert = load_certificates(dev_pki.signer_certs["sm2"].read_bytes())[0]
+    signer = KeySigner(load_private_key(dev_pki.signer_keys["sm2"].read_bytes()), cert, [])
+    with pytest.raises(SealBridgeError) as direct, open(os.devnull, "wb") as sink:
+        stamp(sample_pdf, sink, signer, seal.read_bytes(), [At(1, 60, 60)], StampOptions())
+
+    doc, out = tmp_path / "in.pdf", tmp_path / "out.pdf"
+    doc.write_bytes(sample_pdf)
+    args = [str(doc), "-o", str(out), "--token", f"soft:{dev_pki.tokens['sm2']}", "--seal", str(seal)]
+    args += ["--pin-file", str(dev_pki.pin_file), "--place", "page=1,x=60,y=60", "--json"]
+    res = _stamp_cli(args, tmp_path / "home")
+    assert res.returncode == 2 and res.stderr == "", (res.stdout, res.stderr)
+    assert json.loads(res.stdout)["error"]["code"] == direct.value.code == "SEAL_INVALID"
+    assert not out.exists() and _leftovers(tmp_path) == []
