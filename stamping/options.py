@@ -54,6 +54,9 @@ class VerifyOptions:
     document_name: str | None = None  # for the report's `document`; never used to pick the format
     #: (SM3 hex, SHA-256 hex) when the caller hashed the bytes already (the agent hashes uploads as they arrive).
     document_digests: tuple[str, str] | None = None
+    #: The same pair still being computed (stamping.docdigests.document_digests_later): a fresh CLI process
+    #: hashes the file while it imports the verifier. Waited for when the report is finished.
+    document_digests_later: Callable[[], tuple[str, str]] | None = None
 
 
 @dataclass

@@ -4,13 +4,12 @@ format's verify() so the CLI, the agent and the platform all hand out the same f
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
-from formats.gm import SM3Hasher
 from stamping.certnames import anchor_summary
+from stamping.docdigests import document_digests
 from stamping.options import VerifyOptions
 from stamping.report import CHECK_NAMES, Report, iso
 
@@ -25,13 +24,6 @@ def product_version() -> str:
         return "0.0.0+source"
 
 
-def document_digests(data: bytes) -> tuple[str, str]:
-    """(SM3 hex, SHA-256 hex) of the document bytes."""
-    sm3 = SM3Hasher()
-    sm3.update(data)
-    return sm3.digest().hex(), hashlib.sha256(data).hexdigest()
-
-
 def finish(report: Report, data: bytes, options: VerifyOptions, now: datetime, pages: int | None) -> Report:
     report.validation_time = iso(now)
     report.product = {"name": PRODUCT_NAME, "version": product_version()}
@@ -42,7 +34,12 @@ def finish(report: Report, data: bytes, options: VerifyOptions, now: datetime, p
         "platform": dict(options.platform) if options.platform else None,
         "signing_time": "timestamp if it verifies, else the signer's claim",
     }
-    sm3_hex, sha_hex = options.document_digests or document_digests(data)
+    if options.document_digests is not None:
+        sm3_hex, sha_hex = options.document_digests
+    elif options.document_digests_later is not None:
+        sm3_hex, sha_hex = options.document_digests_later()
+    else:
+        sm3_hex, sha_hex = document_digests(data)
     report.document = {
         "name": options.document_name,
         "format": report.format,

@@ -177,9 +177,9 @@ def _start_document_digests(
 ) -> _DocumentDigests | None:
     """The report's SM3 and SHA-256 of the whole file, queued first on the workers (the SM3 is the longest
     job there is, and one call: OpenSSL hashes the whole file without taking the GIL back) while this
-    thread reads the signatures, unless the caller hashed already or the file is small enough that
-    finish() hashes it faster than a thread starts."""
-    if options.document_digests is not None or jobs is None:
+    thread reads the signatures, unless the caller hashed already (or is hashing) or the file is small
+    enough that finish() hashes it faster than a thread starts."""
+    if options.document_digests is not None or options.document_digests_later is not None or jobs is None:
         return None
     return jobs, jobs.post(lambda: sm3(data)), jobs.post(lambda: hashlib.sha256(data).hexdigest())
 

@@ -141,3 +141,38 @@ def test_cli_rejects_other_content(tmp_path, capsys):
         z.writestr("hello.txt", "hi")
     rc, out = _run(capsys, ["verify", str(junk), "--json"])
     assert rc == 2 and out["error"]["code"] == "DOC_UNSUPPORTED"
+
+
+def test_cli_verify_of_a_large_ofd_hashes_the_file_while_loading(devpki, tmp_path, capsys):
+    """From 4 MiB the CLI starts the file's SM3 and SHA-256 before the verifier is imported: the report's
+    digests are still the file's, and a byte changed in a signed (stored) entry still fails the seal."""
+    import hashlib
+    import os
+
+    from formats.gm import sm3
+    from formats.ofd import OfdPackage
+    from tests.support.ofd_maker import make_ofd, text_object
+    from tests.support.ofd_zip import store_entry
+
+    src = tmp_path / "big.ofd"
+    data = make_ofd([text_object("大文件", 20, 200)], extra={"Doc_0/Res/scan.jpg": os.urandom(5 << 20)})
+    src.write_bytes(store_entry(data, "Doc_0/Res/scan.jpg"))
+    dst = tmp_path / "big-sealed.ofd"
+    rc, out = _run(capsys, _stamp_args(devpki, src, dst, "--place", "page=1,x=100,y=100"))
+    assert rc == 0, out
+    sealed = dst.read_bytes()
+    assert len(sealed) >= 5 << 20
+    rc, report = _run(capsys, ["verify", str(dst), "--json", "--trust", str(devpki.root)])
+    assert rc == 0 and report["verdict"] == "valid", report
+    assert report["document"]["sm3"] == sm3(sealed).hex()
+    assert report["document"]["sha256"] == hashlib.sha256(sealed).hexdigest()
+
+    start, end = OfdPackage(sealed).raw_span("Doc_0/Res/scan.jpg")
+    tampered = bytearray(sealed)
+    tampered[(start + end) // 2] ^= 0x01
+    bad = tmp_path / "tampered.ofd"
+    bad.write_bytes(tampered)
+    rc, report = _run(capsys, ["verify", str(bad), "--json", "--trust", str(devpki.root)])
+    assert rc == 1 and report["verdict"] == "invalid", report
+    assert report["seals"][0]["checks"]["integrity"]["status"] == "failed"
+    assert report["document"]["sm3"] == sm3(bytes(tampered)).hex()

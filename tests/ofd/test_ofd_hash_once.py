@@ -162,3 +162,14 @@ def test_a_byte_changed_under_a_stale_crc_still_fails_every_seal(three_seals, pk
         tampered[(start + end) // 2] ^= 0x01
         verdicts = _verify(bytes(tampered), pki)
         assert set(verdicts.values()) == {"invalid"}, (name, verdicts)
+
+
+def test_the_reports_file_digests_are_the_files(three_seals, pki, threads):
+    """The whole file's SM3 and SHA-256 come from the shared hashing jobs (threads) or finish() (inline)."""
+    import hashlib
+
+    from formats.gm import sm3
+
+    report = verify(three_seals, VerifyOptions(trust_anchors=[pki.root_cert]))
+    assert report.document["sm3"] == sm3(three_seals).hex()
+    assert report.document["sha256"] == hashlib.sha256(three_seals).hexdigest()
