@@ -5,7 +5,10 @@ hashes each entry once stays near the floor (one SM3 pass over the package bytes
 and as a whole `sealbridge verify FILE --json` process (floor: a fresh process doing one SM3 pass over the
 file), interleaved, best of N, with the peak RSS of each fresh process.
 
-    .venv/bin/python bench/ofd_verify.py [--pages 200] [--mb 100] [--seals 10] [--repeat 3]
+    .venv/bin/python bench/ofd_verify.py [--pages 200] [--mb 100] [--seals 10] [--repeat 3] [--compare OLD_TREE]
+
+`--compare` measures another source tree (e.g. `git archive` of an older commit) in the same run, interleaved:
+its verify() timed inside a fresh process (and this tree's the same way), and its `sealbridge verify` process.
 """
 
 from __future__ import annotations
@@ -49,6 +52,21 @@ peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(report.verdict, base / 1024, peak / 1024)
 """
 
+_TIMED = """
+import resource, sys, time
+from pathlib import Path
+from stamping.ofd import verify
+from stamping.options import VerifyOptions
+data = Path(sys.argv[1]).read_bytes()
+options = VerifyOptions(trust_anchors=[Path(sys.argv[2]).read_bytes()])
+verify(data, options)  # imports and one-time set-up out of the way, as in this process
+usage = resource.getrusage(resource.RUSAGE_SELF)
+cpu, start = usage.ru_utime + usage.ru_stime, time.perf_counter()
+verify(data, options)
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(time.perf_counter() - start, usage.ru_utime + usage.ru_stime - cpu)
+"""
+
 _FLOOR = """
 import sys
 from formats.gm import sm3_file
@@ -59,6 +77,7 @@ sm3_file(sys.argv[1])
 def main() -> int:
     ap = document_args(__doc__.splitlines()[0])
     ap.add_argument("--seals", type=int, default=10)
+    ap.add_argument("--compare", type=Path, help="another source tree to measure in the same run")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -74,7 +93,11 @@ def main() -> int:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     py = sys.executable
     cli = str(Path(py).with_name("sealbridge"))
-    runs: dict[str, list[float]] = {k: [] for k in ("floor", "verify", "floor process", "verify process")}
+    keys = ["floor", "verify", "floor process", "verify process"]
+    trees = {"this tree": ROOT, **({"compared tree": args.compare.resolve()} if args.compare else {})}
+    if args.compare:
+        keys += [f"verify() in a process, {name}" for name in trees] + ["verify process, compared tree"]
+    runs: dict[str, list[float]] = {k: [] for k in keys}
     cpus: dict[str, list[float]] = {k: [] for k in runs}
     rss: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,6 +123,17 @@ def main() -> int:
                 print(f"sealbridge verify failed with exit code {code}")
                 return 2
             json.loads(out)
+            if args.compare:
+                for name, tree in trees.items():
+                    tree_env = dict(os.environ, PYTHONPATH=str(tree))
+                    _, _, code, out, _ = run_process([py, "-c", _TIMED, str(path), str(anchor)], tree_env)
+                    wall_s, cpu_s = (float(v) for v in out.split()) if code == 0 else (float("nan"),) * 2
+                    runs[f"verify() in a process, {name}"].append(wall_s)
+                    cpus[f"verify() in a process, {name}"].append(cpu_s)
+                old_env = dict(os.environ, PYTHONPATH=str(trees["compared tree"]))
+                wall, _, code, _, cpu = run_process(argv, old_env)
+                runs["verify process, compared tree"].append(wall)
+                cpus["verify process, compared tree"].append(cpu)
         _, _, _, out, _ = run_process([py, "-c", _INPROC, str(path), str(anchor)], env)
         verdict, base_mb, peak_mb = out.decode().split()
     size_mb = len(data) / (1 << 20)
@@ -116,6 +150,16 @@ def main() -> int:
     print(f"peak RSS (file {size_mb:.0f} MiB): verify() {float(peak_mb):.0f} MiB (after reading the file "
           f"{float(base_mb):.0f} MiB, increase {float(peak_mb) - float(base_mb):.0f} MiB); "
           f"sealbridge verify {rss['sealbridge verify']:.0f} MiB; floor process {rss['floor process']:.0f} MiB")  # fmt: skip
+    if args.compare:
+        print(f"compared tree: {trees['compared tree']}")
+        for name in trees:
+            key = f"verify() in a process, {name}"
+            print(f"{key + ':':38s} {best(runs[key])}")
+            print(ratio_line(key, runs[key], runs["floor"], cpus[key], cpus["floor"]))
+        print(f"{'verify process, compared tree:':38s} {best(runs['verify process, compared tree'])}")
+        print(ratio_line("verify process, compared tree", runs["verify process, compared tree"],
+                         runs["floor process"], cpus["verify process, compared tree"], cpus["floor process"],
+                         "floor process"))  # fmt: skip
     print(load_line())
     return 0 if verdict == "valid" else 1
 
