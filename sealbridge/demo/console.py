@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from typing import Any, TextIO
 
@@ -44,41 +43,22 @@ class Console:
         self.line(f"     {'OK  ' if ok else 'FAIL'} {zh} / {en}")
 
 
-def _common_name(subject: str) -> str:
-    m = re.search(r"Common Name: ([^,]+)", subject or "")
-    return m.group(1).strip() if m else (subject or "")[:60]
-
-
 def _check_mark(name: str, check: dict[str, Any]) -> str:
-    status = check.get("status", "unknown")
-    if check.get("applicable") is False or (
-        status == "unknown" and str(check.get("detail", "")).startswith("not applicable")
-    ):
+    if check.get("applicable") is False:
         return f"{SHORT[name]}–"
-    return f"{SHORT[name]}{MARK.get(status, '?')}"
-
-
-def _reasons(check: dict[str, Any]) -> tuple[str, str]:
-    """The check's reasons in Chinese and in English (from the message catalogue), or its plain detail."""
-    reasons = check.get("reasons") or []
-    if reasons:
-        return (
-            "；".join(render_reason(r, "zh") for r in reasons),
-            "; ".join(render_reason(r, "en") for r in reasons),
-        )
-    detail = str(check.get("detail") or "")
-    return detail, detail
+    return f"{SHORT[name]}{MARK.get(check.get('status', 'unknown'), '?')}"
 
 
 def _both(label_zh: str, label_en: str, check: dict[str, Any]) -> list[str]:
-    zh, en = _reasons(check)
-    if zh == en:
-        return [f"      {label_zh} / {label_en}: {zh[:160]}"]
+    """The check's reasons in Chinese, then in English (the message catalogue's sentences)."""
+    reasons = check.get("reasons") or []
+    zh = "；".join(render_reason(r, "zh") for r in reasons)
+    en = "; ".join(render_reason(r, "en") for r in reasons)
     return [f"      {label_zh}：{zh[:160]}", f"      {label_en}: {en[:160]}"]
 
 
 def report_lines(report: dict[str, Any]) -> list[str]:
-    """A verification report in a few lines, Chinese first: the verdict, then per seal its verdict, which seal,
+    """A verification report (v2, as the agent returns it) in a few lines, Chinese first: the verdict, then per seal its verdict, which seal,
     when (Beijing time), who (a name, not a DN), the checks as marks, and the platform status in words."""
     seals = report.get("seals", [])
     verdict = report.get("verdict")
@@ -89,7 +69,7 @@ def report_lines(report: dict[str, Any]) -> list[str]:
     for s in seals:
         seal = s.get("seal") or {}
         signer = s.get("signer") or {}
-        who = signer.get("name") or _common_name(signer.get("subject", "")) or "?"
+        who = signer.get("name") or "?"
         lines.append(
             f"  - {enum_text('verdict', s.get('verdict'), 'zh')} / {s.get('verdict')}  "
             f"{seal.get('name', '?')} [{seal.get('esID', '?')}]"
@@ -101,7 +81,7 @@ def report_lines(report: dict[str, Any]) -> list[str]:
         marks = " ".join(_check_mark(n, checks[n]) for n in SHORT if n in checks)
         lines.append(f"      {marks}")
         platform = checks.get("platform_status", {})
-        if platform.get("reasons") or platform.get("detail"):
+        if platform.get("reasons"):
             lines.extend(_both("平台", "platform", platform))
         for name, check in checks.items():
             if check.get("status") == "failed":

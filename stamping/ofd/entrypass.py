@@ -1,9 +1,9 @@
 """One pass over the package entries an OFD's seals need, alongside the seals' other checks.
 
 Every seal of a document usually references the same files (Document.xml, every page, every resource), and
-each in_background seal the earlier seals' own files too. Checking seal by seal would inflate and hash each entry
-once per seal; here each entry is inflated once, in zip order, feeding one hash per CheckMethod asked for,
-and the small parts a check also reads whole (SignedValue.dat, Seal.esl) are kept from that same read.
+each later seal the earlier seals' own files too. Checking seal by seal would inflate and hash each entry
+once per seal; here each entry is inflated once (large ones on worker threads, largest first), feeding one
+hash per CheckMethod asked for, and the small parts a check also reads whole (SignedValue.dat, Seal.esl) are kept from that same read.
 Signature.xml files were read whole already to parse them: their digests come from those bytes.
 """
 

@@ -7,12 +7,10 @@ failed seal in the report, never an exception. Only a package that cannot be rea
 from __future__ import annotations
 
 import copy
-import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from formats.errors import SealBridgeError
-from formats.gm import sm3
 from formats.ofd import (
     DEFAULT_PACKAGE_LIMITS,
     OfdPackage,
@@ -27,6 +25,7 @@ from formats.ofd.document import doc_bodies
 from formats.ofd.locs import resolve
 from formats.ofd.xmlsafe import child_text
 from formats.ses.parse import MAX_SES_BYTES
+from stamping.docdigests import sha256_hex, sm3_hex
 from stamping.ofd.certcheck import check_certificate, signer_info
 from stamping.ofd.coverage import changes_after, check_references, reference_sets
 from stamping.ofd.entrypass import THREADS_FROM, WORKERS, EntryPass, run_entry_pass, wanted_digests
@@ -169,7 +168,7 @@ def _read_signatures(
     return entries, sigs, errors
 
 
-_DocumentDigests = tuple[HashJobs, Job[bytes], Job[str]]
+_DocumentDigests = tuple[HashJobs, Job[str], Job[str]]
 
 
 def _start_document_digests(
@@ -181,7 +180,7 @@ def _start_document_digests(
     enough that finish() hashes it faster than a thread starts."""
     if options.document_digests is not None or options.document_digests_later is not None or jobs is None:
         return None
-    return jobs, jobs.post(lambda: sm3(data)), jobs.post(lambda: hashlib.sha256(data).hexdigest())
+    return jobs, jobs.post(lambda: sm3_hex(data)), jobs.post(lambda: sha256_hex(data))
 
 
 def _finish(
@@ -194,7 +193,7 @@ def _finish(
 ) -> Report:
     if document is not None:
         jobs, sm3_job, sha_job = document
-        options = replace(options, document_digests=(jobs.wait(sm3_job).hex(), jobs.wait(sha_job)))
+        options = replace(options, document_digests=(jobs.wait(sm3_job), jobs.wait(sha_job)))
     return finish(report, data, options, now, pages)
 
 

@@ -62,7 +62,7 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
         # pyHanko asserts some structure (a /Root that is not a dictionary raises AssertionError).
         raise SealBridgeError(
             "DOC_MALFORMED",
-            f"pyHanko cannot read the PDF: {exc or 'its structure is not what the PDF format requires'}",
+            f"pyHanko cannot read the PDF: {str(exc) or 'its structure is not what the PDF format requires'}",
         ) from None
     anchors = _certs(options.trust_anchors)
     extra = _certs(options.extra_certs)
