@@ -222,10 +222,10 @@ def _stamp_pdf_while_logging_in(
 
 
 def _load_stampers(stampers: list[str], seal_der: bytes | None) -> None:
-    from agent.cli.stamper_import import import_stamper
+    from agent.cli.pyhanko_import import import_lean
 
     for name in stampers:
-        import_stamper(f"stamping.{name}.stamp")
+        import_lean(f"stamping.{name}.stamp")
     if "pdf" in stampers and seal_der is not None:
         from stamping.pdf.stamp import prepare_picture
 
@@ -254,7 +254,7 @@ def _login_while_loading(
     seal picture prepared there for the PDF stamper (stamping.pdf.stamp.prepare_picture).
 
     A soft token's PIN derivation (argon2id, ~0.2 s, by design) runs in C without the GIL, and importing
-    the PDF stamper (pyHanko, ~0.2 s without aiohttp: stamper_import.py) is Python: on two cores they
+    the PDF stamper (pyHanko, ~0.2 s without aiohttp: pyhanko_import.py) is Python: on two cores they
     overlap. The login itself stays on this thread (hardware tokens may be bound to the thread that
     logged in). The other thread only loads and prepares: what it fails at, stamping does again on this
     thread and reports with the usual codes."""

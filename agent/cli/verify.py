@@ -155,6 +155,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     with about_file(args.file):
         doc_format = document_format(data)
+    if doc_format.name == "pdf":
+        from agent.cli.pyhanko_import import import_lean
+
+        import_lean("stamping.pdf.verify")  # without pyHanko's signer and HTTP clients
     anchors, extra = _certificates(args)
     lookup = _status_lookup(args.platform) if args.platform else None  # closed below, whatever happens
     client = getattr(lookup, "client", None)
