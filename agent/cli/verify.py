@@ -144,12 +144,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return _verify_many(args)
     args.file = args.file[0]
     data = read_document(args.file)
-    # An OFD (a zip) of some size: its SM3 and SHA-256 start now, on threads, while the verifier loads.
-    digests_later = None
-    if data[:4] == b"PK\x03\x04" and len(data) >= _HASH_WHILE_LOADING_FROM:
-        from stamping.docdigests import document_digests_later
+    from stamping.documents import is_pdf_head
 
-        digests_later = document_digests_later(data)
+    # A document of some size: its SM3 and SHA-256 start now, on threads, while the verifier loads (for a
+    # PDF, the pass every signature's byte range digest comes from too).
+    digests_later = None
+    if len(data) >= _HASH_WHILE_LOADING_FROM:
+        if data[:4] == b"PK\x03\x04":
+            from stamping.docdigests import document_digests_later
+
+            digests_later = document_digests_later(data)
+        elif is_pdf_head(data):
+            from stamping.pdf.sigdigest import DocumentPass
+
+            digests_later = DocumentPass(data)
     from stamping.documents import document_format
     from stamping.options import VerifyOptions
 

@@ -31,7 +31,7 @@ from stamping.options import VerifyOptions
 from stamping.pdf import sigcheck
 from stamping.pdf.anchors import parsed_certificates, trust_manager
 from stamping.pdf.seal_attr import seal_from_signed_attrs
-from stamping.pdf.sigdigest import SignatureDigests
+from stamping.pdf.sigdigest import DocumentPass, SignatureDigests
 from stamping.pdf.sigscan import ScannedSignature, scan_signatures
 from stamping.pdf.sm2_pyhanko import GmSignatureValidator, register_oids
 from stamping.report import Check, Report, SealReport, reason
@@ -68,10 +68,9 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
     extra = _certs(options.extra_certs)
     # One pass over the file for every signature's digest (and the report's), on a second thread while
     # pyHanko parses the signatures and analyses the revisions here. Started once nothing above can refuse
-    # the whole document, so a refused one leaves no hashing behind.
-    digests = SignatureDigests(
-        data, (s.byte_range for s in scanned if s.pyhanko_handles), document=options.document_digests is None
-    )
+    # the whole document, so a refused one leaves no hashing behind (unless the caller started it already).
+    document = _document_pass(data, options)
+    digests = SignatureDigests(data, (s.byte_range for s in scanned if s.pyhanko_handles), document)
     prepared: list[tuple[ScannedSignature, EmbeddedPdfSignature | SealReport]] = []
     for scan in scanned:
         field = fields.get(scan.field_ref) if scan.field_ref else None
@@ -83,9 +82,9 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
             prepared.append((scan, _embedded(reader, field, scan)))
     embedded = [item for _, item in prepared if isinstance(item, EmbeddedPdfSignature)]
     analysed = {id(emb) for emb in embedded if _analyse_changes(emb)}
-    document = digests.seed(embedded)
-    if document is not None:
-        options = replace(options, document_digests=document)
+    digests.seed(embedded)
+    if options.document_digests is None:
+        options = replace(options, document_digests=document(), document_digests_later=None)
     ordered: list[tuple[int, SealReport]] = []
     for scan, item in prepared:
         if isinstance(item, SealReport):
@@ -101,6 +100,15 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
     return finish(report, data, options, now, _page_count(data, reader))
 
 
+def _document_pass(data: bytes, options: VerifyOptions) -> DocumentPass:
+    """The pass the caller started over these very bytes (`sealbridge verify`, while this module loaded),
+    or a new one."""
+    started = options.document_digests_later
+    if isinstance(started, DocumentPass) and started.data is data:
+        return started
+    return DocumentPass(data)
+
+
 def _page_count(data: bytes, reader: PdfFileReader | None = None) -> int | None:
     try:
         reader = reader or PdfFileReader(io.BytesIO(data), strict=False)
@@ -112,7 +120,14 @@ def _page_count(data: bytes, reader: PdfFileReader | None = None) -> int | None:
 def _note_unsigned_changes(seals: list[SealReport], ends: list[int], data: bytes) -> None:
     """UNSIGNED_CHANGES_AFTER for a seal whose later, allowed changes are not all covered by later seals:
     the revisions (%%EOF markers) after its own, minus those that end where a later signature's range ends."""
-    eofs = _revision_ends(data)
+    allowed = [
+        end
+        for rep, end in zip(seals, ends, strict=True)
+        if rep.checks["changes_after"].code == "CHANGES_ALLOWED"
+    ]
+    if not allowed:
+        return
+    eofs = _revision_ends(data, after=min(allowed))
     for i, (rep, end) in enumerate(zip(seals, ends, strict=True)):
         if rep.checks["changes_after"].code != "CHANGES_ALLOWED":
             continue
@@ -122,10 +137,15 @@ def _note_unsigned_changes(seals: list[SealReport], ends: list[int], data: bytes
             rep.notes.append(reason("UNSIGNED_CHANGES_AFTER", revisions=len(unsigned)))
 
 
-def _revision_ends(data: bytes) -> list[int]:
-    """Offsets just after each %%EOF (with its line end): where each revision of the file ends."""
+def _revision_ends(data: bytes, after: int = 0) -> list[int]:
+    """Offsets just after each %%EOF (with its line end): where each revision of the file ends; all those
+    beyond `after` at least (the search starts where a revision ending after it can start, not at byte 0:
+    a 50 MB original revision is not searched again for the markers of its seals' small updates)."""
     out = []
-    pos = data.find(b"%%EOF")
+    start = min(after, len(data))
+    while start > 0 and data[start - 1 : start] in (b"\r", b"\n"):
+        start -= 1  # a marker whose line ends reach past `after` starts before them
+    pos = data.find(b"%%EOF", max(0, start - 5))
     while pos >= 0:
         end = pos + 5
         while end < len(data) and data[end : end + 1] in (b"\r", b"\n"):

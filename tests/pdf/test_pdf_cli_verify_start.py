@@ -9,6 +9,7 @@ included.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pikepdf
 import pytest
 
 from stamping.pdf import verify
@@ -42,9 +44,21 @@ def _python(code: str, *, path: Path | None = None) -> subprocess.CompletedProce
     )
 
 
-@pytest.fixture(scope="module")
-def sealed(sm2_party, ecdsa_party, rsa_party) -> tuple[bytes, list]:  # type: ignore[no-untyped-def]
+def _with_filler(pdf: bytes, size: int) -> bytes:
+    """The PDF with an incompressible stream of `size` bytes hung on its catalogue (a scan, say)."""
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        doc.Root.SealBridgeFiller = doc.make_indirect(pikepdf.Stream(doc, os.urandom(size)))
+        out = io.BytesIO()
+        doc.save(out)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module", params=["small", "large"])
+def sealed(request, sm2_party, ecdsa_party, rsa_party) -> tuple[bytes, list]:  # type: ignore[no-untyped-def]
+    """Three seals; "large" is past the size from which the CLI hashes the file while the verifier loads."""
     pdf = contract_pdf(2)
+    if request.param == "large":
+        pdf = _with_filler(pdf, 5 << 20)
     for party, place in (
         (sm2_party, At(1, 40, 40)),
         (ecdsa_party, At(1, 90, 40)),
