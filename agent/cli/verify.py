@@ -176,6 +176,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         status_lookup=lookup,
         document_name=Path(args.file).name,
         document_digests_later=digests_later,
+        fork_helper=True,  # this process verifies this one document
     )
     validated_at = datetime.now(UTC)
     try:

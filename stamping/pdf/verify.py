@@ -28,7 +28,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from formats.errors import SealBridgeError
 from stamping.options import VerifyOptions
-from stamping.pdf import sigcheck
+from stamping.pdf import forkshare, sigcheck
 from stamping.pdf.anchors import parsed_certificates, trust_manager
 from stamping.pdf.seal_attr import seal_from_signed_attrs
 from stamping.pdf.sigdigest import DocumentPass, SignatureDigests
@@ -81,16 +81,30 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
         else:
             prepared.append((scan, _embedded(reader, field, scan)))
     embedded = [item for _, item in prepared if isinstance(item, EmbeddedPdfSignature)]
-    analysed = {id(emb) for emb in embedded if _analyse_changes(emb)}
+    helped = options.fork_helper and options.status_lookup is None and len(embedded) > 1
+    # In one process the changes are analysed while the digests are still being computed; shared with a
+    # forked helper, the digests come first (no thread may run at the fork).
+    analysed = set() if helped else {id(emb) for emb in embedded if _analyse_changes(emb)}
     digests.seed(embedded)
     if options.document_digests is None:
         options = replace(options, document_digests=document(), document_digests_later=None)
-    ordered: list[tuple[int, SealReport]] = []
-    for scan, item in prepared:
+
+    def check(i: int) -> SealReport:
+        scan, item = prepared[i]
         if isinstance(item, SealReport):
-            rep = item
-        else:
-            rep = _verify_one(item, id(item) in analysed, scan, len(data), anchors, extra, options, now)
+            return item
+        done = id(item) in analysed or (helped and _analyse_changes(item))
+        return _verify_one(item, done, scan, len(data), anchors, extra, options, now)
+
+    everything = range(len(prepared))
+    if helped:
+        mine, helpers = _shares(prepared, reader.xrefs.total_revisions)
+        checked = forkshare.share_with_helper(check, mine, helpers)
+    else:
+        checked = {i: check(i) for i in everything}
+    ordered: list[tuple[int, SealReport]] = []
+    for i in everything:
+        scan, rep = prepared[i][0], checked[i]
         # Signing order: a signature's byte range ends where its revision ends.
         end = scan.byte_range[2] + scan.byte_range[3] if len(scan.byte_range) == 4 else len(data) + 1
         ordered.append((end, rep))
@@ -98,6 +112,31 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
     report.extra["revisions"] = reader.xrefs.total_revisions
     _note_unsigned_changes(report.seals, [end for end, _ in sorted(ordered, key=lambda item: item[0])], data)
     return finish(report, data, options, now, _page_count(data, reader))
+
+
+def _shares(
+    prepared: list[tuple[ScannedSignature, EmbeddedPdfSignature | SealReport]], revisions: int
+) -> tuple[list[int], list[int]]:
+    """The signatures to check here and in the helper, about equal in work: a signature's difference
+    analysis compares its revision with each later one, so the earliest weigh most."""
+    weights = []
+    for i, (_, item) in enumerate(prepared):
+        if isinstance(item, EmbeddedPdfSignature):
+            try:
+                later = revisions - item.signed_revision
+            except Exception:  # noqa: BLE001 - an unreadable signature: checked quickly, wherever
+                later = 0
+            weights.append((later + 2, i))
+    mine: list[int] = [
+        i for i, (_, item) in enumerate(prepared) if not isinstance(item, EmbeddedPdfSignature)
+    ]
+    helpers: list[int] = []
+    load = [0, 0]
+    for weight, i in sorted(weights, reverse=True):
+        side = 0 if load[0] <= load[1] else 1
+        (helpers if side == 0 else mine).append(i)
+        load[side] += weight
+    return sorted(mine), sorted(helpers)
 
 
 def _document_pass(data: bytes, options: VerifyOptions) -> DocumentPass:
