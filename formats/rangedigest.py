@@ -18,23 +18,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from cryptography.hazmat.primitives import hashes
-
+from .dochash import Hasher, new_hash
 from .errors import SealBridgeError
 
-CHUNK = 1 << 20  # 1 MiB: amortises the per-call cost, keeps memory flat
+#: Bytes read from a file source at a time (a bytes source is hashed a whole segment per call). Large:
+#: when the sweep runs on a thread beside Python work, each read and each update ends by taking the GIL
+#: back, which may wait a switch interval (5 ms) behind the busy thread.
+CHUNK = 4 << 20
 
-_ALGORITHMS: dict[str, type[hashes.HashAlgorithm]] = {
-    "sm3": hashes.SM3,
-    "sha1": hashes.SHA1,
-    "sha224": hashes.SHA224,
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-    "sha3_256": hashes.SHA3_256,
-    "sha3_384": hashes.SHA3_384,
-    "sha3_512": hashes.SHA3_512,
-}
+#: The digests a signature's byte ranges may ask for (MD5 is not one: refused, not computed).
+_ALGORITHMS = frozenset(
+    ("sm3", "sha1", "sha224", "sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512")
+)
 
 
 @dataclass(frozen=True)
@@ -80,14 +75,14 @@ def digest_ranges(
 
 @dataclass
 class _Plan:
-    algorithm: type[hashes.HashAlgorithm]
+    algorithm: str  # formats.dochash's name
     segments: list[tuple[int, int]]  # (start, end), end exclusive, empty ones dropped
     forward: bool  # each segment starts at or after the previous one's end
 
 
 def _plan(req: DigestRequest, size: int) -> _Plan:
-    algorithm = _ALGORITHMS.get(req.algorithm.lower())
-    if algorithm is None:
+    algorithm = req.algorithm.lower()
+    if algorithm not in _ALGORITHMS:
         raise SealBridgeError("MECHANISM_UNSUPPORTED", f"digest algorithm {req.algorithm!r}")
     segments: list[tuple[int, int]] = []
     for offset, length in req.ranges:
@@ -157,7 +152,7 @@ class _Pieces:
 class _Group:
     """Requests of one algorithm that have covered exactly the same bytes so far, sharing one state."""
 
-    def __init__(self, ctx: hashes.Hash, members: list[int]) -> None:
+    def __init__(self, ctx: Hasher, members: list[int]) -> None:
         self.ctx = ctx
         self.members = members
 
@@ -166,12 +161,10 @@ def _sweep(reader: _Source, plans: list[_Plan], forward: list[int], results: lis
     by_algorithm: dict[str, list[int]] = {}
     for i in forward:
         if not plans[i].segments:
-            results[i] = hashes.Hash(plans[i].algorithm()).finalize()
+            results[i] = new_hash(plans[i].algorithm).digest()
         else:
-            by_algorithm.setdefault(plans[i].algorithm.name, []).append(i)
-    groups = [
-        _Group(hashes.Hash(plans[members[0]].algorithm()), members) for members in by_algorithm.values()
-    ]
+            by_algorithm.setdefault(plans[i].algorithm, []).append(i)
+    groups = [_Group(new_hash(algorithm), members) for algorithm, members in by_algorithm.items()]
     cursor = dict.fromkeys((i for members in by_algorithm.values() for i in members), 0)
     bounds = sorted({b for i in cursor for seg in plans[i].segments for b in seg})
     for start, end in zip(bounds, bounds[1:], strict=False):
@@ -198,7 +191,7 @@ def _sweep(reader: _Source, plans: list[_Plan], forward: list[int], results: lis
                 if segments[cursor[i]][1] == end:
                     cursor[i] += 1
                     if cursor[i] == len(segments):
-                        results[i] = group.ctx.copy().finalize()
+                        results[i] = group.ctx.digest()
                         continue
                 still.append(i)
             group.members = still
@@ -206,8 +199,8 @@ def _sweep(reader: _Source, plans: list[_Plan], forward: list[int], results: lis
 
 
 def _hash_alone(reader: _Source, plan: _Plan) -> bytes:
-    ctx = hashes.Hash(plan.algorithm())
+    ctx = new_hash(plan.algorithm)
     for start, end in plan.segments:
         for piece in reader.pieces(start, end):
             ctx.update(piece)
-    return ctx.finalize()
+    return ctx.digest()

@@ -2,8 +2,8 @@
 
 Stamping a PDF starts with exactly this: the original bytes go to the output unchanged (an incremental
 update only appends) and every signature's digest, like the audit record's SM3, starts with them. On a
-worker thread the copy runs beside other work: `cryptography` hashes and the OS reads and writes
-without holding the GIL, so on two cores the copy of a large document costs almost nothing next to
+worker thread the copy runs beside other work: OpenSSL hashes (formats.dochash) and the OS reads and
+writes without holding the GIL, so on two cores the copy of a large document costs almost nothing next to
 pyHanko preparing the update, or, in the CLI, next to importing the stamper and unlocking the token.
 
 The copy reads the document through its own handle (a path) or from memory (bytes), never through a
@@ -18,8 +18,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
-from cryptography.hazmat.primitives import hashes
-
+from formats import dochash
+from formats.dochash import Hasher
 from formats.errors import SealBridgeError
 
 # With writeback, the disk write of the copied bytes starts after every this many bytes.
@@ -29,14 +29,14 @@ WRITEBACK_EVERY = 32 << 20
 # writing, which run without it; each time it may wait for a busy main thread), small enough to stream.
 CHUNK = 4 << 20
 
-_ALGORITHMS = {"sm3": hashes.SM3, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+#: The digests a signature over a copied document may use (pyHanko's md_algorithm names).
+_ALGORITHMS = ("sm3", "sha256", "sha384", "sha512")
 
 
-def new_hash(name: str) -> hashes.Hash:
-    try:
-        return hashes.Hash(_ALGORITHMS[name]())
-    except KeyError:
-        raise SealBridgeError("MECHANISM_UNSUPPORTED", f"digest {name!r}") from None
+def new_hash(name: str) -> Hasher:
+    if name not in _ALGORITHMS:
+        raise SealBridgeError("MECHANISM_UNSUPPORTED", f"digest {name!r}")
+    return dochash.new_hash(name)
 
 
 class HashingCopy:
@@ -97,7 +97,7 @@ class HashingCopy:
         self._thread.start()
         return self
 
-    def run(self) -> dict[str, hashes.Hash]:
+    def run(self) -> dict[str, Hasher]:
         self._run_catching()
         return self.result()
 
@@ -111,7 +111,7 @@ class HashingCopy:
             self._added.extend(name for name in wanted if name not in self._added)
         return self
 
-    def result(self) -> dict[str, hashes.Hash]:
+    def result(self) -> dict[str, Hasher]:
         """The hash states after the whole document (raises what the copy raised)."""
         if self._thread is not None:
             self._thread.join()

@@ -1,26 +1,24 @@
 """The report's SM3 and SHA-256 of the whole document, with nothing heavier than OpenSSL's hashes loaded.
 
 A fresh `sealbridge verify` process starts them on threads as soon as the file is read and imports the
-verifier meanwhile: the hashes release the GIL, so the imports cost no wall time beside them.
+verifier meanwhile: each hash is one update over the whole buffer (formats.dochash), which releases the
+GIL until it is done, so the imports cost no wall time beside them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable
 
-from cryptography.hazmat.primitives import hashes
+from formats.dochash import new_hash
 
 
 def sm3_hex(data: bytes) -> str:
-    ctx = hashes.Hash(hashes.SM3())
-    ctx.update(data)
-    return ctx.finalize().hex()
+    return new_hash("sm3", data).hexdigest()
 
 
 def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    return new_hash("sha256", data).hexdigest()
 
 
 def document_digests(data: bytes) -> tuple[str, str]:

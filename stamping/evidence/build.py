@@ -241,12 +241,12 @@ def build_evidence(inp: EvidenceInput) -> bytes:
     for picture in sealed_pages(inp.data, inp.report):
         story += [PageBreak(), *_page_section(picture, st)]
 
+    short_sm3 = sm3(inp.data).hex()[:16]  # once, not once a page
+
     def footer(canvas: Any, doc: Any) -> None:
         canvas.saveState()
         canvas.setFont(font, 7)
-        canvas.drawString(
-            20 * mm, 10 * mm, f"{inp.document_name} · SM3 {sm3(inp.data).hex()[:16]}… · {doc.page}"
-        )
+        canvas.drawString(20 * mm, 10 * mm, f"{inp.document_name} · SM3 {short_sm3}… · {doc.page}")
         canvas.restoreState()
 
     buf = io.BytesIO()

@@ -4,35 +4,22 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
+import functools
+from collections.abc import Callable
 
+from formats.dochash import Hasher, new_hash
 from formats.errors import SealBridgeError
-from formats.gm import SM3Hasher
 from formats.ofd import SM3_CHECK_METHODS, OfdPackage, SignatureXml
 from stamping.report import Check, Reason, reason
 
 _OTHER_HASHES = {"sha1": "sha1", "md5": "md5", "sha256": "sha256", "2.16.840.1.101.3.4.2.1": "sha256"}
 
 
-class _HashlibHasher:
-    def __init__(self, name: str) -> None:
-        self._h = hashlib.new(name)
-
-    def update(self, data: bytes) -> None:
-        self._h.update(data)
-
-    def digest(self) -> bytes:
-        return self._h.digest()
-
-
-def hasher_for(check_method: str):  # noqa: ANN201 - a factory returning an update()/digest() object
+def hasher_for(check_method: str) -> Callable[[], Hasher] | None:
+    """A factory of fresh hash states for a Signature.xml CheckMethod, or None for one we do not know."""
     method = check_method.strip().lower()
-    if method in SM3_CHECK_METHODS:
-        return SM3Hasher
-    name = _OTHER_HASHES.get(method.replace("-", ""))
-    if name:
-        return lambda: _HashlibHasher(name)
-    return None
+    name = "sm3" if method in SM3_CHECK_METHODS else _OTHER_HASHES.get(method.replace("-", ""))
+    return functools.partial(new_hash, name) if name else None
 
 
 def check_references(

@@ -269,7 +269,7 @@ class OnePassOutput:
             states = {**states, **self._source.rehash(Discard(), missing).run()}
         self._hashes = {a: states[a] for a in self._algorithms}
         self._committed = self._pos = self._source.size
-        self.sm3_before = self._hashes["sm3"].copy().finalize()
+        self.sm3_before = self._hashes["sm3"].digest()
 
     def document(self) -> BinaryIO:
         """The document as it stands (original + committed updates), for the next seal's reader."""
@@ -290,7 +290,7 @@ class OnePassOutput:
         h.update(view[:start])
         h.update(view[end:])
         view.release()
-        return h.finalize()
+        return h.digest()
 
     def commit_update(self) -> None:
         update = bytes(self._update)
@@ -304,7 +304,7 @@ class OnePassOutput:
 
     @property
     def sm3_after(self) -> bytes:
-        return self._hashes["sm3"].copy().finalize()
+        return self._hashes["sm3"].digest()
 
 
 class _AppendingWriter(IncrementalPdfFileWriter):
