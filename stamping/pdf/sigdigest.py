@@ -10,7 +10,7 @@ both states every PIECE bytes. A signature's byte range is [0, a) + [b, c): its 
 just before a, fed at most one piece up to a, then the few bytes after its /Contents. So the ten
 signatures of a 50 MB document cost one pass per algorithm plus a few MiB, and the pass can start before
 anything knows where the signatures are: `sealbridge verify` starts it as soon as the file is read, while
-the verifier is still importing (OpenSSL's hashes in `hashlib` release the GIL). The report's whole-file
+the verifier is still importing (formats.dochash: OpenSSL's hashes in `hashlib` release the GIL). The report's whole-file
 digests are the pass's final states.
 
 A signature that uses another digest (SHA-384, SHA-512, SHA-1...) gets it from one more pass for all
@@ -20,7 +20,6 @@ end of the file) is not seeded: pyHanko then reads it itself and reaches the sam
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -38,7 +37,9 @@ PASS_ALGORITHMS = ("sm3", "sha256")
 
 
 def _new_hash(name: str) -> Any:
-    return hashlib.new(name)
+    from formats.dochash import new_hash  # hashlib where it has the algorithm: it releases the GIL
+
+    return new_hash(name)
 
 
 class DocumentPass:
@@ -101,7 +102,9 @@ class DocumentPass:
 
 
 def _whole(data: bytes) -> tuple[str, str]:
-    return hashlib.new("sm3", data).hexdigest(), hashlib.sha256(data).hexdigest()
+    from stamping.docdigests import document_digests
+
+    return document_digests(data)
 
 
 class SignatureDigests:
