@@ -13,8 +13,6 @@ import io
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pikepdf
@@ -22,7 +20,7 @@ import pytest
 
 from stamping.pdf import verify
 from stamping.placement import At
-from tests.support.agent_process import REPO
+from tests.support.fresh_python import run_python
 from tests.support.pdf_flows import stamp_pdf, trusting
 from tests.support.pdf_maker import contract_pdf
 
@@ -34,14 +32,6 @@ _NOT_FOR_VERIFYING = (
     "pyhanko.sign.signers.functions",
     "pyhanko.sign.timestamps.aiohttp_client",
 )
-
-
-def _python(code: str, *, path: Path | None = None) -> subprocess.CompletedProcess[str]:
-    pythonpath = os.pathsep.join(str(p) for p in (REPO, path) if p is not None)
-    env = dict(os.environ, PYTHONPATH=pythonpath)
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
-    )
 
 
 def _with_filler(pdf: bytes, size: int) -> bytes:
@@ -69,7 +59,7 @@ def sealed(request, sm2_party, ecdsa_party, rsa_party) -> tuple[bytes, list]:  #
 
 
 def test_the_verifier_loads_without_pyhankos_signer_and_http_clients() -> None:
-    res = _python(
+    res = run_python(
         "import sys\n"
         "from agent.cli.pyhanko_import import import_lean\n"
         "import_lean('stamping.pdf.verify')\n"
@@ -80,7 +70,7 @@ def test_the_verifier_loads_without_pyhankos_signer_and_http_clients() -> None:
 
 
 def test_the_deferred_packages_are_pyhankos_own_on_first_use() -> None:
-    res = _python(
+    res = run_python(
         "import types\n"
         "from agent.cli.pyhanko_import import import_lean\n"
         "import_lean('stamping.pdf.verify')\n"
@@ -103,7 +93,7 @@ def test_the_deferred_packages_are_pyhankos_own_on_first_use() -> None:
 
 
 def test_a_submodule_named_on_the_deferred_package_is_imported_without_its_initialiser() -> None:
-    res = _python(
+    res = run_python(
         "import sys, types\n"
         "from agent.cli.pyhanko_import import import_lean\n"
         "import_lean('stamping.pdf.verify')\n"
@@ -117,7 +107,7 @@ def test_a_submodule_named_on_the_deferred_package_is_imported_without_its_initi
 
 
 def test_threads_asking_at_once_all_get_the_initialised_package() -> None:
-    res = _python(
+    res = run_python(
         "import threading\n"
         "from agent.cli.pyhanko_import import import_lean\n"
         "import_lean('stamping.pdf.verify')\n"
@@ -143,7 +133,7 @@ def test_an_import_that_fails_while_pyhanko_waits_is_done_again_for_real(tmp_pat
         "    raise ImportError('pyhanko.sign is not initialised')\n"
         "from pyhanko.sign import PdfSigner\n"
     )
-    res = _python(
+    res = run_python(
         "import sys, types\n"
         "from agent.cli.pyhanko_import import import_lean\n"
         "m = import_lean('needs_whole_sign')\n"
@@ -156,7 +146,7 @@ def test_an_import_that_fails_while_pyhanko_waits_is_done_again_for_real(tmp_pat
 
 
 def test_stamping_after_the_lean_verifier_import_in_one_process_still_works() -> None:
-    res = _python(
+    res = run_python(
         "import sys\n"
         "from agent.cli.pyhanko_import import import_lean\n"
         "import_lean('stamping.pdf.verify')\n"
@@ -177,7 +167,7 @@ def _cli_verify(pdf: Path, roots: list[Path]) -> tuple[int, dict, list[str], str
     """(exit code, JSON report, the modules of _NOT_FOR_VERIFYING it loaded, how forkshare's last run went)
     of a CLI run in a fresh process."""
     args = ["verify", str(pdf), "--json"] + [a for r in roots for a in ("--trust", str(r))]
-    res = _python(
+    res = run_python(
         "import json, sys\n"
         "from sealbridge.cli import main\n"
         f"rc = main({args!r})\n"

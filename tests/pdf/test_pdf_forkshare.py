@@ -6,24 +6,19 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 
 import pytest
 
 from stamping.pdf import forkshare
 from stamping.placement import At
-from tests.support.agent_process import REPO
+from tests.support.fresh_python import run_python
 from tests.support.pdf_flows import stamp_pdf
 from tests.support.pdf_maker import contract_pdf
 
 
 def _in_fresh_process(code: str) -> str:
-    res = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    res = run_python(code)
     assert res.returncode == 0, res.stderr
     return res.stdout.strip()
 
@@ -135,10 +130,7 @@ def test_helped_verifications_report_what_one_process_reports(sealed, tmp_path) 
     for i, party in enumerate(parties):
         roots.append(tmp_path / f"root{i}.der")
         roots[-1].write_bytes(party.root)
-    res = subprocess.run(
-        [sys.executable, "-c", _CHECK, str(doc), *map(str, roots)], cwd=REPO,
-        env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    res = run_python(_CHECK, str(doc), *map(str, roots), timeout=300)
     assert res.returncode == 0, res.stderr
     flips = json.loads(res.stdout)
     assert len(flips) == 4
