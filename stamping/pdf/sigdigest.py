@@ -27,8 +27,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
-    from formats.rangedigest import DigestRequest
-
 Pairs = tuple[tuple[int, int], ...]
 
 #: What nearly every signature uses (SM2 signs with SM3; RSA and ECDSA seals here with SHA-256), and
@@ -132,31 +130,32 @@ class SignatureDigests:
         if self._digests is None:
             return
         known = dict(zip(self._requests, self._digests, strict=True))
-        missing: list[tuple[EmbeddedPdfSignature, DigestRequest]] = []
+        missing: list[tuple[EmbeddedPdfSignature, str, Pairs]] = []
         for emb in signatures:
             request = _request(emb, len(self._data))
             if request is None:
                 continue
-            digest = known.get((request.algorithm.lower(), request.ranges))
+            algorithm, pairs = request
+            digest = known.get((algorithm.lower(), pairs))
             if digest is not None:
-                emb.external_digests[request.algorithm] = digest
+                emb.external_digests[algorithm] = digest
             else:
-                missing.append((emb, request))
+                missing.append((emb, algorithm, pairs))
         if missing:  # a rarer digest (SHA-384, SHA-512, SHA-1...): one more pass serves them all
             from formats.errors import SealBridgeError
-            from formats.rangedigest import digest_ranges
+            from formats.rangedigest import DigestRequest, digest_ranges
 
             try:
-                more = digest_ranges(self._data, [r for _, r in missing])
+                more = digest_ranges(self._data, [DigestRequest(alg, pairs) for _, alg, pairs in missing])
             except SealBridgeError:  # not expected (checked above); pyHanko hashes these on its own
                 more = []
-            for (emb, request), digest in zip(missing, more, strict=False):
-                emb.external_digests[request.algorithm] = digest
+            for (emb, algorithm, _), digest in zip(missing, more, strict=False):
+                emb.external_digests[algorithm] = digest
 
 
-def _request(emb: EmbeddedPdfSignature, size: int) -> DigestRequest | None:
-    """What pyHanko's compute_digest() would hash for this signature, if we can hash it here."""
-    from formats.rangedigest import DigestRequest, supported
+def _request(emb: EmbeddedPdfSignature, size: int) -> tuple[str, Pairs] | None:
+    """(algorithm, ranges) pyHanko's compute_digest() would hash for this signature, if we can hash it."""
+    from formats.dochash import supported
 
     algorithm = getattr(emb, "external_md_algorithm", None)
     if not isinstance(algorithm, str) or not supported(algorithm):
@@ -165,7 +164,7 @@ def _request(emb: EmbeddedPdfSignature, size: int) -> DigestRequest | None:
         pairs = _pairs(list(emb.byte_range), size)
     except TypeError:
         return None
-    return None if pairs is None else DigestRequest(algorithm, pairs)
+    return None if pairs is None else (algorithm, pairs)
 
 
 def _pairs(byte_range: Sequence[object], size: int) -> Pairs | None:
