@@ -382,21 +382,24 @@ class AgentClient:
         return (await self._upload(data, name, chunk))[0]
 
     async def _upload(
-        self, data: bytes, name: str | None = None, chunk: int = UPLOAD_CHUNK_BYTES
-    ) -> tuple[dict[str, Any], SM3Hasher]:
+        self, data: bytes, name: str | None = None, chunk: int = UPLOAD_CHUNK_BYTES, digest: bool = True
+    ) -> tuple[dict[str, Any], SM3Hasher | None]:
         """upload(), and the SM3 state after the document's last byte (a result that begins with the
         document is then checked by hashing only what follows). The SM3 runs in a thread while the frames
-        go out, one frame made at a time."""
+        go out, one frame made at a time. Without `digest` the document is sent as the extension sends it:
+        no SM3 in the docRef (it is optional), no state."""
         if not data:
             raise ValueError("an empty document cannot be uploaded")
         doc_id = secrets.token_hex(16)
-        hashing = asyncio.ensure_future(asyncio.to_thread(SM3Hasher, data))
+        hashing = asyncio.ensure_future(asyncio.to_thread(SM3Hasher, data)) if digest else None
         try:
             for frame in proto.iter_chunks(proto.KIND_UPLOAD, doc_id, data, chunk):
                 await self.ws.send(frame)
         finally:
-            hasher = await hashing
-        ref: dict[str, Any] = {"id": doc_id, "size": len(data), "sm3": hasher.hexdigest()}
+            hasher = await hashing if hashing is not None else None
+        ref: dict[str, Any] = {"id": doc_id, "size": len(data)}
+        if hasher is not None:
+            ref["sm3"] = hasher.hexdigest()
         if name:
             ref["name"] = name[:255]
         return ref, hasher
@@ -416,23 +419,30 @@ class AgentClient:
         doc: dict[str, Any],
         timeout_s: float = DEFAULT_TIMEOUT,
         original: tuple[bytes, SM3Hasher] | None = None,
+        digest: bool = True,
     ) -> bytes:
         """The bytes of a result document (docOut), checked against its size and SM3 (off the loop).
-        `original`: the uploaded document and its SM3 state, for a result that begins with it."""
+        `original`: the uploaded document and its SM3 state, for a result that begins with it. Without
+        `digest`, checked as the extension checks it: chunk count and size."""
         dl = self._downloads.setdefault(doc["id"], _Download())
         await asyncio.wait_for(dl.done.wait(), timeout_s)
         self._downloads.pop(doc["id"], None)
-        return await asyncio.to_thread(self._checked, doc, dl.parts, original)
+        return await asyncio.to_thread(self._checked, doc, dl.parts, original, digest)
 
     @staticmethod
     def _checked(
-        doc: dict[str, Any], parts: list[memoryview], original: tuple[bytes, SM3Hasher] | None = None
+        doc: dict[str, Any],
+        parts: list[memoryview],
+        original: tuple[bytes, SM3Hasher] | None = None,
+        digest: bool = True,
     ) -> bytes:
         data = b"".join(parts)
         if len(parts) != doc.get("chunks", len(parts)) or len(data) != doc["size"]:
             raise AgentError({"data": {"code": "INTERNAL", "detail": "result document incomplete"}})
-        digest = proto.sm3_of_result(data, *original) if original else sm3(data).hex()
-        if digest != doc["sm3"]:
+        if not digest:
+            return data
+        found = proto.sm3_of_result(data, *original) if original else sm3(data).hex()
+        if found != doc["sm3"]:
             raise AgentError({"data": {"code": "INTERNAL", "detail": "result document SM3 mismatch"}})
         return data
 
@@ -462,10 +472,14 @@ class AgentClient:
         seal_id: str | None = None,
         options: dict[str, Any] | None = None,
         timeout_s: float = 120.0,
+        digests: bool = True,
     ) -> tuple[bytes, dict[str, Any]]:
         """Stamp: upload, `stamp`, answer the approval with `approve(request)` -> (seal_id, pin), and
-        return (stamped bytes, stamp result). Errors come back as AgentError (e.g. SEAL_REVOKED)."""
-        ref, hasher = await self._upload(data, name)
+        return (stamped bytes, stamp result). Errors come back as AgentError (e.g. SEAL_REVOKED).
+        `digests=False` does what the extension does instead of hashing the upload and the result: the
+        docRef carries no SM3 and the result is checked by its chunk count and size (the agent still
+        hashes both, for the approval window and the audit log)."""
+        ref, hasher = await self._upload(data, name, digest=digests)
         params: dict[str, Any] = {"origin": origin, "document": ref, "placements": placements}
         if seal_id:
             params["seal_id"] = seal_id
@@ -478,7 +492,8 @@ class AgentClient:
             if not fut.done():  # given up on (an error or a cancellation here): never left dangling
                 self._pending.pop(call_id, None)
                 fut.cancel()
-        out = await self.download(res["document"], original=(data, hasher))
+        original = (data, hasher) if hasher is not None else None
+        out = await self.download(res["document"], original=original, digest=digests)
         return out, res
 
     async def _approve_and_wait(

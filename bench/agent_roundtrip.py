@@ -1,15 +1,26 @@
 """A 20 MB PDF stamped through the agent's WebSocket (binary frames, approval, PIN login) versus calling
 stamping.pdf's stamp() directly with an already logged-in signer plus one soft-token PIN login, in the same
-run (interleaved, best of N); prints the ratio and the agent process's peak memory.
+run (interleaved, best of N); prints the ratio, CPU time beside wall time, and the agent process's peak
+memory.
 
-    .venv/bin/python bench/agent_roundtrip.py [--mb 20] [--runs 5]
+    .venv/bin/python bench/agent_roundtrip.py [--mb 20] [--runs 5] [--compare OLD_TREE] [--client-digests]
 
 The agent is the real `sealbridge agent`, a process of its own as in use (the browser is another), on a
-loopback port with a real soft token. The round trip, timed by the client: upload in 1 MiB frames (hashed
-on both sides as they go), the `stamp` call, page count, the approval step, the soft token's PIN login (a
-memory-hard KDF, also timed alone), the stamp, the audit record, the download of the result and the
-client's check of its size and SM3. Peak RSS is the agent's high-water mark during a round trip above its
-resident size just before it (Linux: /proc/PID/clear_refs resets the mark), as a multiple of the document.
+loopback port with a real soft token. The round trip, timed by the client: upload in 1 MiB frames, the
+`stamp` call, page count, the approval step, the soft token's PIN login (a memory-hard KDF, also timed
+alone), the stamp, the audit record, the download of the result. The client does what the extension does
+(extension/background/agent-client.js): no SM3 of its own in the docRef (it is optional) and the result
+checked by chunk count and size; the agent's whole work counts, its SM3 of the upload (shown in the
+approval window and audited) and of the result included. `--client-digests` makes the client also hash the
+upload and check the result's SM3 as agent.client does by default. Outside the timed part every result is
+checked to begin with the upload and to have the SM3 the agent reported.
+
+`--compare OLD_TREE` runs a second agent from another source tree (e.g. `git archive main | tar -x -C DIR`)
+with the same client, interleaved with this tree's, and prints its figures beside.
+
+Peak RSS is the agent's high-water mark during a round trip above its resident size just before it (Linux:
+/proc/PID/clear_refs resets the mark), as a multiple of the document. CPU is the agent process's user +
+system time for the round trip, and the client's.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,6 +45,7 @@ from agent.devpki import make_dev_pki  # noqa: E402
 from devkit.material import big_pdf  # noqa: E402
 from devkit.ports import free_port  # noqa: E402
 from devkit.processes import stop_process  # noqa: E402
+from formats.gm import sm3  # noqa: E402
 
 EXT = "chrome-extension://" + "abcdefghijklmnop" * 2
 SITE = "https://bench.example.cn"
@@ -51,17 +64,17 @@ def direct(data: bytes, signer, seal_der: bytes) -> float:
     return time.perf_counter() - start
 
 
-def start_agent(home: Path, token: Path) -> subprocess.Popen:
+def start_agent(home: Path, token: Path, tree: Path = REPO) -> subprocess.Popen:
     home.mkdir(parents=True)
     (home / "config.toml").write_text(
         f'port = {free_port()}\nallowed_origins = ["{EXT}"]\nsoft_tokens = ["{token}"]\n'
         f'require_platform = false\n[site_policy]\n"{SITE}" = "allowed"\n'
         "[limits]\nrequests_per_minute = 100000\n"
     )
-    env = dict(os.environ, SEALBRIDGE_HOME=str(home), PYTHONPATH=str(REPO))
+    env = dict(os.environ, SEALBRIDGE_HOME=str(home), PYTHONPATH=str(tree))
     log = open(home / "agent.log", "ab")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sealbridge", "agent"], cwd=REPO, env=env, stdout=log, stderr=log
+        [sys.executable, "-m", "sealbridge", "agent"], cwd=tree, env=env, stdout=log, stderr=log
     )
     runtime = home / "run" / "agent.json"
     deadline = time.monotonic() + 60
@@ -73,6 +86,15 @@ def start_agent(home: Path, token: Path) -> subprocess.Popen:
         time.sleep(0.05)
     stop_process(proc)
     raise SystemExit("the agent did not start")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def kdf_memory(token: Path) -> int:
@@ -106,40 +128,79 @@ class PeakRss:
         return max(0, self._kib("VmHWM") - self.base) * 1024
 
 
-async def through_agent(home: Path, data: bytes, seal_id: str, pin: str) -> float:
-    async with await AgentClient.connect_home(home, origin=EXT) as c:
-        start = time.perf_counter()
-        out, _ = await c.stamp(data, PLACE, ORIGIN, approve=lambda req: (seal_id, pin), timeout_s=300)
-        elapsed = time.perf_counter() - start
-    if not out.startswith(data):
-        raise SystemExit("the agent's result is not an incremental update of the upload")
-    return elapsed
+@dataclass
+class Agent:
+    """One running agent under test, and what its round trips measured."""
+
+    name: str
+    home: Path
+    proc: subprocess.Popen
+    rss: PeakRss
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    client_cpu: list[float] = field(default_factory=list)
+    peaks: list[int | None] = field(default_factory=list)
+
+    async def round_trip(self, data: bytes, seal_id: str, pin: str, digests: bool) -> None:
+        self.rss.reset()
+        async with await AgentClient.connect_home(self.home, origin=EXT) as c:
+            cpu0, client0 = cpu_seconds(self.proc.pid), time.process_time()
+            start = time.perf_counter()
+            out, res = await c.stamp(
+                data, PLACE, ORIGIN, approve=lambda req: (seal_id, pin), timeout_s=300, digests=digests
+            )
+            elapsed = time.perf_counter() - start
+            cpu, client = cpu_seconds(self.proc.pid) - cpu0, time.process_time() - client0
+        self.peaks.append(self.rss.extra_bytes())
+        if not out.startswith(data):
+            raise SystemExit(f"{self.name}: the result is not an incremental update of the upload")
+        if sm3(out).hex() != res["document"]["sm3"]:
+            raise SystemExit(f"{self.name}: the result's SM3 is not the one the agent reported")
+        self.wall.append(elapsed)
+        self.cpu.append(cpu)
+        self.client_cpu.append(client)
+
+    def best(self) -> tuple[float, float, float]:
+        """(wall, agent CPU, client CPU) of the fastest round trip."""
+        i = min(range(len(self.wall)), key=self.wall.__getitem__)
+        return self.wall[i], self.cpu[i], self.client_cpu[i]
 
 
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=float, default=20)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument(
+        "--compare", type=Path, help="another source tree whose agent is measured in the same run"
+    )
+    ap.add_argument(
+        "--client-digests",
+        action="store_true",
+        help="the client hashes the upload and checks the result's SM3",
+    )
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         pki = make_dev_pki(Path(tmp) / "pki")
         data = big_pdf(int(args.mb * 1024 * 1024))
         from agent.tokens.soft import SoftToken
-        from formats.gm import sm3
 
         token = SoftToken(pki.tokens["sm2"])
         kdf_bytes = kdf_memory(pki.tokens["sm2"])
         signer = token.signer(pki.pin)
         seal_der = token.info().seals[0]
-        home = Path(tmp) / "home"
-        agent = start_agent(home, pki.tokens["sm2"])
-        rss = PeakRss(agent.pid)
+        trees = {"this tree": REPO, **({"compared tree": args.compare.resolve()} if args.compare else {})}
+        agents: list[Agent] = []
         seal_id, pin = pki.seal_ids["sm2"], pki.pin
         try:
+            for i, (name, tree) in enumerate(trees.items()):
+                proc = start_agent(Path(tmp) / f"home{i}", pki.tokens["sm2"], tree)
+                agents.append(Agent(name, Path(tmp) / f"home{i}", proc, PeakRss(proc.pid)))
             await asyncio.to_thread(direct, data, signer, seal_der)  # warm-up (imports, OIDs), both sides
-            await through_agent(home, data, seal_id, pin)
-            sm3_t, login_t, direct_t, agent_t, peaks = [], [], [], [], []
+            for agent in agents:
+                await agent.round_trip(data, seal_id, pin, args.client_digests)
+                agent.wall.clear(), agent.cpu.clear(), agent.client_cpu.clear(), agent.peaks.clear()
+            sm3_t, login_t, direct_t, direct_cpu = [], [], [], []
             for _ in range(args.runs):
                 t0 = time.perf_counter()
                 sm3(data)
@@ -147,37 +208,54 @@ async def main() -> None:
                 t0 = time.perf_counter()
                 token.signer(pin)
                 login_t.append(time.perf_counter() - t0)
+                c0 = time.process_time()
                 direct_t.append(
                     await asyncio.to_thread(direct, data, signer, seal_der)
                 )  # stamp() runs its own loop
-                rss.reset()
-                agent_t.append(await through_agent(home, data, seal_id, pin))
-                peaks.append(rss.extra_bytes())
+                direct_cpu.append(time.process_time() - c0)
+                for agent in agents:
+                    await agent.round_trip(data, seal_id, pin, args.client_digests)
         finally:
-            stop_process(agent)
+            for agent in agents:
+                stop_process(agent.proc)
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    s, login_s, d, a = min(sm3_t), min(login_t), min(direct_t), min(agent_t)
+    s, login_s, d = min(sm3_t), min(login_t), min(direct_t)
+    d_cpu = direct_cpu[direct_t.index(d)]
     size_mb = len(data) / 1e6
-    print(f"document: {size_mb:.1f} MB PDF, best of {args.runs} runs each, interleaved")
+    ours = agents[0]
+    a, a_cpu, a_client = ours.best()
+    client = "hashes the upload and checks the result's SM3" if args.client_digests else "as the extension"
+    print(f"document: {size_mb:.1f} MB PDF, best of {args.runs} runs each, interleaved; client: {client}")
     print(f"load average (1/5/15 min) at the end:    {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"SM3 of the document:                     {s * 1000:8.1f} ms")
     print(f"soft token PIN login (in the round trip): {login_s * 1000:8.1f} ms")
-    print(f"direct stamp() call:                     {d * 1000:8.1f} ms")
+    print(f"direct stamp() call:                     {d * 1000:8.1f} ms  (CPU {d_cpu * 1000:.0f} ms)")
     print(f"direct stamp + login:                    {(d + login_s) * 1000:8.1f} ms")
-    print(f"through the agent WebSocket:             {a * 1000:8.1f} ms  ({size_mb / a:.1f} MB/s end to end)")
-    known = [p for p in peaks if p is not None]
-    if known:
-        worst = max(known)
-        rest = max(0, worst - kdf_bytes)
+    for agent in agents:
+        wall, cpu, client_cpu = agent.best()
+        where = "" if agent is ours else f" ({agent.name})"
         print(
-            f"agent peak RSS above idle (worst run):   {worst / 1e6:8.1f} MB  ({worst / len(data):.2f}x the document)"
+            f"through the agent WebSocket{where}:".ljust(41)
+            + f"{wall * 1000:8.1f} ms  ({size_mb / wall:.1f} MB/s end to end; "
+            f"CPU: agent {cpu * 1000:.0f} ms, client {client_cpu * 1000:.0f} ms)"
         )
-        print(
-            f"  less the PIN KDF's own memory ({kdf_bytes / 1e6:.1f} MB):  {rest / 1e6:8.1f} MB  "
-            f"({rest / len(data):.2f}x the document)"
-        )
+        print(f"  every run{where}: " + " ".join(f"{w * 1000:.0f}" for w in agent.wall) + " ms")
+        known = [p for p in agent.peaks if p is not None]
+        if known:
+            worst = max(known)
+            rest = max(0, worst - kdf_bytes)
+            print(
+                f"agent peak RSS above idle{where} (worst run): {worst / 1e6:6.1f} MB  "
+                f"({worst / len(data):.2f}x the document)"
+            )
+            print(
+                f"  less the PIN KDF's own memory ({kdf_bytes / 1e6:.1f} MB):  {rest / 1e6:8.1f} MB  "
+                f"({rest / len(data):.2f}x the document)"
+            )
     print(f"ratio agent / direct:                    {a / d:8.2f}")
     print(f"ratio agent / (direct + login):          {a / (d + login_s):8.2f}")
+    for agent in agents[1:]:
+        print(f"ratio agent ({agent.name}) / (direct + login): {agent.best()[0] / (d + login_s):8.2f}")
 
 
 if __name__ == "__main__":

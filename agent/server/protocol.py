@@ -321,12 +321,32 @@ class PendingChunk:
 @dataclass
 class TakenUpload:
     """A finished upload handed to the call that named it: its chunks, its SM3, and the SM3 state after its
-    last byte (a result that starts with these bytes — a PDF incremental update — is hashed from there)."""
+    last byte (a result that starts with these bytes — a PDF incremental update — is hashed from there).
+
+    Taken with `Reassembler.take_arrived` its last chunk has arrived but its hashing may still run: `sm3`
+    and `hasher` are set by `await hashed()`, which also refuses it when the docRef named another SM3."""
 
     parts: list[memoryview]
     size: int
     sm3: str
     hasher: SM3Hasher
+    _upload: Upload | None = field(default=None, repr=False)  # until hashed(): the upload being hashed
+    _declared_sm3: str | None = None
+
+    async def hashed(self) -> TakenUpload:
+        """Wait until every chunk is hashed (usually at once: they are hashed as they arrive)."""
+        up, self._upload = self._upload, None
+        if up is None:
+            return self
+        if up.hashing is not None and not up.complete:
+            await asyncio.shield(up.hashing)  # the newest job: the ones before it ran first
+        if not up.complete:
+            raise SealBridgeError("BAD_REQUEST", f"document {up.doc_id} is incomplete (not hashed)")
+        self.hasher = up.hasher
+        self.sm3 = up.hasher.hexdigest()
+        if self._declared_sm3 is not None and self._declared_sm3 != self.sm3:
+            raise SealBridgeError("BAD_REQUEST", "document SM3 does not match the call")
+        return self
 
     def join(self) -> bytes:
         """The document as one bytes object: the one copy, of exactly the checked size (run it off the loop).
@@ -487,12 +507,16 @@ class Reassembler:
     async def take_hashed(self, ref: dict[str, Any]) -> TakenUpload:
         """Hand over an upload whose last chunk arrived, once its chunks are hashed (they are hashed off the
         loop as they arrive, so usually at once). Consumed either way, like take()."""
+        return await self.take_arrived(ref).hashed()
+
+    def take_arrived(self, ref: dict[str, Any]) -> TakenUpload:
+        """Hand over an upload whose last chunk arrived, while its last chunks may still be hashing: the
+        caller can join and read it meanwhile, and must `await hashed()` before it uses its SM3 or acts
+        on it. The SM3 of a large upload ends after its last frame (SM3 is slower than loopback), so
+        this takes that wait off the call's path. Consumed either way, like take()."""
         up = self._pop(ref)
-        if up.hashing is not None and not up.complete:
-            await asyncio.shield(up.hashing)  # the newest job: the ones before it ran first
-        if not up.complete:
-            raise SealBridgeError("BAD_REQUEST", f"document {ref['id']} is incomplete (not hashed)")
-        return self._handover(up, ref)
+        parts, up.parts = up.parts, []
+        return TakenUpload(parts, up.size, "", up.hasher, up, ref.get("sm3"))
 
     def discard(self, ref: dict[str, Any]) -> None:
         """Consume an upload without using it (a refused call still frees its bytes at once)."""

@@ -163,14 +163,18 @@ class Session:
     async def _on_binary(self, frame: bytes) -> None:
         doc_id, err, pending = self.uploads.accept(frame)
         if pending is not None:
-            if self._hash_thread is None:
-                self._hash_thread = ThreadPoolExecutor(1, thread_name_prefix="sealbridge-upload-sm3")
-            job = asyncio.get_running_loop().run_in_executor(self._hash_thread, pending.hash_and_finish)
+            job = asyncio.get_running_loop().run_in_executor(self.hash_executor(), pending.hash_and_finish)
             job.add_done_callback(_retrieve)  # awaited by the call taking the upload, if any call does
             pending.upload.hashing = job
         if err is not None:
             params = {"id": doc_id or "0" * 32, "error": proto.error_data(err)}
             await self.send_event("document.rejected", params)
+
+    def hash_executor(self) -> ThreadPoolExecutor:
+        """The connection's one upload-hashing thread (jobs run in arrival order)."""
+        if self._hash_thread is None:
+            self._hash_thread = ThreadPoolExecutor(1, thread_name_prefix="sealbridge-upload-sm3")
+        return self._hash_thread
 
     async def _on_text(self, text: str) -> None:
         try:

@@ -3,13 +3,19 @@ PIN derivation per approved stamp, and uploads that lie about their size refused
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from cryptography.hazmat.primitives import hashes
 
 from agent.client import AgentClient, AgentError
+from agent.server import protocol as proto
 from agent.server.protocol import sm3_of_result
 from agent.tokens.soft import KDF_RUNS
 from devkit.material import big_pdf
+from formats.errors import SealBridgeError
 from formats.gm import SM3Hasher
 from tests.support.agent_env import EXT, PORTAL
 from tests.support.agent_flows import PLACE
@@ -119,3 +125,84 @@ async def test_a_wrong_sm3_in_the_call_is_refused_and_nothing_is_kept(agent, pdf
         assert exc.value.code == "BAD_REQUEST" and "SM3" in exc.value.detail
         (session,) = [s for s in agent.ctx.sessions if s.id == c.session]
         assert session.uploads.pending_bytes() == 0 and agent.ctx.upload_budget.used == 0
+
+    rec = next(r for r in agent.ctx.audit.recent(5) if r.event == "refusal")
+    assert rec.result == "BAD_REQUEST" and rec.doc_sm3_before == independent_sm3(pdf_3mb)  # what arrived
+
+
+async def test_a_call_taken_while_the_upload_is_hashing_waits_for_its_sm3(agent, dev_pki, pdf_3mb) -> None:
+    """SM3 is slower than loopback, so a stamp call can name an upload whose last chunks are still hashing:
+    it reads the document meanwhile, but asks for approval only with the SM3 of every byte."""
+    async with await AgentClient.connect(agent.url, agent.secret, origin=EXT) as c:
+        (session,) = [s for s in agent.ctx.sessions if s.id == c.session]
+        hold = threading.Event()
+        held = asyncio.get_running_loop().run_in_executor(session.hash_executor(), hold.wait)
+        try:
+            ref = await c.upload(pdf_3mb, chunk=CHUNK)  # its chunks queue behind the held job
+            fut = await c.start("stamp", {"origin": PORTAL, "document": ref, "placements": PLACE})
+            await c.call("hello", {})  # answered after the stamp call was taken up
+            assert not any(e.get("method") == "approval.required" for e in c.events)
+        finally:
+            hold.set()
+            await held
+        req = await c.next_event("approval.required")
+        assert req["document"]["sm3"] == independent_sm3(pdf_3mb)
+        await c.call(
+            "approve",
+            {"request_id": req["request_id"], "seal_id": dev_pki.seal_ids["sm2"], "pin": dev_pki.pin},
+        )
+        res = await fut
+        out = await c.download(res["document"])
+    assert out.startswith(pdf_3mb)
+    rec = next(r for r in agent.ctx.audit.recent(5) if r.seq == res["audit_seq"])
+    assert rec.doc_sm3_before == independent_sm3(pdf_3mb) and rec.doc_sm3_after == independent_sm3(out)
+
+
+async def test_take_arrived_hands_over_the_bytes_before_the_sm3() -> None:
+    """The Reassembler side: the chunks are there at once; hashed() waits for the hash thread and then
+    knows the SM3, or refuses an SM3 the docRef got wrong (with the real one kept for the audit)."""
+    data = bytes(range(256)) * 3000
+    frames = proto.split_chunks(proto.KIND_UPLOAD, "a" * 32, data, 100_000)
+    uploads = proto.Reassembler(10**7, 100, 200_000, 4)
+    hold = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        loop = asyncio.get_running_loop()
+        held = loop.run_in_executor(pool, hold.wait)
+        for frame in frames:
+            _, err, pending = uploads.accept(frame)
+            assert err is None and pending is not None
+            pending.upload.hashing = loop.run_in_executor(pool, pending.hash_and_finish)
+        taken = uploads.take_arrived({"id": "a" * 32, "size": len(data), "sm3": "0" * 64})
+        assert taken.join() == data and taken.sm3 == ""  # readable, not yet hashed
+        assert uploads.pending_bytes() == 0  # consumed: no longer counted as pending
+        hold.set()
+        await held
+        with pytest.raises(SealBridgeError) as exc:
+            await taken.hashed()
+    assert exc.value.code == "BAD_REQUEST" and "SM3" in exc.value.detail
+    assert taken.sm3 == independent_sm3(data)
+
+
+async def test_the_extension_way_sends_no_sm3_and_the_agent_still_hashes_both_ends(
+    agent, dev_pki, pdf_3mb
+) -> None:
+    """The client as the extension is (digests=False): no SM3 in the docRef, the result taken by chunk count
+    and size; the agent's SM3 of the upload and of the result are still right, and audited in order."""
+    sent: list[dict] = []
+
+    def hook(direction: str, msg: dict, method: str | None) -> None:
+        if direction == "out" and msg.get("method") == "stamp":
+            sent.append(msg["params"]["document"])
+
+    async with await AgentClient.connect(agent.url, agent.secret, origin=EXT, frame_hook=hook) as c:
+        seal_id = dev_pki.seal_ids["sm2"]
+        out, res = await c.stamp(
+            pdf_3mb, PLACE, PORTAL, approve=lambda req: (seal_id, dev_pki.pin), digests=False
+        )
+    assert sent and "sm3" not in sent[0]
+    assert out.startswith(pdf_3mb) and res["document"]["sm3"] == independent_sm3(out)
+    records = agent.ctx.audit.recent(5)
+    approval = next(r for r in records if r.event == "approval" and r.result == "OK")
+    stamped = next(r for r in records if r.seq == res["audit_seq"])
+    assert approval.seq < stamped.seq and approval.doc_sm3_before == independent_sm3(pdf_3mb)
+    assert stamped.doc_sm3_after == independent_sm3(out)

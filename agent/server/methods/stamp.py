@@ -23,7 +23,7 @@ from agent import __version__
 from agent.server.logs import log_event
 from agent.server.methods.basic import check_site
 from agent.server.methods.early import EarlyStamp
-from agent.server.protocol import RESULT_CHUNK_BYTES, ChunkedOutput, Request
+from agent.server.protocol import RESULT_CHUNK_BYTES, ChunkedOutput, Request, TakenUpload
 from agent.tsa_client import configured_timestamper, stamp_with_timestamp_policy
 from formats.errors import SealBridgeError
 from formats.gm import sm3
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from agent.seal_store import SealEntry
     from agent.server.approvals import Attempt, PendingApproval
     from agent.server.context import AgentContext
-    from agent.server.protocol import TakenUpload
     from agent.server.session import Session
 
 # Errors an `approve` may be retried after (the approval stays open); any other ends the request. A seal the
@@ -69,11 +68,14 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
     top, frame = params["origin"]["top"], params["origin"]["frame"]
     who = {"origin_top": top, "origin_frame": frame}
     sm3_before: str | None = None
+    upload: TakenUpload | None = None
     try:
         await check_site(session, params["origin"], "stamp")
         ctx.rate.check(top)
-        upload = await session.uploads.take_hashed(params["document"])  # hashed as its frames arrived
-        sm3_before = upload.sm3
+        # Hashed as its frames arrive; SM3 is slower than loopback, so the last frames may still be
+        # hashing: the document is read and the seals listed meanwhile, and nothing is shown or signed
+        # before its SM3 is known (and matches the docRef's, when given).
+        upload = session.uploads.take_arrived(params["document"])
         data = await asyncio.to_thread(upload.join)
         fmt = (await asyncio.to_thread(document_format, data)).name  # opens a ZIP directory: not on the loop
         placements = _placements(params["placements"], ctx.cfg.limits.max_placements)
@@ -81,6 +83,7 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
         if pages is not None and pages > ctx.cfg.limits.max_pages:
             raise SealBridgeError("DOC_TOO_LARGE", f"{pages} pages; the limit is {ctx.cfg.limits.max_pages}")
         seals = await ctx.seals()
+        sm3_before = (await upload.hashed()).sm3
         approval = ctx.approvals.open(
             call_id=req.id,
             session_id=session.id,
@@ -101,6 +104,8 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
         )
     except SealBridgeError as err:
         if err.code != "ORIGIN_NOT_ALLOWED":  # already audited as a refusal
+            if sm3_before is None and upload is not None:
+                sm3_before = await _sm3_if_hashed(upload)
             await ctx.record("refusal", err.code, doc_sm3_before=sm3_before, detail={"call": "stamp"}, **who)
         raise
     try:
@@ -179,6 +184,15 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
     }
 
 
+async def _sm3_if_hashed(upload: TakenUpload) -> str | None:
+    """The SM3 of an upload refused before its hashing was awaited (for the refusal's audit record), or
+    None when it cannot be hashed (incomplete) or names another SM3."""
+    try:
+        return (await upload.hashed()).sm3
+    except SealBridgeError:
+        return upload.sm3 or None
+
+
 async def _progress(
     session: Session, approval: PendingApproval, phase: str, fraction: float | None = None
 ) -> None:
@@ -235,6 +249,9 @@ async def _await_approval(
                 continue
             raise
         approval.stage = "signing"
+        if approval.early is not None:
+            # It signs while the approval is recorded; on an error after this it finishes unused.
+            approval.early.release(approval.signer)
         ctx.approvals.answer(approval, None)
         await ctx.record(
             "approval",
