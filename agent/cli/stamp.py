@@ -22,7 +22,6 @@ from agent.cli.common import (
     command,
     document_size,
     print_json,
-    prompt_handoffs,
     read_document,
     read_secret_file,
 )
@@ -30,6 +29,7 @@ from agent.cli.token_options import add_token_options, token_sources
 from formats.errors import SealBridgeError
 from stamping.documents import PDF_HEADER_WINDOW, DocumentFormat, document_format, format_named, is_pdf_head
 from stamping.fileout import atomic_output
+from stamping.gilhandoff import prompt_handoffs
 from stamping.options import Producer, StampOptions, StampResult
 from stamping.placement import Placement, check_count, parse_keyword, parse_place, parse_seam
 

@@ -18,7 +18,6 @@ from agent.cli.common import (
     command,
     json_text,
     print_json,
-    prompt_handoffs,
     read_document,
 )
 from formats.errors import SealBridgeError
@@ -151,8 +150,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if len(args.file) > 1 or Path(args.file[0]).is_dir():
         return _verify_many(args)
     args.file = args.file[0]
-    with prompt_handoffs():  # the hashing threads' many short GIL hand-offs
-        return _verify_document(args)
+    return _verify_document(args)
 
 
 def _hash_while_loading(data: bytes) -> Callable[[], tuple[str, str]] | None:

@@ -24,6 +24,8 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from stamping import gilhandoff
+
 if TYPE_CHECKING:
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
@@ -54,7 +56,12 @@ class DocumentPass:
         self._kept: dict[str, list[Any]] = {alg: [] for alg in PASS_ALGORITHMS}
         self._final: dict[str, Any] = {}
         self._thread = threading.Thread(target=self._run, name="pdf-document-pass", daemon=True)
-        self._thread.start()
+        gilhandoff.begin()  # each piece ends by taking the GIL back: promptly, please (end() in _run)
+        try:
+            self._thread.start()
+        except BaseException:
+            gilhandoff.end()
+            raise
 
     def _run(self) -> None:
         try:
@@ -68,6 +75,8 @@ class DocumentPass:
             self._final = states
         except Exception:  # noqa: BLE001 - never expected (memory?); the digests are then made on the caller's thread
             self._final = {}
+        finally:
+            gilhandoff.end()
 
     def _wait(self) -> bool:
         self._thread.join()
