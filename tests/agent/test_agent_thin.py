@@ -244,3 +244,20 @@ def test_an_upload_copy_copies_the_bytes_and_continues_the_state_it_was_given() 
     assert sink.getvalue() == data
     assert states["sm3"].hexdigest() == independent_sm3(data)
     assert states["sha256"].hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_result_chunks_become_frames_in_place() -> None:
+    """A ChunkedOutput keeps room for the frame header in front of each chunk: the frames are its chunks
+    with the header written in (no copy of the document), and they read back as the output, in order."""
+    out = proto.ChunkedOutput(1000)
+    data = bytes(range(256)) * 20
+    for piece in (data[:7], data[7:2500], data[2500:]):  # writes across chunk boundaries
+        out.write(piece)
+    assert out.size == len(data) and out.getvalue() == data and out.sm3() == independent_sm3(data)
+    frames = list(proto.iter_chunks(proto.KIND_RESULT, "b" * 32, out, 1000))
+    assert [f is c for f, c in zip(frames, out.chunks, strict=True)] == [True] * 6
+    heads = [proto.HEADER.unpack_from(f) for f in frames]
+    assert [(h[0], h[2], h[3].hex(), h[4], h[5]) for h in heads] == [
+        (proto.MAGIC, proto.KIND_RESULT, "b" * 32, i, int(i == 5)) for i in range(6)
+    ]
+    assert b"".join(bytes(f[proto.HEADER_SIZE :]) for f in frames) == data
