@@ -250,9 +250,6 @@ async def _await_approval(
                 continue
             raise
         approval.stage = "signing"
-        if approval.early is not None:
-            # It signs while the approval is recorded; on an error after this it finishes unused.
-            approval.early.release(approval.signer)
         ctx.approvals.answer(approval, None)
         await ctx.record(
             "approval",
