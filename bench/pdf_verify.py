@@ -1,12 +1,16 @@
 """PDF verification benchmark: a ~50 MB PDF with 10 seals, verified by whole processes.
 
     .venv/bin/python bench/pdf_verify.py [--mb 50] [--seals 10] [--kinds ecdsa,sm2] [--rounds 3]
+                                         [--compare OLD_TREE] [--docs DIR]
 
 For each kind of key (ECDSA P-256 and SM2), every round runs, interleaved, as fresh processes:
   (a) ours:  `sealbridge verify FILE --json --trust ROOT` (the console script in .venv/bin);
   (b) stock: a plain pyHanko script validating every signature with a ValidationContext that trusts the
       test root (for SM2 stock pyHanko cannot check the signature, so it gets our GmSignatureValidator hook);
   (c) start-up: `sealbridge --version`.
+`--compare OLD_TREE` also runs (a) from another source tree (PYTHONPATH, e.g. `git archive main | tar -x
+-C /tmp/base`), interleaved in the same rounds, and prints ours / old. `--docs DIR` takes KIND.pdf and
+KIND-root.der from DIR instead of building them (and keeps them).
 The floor is one SM3 pass over the file in-process (streamed, best of N) plus the start-up of (c).
 Best of N for each; peak RSS of each process from wait4(). Also in-process (in a child): ours
 stamping.pdf.verify against pyHanko over all signatures, on the bytes already in memory.
@@ -81,11 +85,11 @@ def build_document(tmp: Path, kind: str, size_mb: float, seals: int) -> tuple[Pa
     return pdf, root
 
 
-def run_process(argv: list[str]) -> tuple[float, float, bytes, float]:
+def run_process(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, bytes, float]:
     """(wall seconds, peak RSS MB, stdout, CPU seconds) of one child process, measured with wait4()."""
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -137,27 +141,34 @@ def in_process(pdf: Path, root: Path, kind: str, seals: int, rounds: int) -> dic
     return {name: min(values) for name, values in times.items()}
 
 
-def bench_kind(tmp: Path, kind: str, size_mb: float, seals: int, rounds: int) -> None:
-    pdf, root = tmp / f"{kind}.pdf", tmp / f"{kind}-root.der"
+def bench_kind(
+    tmp: Path, kind: str, size_mb: float, seals: int, rounds: int, old: Path | None, docs: Path | None
+) -> None:
+    folder = docs or tmp
+    pdf, root = folder / f"{kind}.pdf", folder / f"{kind}-root.der"
     me = [sys.executable, __file__]
-    subprocess.run([*me, "--build", kind, str(tmp), str(size_mb), str(seals)], check=True)
+    if docs is None:
+        subprocess.run([*me, "--build", kind, str(tmp), str(size_mb), str(seals)], check=True)
     script = tmp / "stock_pyhanko.py"
     script.write_text(STOCK_SCRIPT)
     env_python = sys.executable
-    commands = {
-        "ours": [str(SEALBRIDGE), "verify", str(pdf), "--json", "--trust", str(root)],
-        "stock": [env_python, str(script), str(pdf), str(root), kind],
-        "startup": [str(SEALBRIDGE), "--version"],
+    verify = [str(SEALBRIDGE), "verify", str(pdf), "--json", "--trust", str(root)]
+    commands: dict[str, tuple[list[str], dict[str, str] | None]] = {
+        "ours": (verify, _tree_env(ROOT)),
+        "stock": ([env_python, str(script), str(pdf), str(root), kind], _tree_env(ROOT)),
+        "startup": ([str(SEALBRIDGE), "--version"], _tree_env(ROOT)),
     }
+    if old is not None:
+        commands["old"] = (verify, _tree_env(old))
     sm3_pass(pdf)  # warm the page cache: every contender reads the file from memory
     best: dict[str, tuple[float, float]] = {}
     cpu: dict[str, float] = {}
     sm3_times = []
     for _ in range(rounds):
-        for name, argv in commands.items():
-            seconds, rss, out, cpu_s = run_process(argv)
+        for name, (argv, env) in commands.items():
+            seconds, rss, out, cpu_s = run_process(argv, env)
             cpu[name] = min(cpu_s, cpu.get(name, cpu_s))
-            if name == "ours":
+            if name in ("ours", "old"):
                 report = json.loads(out)
                 verdicts = [s["verdict"] for s in report["seals"]]
                 assert verdicts == ["valid"] * seals, verdicts
@@ -171,8 +182,11 @@ def bench_kind(tmp: Path, kind: str, size_mb: float, seals: int, rounds: int) ->
     ours, stock = best["ours"][0], best["stock"][0]
     size = pdf.stat().st_size / 1e6
     print(f"== {kind}: {size:.1f} MB, {seals} seals, best of {rounds}, whole processes ==")
-    for name, label in (("ours", "sealbridge verify --json"), ("stock", "stock pyHanko script"),
-                        ("startup", "sealbridge --version")):  # fmt: skip
+    labels = [("ours", "sealbridge verify --json"), ("stock", "stock pyHanko script"),
+              ("startup", "sealbridge --version")]  # fmt: skip
+    if old is not None:
+        labels.insert(1, ("old", "same, --compare tree"))
+    for name, label in labels:
         print(
             f"  {label:28s} {best[name][0]:7.3f} s   CPU {cpu[name]:6.3f} s   peak RSS {best[name][1]:7.1f} MB"
         )
@@ -182,13 +196,24 @@ def bench_kind(tmp: Path, kind: str, size_mb: float, seals: int, rounds: int) ->
     # A shared machine stretches wall times; CPU seconds are steadier (ours includes its hashing thread).
     print(f"  CPU ratio ours / stock pyHanko: {cpu['ours'] / cpu['stock']:.2f}")
     print(f"  CPU ratio ours / (one SM3 pass + start-up): {cpu['ours'] / (sm3_s + cpu['startup']):.2f}")
+    if old is not None:
+        print(
+            f"  --compare: ours / old {ours / best['old'][0]:.2f} (wall), {cpu['ours'] / cpu['old']:.2f} (CPU); "
+            f"old / stock pyHanko {best['old'][0] / stock:.2f}, "
+            f"old / (one SM3 pass + start-up) {best['old'][0] / floor:.2f}"
+        )
     _, _, out, _ = run_process([*me, "--inproc", str(pdf), str(root), kind, str(seals), str(rounds)])
     inproc = json.loads(out)
     print(
         f"  in-process: ours {inproc['ours']:.3f} s, pyHanko {inproc['stock']:.3f} s, "
         f"ratio {inproc['ours'] / inproc['stock']:.2f}; ours / SM3 pass {inproc['ours'] / sm3_s:.2f}"
     )
-    pdf.unlink()
+    if docs is None:
+        pdf.unlink()
+
+
+def _tree_env(tree: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(tree)}
 
 
 def main() -> None:
@@ -205,11 +230,13 @@ def main() -> None:
     ap.add_argument("--seals", type=int, default=10)
     ap.add_argument("--kinds", default="ecdsa,sm2")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--compare", type=Path, help="another source tree, run interleaved: ours / old")
+    ap.add_argument("--docs", type=Path, help="a folder with KIND.pdf and KIND-root.der to use (not built)")
     args = ap.parse_args()
     print("load:", os.getloadavg())
     with tempfile.TemporaryDirectory() as d:
         for kind in args.kinds.split(","):
-            bench_kind(Path(d), kind.strip(), args.mb, args.seals, args.rounds)
+            bench_kind(Path(d), kind.strip(), args.mb, args.seals, args.rounds, args.compare, args.docs)
     print("load:", os.getloadavg())
 
 

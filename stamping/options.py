@@ -57,6 +57,9 @@ class VerifyOptions:
     #: The same pair still being computed (stamping.docdigests.document_digests_later): a fresh CLI process
     #: hashes the file while it imports the verifier. Waited for when the report is finished.
     document_digests_later: Callable[[], tuple[str, str]] | None = None
+    #: May a forked helper process check some of a PDF's signatures (stamping/pdf/forkshare.py)? Only for
+    #: a process that exists to verify one document (the CLI), never for a server; without a status lookup.
+    fork_helper: bool = False
 
 
 @dataclass

@@ -10,11 +10,9 @@ per document with `--json`) and the others go on; the exit code is 2 when any do
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +22,7 @@ from agent.cli.common import (
     command,
     document_size,
     print_json,
+    prompt_handoffs,
     read_document,
     read_secret_file,
 )
@@ -206,7 +205,7 @@ def _stamp_pdf_while_logging_in(
     from stamping.copyhash import HashingCopy
 
     target = _target(src, dst)
-    with _prompt_handoffs(), atomic_output(target, 0o600) as out:
+    with prompt_handoffs(), atomic_output(target, 0o600) as out:
         copy = HashingCopy(src, out, ["sm3"], writeback=True).start()
         try:
             pin = read_secret_file(args.pin_file)
@@ -222,29 +221,14 @@ def _stamp_pdf_while_logging_in(
 
 
 def _load_stampers(stampers: list[str], seal_der: bytes | None) -> None:
-    from agent.cli.stamper_import import import_stamper
+    from agent.cli.pyhanko_import import import_lean
 
     for name in stampers:
-        import_stamper(f"stamping.{name}.stamp")
+        import_lean(f"stamping.{name}.stamp")
     if "pdf" in stampers and seal_der is not None:
         from stamping.pdf.stamp import prepare_picture
 
         prepare_picture(seal_der)
-
-
-@contextlib.contextmanager
-def _prompt_handoffs() -> Iterator[None]:
-    """While the copy and the PIN derivation run beside the stamper's import, hand the GIL over sooner.
-
-    Both work in C without the GIL but need it back for a moment between steps (each 4 MiB chunk: read,
-    hash, write). With the default 5 ms switch interval each such moment can wait a whole time slice of
-    the importing thread; at 0.5 ms a 60 MB copy beside a busy Python thread ran about 10 % faster here."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(min(before, 0.0005))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
 
 
 def _login_while_loading(
@@ -254,7 +238,7 @@ def _login_while_loading(
     seal picture prepared there for the PDF stamper (stamping.pdf.stamp.prepare_picture).
 
     A soft token's PIN derivation (argon2id, ~0.2 s, by design) runs in C without the GIL, and importing
-    the PDF stamper (pyHanko, ~0.2 s without aiohttp: stamper_import.py) is Python: on two cores they
+    the PDF stamper (pyHanko, ~0.2 s without aiohttp: pyhanko_import.py) is Python: on two cores they
     overlap. The login itself stays on this thread (hardware tokens may be bound to the thread that
     logged in). The other thread only loads and prepares: what it fails at, stamping does again on this
     thread and reports with the usual codes."""

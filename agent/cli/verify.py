@@ -7,12 +7,20 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.cli.common import about_file, add_json_flag, command, json_text, print_json, read_document
+from agent.cli.common import (
+    about_file,
+    add_json_flag,
+    command,
+    json_text,
+    print_json,
+    prompt_handoffs,
+    read_document,
+)
 from formats.errors import SealBridgeError
 
 if TYPE_CHECKING:  # the verifier's modules load when a document is verified, not to parse arguments
@@ -143,18 +151,40 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if len(args.file) > 1 or Path(args.file[0]).is_dir():
         return _verify_many(args)
     args.file = args.file[0]
-    data = read_document(args.file)
-    # An OFD (a zip) of some size: its SM3 and SHA-256 start now, on threads, while the verifier loads.
-    digests_later = None
-    if data[:4] == b"PK\x03\x04" and len(data) >= _HASH_WHILE_LOADING_FROM:
+    with prompt_handoffs():  # the hashing threads' many short GIL hand-offs
+        return _verify_document(args)
+
+
+def _hash_while_loading(data: bytes) -> Callable[[], tuple[str, str]] | None:
+    """A document of some size: its SM3 and SHA-256 start now, on threads, while the verifier loads (for a
+    PDF, the pass every signature's byte range digest comes from too)."""
+    if len(data) < _HASH_WHILE_LOADING_FROM:
+        return None
+    from stamping.documents import is_pdf_head
+
+    if data[:4] == b"PK\x03\x04":
         from stamping.docdigests import document_digests_later
 
-        digests_later = document_digests_later(data)
+        return document_digests_later(data)
+    if is_pdf_head(data):
+        from stamping.pdf.sigdigest import DocumentPass
+
+        return DocumentPass(data)
+    return None
+
+
+def _verify_document(args: argparse.Namespace) -> int:
+    data = read_document(args.file)
+    digests_later = _hash_while_loading(data)
     from stamping.documents import document_format
     from stamping.options import VerifyOptions
 
     with about_file(args.file):
         doc_format = document_format(data)
+    if doc_format.name == "pdf":
+        from agent.cli.pyhanko_import import import_lean
+
+        import_lean("stamping.pdf.verify")  # without pyHanko's signer and HTTP clients
     anchors, extra = _certificates(args)
     lookup = _status_lookup(args.platform) if args.platform else None  # closed below, whatever happens
     client = getattr(lookup, "client", None)
@@ -164,6 +194,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         status_lookup=lookup,
         document_name=Path(args.file).name,
         document_digests_later=digests_later,
+        fork_helper=True,  # this process verifies this one document
     )
     validated_at = datetime.now(UTC)
     try:

@@ -13,8 +13,8 @@ from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
 
 from formats.errors import SealBridgeError
+from stamping.pdf.cms_signer import PdfCmsSigner, digest_for
 from stamping.pdf.onepass import OnePassOutput, Source, open_input, open_writer, sign_update
-from stamping.pdf.sm2_pyhanko import PdfCmsSigner, digest_for
 from stamping.pdf.timestamper import PyHankoTimeStamper
 from stamping.signer import Signer
 from stamping.timestamps import TimeStamper

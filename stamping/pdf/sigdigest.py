@@ -1,64 +1,137 @@
-"""Every signature's /ByteRange digest, and the report's document digests, in one pass over the PDF.
+"""Every signature's /ByteRange digest, and the report's document digests, from one pass over the PDF.
 
 pyHanko's EmbeddedPdfSignature.compute_digest() reads and hashes the file once per signature. It first
 looks in `external_digests` (its cache, keyed by digest algorithm): seeding that with the digest computed
 here makes pyHanko use ours for the messageDigest comparison (CMS, CAdES and the SM2 validator alike),
 while it still does everything else.
 
-The pass starts on a second thread as soon as the byte ranges are known (from the pikepdf scan), before
-pyHanko has parsed the signatures, so it asks for SM3 and SHA-256 of every range: the requests share their
-hash states up to the first /Contents hole, so the second algorithm costs one pass, not one per signature,
-and OpenSSL releases the GIL while it hashes, so the pass runs beside pyHanko's parsing and difference
-analysis. A signature that turns out to use another digest gets it from one more pass, for all such.
+`DocumentPass` hashes the whole file front to back with SM3 and SHA-256 on a thread, and keeps a copy of
+both states every PIECE bytes. A signature's byte range is [0, a) + [b, c): its digest is the kept state
+just before a, fed at most one piece up to a, then the few bytes after its /Contents. So the ten
+signatures of a 50 MB document cost one pass per algorithm plus a few MiB, and the pass can start before
+anything knows where the signatures are: `sealbridge verify` starts it as soon as the file is read, while
+the verifier is still importing (formats.dochash: OpenSSL's hashes in `hashlib` release the GIL). The report's whole-file
+digests are the pass's final states.
 
-A signature whose /ByteRange cannot be digested here (not integers, negative, past the end of the file) is
-not seeded: pyHanko then reads it itself and reaches the same verdict it always did.
+A signature that uses another digest (SHA-384, SHA-512, SHA-1...) gets it from one more pass for all
+such (formats.rangedigest). A /ByteRange that cannot be digested here (not integers, negative, past the
+end of the file) is not seeded: pyHanko then reads it itself and reaches the same verdict it always did.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+if TYPE_CHECKING:
+    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
-from formats.errors import SealBridgeError
-from formats.rangedigest import DigestRequest, digest_ranges, supported
+    from formats.rangedigest import DigestRequest
 
 Pairs = tuple[tuple[int, int], ...]
 
-#: What nearly every signature uses (SM2 signs with SM3; RSA and ECDSA seals here with SHA-256).
-_EARLY_ALGORITHMS = ("sm3", "sha256")
+#: What nearly every signature uses (SM2 signs with SM3; RSA and ECDSA seals here with SHA-256), and
+#: what the report gives for the whole document.
+PASS_ALGORITHMS = ("sm3", "sha256")
+
+
+def _new_hash(name: str) -> Any:
+    from formats.dochash import new_hash  # hashlib where it has the algorithm: it releases the GIL
+
+    return new_hash(name)
+
+
+class DocumentPass:
+    """SM3 and SHA-256 of `data`, started on a thread at construction, with the states kept every PIECE
+    bytes. Calling it gives (SM3 hex, SHA-256 hex) of the whole document, waiting for the pass, as
+    VerifyOptions.document_digests_later expects."""
+
+    #: Small enough that a range's digest re-reads little from the last kept state; large enough that the
+    #: thread rarely waits for the GIL between pieces (each update ends by taking it back).
+    PIECE = 1 << 20
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._kept: dict[str, list[Any]] = {alg: [] for alg in PASS_ALGORITHMS}
+        self._final: dict[str, Any] = {}
+        self._thread = threading.Thread(target=self._run, name="pdf-document-pass", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            view = memoryview(self.data).cast("B")
+            states = {alg: _new_hash(alg) for alg in PASS_ALGORITHMS}
+            for start in range(0, len(view), self.PIECE):
+                piece = view[start : start + self.PIECE]
+                for alg, state in states.items():
+                    self._kept[alg].append(state.copy())  # the state after `start` bytes
+                    state.update(piece)
+            self._final = states
+        except Exception:  # noqa: BLE001 - never expected (memory?); the digests are then made on the caller's thread
+            self._final = {}
+
+    def _wait(self) -> bool:
+        self._thread.join()
+        return len(self._final) == len(PASS_ALGORITHMS)
+
+    def __call__(self) -> tuple[str, str]:
+        if not self._wait():
+            return _whole(self.data)
+        return self._final["sm3"].hexdigest(), self._final["sha256"].hexdigest()
+
+    def digest(self, algorithm: str, pairs: Pairs) -> bytes:
+        """The digest of the bytes of `pairs` ((offset, length), checked to lie in the document), in order."""
+        view = memoryview(self.data).cast("B")
+        if algorithm in PASS_ALGORITHMS and pairs and pairs[0][0] == 0 and self._wait():
+            state = self._state_at(algorithm, pairs[0][1], view)
+            rest = pairs[1:]
+        else:
+            state, rest = _new_hash(algorithm), pairs
+        for offset, length in rest:
+            state.update(view[offset : offset + length])
+        return bytes(state.digest())
+
+    def _state_at(self, algorithm: str, offset: int, view: memoryview) -> Any:
+        if offset == len(view):
+            return self._final[algorithm].copy()
+        kept = self._kept[algorithm][offset // self.PIECE]
+        state = kept.copy()
+        state.update(view[offset - offset % self.PIECE : offset])
+        return state
+
+
+def _whole(data: bytes) -> tuple[str, str]:
+    from stamping.docdigests import document_digests
+
+    return document_digests(data)
 
 
 class SignatureDigests:
-    """Starts hashing at construction; `seed()` waits for it and hands the digests to pyHanko."""
+    """Computes every range's SM3 and SHA-256 from the pass on a thread; `seed()` waits for them and hands
+    them to pyHanko."""
 
-    def __init__(self, data: bytes, byte_ranges: Iterable[Sequence[object]], document: bool) -> None:
+    def __init__(self, data: bytes, byte_ranges: Iterable[Sequence[object]], document: DocumentPass) -> None:
         self._data = data
         self._document = document
         ranges = {pairs for br in byte_ranges if (pairs := _pairs(br, len(data))) is not None}
-        self._requests = [DigestRequest(alg, pairs) for pairs in sorted(ranges) for alg in _EARLY_ALGORITHMS]
-        if document:
-            whole = ((0, len(data)),)
-            self._requests += [DigestRequest("sm3", whole), DigestRequest("sha256", whole)]
+        self._requests = [(alg, pairs) for pairs in sorted(ranges) for alg in PASS_ALGORITHMS]
         self._digests: list[bytes] | None = None
         self._thread = threading.Thread(target=self._run, name="pdf-range-digests", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         try:
-            self._digests = digest_ranges(self._data, self._requests)
+            self._digests = [self._document.digest(alg, pairs) for alg, pairs in self._requests]
         except Exception:  # noqa: BLE001 - never expected; pyHanko then hashes on its own and the report says why
             self._digests = None
 
-    def seed(self, signatures: Sequence[EmbeddedPdfSignature]) -> tuple[str, str] | None:
-        """Seed each signature's byte range digest; return (SM3 hex, SHA-256 hex) of the whole file when
-        asked for at construction (None if the pass failed: the report then hashes the file itself)."""
+    def seed(self, signatures: Sequence[EmbeddedPdfSignature]) -> None:
+        """Seed each signature's byte range digest (nothing if the pass failed: pyHanko hashes itself)."""
         self._thread.join()
         if self._digests is None:
-            return None
-        known = {(req.algorithm, req.ranges): d for req, d in zip(self._requests, self._digests, strict=True)}
+            return
+        known = dict(zip(self._requests, self._digests, strict=True))
         missing: list[tuple[EmbeddedPdfSignature, DigestRequest]] = []
         for emb in signatures:
             request = _request(emb, len(self._data))
@@ -70,19 +143,21 @@ class SignatureDigests:
             else:
                 missing.append((emb, request))
         if missing:  # a rarer digest (SHA-384, SHA-512, SHA-1...): one more pass serves them all
+            from formats.errors import SealBridgeError
+            from formats.rangedigest import digest_ranges
+
             try:
                 more = digest_ranges(self._data, [r for _, r in missing])
             except SealBridgeError:  # not expected (checked above); pyHanko hashes these on its own
                 more = []
             for (emb, request), digest in zip(missing, more, strict=False):
                 emb.external_digests[request.algorithm] = digest
-        if self._document:
-            return self._digests[-2].hex(), self._digests[-1].hex()
-        return None
 
 
 def _request(emb: EmbeddedPdfSignature, size: int) -> DigestRequest | None:
     """What pyHanko's compute_digest() would hash for this signature, if we can hash it here."""
+    from formats.rangedigest import DigestRequest, supported
+
     algorithm = getattr(emb, "external_md_algorithm", None)
     if not isinstance(algorithm, str) or not supported(algorithm):
         return None

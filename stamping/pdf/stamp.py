@@ -43,11 +43,12 @@ from formats.ses.parse import parse_seal
 from formats.ses.verify import check_seal_usable
 from stamping.options import StampOptions, StampResult
 from stamping.pdf.appearance import AppearanceFactory, Crop, seal_picture
+from stamping.pdf.cms_signer import PdfCmsSigner, digest_for
 from stamping.pdf.geometry import PageGeometry
 from stamping.pdf.keywords import find_keyword
 from stamping.pdf.layout import SealSpot, Widget, resolve
 from stamping.pdf.onepass import OnePassOutput, Source, open_input, open_writer, sign_update
-from stamping.pdf.sm2_pyhanko import PdfCmsSigner, digest_for, register_oids
+from stamping.pdf.sm2_pyhanko import register_oids
 from stamping.pdf.timestamper import PyHankoTimeStamper
 from stamping.placement import Placement, check_count
 from stamping.signer import Signer

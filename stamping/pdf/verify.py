@@ -28,10 +28,10 @@ from pyhanko_certvalidator import ValidationContext
 
 from formats.errors import SealBridgeError
 from stamping.options import VerifyOptions
-from stamping.pdf import sigcheck
+from stamping.pdf import forkshare, sigcheck
 from stamping.pdf.anchors import parsed_certificates, trust_manager
 from stamping.pdf.seal_attr import seal_from_signed_attrs
-from stamping.pdf.sigdigest import SignatureDigests
+from stamping.pdf.sigdigest import DocumentPass, SignatureDigests
 from stamping.pdf.sigscan import ScannedSignature, scan_signatures
 from stamping.pdf.sm2_pyhanko import GmSignatureValidator, register_oids
 from stamping.report import Check, Report, SealReport, reason
@@ -68,10 +68,9 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
     extra = _certs(options.extra_certs)
     # One pass over the file for every signature's digest (and the report's), on a second thread while
     # pyHanko parses the signatures and analyses the revisions here. Started once nothing above can refuse
-    # the whole document, so a refused one leaves no hashing behind.
-    digests = SignatureDigests(
-        data, (s.byte_range for s in scanned if s.pyhanko_handles), document=options.document_digests is None
-    )
+    # the whole document, so a refused one leaves no hashing behind (unless the caller started it already).
+    document = _document_pass(data, options)
+    digests = SignatureDigests(data, (s.byte_range for s in scanned if s.pyhanko_handles), document)
     prepared: list[tuple[ScannedSignature, EmbeddedPdfSignature | SealReport]] = []
     for scan in scanned:
         field = fields.get(scan.field_ref) if scan.field_ref else None
@@ -82,16 +81,33 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
         else:
             prepared.append((scan, _embedded(reader, field, scan)))
     embedded = [item for _, item in prepared if isinstance(item, EmbeddedPdfSignature)]
-    analysed = {id(emb) for emb in embedded if _analyse_changes(emb)}
-    document = digests.seed(embedded)
-    if document is not None:
-        options = replace(options, document_digests=document)
-    ordered: list[tuple[int, SealReport]] = []
-    for scan, item in prepared:
+    helped = options.fork_helper and options.status_lookup is None and len(embedded) > 1
+    # In one process the changes are analysed while the digests are still being computed; shared with a
+    # forked helper, the digests come first (no thread may run at the fork).
+    analysed = set() if helped else {id(emb) for emb in embedded if _analyse_changes(emb)}
+    digests.seed(embedded)
+    if options.document_digests is None:
+        options = replace(options, document_digests=document(), document_digests_later=None)
+
+    def check(i: int) -> SealReport:
+        scan, item = prepared[i]
         if isinstance(item, SealReport):
-            rep = item
-        else:
-            rep = _verify_one(item, id(item) in analysed, scan, len(data), anchors, extra, options, now)
+            return item
+        done = id(item) in analysed or (helped and _analyse_changes(item))
+        return _verify_one(item, done, scan, len(data), anchors, extra, options, now)
+
+    everything = range(len(prepared))
+    if helped:
+        first, mine, helpers = _shares(prepared, reader.xrefs.total_revisions)
+        # One signature first, here: what every check loads on first use (pyHanko's difference rules, the
+        # SM2 backend, the seal picture's decoding) then loads once, before the fork, not in both processes.
+        checked = {first: check(first)}
+        checked.update(forkshare.share_with_helper(check, mine, helpers))
+    else:
+        checked = {i: check(i) for i in everything}
+    ordered: list[tuple[int, SealReport]] = []
+    for i in everything:
+        scan, rep = prepared[i][0], checked[i]
         # Signing order: a signature's byte range ends where its revision ends.
         end = scan.byte_range[2] + scan.byte_range[3] if len(scan.byte_range) == 4 else len(data) + 1
         ordered.append((end, rep))
@@ -99,6 +115,42 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
     report.extra["revisions"] = reader.xrefs.total_revisions
     _note_unsigned_changes(report.seals, [end for end, _ in sorted(ordered, key=lambda item: item[0])], data)
     return finish(report, data, options, now, _page_count(data, reader))
+
+
+def _shares(
+    prepared: list[tuple[ScannedSignature, EmbeddedPdfSignature | SealReport]], revisions: int
+) -> tuple[int, list[int], list[int]]:
+    """(the signature to check first, the others to check here, those for the helper), about equal in
+    work: a signature's difference analysis compares its revision with each later one, so the earliest
+    weigh most. First comes a light one that still has a later revision to compare."""
+    weights = []
+    for i, (_, item) in enumerate(prepared):
+        if isinstance(item, EmbeddedPdfSignature):
+            try:
+                later = revisions - 1 - item.signed_revision
+            except Exception:  # noqa: BLE001 - an unreadable signature: checked quickly, wherever
+                later = 0
+            weights.append((later + 2, i))
+    weights.sort()
+    first = next((w for w in weights if w[0] > 2), weights[0])
+    weights.remove(first)
+    mine = [i for i, (_, item) in enumerate(prepared) if not isinstance(item, EmbeddedPdfSignature)]
+    helpers: list[int] = []
+    load = [0, 0]
+    for weight, i in reversed(weights):
+        side = 0 if load[0] <= load[1] else 1
+        (helpers if side == 0 else mine).append(i)
+        load[side] += weight
+    return first[1], sorted(mine), sorted(helpers)
+
+
+def _document_pass(data: bytes, options: VerifyOptions) -> DocumentPass:
+    """The pass the caller started over these very bytes (`sealbridge verify`, while this module loaded),
+    or a new one."""
+    started = options.document_digests_later
+    if isinstance(started, DocumentPass) and started.data is data:
+        return started
+    return DocumentPass(data)
 
 
 def _page_count(data: bytes, reader: PdfFileReader | None = None) -> int | None:
@@ -112,7 +164,14 @@ def _page_count(data: bytes, reader: PdfFileReader | None = None) -> int | None:
 def _note_unsigned_changes(seals: list[SealReport], ends: list[int], data: bytes) -> None:
     """UNSIGNED_CHANGES_AFTER for a seal whose later, allowed changes are not all covered by later seals:
     the revisions (%%EOF markers) after its own, minus those that end where a later signature's range ends."""
-    eofs = _revision_ends(data)
+    allowed = [
+        end
+        for rep, end in zip(seals, ends, strict=True)
+        if rep.checks["changes_after"].code == "CHANGES_ALLOWED"
+    ]
+    if not allowed:
+        return
+    eofs = _revision_ends(data, after=min(allowed))
     for i, (rep, end) in enumerate(zip(seals, ends, strict=True)):
         if rep.checks["changes_after"].code != "CHANGES_ALLOWED":
             continue
@@ -122,10 +181,15 @@ def _note_unsigned_changes(seals: list[SealReport], ends: list[int], data: bytes
             rep.notes.append(reason("UNSIGNED_CHANGES_AFTER", revisions=len(unsigned)))
 
 
-def _revision_ends(data: bytes) -> list[int]:
-    """Offsets just after each %%EOF (with its line end): where each revision of the file ends."""
+def _revision_ends(data: bytes, after: int = 0) -> list[int]:
+    """Offsets just after each %%EOF (with its line end): where each revision of the file ends; all those
+    beyond `after` at least (the search starts where a revision ending after it can start, not at byte 0:
+    a 50 MB original revision is not searched again for the markers of its seals' small updates)."""
     out = []
-    pos = data.find(b"%%EOF")
+    start = min(after, len(data))
+    while start > 0 and data[start - 1 : start] in (b"\r", b"\n"):
+        start -= 1  # a marker whose line ends reach past `after` starts before them
+    pos = data.find(b"%%EOF", max(0, start - 5))
     while pos >= 0:
         end = pos + 5
         while end < len(data) and data[end : end + 1] in (b"\r", b"\n"):

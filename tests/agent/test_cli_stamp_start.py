@@ -1,6 +1,6 @@
 """What `sealbridge stamp` does to start fast, checked in real processes.
 
-- The stamper is imported without aiohttp (agent/cli/stamper_import.py): pyHanko's HTTP clients stay
+- The stamper is imported without aiohttp (agent/cli/pyhanko_import.py): pyHanko's HTTP clients stay
   usable and are the real ones when something asks for them later; an import the stand-ins would break is
   done again for real; a process that already loaded pyHanko imports as it is.
 - The copy of the PDF starts before the token is opened, with SM3; an ECDSA or RSA key adds SHA-256.
@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,13 +28,7 @@ from stamping.options import StampOptions
 from stamping.pdf import stamp
 from stamping.placement import At
 from tests.support.agent_process import REPO, SEALBRIDGE
-
-
-def _python(code: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
-    )
+from tests.support.fresh_python import run_python
 
 
 def _stamp_cli(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
@@ -51,10 +44,10 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 def test_the_stamper_loads_without_aiohttp_and_pyhankos_clients_are_real_later() -> None:
-    res = _python(
+    res = run_python(
         "import sys\n"
-        "from agent.cli.stamper_import import Deferred, import_stamper\n"
-        "import_stamper('stamping.pdf.stamp')\n"
+        "from agent.cli.pyhanko_import import Deferred, import_lean\n"
+        "import_lean('stamping.pdf.stamp')\n"
         "assert 'aiohttp' not in sys.modules, 'aiohttp loaded'\n"
         "import pyhanko.sign.timestamps as ts\n"
         "assert not [k for k, v in vars(ts).items() if isinstance(v, Deferred)]\n"
@@ -75,9 +68,9 @@ def test_the_stamper_loads_without_aiohttp_and_pyhankos_clients_are_real_later()
 
 def test_an_import_the_stand_ins_break_is_done_again_for_real() -> None:
     # The stand-in for the fetchers is no package: importing one of its submodules fails with it in place.
-    res = _python(
-        "from agent.cli.stamper_import import import_stamper\n"
-        "m = import_stamper('pyhanko_certvalidator.fetchers.aiohttp_fetchers.util')\n"
+    res = run_python(
+        "from agent.cli.pyhanko_import import import_lean\n"
+        "m = import_lean('pyhanko_certvalidator.fetchers.aiohttp_fetchers.util')\n"
         "assert m.__name__ == 'pyhanko_certvalidator.fetchers.aiohttp_fetchers.util' and hasattr(m, 'LazySession')\n"
         "print('ok')\n"
     )
@@ -85,11 +78,11 @@ def test_an_import_the_stand_ins_break_is_done_again_for_real() -> None:
 
 
 def test_a_process_with_pyhanko_loaded_imports_the_stamper_as_it_is() -> None:
-    res = _python(
+    res = run_python(
         "import sys\n"
         "import pyhanko.sign\n"
-        "from agent.cli.stamper_import import import_stamper\n"
-        "import_stamper('stamping.pdf.stamp')\n"
+        "from agent.cli.pyhanko_import import import_lean\n"
+        "import_lean('stamping.pdf.stamp')\n"
         "import pyhanko.sign.timestamps as ts\n"
         "assert '__getattr__' not in vars(ts) and 'aiohttp' in sys.modules\n"
         "print('ok')\n"
@@ -102,7 +95,7 @@ def test_a_cli_stamp_loads_no_aiohttp_and_its_output_verifies(tmp_path: Path, de
     doc.write_bytes(sample_pdf)
     args = [str(doc), "-o", str(out), "--token", f"soft:{dev_pki.tokens['sm2']}"]
     args += ["--pin-file", str(dev_pki.pin_file), "--place", "page=1,x=60,y=60", "--json"]
-    res = _python(
+    res = run_python(
         "import sys\n"
         "from sealbridge.cli import main\n"
         f"rc = main(['stamp', *{args!r}])\n"

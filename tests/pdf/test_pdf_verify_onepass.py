@@ -4,14 +4,17 @@ digest; pyHanko never hashes the file itself."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import Counter
 
 import pytest
 from pyhanko.sign.validation import pdf_embedded
 
 from formats import rangedigest
 from formats.errors import SealBridgeError
-from stamping.pdf import verify
+from formats.gm import sm3
+from stamping.pdf import sigdigest, verify
 from stamping.placement import At, Seam
 from tests.support.pdf_flows import pyhanko_sign, stamp_pdf, trusting
 from tests.support.pdf_maker import contract_pdf
@@ -90,34 +93,75 @@ def test_a_flipped_byte_fails_exactly_the_seals_that_cover_it(sealed) -> None:  
     assert untouched_ok >= 10  # most flips leave the earlier seals' digests and structure intact
 
 
+class _Counting:
+    """A hash state that counts the bytes it is fed, per algorithm."""
+
+    def __init__(self, state, fed: Counter) -> None:  # type: ignore[no-untyped-def]
+        self._state, self._fed = state, fed
+
+    def update(self, data) -> None:  # type: ignore[no-untyped-def]
+        self._fed[self._state.name] += len(data)
+        self._state.update(data)
+
+    def copy(self) -> _Counting:
+        return _Counting(self._state.copy(), self._fed)
+
+    def digest(self) -> bytes:
+        return self._state.digest()
+
+    def hexdigest(self) -> str:
+        return self._state.hexdigest()
+
+
 def test_pyhanko_never_hashes_the_file(sealed, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Every digest comes from the one pass: pyHanko's own byte-range hashing is never reached, and the
-    pass is asked for each range once (the report's document digests ride along)."""
+    """Every digest comes from the one pass: pyHanko's own byte-range hashing is never reached, no other
+    pass runs, and each algorithm reads the file once plus, per signature, at most one piece (from the
+    last kept state to its /Contents) and the bytes after its /Contents."""
     pdf, parties = sealed
 
     def refuse(*args, **kwargs):  # type: ignore[no-untyped-def]
-        raise AssertionError("pyHanko hashed a byte range itself")
+        raise AssertionError("hashed outside the one pass")
 
-    passes: list[int] = []
-    real = rangedigest.digest_ranges
-
-    def counting(source, requests):  # type: ignore[no-untyped-def]
-        passes.append(len(requests))
-        return real(source, requests)
-
+    fed: Counter = Counter()
     monkeypatch.setattr(pdf_embedded, "byte_range_digest", refuse)
-    monkeypatch.setattr("stamping.pdf.sigdigest.digest_ranges", counting)
+    monkeypatch.setattr(rangedigest, "digest_ranges", refuse)
+    monkeypatch.setattr(sigdigest, "_new_hash", lambda name: _Counting(hashlib.new(name), fed))
+    monkeypatch.setattr(sigdigest.DocumentPass, "PIECE", 4096)  # many pieces, even in a small file
     report = verify(pdf, trusting(*parties))
     assert [s.verdict for s in report.seals] == ["valid"] * 4
-    assert len(passes) == 1
-    assert report.document["sm3"] and report.document["sha256"]
+    assert report.document["sm3"] == sm3(pdf).hex()
+    assert report.document["sha256"] == hashlib.sha256(pdf).hexdigest()
+    ranges = _ranges(pdf)
+    most = len(pdf) + sum(4096 + d for _, _, _, d in ranges)
+    assert set(fed) == {"sm3", "sha256"} and all(len(pdf) <= n <= most for n in fed.values()), (fed, most)
+
+
+@pytest.mark.parametrize("piece", [1, 7, 4096, 1 << 20])
+def test_range_digests_from_the_pass_are_the_ranges_digests(sealed, monkeypatch, piece: int) -> None:  # type: ignore[no-untyped-def]
+    pdf = sealed[0]
+    monkeypatch.setattr(sigdigest.DocumentPass, "PIECE", piece)
+    document = sigdigest.DocumentPass(pdf)
+    n = len(pdf)
+    cases = [
+        ((0, 0),),
+        ((0, n),),
+        ((0, 1), (n - 1, 1)),
+        ((0, 4095), (4097, n - 4097)),
+        ((0, 4096), (5000, 3)),
+    ]
+    cases += [
+        ((10, 20),),
+        ((0, 5000), (100, 50)),
+        ((0, n - 1), (0, 1)),
+    ]  # not from 0, backwards: hashed as given
+    for pairs in cases:
+        for algorithm in ("sm3", "sha256", "sha512"):
+            expected = hashlib.new(algorithm, b"".join(pdf[o : o + k] for o, k in pairs)).digest()
+            assert document.digest(algorithm, pairs) == expected, (pairs, algorithm)
+    assert document() == (sm3(pdf).hex(), hashlib.sha256(pdf).hexdigest())
 
 
 def test_document_digests_match_the_file(sealed) -> None:  # type: ignore[no-untyped-def]
-    import hashlib
-
-    from formats.gm import sm3
-
     pdf, parties = sealed
     report = verify(pdf, trusting(*parties))
     assert report.document["sm3"] == sm3(pdf).hex()

@@ -1,0 +1,85 @@
+"""Share a list of CPU-bound Python tasks with a forked helper process, for a one-shot command.
+
+Checking the signatures of a PDF is Python work (pyHanko's difference analysis, the CMS and chain checks):
+one thread, whatever the cores. A process that exists only to verify one document (`sealbridge verify`)
+can fork once the document is parsed and let the child check some of the signatures while it checks the
+others; the child sends its results back pickled and exits. Forked, the child starts with everything the
+parent parsed, so nothing is read or imported twice.
+
+Only where that is safe: POSIX fork, and no other thread running (a forked child keeps only the thread
+that forked; a lock another thread held would stay locked in it). If the helper cannot start, fails, or
+its results do not come back whole, this process does the helper's share itself: the results are the
+same either way, only the time differs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+
+#: How the last share_with_helper() went, for tests and diagnostics: "helped", "alone" or "helper failed".
+last_run = "alone"
+
+
+def can_fork() -> bool:
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def share_with_helper(task: Callable[[int], T], mine: Sequence[int], helpers: Sequence[int]) -> dict[int, T]:
+    """{i: task(i)} for every i of `mine` (here) and `helpers` (in a forked child when possible)."""
+    global last_run
+    if not helpers or not can_fork():
+        last_run = "alone"
+        return {i: task(i) for i in (*mine, *helpers)}
+    read_end, write_end = os.pipe()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()  # nothing buffered is written twice
+    pid = os.fork()
+    if (
+        pid == 0
+    ):  # the helper: its share, pickled down the pipe, then gone without any clean-up of the parent's
+        code = 1
+        try:
+            os.close(read_end)
+            payload = pickle.dumps({i: task(i) for i in helpers}, protocol=pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(write_end, "wb") as out:
+                out.write(payload)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    try:
+        results = {i: task(i) for i in mine}
+        with os.fdopen(read_end, "rb") as pipe:
+            payload = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+    finally:
+        if pid:  # this process failed (or was interrupted) first: the helper is not needed any more
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+    theirs = _unpickled(payload) if os.waitstatus_to_exitcode(status) == 0 else None
+    if theirs is None or set(theirs) != set(helpers):
+        last_run = "helper failed"
+        theirs = {i: task(i) for i in helpers}
+    else:
+        last_run = "helped"
+    return {**results, **theirs}
+
+
+def _unpickled(payload: bytes) -> dict | None:
+    try:
+        value = pickle.loads(payload)  # noqa: S301 - written by our own forked child, never by the document
+    except Exception:  # noqa: BLE001 - a truncated payload: do the share here
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,222 @@
+"""What `sealbridge verify` of a PDF does to start fast, checked in real processes.
+
+The verifier is imported without pyHanko's signing side and HTTP clients (agent/cli/pyhanko_import.py):
+pyhanko.sign and pyhanko.sign.signers wait with their initialisers until a name of theirs is asked for,
+and are then exactly the packages pyHanko defines; an import that fails with that in place is done again
+as Python does it. A forked helper process checks some of the seals (stamping/pdf/forkshare.py). The
+CLI's verdicts are those of the verifier imported the ordinary way in one process, tampering included.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+import pikepdf
+import pytest
+
+from stamping.pdf import verify
+from stamping.placement import At
+from tests.support.fresh_python import run_python
+from tests.support.pdf_flows import stamp_pdf, trusting
+from tests.support.pdf_maker import contract_pdf
+
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
+#: What a verifying process never needs: the signer, the time-stamp client, aiohttp.
+_NOT_FOR_VERIFYING = (
+    "aiohttp",
+    "pyhanko.sign.signers.pdf_signer",
+    "pyhanko.sign.signers.functions",
+    "pyhanko.sign.timestamps.aiohttp_client",
+)
+
+
+def _with_filler(pdf: bytes, size: int) -> bytes:
+    """The PDF with an incompressible stream of `size` bytes hung on its catalogue (a scan, say)."""
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        doc.Root.SealBridgeFiller = doc.make_indirect(pikepdf.Stream(doc, os.urandom(size)))
+        out = io.BytesIO()
+        doc.save(out)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module", params=["small", "large"])
+def sealed(request, sm2_party, ecdsa_party, rsa_party) -> tuple[bytes, list]:  # type: ignore[no-untyped-def]
+    """Three seals; "large" is past the size from which the CLI hashes the file while the verifier loads."""
+    pdf = contract_pdf(2)
+    if request.param == "large":
+        pdf = _with_filler(pdf, 5 << 20)
+    for party, place in (
+        (sm2_party, At(1, 40, 40)),
+        (ecdsa_party, At(1, 90, 40)),
+        (rsa_party, At(2, 40, 90)),
+    ):
+        pdf = stamp_pdf(pdf, party, [place])
+    return pdf, [sm2_party, ecdsa_party, rsa_party]
+
+
+def test_the_verifier_loads_without_pyhankos_signer_and_http_clients() -> None:
+    res = run_python(
+        "import sys\n"
+        "from agent.cli.pyhanko_import import import_lean\n"
+        "import_lean('stamping.pdf.verify')\n"
+        f"print(sorted(m for m in {_NOT_FOR_VERIFYING!r} if m in sys.modules))\n"
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]", res.stdout
+
+
+def test_the_deferred_packages_are_pyhankos_own_on_first_use() -> None:
+    res = run_python(
+        "import types\n"
+        "from agent.cli.pyhanko_import import import_lean\n"
+        "import_lean('stamping.pdf.verify')\n"
+        "import pyhanko.sign as sign\n"
+        "assert not hasattr(sign, 'no_such_name')  # a missing name stays missing (after running __init__)\n"
+        "assert type(sign) is types.ModuleType, type(sign)\n"
+        "assert set(sign.__all__) <= set(vars(sign))\n"
+        "from pyhanko.sign import PdfSigner, signers\n"
+        "from pyhanko.sign.signers import SimpleSigner, pdf_signer, pdf_cms\n"
+        "assert PdfSigner is pdf_signer.PdfSigner is signers.PdfSigner and SimpleSigner is pdf_cms.SimpleSigner\n"
+        "assert type(signers) is types.ModuleType and signers.sign_pdf is signers.functions.sign_pdf\n"
+        "from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper\n"
+        "assert issubclass(HTTPTimeStamper, TimeStamper)\n"
+        "namespace = {}\n"
+        "exec('from pyhanko.sign.signers import *', namespace)\n"
+        "assert namespace['PdfSignatureMetadata'] is signers.PdfSignatureMetadata\n"
+        "print('ok')\n"
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def test_a_submodule_named_on_the_deferred_package_is_imported_without_its_initialiser() -> None:
+    res = run_python(
+        "import sys, types\n"
+        "from agent.cli.pyhanko_import import import_lean\n"
+        "import_lean('stamping.pdf.verify')\n"
+        "import pyhanko.sign\n"
+        "general = pyhanko.sign.general\n"
+        "assert general is sys.modules['pyhanko.sign.general']\n"
+        "assert type(sys.modules['pyhanko.sign']) is not types.ModuleType  # still waiting\n"
+        "print('ok')\n"
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def test_threads_asking_at_once_all_get_the_initialised_package() -> None:
+    res = run_python(
+        "import threading\n"
+        "from agent.cli.pyhanko_import import import_lean\n"
+        "import_lean('stamping.pdf.verify')\n"
+        "barrier, got = threading.Barrier(4), []\n"
+        "def ask():\n"
+        "    barrier.wait()\n"
+        "    from pyhanko.sign import PdfSigner\n"
+        "    got.append(PdfSigner)\n"
+        "threads = [threading.Thread(target=ask) for _ in range(4)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "from pyhanko.sign.signers.pdf_signer import PdfSigner\n"
+        "assert got == [PdfSigner] * 4, got\n"
+        "print('ok')\n"
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def test_an_import_that_fails_while_pyhanko_waits_is_done_again_for_real(tmp_path: Path) -> None:
+    # A module that insists on an initialised pyhanko.sign: the first try fails, the second succeeds.
+    (tmp_path / "needs_whole_sign.py").write_text(
+        "import sys, types\n"
+        "if type(sys.modules.get('pyhanko.sign')) is not types.ModuleType:\n"
+        "    raise ImportError('pyhanko.sign is not initialised')\n"
+        "from pyhanko.sign import PdfSigner\n"
+    )
+    res = run_python(
+        "import sys, types\n"
+        "from agent.cli.pyhanko_import import import_lean\n"
+        "m = import_lean('needs_whole_sign')\n"
+        "assert m.PdfSigner.__name__ == 'PdfSigner'\n"
+        "assert type(sys.modules['pyhanko.sign.signers']) is types.ModuleType\n"
+        "print('ok')\n",
+        path=tmp_path,
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def test_stamping_after_the_lean_verifier_import_in_one_process_still_works() -> None:
+    res = run_python(
+        "import sys\n"
+        "from agent.cli.pyhanko_import import import_lean\n"
+        "import_lean('stamping.pdf.verify')\n"
+        "import_lean('stamping.pdf.stamp')\n"
+        "from devkit.sealed import seal_holder, sealed\n"
+        "from stamping.options import VerifyOptions\n"
+        "from stamping.pdf import verify\n"
+        "holder = seal_holder()\n"
+        "pdf = sealed('pdf', 1, holder)\n"
+        "report = verify(pdf, VerifyOptions(trust_anchors=[holder.root]))\n"
+        "assert [s.verdict for s in report.seals] == ['valid'], report.to_dict()\n"
+        "print('ok')\n"
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def _cli_verify(pdf: Path, roots: list[Path]) -> tuple[int, dict, list[str], str]:
+    """(exit code, JSON report, the modules of _NOT_FOR_VERIFYING it loaded, how forkshare's last run went)
+    of a CLI run in a fresh process."""
+    args = ["verify", str(pdf), "--json"] + [a for r in roots for a in ("--trust", str(r))]
+    res = run_python(
+        "import json, sys\n"
+        "from sealbridge.cli import main\n"
+        f"rc = main({args!r})\n"
+        f"loaded = sorted(m for m in {_NOT_FOR_VERIFYING!r} if m in sys.modules)\n"
+        "from stamping.pdf import forkshare\n"
+        "print(json.dumps([loaded, forkshare.last_run]), file=sys.stderr)\n"
+        "sys.exit(rc)\n"
+    )
+    assert res.stderr.strip().startswith("["), res.stderr
+    loaded, helper = json.loads(res.stderr.strip().splitlines()[-1])
+    return res.returncode, json.loads(res.stdout), loaded, helper
+
+
+def _verdicts(report: dict) -> list[tuple[str, dict[str, tuple[str, list[str]]]]]:
+    """Each seal's verdict, and each check's status with its reasons' codes."""
+    return [
+        (
+            s["verdict"],
+            {name: (c["status"], [r["code"] for r in c["reasons"]]) for name, c in s["checks"].items()},
+        )
+        for s in report["seals"]
+    ]
+
+
+def test_the_cli_reports_what_the_verifier_reports_and_loads_no_signer(tmp_path: Path, sealed) -> None:  # type: ignore[no-untyped-def]
+    pdf, parties = sealed
+    roots = []
+    for i, party in enumerate(parties):
+        roots.append(tmp_path / f"root{i}.der")
+        roots[-1].write_bytes(party.root)
+    ranges = sorted(
+        (tuple(int(v) for v in m.groups()) for m in _BYTE_RANGE.finditer(pdf)), key=lambda br: br[2] + br[3]
+    )
+    first, last = ranges[0], ranges[-1]
+    # A byte in the first revision (every seal covers it), and one after the last seal's /Contents (only
+    # the last seal covers it): the integrity check each seal should fail.
+    cases = {"intact": (None, [True] * 3), "first": (first[1] // 2, [False] * 3)}
+    cases["last"] = (last[2] + last[3] // 2, [True, True, False])
+    for name, (pos, intact) in cases.items():
+        data = bytearray(pdf)
+        if pos is not None:
+            data[pos] ^= 0x01
+        doc = tmp_path / "doc.pdf"
+        doc.write_bytes(data)
+        rc, report, loaded, helper = _cli_verify(doc, roots)
+        assert helper == "helped", (name, helper)  # a helper process checked some of the seals
+        expected = verify(bytes(data), trusting(*parties)).to_dict()
+        assert loaded == [], (name, loaded)
+        assert _verdicts(report) == _verdicts(expected), name
+        assert report["document"] == {**expected["document"], "name": "doc.pdf"}, name
+        assert [s["checks"]["integrity"]["status"] == "ok" for s in report["seals"]] == intact, name
+        assert rc == (0 if pos is None else 1), (name, rc)

@@ -1,0 +1,140 @@
+"""A forked helper checks some of a PDF's signatures (stamping/pdf/forkshare.py): the results are the same
+as in one process, a byte flipped in any signed range is still caught for every seal covering it, and a
+helper that cannot start, fails or sends back something broken only costs time."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+import pytest
+
+from stamping.pdf import forkshare
+from stamping.placement import At
+from tests.support.fresh_python import run_python
+from tests.support.pdf_flows import stamp_pdf
+from tests.support.pdf_maker import contract_pdf
+
+
+def _in_fresh_process(code: str) -> str:
+    res = run_python(code)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
+def test_the_helper_does_its_share_and_the_results_are_complete() -> None:
+    out = _in_fresh_process(
+        "import os\n"
+        "from stamping.pdf import forkshare\n"
+        "parent = os.getpid()\n"
+        "got = forkshare.share_with_helper(lambda i: (i * i, os.getpid() == parent), [0, 2], [1, 3])\n"
+        "assert got == {0: (0, True), 1: (1, False), 2: (4, True), 3: (9, False)}, got\n"
+        "print(forkshare.last_run)\n"
+    )
+    assert out == "helped"
+
+
+@pytest.mark.parametrize(
+    "helper_result",
+    [
+        "raise RuntimeError('the helper fails')",
+        "return lambda: None  # cannot be pickled",
+        "os._exit(0)  # gone without a word",
+    ],
+)
+def test_a_helper_that_fails_leaves_its_share_to_this_process(helper_result: str) -> None:
+    out = _in_fresh_process(
+        "import os\n"
+        "from stamping.pdf import forkshare\n"
+        "parent = os.getpid()\n"
+        "def task(i):\n"
+        "    if os.getpid() != parent:\n"
+        f"        {helper_result}\n"
+        "    return i + 100\n"
+        "got = forkshare.share_with_helper(task, [0], [1, 2])\n"
+        "assert got == {0: 100, 1: 101, 2: 102}, got\n"
+        "print(forkshare.last_run)\n"
+    )
+    assert out == "helper failed"
+
+
+def test_no_helper_is_forked_while_another_thread_runs() -> None:
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        got = forkshare.share_with_helper(lambda i: (i, os.getpid()), [0], [1])
+    finally:
+        stop.set()
+        other.join()
+    assert got == {0: (0, os.getpid()), 1: (1, os.getpid())}
+    assert forkshare.last_run == "alone"
+
+
+@pytest.fixture(scope="module")
+def sealed(sm2_party, ecdsa_party, rsa_party) -> tuple[bytes, list]:  # type: ignore[no-untyped-def]
+    pdf = contract_pdf(2)
+    for party, place in ((sm2_party, At(1, 40, 40)), (ecdsa_party, At(1, 90, 40)), (rsa_party, At(2, 40, 90)),
+                         (sm2_party, At(2, 90, 90))):  # fmt: skip
+        pdf = stamp_pdf(pdf, party, [place])
+    return pdf, [sm2_party, ecdsa_party, rsa_party]
+
+
+#: Run in a fresh process (the test process may run other threads, which rule the helper out): verify the
+#: PDF alone and helped, flipping a byte after each seal's /Contents in turn.
+_CHECK = """
+import json, sys
+from dataclasses import replace
+from stamping.options import VerifyOptions
+from stamping.pdf import forkshare, verify
+
+pdf = open(sys.argv[1], "rb").read()
+alone_options = VerifyOptions(trust_anchors=[open(p, "rb").read() for p in sys.argv[2:]])
+helped_options = replace(alone_options, fork_helper=True)
+
+
+def summary(report):
+    seals = report.to_dict()["seals"]
+    for seal in seals:
+        seal.pop("best_signature_time", None)
+    return seals
+
+
+alone = verify(pdf, alone_options)
+assert forkshare.last_run == "alone"
+helped = verify(pdf, helped_options)
+assert forkshare.last_run == "helped"
+assert summary(helped) == summary(alone)
+assert [s.verdict for s in helped.seals] == ["valid"] * len(helped.seals)
+ranges = [s.covers["byte_ranges"][0] + s.covers["byte_ranges"][1] for s in helped.seals]
+flips = []
+for a, b, c, d in ranges:
+    pos = c + d // 2  # in this seal's own revision, after its /Contents
+    tampered = bytearray(pdf)
+    tampered[pos] ^= 0x01
+    report = verify(bytes(tampered), helped_options)
+    assert forkshare.last_run == "helped"
+    assert summary(report) == summary(verify(bytes(tampered), alone_options))
+    covered = [a2 <= pos < a2 + b2 or c2 <= pos < c2 + d2 for a2, b2, c2, d2 in ranges]
+    flips.append(([s.checks["integrity"].status for s in report.seals], covered))
+print(json.dumps(flips))
+"""
+
+
+def test_helped_verifications_report_what_one_process_reports(sealed, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pdf, parties = sealed
+    doc = tmp_path / "doc.pdf"
+    doc.write_bytes(pdf)
+    roots = []
+    for i, party in enumerate(parties):
+        roots.append(tmp_path / f"root{i}.der")
+        roots[-1].write_bytes(party.root)
+    res = run_python(_CHECK, str(doc), *map(str, roots), timeout=300)
+    assert res.returncode == 0, res.stderr
+    flips = json.loads(res.stdout)
+    assert len(flips) == 4
+    for k, (statuses, covered) in enumerate(flips):
+        # the flip is in seal k's revision: seal k and every later seal cover it, no earlier one does
+        assert covered == [j >= k for j in range(4)], (k, covered)
+        assert statuses == ["failed" if hit else "ok" for hit in covered], (k, statuses)

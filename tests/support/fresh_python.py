@@ -1,0 +1,22 @@
+"""Run Python code in a fresh interpreter on this source tree: for what depends on a process's start
+(which modules an import loads, forking, start-up paths) and must not see what the test process loaded."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_python(
+    code: str, *args: str, path: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -c code args...` with this tree (and `path`, if given) on PYTHONPATH, output captured."""
+    pythonpath = os.pathsep.join(str(p) for p in (REPO, path) if p is not None)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=REPO, env=dict(os.environ, PYTHONPATH=pythonpath),
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
