@@ -376,7 +376,7 @@ def _stamp_job(
 
     def run(signer: Any, on_token: Callable[..., Any]) -> StampOutcome:
         stamp_fn = format_named(fmt).stamp  # may import pyHanko the first time: not on the loop
-        from stamping.pdf.sm2_pyhanko import digest_for as pdf_digest  # imported with the stamper
+        from stamping.pdf.cms_signer import digest_for as pdf_digest  # imported with the stamper
 
         def attempt(timestamper: Any) -> tuple[Any, Any]:
             # In memory: a killed agent leaves no partial file behind. A PDF is written front to back, into
