@@ -164,16 +164,17 @@ def child_inproc(src: str, dst: str, mode: str) -> None:
 
     signer, _, seal = make_party()
     stamp(one_page_pdf(1), io.BytesIO(), signer, seal, [At(1, 40, 40)], StampOptions())  # imports, warm-up
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     read_sm3(Path(src))
-    t_floor = time.perf_counter() - t0
+    t_floor, c_floor = time.perf_counter() - t0, time.process_time() - c0
     rss_before = _vm_hwm_mb()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     source = Path(src).read_bytes() if mode == "bytes" else Path(src)
     with open(dst, "w+b") as out:
         stamp(source, out, signer, seal, [At(1, 40, 40)], StampOptions())  # type: ignore[arg-type]
-    t_stamp = time.perf_counter() - t0
-    print(json.dumps({"floor": t_floor, "stamp": t_stamp, "rss": _vm_hwm_mb(), "rss_before": rss_before}))
+    t_stamp, c_stamp = time.perf_counter() - t0, time.process_time() - c0
+    print(json.dumps({"floor": t_floor, "stamp": t_stamp, "floor_cpu": c_floor, "stamp_cpu": c_stamp,
+                      "rss": _vm_hwm_mb(), "rss_before": rss_before}))  # fmt: skip
 
 
 # A direct child's ru_maxrss starts at its parent's peak (Linux keeps the old image's high-water mark over
@@ -185,25 +186,27 @@ t0 = time.perf_counter()
 pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ)
 _, status, usage = os.wait4(pid, 0)
 elapsed = time.perf_counter() - t0
-print(f"{elapsed} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}", file=sys.stderr)
+cpu = usage.ru_utime + usage.ru_stime
+print(f"{elapsed} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)} {cpu}", file=sys.stderr)
 """
 
 
-def run(argv: list[str], tree: Path = REPO) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MB, stdout) of a whole process running the code of `tree`."""
+def run(argv: list[str], tree: Path = REPO) -> tuple[float, float, str, float]:
+    """(wall seconds, peak RSS in MB, stdout, CPU seconds of every thread) of a whole process running the
+    code of `tree`."""
     env = dict(os.environ, PYTHONPATH=str(tree))
     proc = subprocess.run(
         [sys.executable, "-S", "-c", LAUNCHER, *argv], capture_output=True, text=True, env=env, check=True
     )
-    elapsed, maxrss_kb, code = proc.stderr.strip().splitlines()[-1].split()
+    elapsed, maxrss_kb, code, cpu = proc.stderr.strip().splitlines()[-1].split()
     if int(code):
         raise RuntimeError(f"{argv[:4]} exited {code}: {proc.stderr[-3000:]}")
-    return float(elapsed), int(maxrss_kb) / 1024, proc.stdout
+    return float(elapsed), int(maxrss_kb) / 1024, proc.stdout, float(cpu)
 
 
-def best(samples: list[tuple[float, float]]) -> tuple[float, float]:
-    """(best time, highest peak RSS) over the rounds."""
-    return min(s[0] for s in samples), max(s[1] for s in samples)
+def best(samples: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    """(best time, highest peak RSS, least CPU time) over the rounds."""
+    return min(s[0] for s in samples), max(s[1] for s in samples), min(s[2] for s in samples)
 
 
 def bench_pin_unlock(pki) -> float:  # noqa: ANN001
@@ -244,17 +247,17 @@ def bench_all(tmp: Path, args: argparse.Namespace) -> dict:
     cli = [str(REPO / ".venv" / "bin" / "sealbridge"), "stamp"]
     token = ["--token", f"soft:{pki.tokens['sm2']}", "--pin-file", str(pki.pin_file), "--json"]
 
-    def cli_stamp(path: Path, tree: Path = REPO) -> tuple[float, float]:
+    def cli_stamp(path: Path, tree: Path = REPO) -> tuple[float, float, float]:
         argv = [*cli, str(path), "-o", str(tmp / "out.pdf"), "--place", "page=1,x=60,y=60", *token]
-        t, rss, _ = run(argv, tree)
-        return t, rss
+        t, rss, _, cpu = run(argv, tree)
+        return t, rss, cpu
 
-    def floor(path: Path) -> tuple[float, float]:
-        t, rss, _ = run([sys.executable, "-c", FLOOR_SCRIPT, str(path)])
-        return t, rss
+    def floor(path: Path) -> tuple[float, float, float]:
+        t, rss, _, cpu = run([sys.executable, "-c", FLOOR_SCRIPT, str(path)])
+        return t, rss, cpu
 
     def inproc() -> dict:
-        _, _, out = run(
+        _, _, out, _ = run(
             [sys.executable, __file__, "--child", str(files[args.mb]), str(tmp / "o.pdf"), args.input]
         )
         return json.loads(out.strip().splitlines()[-1])
@@ -275,6 +278,7 @@ def bench_all(tmp: Path, args: argparse.Namespace) -> dict:
     size = files[args.mb].stat().st_size / 2**20
     ip = samples["inproc"]
     t_stamp, t_floor = min(s["stamp"] for s in ip), min(s["floor"] for s in ip)
+    cpu_stamp, cpu_floor = min(s["stamp_cpu"] for s in ip), min(s["floor_cpu"] for s in ip)
     rise = max(s["rss"] - s["rss_before"] for s in ip)
     res["inproc"] = {
         "mb": round(size, 1),
@@ -282,32 +286,37 @@ def bench_all(tmp: Path, args: argparse.Namespace) -> dict:
         "stamp_s": round(t_stamp, 3),
         "floor_s": round(t_floor, 3),
         "ratio": round(t_stamp / t_floor, 2),
+        "stamp_cpu_s": round(cpu_stamp, 3),
+        "floor_cpu_s": round(cpu_floor, 3),
         "rss_rise_mb": round(rise, 1),
         "rss_rise_x_file": round(rise / size, 2),
     }
-    empty_t, empty_rss = best(samples["empty_cli"])
-    empty_floor_t, empty_floor_rss = best(samples["empty_floor"])
+    empty_t, empty_rss, _ = best(samples["empty_cli"])
+    empty_floor_t, empty_floor_rss, _ = best(samples["empty_floor"])
     res["empty"] = {"cli_s": round(empty_t, 3), "cli_rss_mb": round(empty_rss, 1),
                     "floor_s": round(empty_floor_t, 3), "floor_rss_mb": round(empty_floor_rss, 1)}  # fmt: skip
     for mb in args.cli_mb:
         size = files[mb].stat().st_size / 2**20
-        t_cli, rss_cli = best(samples[f"cli_{mb:g}"])
-        t_fl, rss_fl = best(samples[f"floor_{mb:g}"])
+        t_cli, rss_cli, cpu_cli = best(samples[f"cli_{mb:g}"])
+        t_fl, rss_fl, cpu_fl = best(samples[f"floor_{mb:g}"])
         res[f"cli_{mb:g}"] = {
             "mb": round(size, 1),
             "cli_s": round(t_cli, 3),
             "floor_s": round(t_fl, 3),
             "ratio": round(t_cli / t_fl, 2),
             "over_floor_s": round(t_cli - t_fl, 3),
+            "cli_cpu_s": round(cpu_cli, 3),
+            "floor_cpu_s": round(cpu_fl, 3),
             "cli_rss_mb": round(rss_cli, 1),
             "cli_rss_x_file": round(rss_cli / size, 2),
             "cli_rss_rise_x_file": round((rss_cli - empty_rss) / size, 2),
             "floor_rss_x_file": round(rss_fl / size, 2),
         }
         if args.compare:
-            t_cmp, rss_cmp = best(samples[f"compare_{mb:g}"])
+            t_cmp, rss_cmp, cpu_cmp = best(samples[f"compare_{mb:g}"])
             res[f"cli_{mb:g}"] |= {
                 "compare_s": round(t_cmp, 3),
+                "compare_cpu_s": round(cpu_cmp, 3),
                 "compare_over_floor_s": round(t_cmp - t_fl, 3),
                 "compare_rss_mb": round(rss_cmp, 1),
                 "ratio_vs_compare": round(t_cli / t_cmp, 2),
@@ -320,7 +329,7 @@ def print_lines(res: dict, args: argparse.Namespace) -> None:
     ip = res["inproc"]
     print(f"uptime load: {' '.join(f'{x:.2f}' for x in res['uptime'])}")
     print(f"in-process stamp {ip['mb']} MB (from {ip['input']}): {ip['stamp_s']} s, floor {ip['floor_s']} s")
-    print(f"ratio stamp / floor: {ip['ratio']}")
+    print(f"ratio stamp / floor: {ip['ratio']}   (CPU time: {ip['stamp_cpu_s']} s / {ip['floor_cpu_s']} s)")
     print(f"in-process peak RSS rise: {ip['rss_rise_mb']} MB = {ip['rss_rise_x_file']}x the file")
     e = res["empty"]
     print(
@@ -330,12 +339,13 @@ def print_lines(res: dict, args: argparse.Namespace) -> None:
         c = res[f"cli_{mb:g}"]
         print(
             f"CLI stamp {c['mb']} MB: {c['cli_s']} s vs floor {c['floor_s']} s: ratio cli / floor: {c['ratio']}"
-            f", floor + {c['over_floor_s']} s; peak RSS {c['cli_rss_mb']} MB = {c['cli_rss_x_file']}x the file"
+            f", floor + {c['over_floor_s']} s (CPU {c['cli_cpu_s']} s vs {c['floor_cpu_s']} s); peak RSS {c['cli_rss_mb']} MB = {c['cli_rss_x_file']}x the file"
             f" ({c['cli_rss_rise_x_file']}x over the empty run; floor process {c['floor_rss_x_file']}x)"
         )
         if "compare_s" in c:
             print(
-                f"  compare {args.compare}: {c['compare_s']} s, floor + {c['compare_over_floor_s']} s, peak RSS "
+                f"  compare {args.compare}: {c['compare_s']} s, floor + {c['compare_over_floor_s']} s "
+                f"(CPU {c['compare_cpu_s']} s), peak RSS "
                 f"{c['compare_rss_mb']} MB; ratio this / compare: {c['ratio_vs_compare']}"
             )
     print(f"soft token PIN unlock (argon2id): {res['pin_unlock_s']} s")

@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 from formats import dochash
 from formats.dochash import Hasher
 from formats.errors import SealBridgeError
+from stamping import gilhandoff
 
 # With writeback, the disk write of the copied bytes starts after every this many bytes.
 WRITEBACK_EVERY = 32 << 20
@@ -93,8 +94,13 @@ class HashingCopy:
     def start(self) -> HashingCopy:
         if self._stream is not None:
             raise SealBridgeError("INTERNAL", "a shared stream is copied on its own thread (run)")
-        self._thread = threading.Thread(target=self._run_catching, name="hashing-copy", daemon=True)
-        self._thread.start()
+        self._thread = threading.Thread(target=self._run_aside, name="hashing-copy", daemon=True)
+        gilhandoff.begin()  # each chunk's read, hashes and write take the GIL back: promptly, please
+        try:
+            self._thread.start()
+        except BaseException:
+            gilhandoff.end()
+            raise
         return self
 
     def run(self) -> dict[str, Hasher]:
@@ -132,6 +138,12 @@ class HashingCopy:
         self._cancelled = True
         if self._thread is not None:
             self._thread.join()
+
+    def _run_aside(self) -> None:
+        try:
+            self._run_catching()
+        finally:
+            gilhandoff.end()
 
     def _run_catching(self) -> None:
         writeback = _Writeback.of(self.out) if self._writeback else None

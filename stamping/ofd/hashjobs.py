@@ -3,8 +3,9 @@
 One queue serves the whole file's digests and the package entries, so a worker that finishes its share
 takes the next job instead of idling beside a thread with a long queue of its own, and the caller, rather
 than wait, runs what is still queued itself. OpenSSL's hashes and zlib release the GIL: two workers (plus
-the caller at the end) keep both cores of a small machine busy. A worker ends when the queue is empty and
-posting starts one again, so no thread outlives its work.
+the caller at the end) keep both cores of a small machine busy, as long as they get the GIL back promptly
+between jobs while the caller runs Python (stamping.gilhandoff, while any worker runs). A worker ends when
+the queue is empty and posting starts one again, so no thread outlives its work.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Generic, TypeVar
+
+from stamping import gilhandoff
 
 T = TypeVar("T")
 
@@ -56,7 +59,14 @@ class HashJobs:
             start = self._running < self._workers
             self._running += start
         if start:
-            threading.Thread(target=self._work, name=self._name).start()
+            gilhandoff.begin()  # the worker's end() is in _work
+            try:
+                threading.Thread(target=self._work, name=self._name).start()
+            except BaseException:
+                with self._lock:
+                    self._running -= 1
+                gilhandoff.end()
+                raise
         return job
 
     def _take(self) -> Job[object] | None:
@@ -64,13 +74,16 @@ class HashJobs:
             return self._queue.popleft() if self._queue else None
 
     def _work(self) -> None:
-        while True:
-            with self._lock:
-                if not self._queue:
-                    self._running -= 1
-                    return
-                job = self._queue.popleft()
-            job.run()
+        try:
+            while True:
+                with self._lock:
+                    if not self._queue:
+                        self._running -= 1
+                        return
+                    job = self._queue.popleft()
+                job.run()
+        finally:
+            gilhandoff.end()
 
     def wait(self, job: Job[T]) -> T:
         """`job`'s result (or its exception), running queued jobs on this thread meanwhile."""
