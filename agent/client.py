@@ -41,7 +41,7 @@ from agent.server.security import client_proof, server_proof
 from formats.gm import SM3Hasher, sm3
 
 DEFAULT_TIMEOUT = 60.0
-UPLOAD_CHUNK_BYTES = 1024 * 1024
+UPLOAD_CHUNK_BYTES = 4 * 1024 * 1024  # as the extension sends (extension/background/agent-client.js)
 
 Origin = dict[str, str]  # {"top": page origin, "frame": frame origin}
 # Given the approval.required params, return (seal_id, pin); None declines (the request is cancelled).

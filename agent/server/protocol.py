@@ -229,19 +229,20 @@ def unpack_chunk(frame: bytes) -> tuple[ChunkHeader, memoryview]:
     return ChunkHeader(kind, raw_id.hex(), index, bool(flags & FLAG_LAST)), memoryview(frame)[HEADER_SIZE:]
 
 
-def split_chunks(kind: int, doc_id: str, data: bytes, chunk_bytes: int) -> list[bytes]:
+def split_chunks(kind: int, doc_id: str, data: bytes, chunk_bytes: int) -> list[bytes | bytearray]:
     return list(iter_chunks(kind, doc_id, data, chunk_bytes))
 
 
 class ChunkedOutput(io.RawIOBase):
     """A write-only sink for a stamper that writes front to back: the output is kept as the chunks it is
     sent in, so it is never one growing buffer (no reallocation copies), never copied whole, and each chunk
-    becomes one result frame."""
+    becomes one result frame. Each chunk keeps HEADER_SIZE bytes free in front, where iter_chunks writes
+    its frame header: the chunk is then sent as it is, not copied into a frame."""
 
     def __init__(self, chunk_bytes: int) -> None:
         super().__init__()
         self.chunk_bytes = chunk_bytes
-        self.chunks: list[bytearray] = []
+        self.chunks: list[bytearray] = []  # each: HEADER_SIZE bytes for the header, then the output's bytes
         self.size = 0
 
     def writable(self) -> bool:
@@ -250,35 +251,43 @@ class ChunkedOutput(io.RawIOBase):
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
         pos, n = 0, len(view)
+        full = HEADER_SIZE + self.chunk_bytes
         while pos < n:
-            if not self.chunks or len(self.chunks[-1]) >= self.chunk_bytes:
-                self.chunks.append(bytearray())
+            if not self.chunks or len(self.chunks[-1]) >= full:
+                self.chunks.append(bytearray(HEADER_SIZE))
             last = self.chunks[-1]
-            take = min(self.chunk_bytes - len(last), n - pos)
+            take = min(full - len(last), n - pos)
             last += view[pos : pos + take]
             pos += take
         self.size += n
         return n
 
+    def payloads(self) -> Iterator[memoryview]:
+        """The output's bytes, chunk by chunk (views: nothing copied)."""
+        for chunk in self.chunks:
+            yield memoryview(chunk)[HEADER_SIZE:]
+
     def sm3(self) -> str:
         hasher = SM3Hasher()
-        for chunk in self.chunks:
-            hasher.update(chunk)
+        for payload in self.payloads():
+            hasher.update(payload)
         return hasher.hexdigest()
 
     def getvalue(self) -> bytes:
         """The whole output as one bytes object (a copy: for callers that need one, not for sending)."""
-        return b"".join(self.chunks)
+        return b"".join(self.payloads())
 
 
-def iter_chunks(kind: int, doc_id: str, data: Any, chunk_bytes: int) -> Iterator[bytes]:
-    """The frames of a document, made one at a time (one copy of each payload, into its frame): a sender
-    holds one frame beside the document, never a second copy of it."""
+def iter_chunks(kind: int, doc_id: str, data: Any, chunk_bytes: int) -> Iterator[bytes | bytearray]:
+    """The frames of a document, made one at a time: a ChunkedOutput's chunks get their header written in
+    front and are sent as they are; anything else is copied one payload at a time into its frame, so a
+    sender holds one frame beside the document, never a second copy of it."""
     if isinstance(data, ChunkedOutput) and data.chunk_bytes == chunk_bytes and data.chunks:
+        raw_id = bytes.fromhex(doc_id)
         for i, chunk in enumerate(data.chunks):
             last = i == len(data.chunks) - 1
-            head = HEADER.pack(MAGIC, FRAME_VERSION, kind, bytes.fromhex(doc_id), i, FLAG_LAST if last else 0)
-            yield b"".join((head, chunk))
+            HEADER.pack_into(chunk, 0, MAGIC, FRAME_VERSION, kind, raw_id, i, FLAG_LAST if last else 0)
+            yield chunk
         return
     if isinstance(data, ChunkedOutput):
         data = data.getvalue()

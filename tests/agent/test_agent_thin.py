@@ -4,6 +4,9 @@ PIN derivation per approved stamp, and uploads that lie about their size refused
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import io
+import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,10 +16,13 @@ from cryptography.hazmat.primitives import hashes
 from agent.client import AgentClient, AgentError
 from agent.server import protocol as proto
 from agent.server.protocol import sm3_of_result
+from agent.server.upload_copy import UploadCopy
 from agent.tokens.soft import KDF_RUNS
 from devkit.material import big_pdf
 from formats.errors import SealBridgeError
 from formats.gm import SM3Hasher
+from stamping.documents import document_format
+from stamping.options import VerifyOptions
 from tests.support.agent_env import EXT, PORTAL
 from tests.support.agent_flows import PLACE
 
@@ -206,3 +212,52 @@ async def test_the_extension_way_sends_no_sm3_and_the_agent_still_hashes_both_en
     stamped = next(r for r in records if r.seq == res["audit_seq"])
     assert approval.seq < stamped.seq and approval.doc_sm3_before == independent_sm3(pdf_3mb)
     assert stamped.doc_sm3_after == independent_sm3(out)
+
+
+@pytest.mark.parametrize("kind", ["sm2", "ecdsa", "rsa"])
+async def test_the_stamp_continues_the_uploads_sm3_and_its_signature_verifies(
+    agent_factory, dev_pki, soft_token, kind
+) -> None:
+    """The PDF stamp starts from the SM3 state the upload built (upload_copy.py) instead of hashing the
+    document again: the SM2 signature's digest comes from that state, an RSA or ECDSA key's SHA-256 from
+    the copy. Each signature verifies, and both audited SM3s are those of the bytes."""
+    shutil.copy2(dev_pki.tokens[kind], soft_token)  # the agent's private token file holds this key
+    agent = await agent_factory()
+    data = big_pdf(1024 * 1024)
+    async with await AgentClient.connect(agent.url, agent.secret, origin=EXT) as c:
+        seal_id = dev_pki.seal_ids[kind]
+        out, res = await c.stamp(
+            data, PLACE, PORTAL, approve=lambda req: (seal_id, dev_pki.pin), digests=False
+        )
+    report = await asyncio.to_thread(document_format(out).verify, out, VerifyOptions(trust_anchors=[]))
+    (seal,) = report.seals
+    assert seal.checks["integrity"].status == "ok" and seal.checks["signature"].status == "ok"
+    rec = next(r for r in agent.ctx.audit.recent(5) if r.seq == res["audit_seq"])
+    assert rec.doc_sm3_before == independent_sm3(data) and rec.doc_sm3_after == independent_sm3(out)
+
+
+def test_an_upload_copy_copies_the_bytes_and_continues_the_state_it_was_given() -> None:
+    data = bytes(range(256)) * 20_000
+    sink = io.BytesIO()
+    copy = UploadCopy(data, sink, SM3Hasher(data), "sha256")
+    states = copy.start().result()
+    assert sink.getvalue() == data
+    assert states["sm3"].hexdigest() == independent_sm3(data)
+    assert states["sha256"].hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_result_chunks_become_frames_in_place() -> None:
+    """A ChunkedOutput keeps room for the frame header in front of each chunk: the frames are its chunks
+    with the header written in (no copy of the document), and they read back as the output, in order."""
+    out = proto.ChunkedOutput(1000)
+    data = bytes(range(256)) * 20
+    for piece in (data[:7], data[7:2500], data[2500:]):  # writes across chunk boundaries
+        out.write(piece)
+    assert out.size == len(data) and out.getvalue() == data and out.sm3() == independent_sm3(data)
+    frames = list(proto.iter_chunks(proto.KIND_RESULT, "b" * 32, out, 1000))
+    assert [f is c for f, c in zip(frames, out.chunks, strict=True)] == [True] * 6
+    heads = [proto.HEADER.unpack_from(f) for f in frames]
+    assert [(h[0], h[2], h[3].hex(), h[4], h[5]) for h in heads] == [
+        (proto.MAGIC, proto.KIND_RESULT, "b" * 32, i, int(i == 5)) for i in range(6)
+    ]
+    assert b"".join(bytes(f[proto.HEADER_SIZE :]) for f in frames) == data

@@ -62,8 +62,7 @@ class DeferredSigner:
         )
 
     def resolve(self, signer: Any) -> None:
-        if not self._ready.done():
-            self._ready.set_result(signer)
+        self._ready.set_result(signer)
 
     def fail(self, exc: BaseException) -> None:
         if not self._ready.done():
@@ -82,12 +81,6 @@ class EarlyStamp:
         loop = asyncio.get_running_loop()
         self.task: asyncio.Future[T] = loop.run_in_executor(_threads(), run, self.signer)
         self.task.add_done_callback(_retrieve)
-
-    def release(self, signer: Any) -> None:
-        """Let the prepared stamp sign with the logged-in `signer` now, if it is the key prepared for (the
-        caller goes on with its own work meanwhile: the approval's audit record); finish() still decides."""
-        if self.signer.matches(signer):
-            self.signer.resolve(signer)
 
     async def finish(self, signer: Any) -> tuple[bool, Any]:
         """(True, what run returned) once it signed with the logged-in `signer`; (False, None) when that

@@ -24,6 +24,7 @@ from agent.server.logs import log_event
 from agent.server.methods.basic import check_site
 from agent.server.methods.early import EarlyStamp
 from agent.server.protocol import RESULT_CHUNK_BYTES, ChunkedOutput, Request, TakenUpload
+from agent.server.upload_copy import UploadCopy
 from agent.tsa_client import configured_timestamper, stamp_with_timestamp_policy
 from formats.errors import SealBridgeError
 from formats.gm import sm3
@@ -249,9 +250,6 @@ async def _await_approval(
                 continue
             raise
         approval.stage = "signing"
-        if approval.early is not None:
-            # It signs while the approval is recorded; on an error after this it finishes unused.
-            approval.early.release(approval.signer)
         ctx.approvals.answer(approval, None)
         await ctx.record(
             "approval",
@@ -378,13 +376,21 @@ def _stamp_job(
 
     def run(signer: Any, on_token: Callable[..., Any]) -> StampOutcome:
         stamp_fn = format_named(fmt).stamp  # may import pyHanko the first time: not on the loop
+        from stamping.pdf.cms_signer import digest_for as pdf_digest  # imported with the stamper
 
         def attempt(timestamper: Any) -> tuple[Any, Any]:
             # In memory: a killed agent leaves no partial file behind. A PDF is written front to back, into
-            # the chunks it is sent in; an OFD package into one buffer.
-            out: Any = ChunkedOutput(RESULT_CHUNK_BYTES) if fmt == "pdf" else io.BytesIO()
+            # the chunks it is sent in, from the upload's own SM3 state (upload_copy.py); an OFD package
+            # into one buffer.
+            source: Any = data
+            if fmt == "pdf":
+                out: Any = ChunkedOutput(RESULT_CHUNK_BYTES)
+                if upload is not None:
+                    source = UploadCopy(data, out, upload.hasher, pdf_digest(signer))
+            else:
+                out = io.BytesIO()
             opts.timestamper = timestamper
-            return out, stamp_fn(data, out, signer, entry.seal.der, placements, opts)
+            return out, stamp_fn(source, out, signer, entry.seal.der, placements, opts)
 
         (out, result), how = stamp_with_timestamp_policy(
             attempt, stamper, getattr(cfg, "timestamp_required", True)
