@@ -1,6 +1,7 @@
 """SM2/SM3 (Chinese commercial cryptography) for SealBridge: hashing, signatures, keys, certificates.
 
-SM3 runs on `cryptography` (OpenSSL); SM2 on tongsuopy, with pure-Python gmssl as the fallback backend.
+SM3 runs on OpenSSL (formats.dochash: hashlib, or `cryptography` where that OpenSSL lacks SM3); SM2 on tongsuopy,
+with pure-Python gmssl as the fallback backend.
 """
 
 from __future__ import annotations
