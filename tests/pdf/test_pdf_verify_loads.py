@@ -68,3 +68,26 @@ def test_the_sm2_fallback_loads_when_asked_for_and_verifies_alike() -> None:
 def test_the_product_version_constant_is_pyprojects() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert PRODUCT_VERSION == project["version"]
+
+
+@pytest.mark.parametrize("case", ["sealed", "unreadable"])
+def test_cli_verify_freezes_what_it_imported_and_keeps_collecting(
+    sealed_pdf: tuple[Path, Path], tmp_path: Path, case: str
+) -> None:
+    pdf, root = sealed_pdf
+    if case == "unreadable":
+        pdf = tmp_path / "broken.pdf"
+        pdf.write_bytes(b"%PDF-1.7\n" + b"\x00" * 64)
+    args = ["verify", str(pdf), "--json", "--trust", str(root)]
+    res = run_python(
+        "import gc, json, sys\n"
+        "from sealbridge.cli import main\n"
+        f"rc = main({args!r})\n"
+        "print(json.dumps([rc, gc.isenabled(), gc.get_freeze_count()]), file=sys.stderr)\n"
+    )
+    rc, enabled, frozen = json.loads(res.stderr.strip().splitlines()[-1])
+    assert rc == (0 if case == "sealed" else 2), res.stdout
+    # The collector runs again after the imports, and no longer scans what they made (tens of thousands
+    # of objects: the verifier's modules and pyHanko's).
+    assert enabled is True
+    assert frozen > 20_000
