@@ -16,11 +16,8 @@ from formats.errors import SealBridgeError
 from formats.ofd import OfdPackage, SignatureXml
 from formats.ofd.package import Hasher
 from stamping.ofd.coverage import hasher_for
-from stamping.ofd.hashjobs import HashJobs, Job
+from stamping.ofd.hashjobs import WORKERS, HashJobs, Job
 
-#: Inflating (zlib) and hashing (OpenSSL) release the GIL: two workers use both cores of a small machine;
-#: more would only hold more inflated chunks in memory at once.
-WORKERS = 2
 #: Below this many bytes to hash, everything runs on the calling thread (batch verification of many
 #: one-page documents must not start threads for a few kilobytes each).
 THREADS_FROM = 4 << 20
