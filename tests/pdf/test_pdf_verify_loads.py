@@ -1,0 +1,93 @@
+"""What verifying a PDF loads, checked in a real process: only what a verdict or the report needs.
+
+The SM2 fallback (gmssl, pycryptodome) stays unloaded where tongsuopy works, and the product's version
+in the report is a constant, not importlib.metadata's scan of sys.path.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from devkit.sealed import seal_holder, sealed
+from stamping.reportmeta import PRODUCT_VERSION
+from tests.support.fresh_python import REPO, run_python
+
+#: Loaded by a verifying process only when they are needed; here they are not.
+_NOT_NEEDED = ("gmssl", "Cryptodome", "importlib.metadata", "formats.gm._backend_gmssl")
+
+
+@pytest.fixture(scope="module")
+def sealed_pdf(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    holder = seal_holder()
+    folder = tmp_path_factory.mktemp("loads")
+    (folder / "doc.pdf").write_bytes(sealed("pdf", 1, holder))
+    (folder / "root.der").write_bytes(holder.root)
+    return folder / "doc.pdf", folder / "root.der"
+
+
+def test_cli_verify_of_a_pdf_loads_no_sm2_fallback_nor_package_metadata(
+    sealed_pdf: tuple[Path, Path],
+) -> None:
+    pdf, root = sealed_pdf
+    args = ["verify", str(pdf), "--json", "--trust", str(root)]
+    res = run_python(
+        "import json, sys\n"
+        "from sealbridge.cli import main\n"
+        f"rc = main({args!r})\n"
+        f"loaded = sorted(m for m in {_NOT_NEEDED!r} if m in sys.modules)\n"
+        "print(json.dumps([rc, loaded, 'formats.gm._backend_tongsuo' in sys.modules]), file=sys.stderr)\n"
+    )
+    rc, loaded, tongsuo = json.loads(res.stderr.strip().splitlines()[-1])
+    report = json.loads(res.stdout)
+    # The seal's SM2 signatures were checked, with tongsuopy: the fallback had no reason to load.
+    assert (rc, tongsuo, loaded) == (0, True, [])
+    assert [s["verdict"] for s in report["seals"]] == ["valid"]
+    assert report["product"] == {"name": "SealBridge", "version": PRODUCT_VERSION}
+
+
+def test_the_sm2_fallback_loads_when_asked_for_and_verifies_alike() -> None:
+    res = run_python(
+        "import sys\n"
+        "from formats.gm import SM2PrivateKey, available_backends\n"
+        "assert 'gmssl' not in sys.modules\n"
+        "key = SM2PrivateKey.generate()\n"
+        "sig = key.sign(b'doc')\n"
+        "assert 'gmssl' not in sys.modules\n"
+        "assert available_backends() == ['tongsuo', 'gmssl'], available_backends()\n"
+        "assert key.public_key.verify(b'doc', sig, backend='gmssl')\n"
+        "assert not key.public_key.verify(b'dog', sig, backend='gmssl')\n"
+        "print('ok')\n"
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def test_the_product_version_constant_is_pyprojects() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert PRODUCT_VERSION == project["version"]
+
+
+@pytest.mark.parametrize("case", ["sealed", "unreadable"])
+def test_cli_verify_freezes_what_it_imported_and_keeps_collecting(
+    sealed_pdf: tuple[Path, Path], tmp_path: Path, case: str
+) -> None:
+    pdf, root = sealed_pdf
+    if case == "unreadable":
+        pdf = tmp_path / "broken.pdf"
+        pdf.write_bytes(b"%PDF-1.7\n" + b"\x00" * 64)
+    args = ["verify", str(pdf), "--json", "--trust", str(root)]
+    res = run_python(
+        "import gc, json, sys\n"
+        "from sealbridge.cli import main\n"
+        f"rc = main({args!r})\n"
+        "print(json.dumps([rc, gc.isenabled(), gc.get_freeze_count()]), file=sys.stderr)\n"
+    )
+    rc, enabled, frozen = json.loads(res.stderr.strip().splitlines()[-1])
+    assert rc == (0 if case == "sealed" else 2), res.stdout
+    # The collector runs again after the imports, and no longer scans what they made (tens of thousands
+    # of objects: the verifier's modules and pyHanko's).
+    assert enabled is True
+    assert frozen > 20_000
