@@ -6,7 +6,7 @@ memory.
     .venv/bin/python bench/agent_roundtrip.py [--mb 20] [--runs 5] [--compare OLD_TREE] [--client-digests]
 
 The agent is the real `sealbridge agent`, a process of its own as in use (the browser is another), on a
-loopback port with a real soft token. The round trip, timed by the client: upload in 1 MiB frames, the
+loopback port with a real soft token. The round trip, timed by the client: upload in 4 MiB frames, the
 `stamp` call, page count, the approval step, the soft token's PIN login (a memory-hard KDF, also timed
 alone), the stamp, the audit record, the download of the result. The client does what the extension does
 (extension/background/agent-client.js): no SM3 of its own in the docRef (it is optional) and the result
