@@ -20,3 +20,9 @@ def run_python(
         [sys.executable, "-c", code, *args], cwd=REPO, env=dict(os.environ, PYTHONPATH=pythonpath),
         capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
+
+
+def run_python_ok(code: str, *args: str, path: Path | None = None, timeout: float = 120) -> None:
+    """run_python() for code that checks with its own asserts and prints `ok` when all of them held."""
+    res = run_python(code, *args, path=path, timeout=timeout)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
