@@ -164,11 +164,14 @@ class SignatureDigests:
 
 def _request(emb: EmbeddedPdfSignature, size: int) -> tuple[str, Pairs] | None:
     """(algorithm, ranges) pyHanko's compute_digest() would hash for this signature, if we can hash it."""
-    from formats.dochash import supported
-
     algorithm = getattr(emb, "external_md_algorithm", None)
-    if not isinstance(algorithm, str) or not supported(algorithm):
+    if not isinstance(algorithm, str):
         return None
+    if algorithm.lower() not in PASS_ALGORITHMS:
+        from formats.rangedigest import supported  # what the second pass can hash (MD5 it refuses)
+
+        if not supported(algorithm):
+            return None
     try:
         pairs = _pairs(list(emb.byte_range), size)
     except TypeError:

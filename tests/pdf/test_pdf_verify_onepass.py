@@ -179,3 +179,18 @@ def test_a_sha512_signature_after_our_seals(sealed, rsa_party) -> None:  # type:
     tampered[signed.index(b"Contract page 1")] ^= 0x01  # page text in the original: every seal covers it
     report = verify(bytes(tampered), trusting(*parties))
     assert [s.checks["integrity"].code for s in report.seals] == ["BYTE_RANGE_DIGEST_MISMATCH"] * 5
+
+
+def test_only_digests_a_pass_can_hash_are_requested() -> None:
+    """The document pass serves SM3 and SHA-256, the second pass the rarer ones; MD5 neither: pyHanko
+    is left to judge such a signature on its own, and the other rare digests still come from the pass."""
+    from types import SimpleNamespace
+
+    def request(algorithm: str) -> object:
+        signature = SimpleNamespace(external_md_algorithm=algorithm, byte_range=[0, 10, 20, 10])
+        return sigdigest._request(signature, 30)  # type: ignore[arg-type]
+
+    assert request("sha256") == ("sha256", ((0, 10), (20, 10)))
+    assert request("SHA512") == ("SHA512", ((0, 10), (20, 10)))
+    assert request("md5") is None
+    assert request("whirlpool") is None
