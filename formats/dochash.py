@@ -65,11 +65,6 @@ def new_hash(name: str, data: Any = b"") -> Hasher:
     return constructor(data) if len(data) else constructor()
 
 
-def digest(name: str, data: Any) -> bytes:
-    """The digest of `data` in one call (a whole buffer: one GIL release for all of it)."""
-    return new_hash(name, data).digest()
-
-
 def backend(name: str) -> str:
     """ "hashlib" or "cryptography": where new_hash(name)'s states come from on this machine."""
     return "hashlib" if _hashlib_constructor(name.lower()) is not None else "cryptography"

@@ -56,7 +56,7 @@ def test_backends_agree_on_large_input_and_on_branches(name: str) -> None:
         digests[b] = [h.digest(), branch.digest(), twig.hexdigest()]
     assert digests["default"] == digests["cryptography"]
     assert digests["default"][0] == new_hash(name, data).digest()
-    assert digests["default"][1] == dochash.digest(name, data[:5000] + b"another tail")
+    assert digests["default"][1] == new_hash(name, data[:5000] + b"another tail").digest()
     assert (
         digests["default"][2]
         == cryptography_hash(name, data[:5000] + b"another tail" + data[100:9000]).hexdigest()
