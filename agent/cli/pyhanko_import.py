@@ -22,7 +22,7 @@ One command runs per `sealbridge` process, and its start-up is on the path the u
 If the import fails with any of this in place, the deferred initialisers are run, the stand-ins removed
 and the import done again as Python does it. A process that already loaded pyHanko or aiohttp imports as
 it is. This depends on pyHanko's layout: tests/agent/test_cli_stamp_start.py and
-tests/agent/test_cli_verify_start.py show when an upgrade needs it adjusted.
+tests/pdf/test_pdf_cli_verify_start.py show when an upgrade needs it adjusted.
 """
 
 from __future__ import annotations
