@@ -20,17 +20,14 @@ end of the file) is not seeded: pyHanko then reads it itself and reaches the sam
 
 from __future__ import annotations
 
-import contextlib
-import os
-import pickle
 import re
 import select
-import sys
 import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from stamping import gilhandoff
+from stamping.pdf import forkshare
 
 if TYPE_CHECKING:
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
@@ -133,23 +130,7 @@ class ForkedDocumentPass:
     def __init__(self, data: bytes) -> None:
         self.data = data
         self._answers: dict[tuple[str, Pairs], bytes] | None = None
-        read_end, write_end = os.pipe()
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()  # nothing buffered is written twice
-        pid = os.fork()
-        if pid == 0:  # the child: its answers down the pipe, then gone without the parent's clean-up
-            code = 1
-            try:
-                os.close(read_end)
-                payload = pickle.dumps(_pass_answers(data), protocol=pickle.HIGHEST_PROTOCOL)
-                with os.fdopen(write_end, "wb") as out:
-                    out.write(payload)
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(write_end)
-        self._pid, self._read_end = pid, read_end
+        self._pid, self._read_end = forkshare.start_child(lambda: _pass_answers(data))
 
     def ready(self) -> bool:
         """Has the child sent its answers (calling this would not wait)?"""
@@ -158,19 +139,11 @@ class ForkedDocumentPass:
         readable, _, _ = select.select([self._read_end], [], [], 0)
         return bool(readable)
 
-    @staticmethod
-    def can_fork() -> bool:
-        return hasattr(os, "fork") and threading.active_count() == 1
+    can_fork = staticmethod(forkshare.can_fork)
 
     def _wait(self) -> dict[tuple[str, Pairs], bytes]:
         if self._answers is None:
-            with os.fdopen(self._read_end, "rb") as pipe:
-                payload = pipe.read()
-            _, status = os.waitpid(self._pid, 0)
-            answers: object = None
-            if os.waitstatus_to_exitcode(status) == 0:
-                with contextlib.suppress(Exception):
-                    answers = pickle.loads(payload)  # noqa: S301 - written by our own forked child
+            answers = forkshare.child_result(self._pid, self._read_end)
             self._answers = answers if isinstance(answers, dict) else {}
         return self._answers
 
