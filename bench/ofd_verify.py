@@ -179,7 +179,8 @@ def main() -> int:
     must = 2 * min(cpus["floor"]) + min(cpus["SHA-256 pass"])
     print(f"hashing verify() cannot skip (2 SM3 passes + 1 SHA-256, CPU): {must:.3f} s = "
           f"{must / min(cpus['floor']):.2f} floors; verify() spends {min(cpus['verify']) / must:.2f}x that; "
-          f"1.5x the floor needs {min(cpus['verify']) / (1.5 * min(runs['floor'])):.2f} CPUs free for it")  # fmt: skip
+          f"1.5x the floor needs {min(cpus['verify']) / (1.5 * min(cpus['floor'])):.2f} CPUs for every one the "
+          "floor's single thread gets")  # fmt: skip
     print(ratio_line("verify", runs["verify"], runs["hashing floor"], cpus["verify"], cpus["hashing floor"],
                      "hashing floor (that hashing on two threads)"))  # fmt: skip
     print(ratio_line("verify, digests given", runs["verify, digests given"], runs["floor"],
