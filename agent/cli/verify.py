@@ -167,9 +167,10 @@ def _hash_while_loading(data: bytes) -> Callable[[], tuple[str, str]] | None:
 
         return document_digests_later(data)
     if is_pdf_head(data):
-        from stamping.pdf.sigdigest import DocumentPass
+        from stamping.pdf.sigdigest import DocumentPass, ForkedDocumentPass
 
-        return DocumentPass(data)
+        # A child process where one can be forked: it leaves this process its GIL and a helper its fork.
+        return ForkedDocumentPass(data) if ForkedDocumentPass.can_fork() else DocumentPass(data)
     return None
 
 

@@ -10,6 +10,9 @@ Only where that is safe: POSIX fork, and no other thread running (a forked child
 that forked; a lock another thread held would stay locked in it). If the helper cannot start, fails, or
 its results do not come back whole, this process does the helper's share itself: the results are the
 same either way, only the time differs.
+
+start_child() and child_result() are the fork and the pipe on their own, for a child that computes one
+thing while this process goes on (the document pass of stamping.pdf.sigdigest.ForkedDocumentPass).
 """
 
 from __future__ import annotations
@@ -33,53 +36,60 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
-def share_with_helper(task: Callable[[int], T], mine: Sequence[int], helpers: Sequence[int]) -> dict[int, T]:
-    """{i: task(i)} for every i of `mine` (here) and `helpers` (in a forked child when possible)."""
-    global last_run
-    if not helpers or not can_fork():
-        last_run = "alone"
-        return {i: task(i) for i in (*mine, *helpers)}
+def start_child(work: Callable[[], object]) -> tuple[int, int]:
+    """Fork a child that sends work()'s result, pickled, down a pipe and exits without any clean-up of
+    this process's; (its pid, the pipe's read end). Only where can_fork() says so."""
     read_end, write_end = os.pipe()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()  # nothing buffered is written twice
     pid = os.fork()
-    if (
-        pid == 0
-    ):  # the helper: its share, pickled down the pipe, then gone without any clean-up of the parent's
+    if pid == 0:
         code = 1
         try:
             os.close(read_end)
-            payload = pickle.dumps({i: task(i) for i in helpers}, protocol=pickle.HIGHEST_PROTOCOL)
+            payload = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_end, "wb") as out:
                 out.write(payload)
             code = 0
         finally:
             os._exit(code)
     os.close(write_end)
+    return pid, read_end
+
+
+def child_result(pid: int, read_end: int) -> object | None:
+    """What start_child()'s child sent (waiting for it), or None if it failed or sent nothing whole."""
+    with os.fdopen(read_end, "rb") as pipe:
+        payload = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        return None
+    try:
+        return pickle.loads(payload)  # noqa: S301 - written by our own forked child, never by the document
+    except Exception:  # noqa: BLE001 - a truncated payload
+        return None
+
+
+def share_with_helper(task: Callable[[int], T], mine: Sequence[int], helpers: Sequence[int]) -> dict[int, T]:
+    """{i: task(i)} for every i of `mine` (here) and `helpers` (in a forked child when possible)."""
+    global last_run
+    if not helpers or not can_fork():
+        last_run = "alone"
+        return {i: task(i) for i in (*mine, *helpers)}
+    pid, read_end = start_child(lambda: {i: task(i) for i in helpers})
     try:
         results = {i: task(i) for i in mine}
-        with os.fdopen(read_end, "rb") as pipe:
-            payload = pipe.read()
-        _, status = os.waitpid(pid, 0)
+        theirs = child_result(pid, read_end)
         pid = 0
     finally:
         if pid:  # this process failed (or was interrupted) first: the helper is not needed any more
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
-    theirs = _unpickled(payload) if os.waitstatus_to_exitcode(status) == 0 else None
-    if theirs is None or set(theirs) != set(helpers):
+    if not isinstance(theirs, dict) or set(theirs) != set(helpers):
         last_run = "helper failed"
         theirs = {i: task(i) for i in helpers}
     else:
         last_run = "helped"
     return {**results, **theirs}
-
-
-def _unpickled(payload: bytes) -> dict | None:
-    try:
-        value = pickle.loads(payload)  # noqa: S301 - written by our own forked child, never by the document
-    except Exception:  # noqa: BLE001 - a truncated payload: do the share here
-        return None
-    return value if isinstance(value, dict) else None

@@ -20,11 +20,14 @@ end of the file) is not seeded: pyHanko then reads it itself and reaches the sam
 
 from __future__ import annotations
 
+import re
+import select
 import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from stamping import gilhandoff
+from stamping.pdf import forkshare
 
 if TYPE_CHECKING:
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
@@ -82,6 +85,10 @@ class DocumentPass:
         self._thread.join()
         return len(self._final) == len(PASS_ALGORITHMS)
 
+    def ready(self) -> bool:
+        """Is the pass over (calling it would not wait)?"""
+        return not self._thread.is_alive()
+
     def __call__(self) -> tuple[str, str]:
         if not self._wait():
             return _whole(self.data)
@@ -108,6 +115,87 @@ class DocumentPass:
         return state
 
 
+class ForkedDocumentPass:
+    """DocumentPass's answers from a forked child process instead of a thread, for a process that verifies
+    one document (`sealbridge verify`) and can fork (POSIX, no other thread yet: see can_fork()).
+
+    A thread's pass shares the GIL with the imports and checks beside it: each piece ends by waiting for the
+    GIL, which slows both, and while it runs no helper may be forked (stamping.pdf.forkshare). A child
+    process shares neither. It finds the signatures' byte ranges itself (hinted_byte_ranges: the file's
+    /ByteRange arrays, before anything has parsed it) and sends back the whole-file SM3 and SHA-256 and both
+    digests of every hinted range, from one sweep (formats.rangedigest). A range it did not find (or a
+    child that failed) is hashed here, so a wrong hint costs time, never a verdict: digests are looked up
+    by the exact ranges pyHanko reads."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._answers: dict[tuple[str, Pairs], bytes] | None = None
+        self._pid, self._read_end = forkshare.start_child(lambda: _pass_answers(data))
+
+    def ready(self) -> bool:
+        """Has the child sent its answers (calling this would not wait)?"""
+        if self._answers is not None:
+            return True
+        readable, _, _ = select.select([self._read_end], [], [], 0)
+        return bool(readable)
+
+    can_fork = staticmethod(forkshare.can_fork)
+
+    def _wait(self) -> dict[tuple[str, Pairs], bytes]:
+        if self._answers is None:
+            answers = forkshare.child_result(self._pid, self._read_end)
+            self._answers = answers if isinstance(answers, dict) else {}
+        return self._answers
+
+    def __call__(self) -> tuple[str, str]:
+        answers = self._wait()
+        whole = ((0, len(self.data)),)
+        found = [answers.get((alg, whole)) for alg in PASS_ALGORITHMS]
+        if not all(isinstance(d, bytes) for d in found):
+            return _whole(self.data)
+        return found[0].hex(), found[1].hex()  # type: ignore[union-attr]
+
+    def known(self, algorithm: str, pairs: Pairs) -> bytes | None:
+        """The child's digest of exactly these ranges, if it computed one."""
+        digest = self._wait().get((algorithm.lower(), pairs))
+        return digest if isinstance(digest, bytes) else None
+
+
+#: A PDF /ByteRange array of integer pairs, as writers put it: `/ByteRange [0 840 960 240]`.
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[((?:\s*\d{1,15}){2,16})\s*\]")
+#: More than this many /ByteRange arrays is no ordinary document: the rest is left to the parent.
+_MAX_HINTS = 64
+
+
+def hinted_byte_ranges(data: bytes) -> list[Pairs]:
+    """The (offset, length) pairs of the file's /ByteRange arrays that lie in it, without parsing the PDF:
+    where its signatures' digests will almost surely be asked for."""
+    found: list[Pairs] = []
+    pos = data.find(b"/ByteRange")
+    while pos >= 0 and len(found) < _MAX_HINTS:
+        match = _BYTE_RANGE.match(data, pos)
+        if match:
+            values = [int(v) for v in match.group(1).split()]
+            pairs = _pairs(values, len(data))
+            if pairs is not None and pairs not in found:
+                found.append(pairs)
+        pos = data.find(b"/ByteRange", pos + 10)
+    return found
+
+
+def _pass_answers(data: bytes) -> dict[tuple[str, Pairs], bytes]:
+    """{(algorithm, pairs): digest} for the whole file and every hinted range, SM3 and SHA-256."""
+    from formats.rangedigest import DigestRequest, digest_ranges
+
+    requests = [
+        DigestRequest(alg, pairs)
+        for pairs in (((0, len(data)),), *hinted_byte_ranges(data))
+        for alg in PASS_ALGORITHMS
+    ]
+    digests = digest_ranges(data, requests)
+    return {(r.algorithm, r.ranges): d for r, d in zip(requests, digests, strict=True)}
+
+
 def _whole(data: bytes) -> tuple[str, str]:
     from stamping.docdigests import document_digests
 
@@ -118,27 +206,47 @@ class SignatureDigests:
     """Computes every range's SM3 and SHA-256 from the pass on a thread; `seed()` waits for them and hands
     them to pyHanko."""
 
-    def __init__(self, data: bytes, byte_ranges: Iterable[Sequence[object]], document: DocumentPass) -> None:
+    def __init__(
+        self,
+        data: bytes,
+        byte_ranges: Iterable[Sequence[object]],
+        document: DocumentPass | ForkedDocumentPass,
+    ) -> None:
         self._data = data
         self._document = document
         ranges = {pairs for br in byte_ranges if (pairs := _pairs(br, len(data))) is not None}
         self._requests = [(alg, pairs) for pairs in sorted(ranges) for alg in PASS_ALGORITHMS]
         self._digests: list[bytes] | None = None
-        self._thread = threading.Thread(target=self._run, name="pdf-range-digests", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if isinstance(document, DocumentPass):  # a forked pass has them already: no thread, nothing to wait
+            self._thread = threading.Thread(target=self._run, name="pdf-range-digests", daemon=True)
+            self._thread.start()
 
     def _run(self) -> None:
+        assert isinstance(self._document, DocumentPass)
         try:
             self._digests = [self._document.digest(alg, pairs) for alg, pairs in self._requests]
         except Exception:  # noqa: BLE001 - never expected; pyHanko then hashes on its own and the report says why
             self._digests = None
 
-    def seed(self, signatures: Sequence[EmbeddedPdfSignature]) -> None:
-        """Seed each signature's byte range digest (nothing if the pass failed: pyHanko hashes itself)."""
+    def ready(self) -> bool:
+        """Are the digests there (seed() would not wait)?"""
+        return self._document.ready() if self._thread is None else not self._thread.is_alive()
+
+    def _known(self) -> dict[tuple[str, Pairs], bytes | None] | None:
+        if self._thread is None:
+            assert isinstance(self._document, ForkedDocumentPass)
+            return {(alg, pairs): self._document.known(alg, pairs) for alg, pairs in self._requests}
         self._thread.join()
         if self._digests is None:
+            return None
+        return dict(zip(self._requests, self._digests, strict=True))
+
+    def seed(self, signatures: Sequence[EmbeddedPdfSignature]) -> None:
+        """Seed each signature's byte range digest (nothing if the pass failed: pyHanko hashes itself)."""
+        known = self._known()
+        if known is None:
             return
-        known = dict(zip(self._requests, self._digests, strict=True))
         missing: list[tuple[EmbeddedPdfSignature, str, Pairs]] = []
         for emb in signatures:
             request = _request(emb, len(self._data))

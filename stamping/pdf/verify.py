@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -31,7 +32,7 @@ from stamping.options import VerifyOptions
 from stamping.pdf import forkshare, sigcheck
 from stamping.pdf.anchors import parsed_certificates, trust_manager
 from stamping.pdf.seal_attr import seal_from_signed_attrs
-from stamping.pdf.sigdigest import DocumentPass, SignatureDigests
+from stamping.pdf.sigdigest import DocumentPass, ForkedDocumentPass, SignatureDigests
 from stamping.pdf.sigscan import ScannedSignature, scan_signatures
 from stamping.pdf.sm2_pyhanko import GmSignatureValidator, register_oids
 from stamping.report import Check, Report, SealReport, reason
@@ -82,9 +83,11 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
             prepared.append((scan, _embedded(reader, field, scan)))
     embedded = [item for _, item in prepared if isinstance(item, EmbeddedPdfSignature)]
     helped = options.fork_helper and options.status_lookup is None and len(embedded) > 1
-    # In one process the changes are analysed while the digests are still being computed; shared with a
-    # forked helper, the digests come first (no thread may run at the fork).
-    analysed = set() if helped else {id(emb) for emb in embedded if _analyse_changes(emb)}
+    # The changes are analysed while the digests are still being computed: in one process all of them;
+    # when a forked helper will share the work, only as many as fit before the digests are there (the
+    # helper is forked then: no thread may run at the fork), the heaviest first.
+    tried: set[int] = set()
+    analysed = {id(emb) for emb in _analyse_while(embedded, digests.ready if helped else None, tried)}
     digests.seed(embedded)
     if options.document_digests is None:
         options = replace(options, document_digests=document(), document_digests_later=None)
@@ -93,12 +96,12 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
         scan, item = prepared[i]
         if isinstance(item, SealReport):
             return item
-        done = id(item) in analysed or (helped and _analyse_changes(item))
+        done = id(item) in analysed or (id(item) not in tried and _analyse_changes(item))
         return _verify_one(item, done, scan, len(data), anchors, extra, options, now)
 
     everything = range(len(prepared))
     if helped:
-        first, mine, helpers = _shares(prepared, reader.xrefs.total_revisions)
+        first, mine, helpers = _shares(prepared, tried)
         # One signature first, here: what every check loads on first use (pyHanko's difference rules, the
         # SM2 backend, the seal picture's decoding) then loads once, before the fork, not in both processes.
         checked = {first: check(first)}
@@ -117,19 +120,40 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
     return finish(report, data, options, now, _page_count(data, reader))
 
 
+def _analyse_while(
+    embedded: list[EmbeddedPdfSignature], keep_going: Callable[[], bool] | None, tried: set[int]
+) -> list[EmbeddedPdfSignature]:
+    """Analyse the changes after each signature, the heaviest first, for as long as keep_going() says
+    (all of them without it); the ones tried go into `tried`, the ones analysed are returned."""
+    done = []
+    for emb in sorted(embedded, key=_later_revisions, reverse=True):
+        if keep_going is not None and keep_going():
+            break
+        tried.add(id(emb))
+        if _analyse_changes(emb):
+            done.append(emb)
+    return done
+
+
+def _later_revisions(emb: EmbeddedPdfSignature) -> int:
+    """How many revisions follow the signed one: how many comparisons its difference analysis makes."""
+    try:
+        return emb.reader.xrefs.total_revisions - 1 - emb.signed_revision
+    except Exception:  # noqa: BLE001 - an unreadable signature: checked quickly, wherever
+        return 0
+
+
 def _shares(
-    prepared: list[tuple[ScannedSignature, EmbeddedPdfSignature | SealReport]], revisions: int
+    prepared: list[tuple[ScannedSignature, EmbeddedPdfSignature | SealReport]], analysed: set[int]
 ) -> tuple[int, list[int], list[int]]:
     """(the signature to check first, the others to check here, those for the helper), about equal in
-    work: a signature's difference analysis compares its revision with each later one, so the earliest
-    weigh most. First comes a light one that still has a later revision to compare."""
+    work: a signature's difference analysis (unless done already: `analysed`) compares its revision with
+    each later one, so the earliest weigh most. First comes a light one that still has a later revision
+    to compare."""
     weights = []
     for i, (_, item) in enumerate(prepared):
         if isinstance(item, EmbeddedPdfSignature):
-            try:
-                later = revisions - 1 - item.signed_revision
-            except Exception:  # noqa: BLE001 - an unreadable signature: checked quickly, wherever
-                later = 0
+            later = 0 if id(item) in analysed else _later_revisions(item)
             weights.append((later + 2, i))
     weights.sort()
     first = next((w for w in weights if w[0] > 2), weights[0])
@@ -144,11 +168,11 @@ def _shares(
     return first[1], sorted(mine), sorted(helpers)
 
 
-def _document_pass(data: bytes, options: VerifyOptions) -> DocumentPass:
+def _document_pass(data: bytes, options: VerifyOptions) -> DocumentPass | ForkedDocumentPass:
     """The pass the caller started over these very bytes (`sealbridge verify`, while this module loaded),
     or a new one."""
     started = options.document_digests_later
-    if isinstance(started, DocumentPass) and started.data is data:
+    if isinstance(started, DocumentPass | ForkedDocumentPass) and started.data is data:
         return started
     return DocumentPass(data)
 
