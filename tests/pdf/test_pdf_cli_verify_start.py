@@ -31,6 +31,7 @@ _NOT_FOR_VERIFYING = (
     "pyhanko.sign.signers.pdf_signer",
     "pyhanko.sign.signers.functions",
     "pyhanko.sign.timestamps.aiohttp_client",
+    "pikepdf",  # a plain document's signatures are listed from pyHanko's parse (stamping.pdf.sigfields)
 )
 
 
