@@ -12,7 +12,8 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image  # noqa: E402
 
+from formats.dochash import new_hash  # noqa: E402
 from formats.gm import SM2PrivateKey, SM3Hasher  # noqa: E402
 from formats.keysigner import KeySigner  # noqa: E402
 from formats.picture import draw_round_seal  # noqa: E402
@@ -38,7 +40,30 @@ def document_args(description: str) -> argparse.ArgumentParser:
     ap.add_argument("--mb", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--deflate-images", action="store_true", help="deflate the JPEGs (default: stored)")
+    ap.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="processes keeping a CPU busy meanwhile, each in a session of its own (a shared machine, reproducibly)",
+    )
     return ap
+
+
+@contextmanager
+def competitors(count: int) -> Iterator[None]:
+    """`count` processes spinning on a CPU each while the block runs. Each has a session of its own, as another
+    user's shell or test run has: the kernel (autogroup) shares the CPUs between sessions, not threads, so
+    work spread over two threads gets about one CPU when another session keeps the other busy."""
+    procs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+        for _ in range(count)
+    ]
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
 
 
 def noise_jpeg(target_bytes: int) -> bytes:
@@ -131,6 +156,11 @@ def sm3_pass(data: bytes) -> None:
     h.digest()
 
 
+def sha256_pass(data: bytes) -> None:
+    """One SHA-256 pass over the package bytes (the report's second digest of the document)."""
+    new_hash("sha256", data).digest()
+
+
 def read_and_hash_entries(data: bytes) -> None:
     """Read (inflate) and SM3 every entry once: the least work a stamper must do."""
     with zipfile.ZipFile(io.BytesIO(data)) as z:
@@ -197,6 +227,13 @@ def ratio_line(
         f"ratio {name} / {floor_name}: {min(measured) / min(floor):.2f}"
         f"   (CPU time: {min(cpu):.3f} s / {min(cpu_floor):.3f} s = {min(cpu) / min(cpu_floor):.2f})"
     )
+
+
+def cores_line(name: str, walls: list[float], cpus: list[float]) -> str:
+    """How many CPUs a figure's runs kept busy (CPU time / wall time), best and worst: near 2 on two idle CPUs
+    for work spread over two threads, near 1 when another session holds a CPU."""
+    used = [c / w for c, w in zip(cpus, walls, strict=True) if w > 0]
+    return f"CPUs used by {name}: {max(used):.2f} at most, {min(used):.2f} at least (CPU time / wall time per run)"
 
 
 def load_line() -> str:

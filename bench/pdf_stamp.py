@@ -9,8 +9,8 @@
    against a process that only reads the file and SM3-hashes it; also the peak RSS of each, as a multiple
    of the file size and as the increase over an "empty run" (the same command on a one-page PDF).
 3. The soft token's PIN unlock (argon2id) alone, which the CLI pays once per run.
-With --compare, the CLI runs of another checkout (e.g. an export of main before a change) are interleaved
-with this tree's, so "before" and "after" come from the same run.
+With --compare, the in-process and CLI runs of another checkout (e.g. an export of main before a change)
+are interleaved with this tree's, so "before" and "after" come from the same run.
 Verification has its own benchmark: bench/pdf_verify.py.
 Every figure is the best of --rounds, the runs interleaved; `uptime` is printed with them. The repository's
 modules are byte-compiled first (as an installed package is), so no run pays for compiling them.
@@ -256,9 +256,11 @@ def bench_all(tmp: Path, args: argparse.Namespace) -> dict:
         t, rss, _, cpu = run([sys.executable, "-c", FLOOR_SCRIPT, str(path)])
         return t, rss, cpu
 
-    def inproc() -> dict:
+    def inproc(tree: Path = REPO) -> dict:
+        script = tree / "bench" / "pdf_stamp.py"
         _, _, out, _ = run(
-            [sys.executable, __file__, "--child", str(files[args.mb]), str(tmp / "o.pdf"), args.input]
+            [sys.executable, str(script), "--child", str(files[args.mb]), str(tmp / "o.pdf"), args.input],
+            tree,
         )
         return json.loads(out.strip().splitlines()[-1])
 
@@ -267,6 +269,8 @@ def bench_all(tmp: Path, args: argparse.Namespace) -> dict:
     samples: dict[str, list] = {}
     for _ in range(args.rounds):
         samples.setdefault("inproc", []).append(inproc())
+        if args.compare:
+            samples.setdefault("compare_inproc", []).append(inproc(args.compare))
         samples.setdefault("empty_cli", []).append(cli_stamp(tiny))
         samples.setdefault("empty_floor", []).append(floor(tiny))
         for mb in args.cli_mb:
@@ -291,6 +295,16 @@ def bench_all(tmp: Path, args: argparse.Namespace) -> dict:
         "rss_rise_mb": round(rise, 1),
         "rss_rise_x_file": round(rise / size, 2),
     }
+    if args.compare:
+        cp = samples["compare_inproc"]
+        c_stamp, c_floor = min(s["stamp"] for s in cp), min(s["floor"] for s in cp)
+        res["inproc"] |= {
+            "compare_stamp_s": round(c_stamp, 3),
+            "compare_floor_s": round(c_floor, 3),
+            "compare_ratio": round(c_stamp / c_floor, 2),
+            "compare_stamp_cpu_s": round(min(s["stamp_cpu"] for s in cp), 3),
+            "ratio_vs_compare": round(t_stamp / c_stamp, 2),
+        }
     empty_t, empty_rss, _ = best(samples["empty_cli"])
     empty_floor_t, empty_floor_rss, _ = best(samples["empty_floor"])
     res["empty"] = {"cli_s": round(empty_t, 3), "cli_rss_mb": round(empty_rss, 1),
@@ -330,6 +344,12 @@ def print_lines(res: dict, args: argparse.Namespace) -> None:
     print(f"uptime load: {' '.join(f'{x:.2f}' for x in res['uptime'])}")
     print(f"in-process stamp {ip['mb']} MB (from {ip['input']}): {ip['stamp_s']} s, floor {ip['floor_s']} s")
     print(f"ratio stamp / floor: {ip['ratio']}   (CPU time: {ip['stamp_cpu_s']} s / {ip['floor_cpu_s']} s)")
+    if "compare_stamp_s" in ip:
+        print(
+            f"  compare {args.compare}: stamp {ip['compare_stamp_s']} s (CPU {ip['compare_stamp_cpu_s']} s), "
+            f"floor {ip['compare_floor_s']} s: ratio stamp / floor: {ip['compare_ratio']}; "
+            f"ratio this / compare: {ip['ratio_vs_compare']}"
+        )
     print(f"in-process peak RSS rise: {ip['rss_rise_mb']} MB = {ip['rss_rise_x_file']}x the file")
     e = res["empty"]
     print(

@@ -6,8 +6,8 @@ module only takes over the I/O around them. pyHanko's own route writes the whole
 back to hash the /ByteRange (PdfByteRangeDigest.fill), which reads a large document twice and keeps it in
 memory when the output is a buffer. Here the original is copied to the output in 1 MiB chunks and every
 chunk is hashed on the way (the document's SM3, and the signature's digest when that is another algorithm;
-stamping/copyhash.py, on a worker thread while pyHanko prepares the first update, when the input is a path
-or bytes); an update is built in memory (kilobytes: the seal picture, the signature dictionary) and hashed around its
+stamping/copyhash.py, on worker threads while pyHanko prepares the first update, when the input is a path
+or bytes: the hashing starts as the stamp does, the writing once the stamp's checks passed); an update is built in memory (kilobytes: the seal picture, the signature dictionary) and hashed around its
 /Contents hole from the running state, then appended. So:
 
 - the input is read once, whatever it is: bytes (used in place), a path, or a seekable binary stream;
@@ -64,13 +64,15 @@ class PdfInput:
         self._copy_from = copy_from
         self._precopy = precopy
 
-    def copy(self, out: Any, algorithms: list[str]) -> HashingCopy:
-        """The copy of this document into `out`: the caller's, when it started one, else a new one."""
+    def copy(self, out: Any, algorithms: list[str], hold_writes: bool = False) -> HashingCopy:
+        """The copy of this document into `out`: the caller's, when it started one, else a new one (whose
+        writes wait for release_writes() with `hold_writes`)."""
         if self._precopy is not None:
             if self._precopy.out is not out:
                 raise SealBridgeError("INTERNAL", "the document is being copied into another output")
             return self._precopy
-        return self.rehash(out, algorithms)
+        source = self._copy_from if self._copy_from is not None else self.stream
+        return HashingCopy(source, out, algorithms, hold_writes=hold_writes)
 
     def rehash(self, out: Any, algorithms: list[str]) -> HashingCopy:
         """A new copy of this document into `out` (Discard: only hashed)."""
@@ -242,13 +244,21 @@ class OnePassOutput:
 
     # -- the one pass ------------------------------------------------------------------------------------
 
-    def start_copy(self) -> None:
-        """Start copying the original on a worker thread, when the input allows it, so the copy runs while
-        the caller prepares the first update; copy_original() then waits for it."""
+    def start_hashing(self) -> None:
+        """Start hashing the original on a worker thread, when the input allows it, writing nothing to
+        `out` yet: the caller checks its input meanwhile, then start_copy() lets the copy write."""
         if self._copy is None and self._source.copies_aside:
-            self._copy = self._source.copy(self._out, self._algorithms)
+            self._copy = self._source.copy(self._out, self._algorithms, hold_writes=True)
         if self._copy is not None and not self._copy.started:
             self._copy.start()
+
+    def start_copy(self) -> None:
+        """Start copying the original on a worker thread, when the input allows it (or let the copy that
+        start_hashing() began write), so the copy runs while the caller prepares the first update;
+        copy_original() then waits for it."""
+        self.start_hashing()
+        if self._copy is not None and self._copy.started:
+            self._copy.release_writes()
 
     def stop_copy(self) -> None:
         """After a failure: let no copy write into `out` any more."""

@@ -79,12 +79,21 @@ def stamp(
     factory = AppearanceFactory(seal_picture(seal_obj.picture.type, bytes(seal_obj.picture.data), w_mm, h_mm))
 
     with open_input(source) as doc:
-        reader = _open_reader(doc.stream)
-        geometries = page_geometries(reader)
-        _refuse_locked(reader)
-        spots = resolve(placements, geometries, w_mm, h_mm, lambda text: find_keyword(doc.pdfium_input, text))
-        names = _new_field_names(reader, len(spots))
         output = OnePassOutput(doc, out, digest_for(signer))
+        # The hashing (of a path or bytes) starts now, beside the checks below; the copy writes nothing
+        # into `out` before start_copy().
+        output.start_hashing()
+        try:
+            reader = _open_reader(doc.stream)
+            geometries = page_geometries(reader)
+            _refuse_locked(reader)
+            spots = resolve(
+                placements, geometries, w_mm, h_mm, lambda text: find_keyword(doc.pdfium_input, text)
+            )
+            names = _new_field_names(reader, len(spots))
+        except BaseException:
+            output.stop_copy()
+            raise
         result = StampResult(format="pdf")
 
         async def sign_all() -> None:
@@ -103,7 +112,7 @@ def stamp(
                 if options.progress:
                     options.progress((i + 1) / len(spots))
 
-        output.start_copy()  # the original goes to `out` on a worker thread while pyHanko prepares
+        output.start_copy()  # every check passed: the original goes to `out` while pyHanko prepares
         try:
             asyncio.run(sign_all())
         except BaseException:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -247,3 +248,25 @@ def test_cli_wrong_pin_leaves_no_output(dev_pki, tmp_path: Path, capsys) -> None
     assert json.loads(capsys.readouterr().out)["error"]["code"].startswith("PIN_")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.pdf", "pin"]
     assert src.read_bytes() == data
+
+
+@pytest.mark.parametrize("kind", ["path", "bytes"])
+def test_a_stamp_refused_by_its_checks_writes_nothing(sm2_party, tmp_path: Path, kind: str) -> None:
+    """The hashing of a path or bytes starts with the stamp, before its checks; the output still gets no
+    byte from a stamp they refuse, and no copy thread outlives it."""
+    data = _document(filler=3_000_000)
+    src = tmp_path / "in.pdf"
+    src.write_bytes(data)
+    out = AppendOnlySink()
+    with pytest.raises(SealBridgeError) as err:
+        stamp(
+            src if kind == "path" else data,
+            out,  # type: ignore[arg-type]
+            sm2_party.signer,
+            sm2_party.seal,
+            [At(1, 60, 60), Keyword("没有这个词")],
+            StampOptions(),
+        )
+    assert err.value.code == "PLACEMENT_INVALID"
+    assert out.chunks == []
+    assert [t for t in threading.enumerate() if t.name in ("hashing-copy", "copy-writer")] == []

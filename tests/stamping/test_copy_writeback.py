@@ -135,3 +135,80 @@ def test_digests_added_after_the_copy_or_before_it_starts(document: tuple[Path, 
     with pytest.raises(SealBridgeError) as err:
         HashingCopy(path, io.BytesIO(), ["sm3"]).add(["md5"])
     assert err.value.code == "MECHANISM_UNSUPPORTED"
+
+
+class _Recording(io.BytesIO):
+    """An output that notes which thread wrote each chunk."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writers: set[str] = set()
+
+    def write(self, data) -> int:  # type: ignore[no-untyped-def]
+        self.writers.add(threading.current_thread().name)
+        return super().write(data)
+
+
+@pytest.mark.parametrize("kind", ["path", "bytes"])
+def test_held_writes_wait_for_release_while_the_hashing_goes_on(
+    document: tuple[Path, bytes], kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hold_writes: the whole document is hashed (the hashing thread reads ahead into at most HELD_MAX
+    bytes of buffers, here every chunk) with nothing in the output; release_writes() writes it in order,
+    on the copy's writing thread, from the same bytes."""
+    path, data = document
+    monkeypatch.setattr(copyhash, "HELD_MAX", 4 * copyhash.CHUNK)
+    hashed = threading.Event()
+
+    class Sm3Watch:
+        """The SM3 state of the copy, telling when the last byte has gone through it."""
+
+        def __init__(self) -> None:
+            self.state = copyhash.new_hash("sm3")
+            self.fed = 0
+
+        def update(self, piece) -> None:  # type: ignore[no-untyped-def]
+            self.state.update(piece)
+            self.fed += len(piece)
+            if self.fed == len(data):
+                hashed.set()
+
+    out = _Recording()
+    copy = HashingCopy(path if kind == "path" else data, out, [], hold_writes=True)
+    watch = Sm3Watch()
+    copy.hashes["sm3"] = watch  # type: ignore[assignment]
+    copy.start()
+    assert hashed.wait(timeout=60)
+    assert out.getvalue() == b""  # all hashed, nothing written
+    copy.release_writes()
+    states = copy.result()
+    assert out.getvalue() == data and out.writers == {"copy-writer"}
+    assert states["sm3"] is watch and watch.state.digest() == _sm3(data)
+
+
+@pytest.mark.parametrize("kind", ["path", "bytes"])
+def test_a_copy_cancelled_before_its_writes_were_released_writes_nothing(
+    document: tuple[Path, bytes], kind: str
+) -> None:
+    path, data = document
+    out = _Recording()
+    copy = HashingCopy(path if kind == "path" else data, out, ["sm3"], hold_writes=True).start()
+    copy.cancel()
+    assert out.getvalue() == b""
+    assert [t for t in threading.enumerate() if t.name in ("hashing-copy", "copy-writer")] == []
+    with pytest.raises(SealBridgeError) as err:
+        copy.result()
+    assert err.value.code == "INTERNAL"
+
+
+def test_a_write_that_fails_ends_the_copy_with_its_error(document: tuple[Path, bytes]) -> None:
+    path, _ = document
+
+    class DiskFull:
+        def write(self, data) -> int:  # type: ignore[no-untyped-def]
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(SealBridgeError) as err:
+        HashingCopy(path, DiskFull(), ["sm3"]).start().result()
+    assert err.value.code == "BAD_REQUEST" and "No space left" in err.value.detail
+    assert [t for t in threading.enumerate() if t.name in ("hashing-copy", "copy-writer")] == []
