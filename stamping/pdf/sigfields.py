@@ -7,10 +7,17 @@ page but missing from /Fields, each with its SubFilter, /ByteRange, widget pages
 Only for a document whose structure is plain: anything the pikepdf walk would have to repair or might read
 differently (a page tree that loops or holds no page dictionaries, an encrypted file) raises
 Unusual, and the caller falls back to the pikepdf scan, so a verdict never depends on which scan ran.
+A dictionary with a key defined twice is such a thing: pyHanko keeps the first definition, qpdf the last
+(a damaged file's /V may be a signature to one and a name to the other). pyHanko only logs it, so
+duplicate_keys() listens to that log while the document is read and scanned.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pyhanko.pdf_utils import generic
@@ -27,6 +34,35 @@ Ref = tuple[int, int]
 
 class Unusual(Exception):
     """The document's structure is not plain enough for this walk: use the pikepdf scan."""
+
+
+_listening = threading.local()  # per thread: the agent verifies on several at once
+
+
+class _DuplicateKeys(logging.Filter):
+    """Counts pyHanko's "Multiple definitions in dictionary" warnings for the thread that listens."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        heard = getattr(_listening, "heard", None)
+        if heard is not None and str(record.msg).startswith("Multiple definitions in dictionary"):
+            heard.append(record.getMessage())
+        return True
+
+
+logging.getLogger(generic.__name__).addFilter(_DuplicateKeys())
+
+
+@contextmanager
+def duplicate_keys() -> Iterator[list[str]]:
+    """A list that fills with pyHanko's warnings of a key defined twice in a dictionary it reads on this
+    thread, inside the block."""
+    heard: list[str] = []
+    outer = getattr(_listening, "heard", None)
+    _listening.heard = heard
+    try:
+        yield heard
+    finally:
+        _listening.heard = outer
 
 
 def scan_parsed(reader: PdfFileReader) -> list[ScannedSignature]:

@@ -35,7 +35,7 @@ from stamping.pdf.anchors import parsed_certificates, trust_manager
 from stamping.pdf.scanned import ScannedSignature
 from stamping.pdf.seal_attr import seal_from_signed_attrs
 from stamping.pdf.sigdigest import DocumentPass, ForkedDocumentPass, SignatureDigests
-from stamping.pdf.sigfields import scan_parsed
+from stamping.pdf.sigfields import duplicate_keys, scan_parsed
 from stamping.pdf.sm2_pyhanko import GmSignatureValidator, register_oids
 from stamping.report import Check, Report, SealReport, reason
 from stamping.reportmeta import finish
@@ -51,8 +51,7 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
     register_oids()
     options = options or VerifyOptions()
     now = sigcheck.aware(options.now) or datetime.now(UTC)
-    reader, unreadable = _read(data)
-    scanned = _scan(reader, data)
+    reader, unreadable, scanned = _read_and_scan(data)
     report = Report(format="pdf")
     if not scanned:
         return finish(report, data, options, now, _page_count(data, reader))
@@ -172,26 +171,29 @@ def _shares(
     return first[1], sorted(mine), sorted(helpers)
 
 
-def _read(data: bytes) -> tuple[PdfFileReader | None, Exception | None]:
-    """pyHanko's reader of the document, or why there is none (reported only if the document has
-    signatures: one without is not refused for what only the signatures' checks need)."""
-    try:
-        return PdfFileReader(io.BytesIO(data), strict=False), None
-    except (PdfError, ValueError, KeyError, TypeError, AssertionError) as exc:
-        return None, exc
-
-
-def _scan(reader: PdfFileReader | None, data: bytes) -> list[ScannedSignature]:
-    """Every signature dictionary: from pyHanko's parse when the document is plain (sigfields), else
-    with pikepdf (sigscan: encrypted files, and what pyHanko cannot read or pikepdf would repair)."""
-    if reader is not None:
+def _read_and_scan(data: bytes) -> tuple[PdfFileReader | None, Exception | None, list[ScannedSignature]]:
+    """pyHanko's reader of the document (or why there is none: reported only if the document has
+    signatures) and every signature dictionary: from pyHanko's parse when the document is plain
+    (sigfields), else with pikepdf (sigscan: encrypted files, keys defined twice, and what pyHanko
+    cannot read or pikepdf would repair)."""
+    reader: PdfFileReader | None = None
+    unreadable: Exception | None = None
+    scanned: list[ScannedSignature] | None = None
+    with duplicate_keys() as twice:
         try:
-            return scan_parsed(reader)
-        except Exception:  # noqa: BLE001 - sigfields.Unusual, or pyHanko meeting damage: the pikepdf scan decides
-            pass
-    from stamping.pdf.sigscan import scan_signatures
+            reader = PdfFileReader(io.BytesIO(data), strict=False)
+        except (PdfError, ValueError, KeyError, TypeError, AssertionError) as exc:
+            unreadable = exc
+        if reader is not None:
+            try:
+                scanned = scan_parsed(reader)
+            except Exception:  # noqa: BLE001 - sigfields.Unusual, or pyHanko meeting damage: pikepdf decides
+                scanned = None
+    if scanned is None or twice:
+        from stamping.pdf.sigscan import scan_signatures
 
-    return scan_signatures(data)
+        scanned = scan_signatures(data)
+    return reader, unreadable, scanned
 
 
 def _document_pass(data: bytes, options: VerifyOptions) -> DocumentPass | ForkedDocumentPass:

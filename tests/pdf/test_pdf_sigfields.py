@@ -142,3 +142,26 @@ def test_the_report_does_not_depend_on_the_scan(sm2_party, ecdsa_party, monkeypa
     assert [summary(pdf) for pdf in documents] == parsed
     assert [s["verdict"] for s in parsed[0]] == ["valid", "valid"]
     assert [s["verdict"] for s in parsed[1]][0] == "indeterminate"
+
+
+def test_a_key_defined_twice_goes_to_the_pikepdf_scan(sm2_party, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """pyHanko reads the first of two /V entries (here a name), qpdf the last (the signature): a document
+    that damaged is listed as the pikepdf scan lists it, so the seal is not lost from the report."""
+    pdf = stamp_pdf(contract_pdf(1), sm2_party)
+    assert pdf.count(b"/FT /Sig") == 1
+    damaged = pdf.replace(b"/FT /Sig", b"/V  /Sig")
+    with sigfields.duplicate_keys() as twice:
+        _parsed(damaged)
+    assert twice and "/V" in twice[0]
+    report = verify(damaged, trusting(sm2_party))
+    assert [s.id for s in report.seals] == [s.field_name for s in scan_signatures(damaged)] != []
+
+    def unusual(reader):  # type: ignore[no-untyped-def]
+        raise sigfields.Unusual("as if")
+
+    def seals(report) -> list:  # type: ignore[no-untyped-def]
+        return [{k: v for k, v in s.items() if k != "best_signature_time"} for s in report.to_dict()["seals"]]
+
+    listed = seals(report)
+    monkeypatch.setattr(importlib.import_module("stamping.pdf.verify"), "scan_parsed", unusual)
+    assert seals(verify(damaged, trusting(sm2_party))) == listed
