@@ -48,6 +48,7 @@ def start_child(work: Callable[[], object]) -> tuple[int, int]:
         code = 1
         try:
             os.close(read_end)
+            _detach_standard_streams()
             payload = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_end, "wb") as out:
                 out.write(payload)
@@ -56,6 +57,15 @@ def start_child(work: Callable[[], object]) -> tuple[int, int]:
             os._exit(code)
     os.close(write_end)
     return pid, read_end
+
+
+def _detach_standard_streams() -> None:
+    """The child writes nothing to the terminal or the pipes it inherited: a reader of this process's
+    output (`sealbridge verify ... | jq`) must see its end when this process ends, not when a child does."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def child_result(pid: int, read_end: int) -> object | None:

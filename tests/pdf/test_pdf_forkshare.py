@@ -12,7 +12,7 @@ import pytest
 
 from stamping.pdf import forkshare
 from stamping.placement import At
-from tests.support.fresh_python import run_python
+from tests.support.fresh_python import run_python, run_python_ok
 from tests.support.pdf_flows import stamp_pdf
 from tests.support.pdf_maker import contract_pdf
 
@@ -138,3 +138,16 @@ def test_helped_verifications_report_what_one_process_reports(sealed, tmp_path) 
         # the flip is in seal k's revision: seal k and every later seal cover it, no earlier one does
         assert covered == [j >= k for j in range(4)], (k, covered)
         assert statuses == ["failed" if hit else "ok" for hit in covered], (k, statuses)
+
+
+def test_a_child_holds_none_of_the_standard_streams() -> None:
+    """A child still hashing when this process ends must not keep its output pipe open: `sealbridge verify
+    ... | jq` sees the end of the output when the command ends."""
+    run_python_ok(
+        "import os\n"
+        "from stamping.pdf import forkshare\n"
+        "pid, read_end = forkshare.start_child(lambda: [os.readlink(f'/proc/self/fd/{fd}') for fd in (0, 1, 2)])\n"
+        "assert forkshare.child_result(pid, read_end) == [os.devnull] * 3\n"
+        "assert os.readlink('/proc/self/fd/1') != os.devnull  # this process keeps its own\n"
+        "print('ok')\n"
+    )
