@@ -88,7 +88,8 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
     helped = options.fork_helper and options.status_lookup is None and len(embedded) > 1
     # The changes are analysed while the digests are still being computed: in one process all of them;
     # when a forked helper will share the work, only as many as fit before the digests are there (the
-    # helper is forked then: no thread may run at the fork), the heaviest first.
+    # helper is forked then: no thread may run at the fork), the lightest first so that the last one
+    # started keeps the fork waiting as little as may be.
     tried: set[int] = set()
     analysed = {id(emb) for emb in _analyse_while(embedded, digests.ready if helped else None, tried)}
     digests.seed(embedded)
@@ -124,13 +125,13 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
 
 
 def _analyse_while(
-    embedded: list[EmbeddedPdfSignature], keep_going: Callable[[], bool] | None, tried: set[int]
+    embedded: list[EmbeddedPdfSignature], stop_when: Callable[[], bool] | None, tried: set[int]
 ) -> list[EmbeddedPdfSignature]:
-    """Analyse the changes after each signature, the heaviest first, for as long as keep_going() says
-    (all of them without it); the ones tried go into `tried`, the ones analysed are returned."""
+    """Analyse the changes after each signature, the lightest first, until stop_when() says so (all of
+    them without it); the ones tried go into `tried`, the ones analysed are returned."""
     done = []
-    for emb in sorted(embedded, key=_later_revisions, reverse=True):
-        if keep_going is not None and keep_going():
+    for emb in sorted(embedded, key=_later_revisions):
+        if stop_when is not None and stop_when():
             break
         tried.add(id(emb))
         if _analyse_changes(emb):
