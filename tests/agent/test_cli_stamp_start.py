@@ -179,3 +179,31 @@ def test_a_key_that_signs_with_sha256_is_stamped_validly_from_the_early_copy(
     )  # fmt: skip
     report = json.loads(check.stdout)
     assert check.returncode == 0 and report["verdict"] == "valid", check.stdout
+
+
+@pytest.mark.parametrize("how", ["one output", "out-dir"])
+def test_a_cli_stamp_freezes_what_its_start_up_loaded_and_keeps_collecting(
+    tmp_path: Path, dev_pki, sample_pdf, how: str
+) -> None:
+    """The imports and the login run without the cyclic collector; what they made is frozen and the
+    collector runs again for the stamp (agent/cli/collector.py), on both of the command's paths."""
+    doc = tmp_path / "in.pdf"
+    doc.write_bytes(sample_pdf)
+    (tmp_path / "outs").mkdir()
+    target = (
+        ["-o", str(tmp_path / "out.pdf")] if how == "one output" else ["--out-dir", str(tmp_path / "outs")]
+    )
+    args = [str(doc), *target, "--token", f"soft:{dev_pki.tokens['sm2']}"]
+    args += ["--pin-file", str(dev_pki.pin_file), "--place", "page=1,x=60,y=60", "--json"]
+    res = run_python(
+        "import gc, json, sys\n"
+        "from sealbridge.cli import main\n"
+        f"rc = main(['stamp', *{args!r}])\n"
+        "print(json.dumps([rc, gc.isenabled(), gc.get_freeze_count()]), file=sys.stderr)\n"
+    )
+    rc, enabled, frozen = json.loads(res.stderr.strip().splitlines()[-1])
+    assert rc == 0, res.stdout
+    assert enabled is True
+    assert frozen > 20_000  # the stamper's modules and pyHanko's
+    out = tmp_path / ("out.pdf" if how == "one output" else "outs/in.pdf")
+    assert out.read_bytes().startswith(sample_pdf)  # an incremental update of the input
