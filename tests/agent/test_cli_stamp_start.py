@@ -87,17 +87,23 @@ def test_a_process_with_pyhanko_loaded_imports_the_stamper_as_it_is() -> None:
     )
 
 
+def _stamp_in_fresh_python(documents: list[str], dev_pki, report: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    """`sealbridge stamp` (SM2 soft token, one seal on page 1) through main() in a fresh interpreter, then
+    `report` (Python, with gc, json and sys imported and the exit code in `rc`)."""
+    args = [*documents, "--token", f"soft:{dev_pki.tokens['sm2']}"]
+    args += ["--pin-file", str(dev_pki.pin_file), "--place", "page=1,x=60,y=60", "--json"]
+    return run_python(
+        f"import gc, json, sys\nfrom sealbridge.cli import main\nrc = main(['stamp', *{args!r}])\n{report}"
+    )
+
+
 def test_a_cli_stamp_loads_no_aiohttp_and_its_output_verifies(tmp_path: Path, dev_pki, sample_pdf) -> None:
     doc, out = tmp_path / "in.pdf", tmp_path / "out.pdf"
     doc.write_bytes(sample_pdf)
-    args = [str(doc), "-o", str(out), "--token", f"soft:{dev_pki.tokens['sm2']}"]
-    args += ["--pin-file", str(dev_pki.pin_file), "--place", "page=1,x=60,y=60", "--json"]
-    res = run_python(
-        "import sys\n"
-        "from sealbridge.cli import main\n"
-        f"rc = main(['stamp', *{args!r}])\n"
-        "print('aiohttp loaded' if 'aiohttp' in sys.modules else 'no aiohttp', file=sys.stderr)\n"
-        "sys.exit(rc)\n"
+    res = _stamp_in_fresh_python(
+        [str(doc), "-o", str(out)],
+        dev_pki,
+        "print('aiohttp loaded' if 'aiohttp' in sys.modules else 'no aiohttp', file=sys.stderr)\nsys.exit(rc)\n",
     )
     assert res.returncode == 0, res.stderr
     assert res.stderr.strip() == "no aiohttp", res.stderr
@@ -193,13 +199,10 @@ def test_a_cli_stamp_freezes_what_its_start_up_loaded_and_keeps_collecting(
     target = (
         ["-o", str(tmp_path / "out.pdf")] if how == "one output" else ["--out-dir", str(tmp_path / "outs")]
     )
-    args = [str(doc), *target, "--token", f"soft:{dev_pki.tokens['sm2']}"]
-    args += ["--pin-file", str(dev_pki.pin_file), "--place", "page=1,x=60,y=60", "--json"]
-    res = run_python(
-        "import gc, json, sys\n"
-        "from sealbridge.cli import main\n"
-        f"rc = main(['stamp', *{args!r}])\n"
-        "print(json.dumps([rc, gc.isenabled(), gc.get_freeze_count()]), file=sys.stderr)\n"
+    res = _stamp_in_fresh_python(
+        [str(doc), *target],
+        dev_pki,
+        "print(json.dumps([rc, gc.isenabled(), gc.get_freeze_count()]), file=sys.stderr)\n",
     )
     rc, enabled, frozen = json.loads(res.stderr.strip().splitlines()[-1])
     assert rc == 0, res.stdout
