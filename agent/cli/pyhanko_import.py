@@ -14,6 +14,8 @@ One command runs per `sealbridge` process, and its start-up is on the path the u
   pyhanko.sign.timestamps) and the certificate fetchers (pyhanko_certvalidator.fetchers.aiohttp_fetchers,
   named by the AdES validation module) import aiohttp, which builds two TLS contexts (0.1-0.2 s); neither
   stamping nor verifying fetches anything (SealBridge's TSA client is agent/tsa_client.py, on urllib).
+  Likewise cryptography's PKCS#12 loader, which pyhanko.pdf_utils.crypt.pubkey imports to open key files
+  for decrypting public-key encrypted PDFs, and which loads cryptography.x509 and the email package (~25 ms).
   While the module is imported a stand-in takes each of their places, and is gone afterwards: what the
   stand-ins handed out loads the real thing when first used. pyhanko.sign.timestamps gets its names back
   through a module __getattr__ (PEP 562), so `from pyhanko.sign.timestamps import HTTPTimeStamper` is the
@@ -38,6 +40,7 @@ from typing import Any
 _DEFERRED = {
     "pyhanko.sign.timestamps.aiohttp_client": ("HTTPTimeStamper", "AIOHttpTimeStamper"),
     "pyhanko_certvalidator.fetchers.aiohttp_fetchers": ("AIOHttpFetcherBackend",),
+    "cryptography.hazmat.primitives.serialization.pkcs12": ("load_key_and_certificates",),
 }
 _REEXPORTER = "pyhanko.sign.timestamps"
 #: Packages whose initialiser waits for the first name asked of it; a parent before its subpackages.

@@ -1,5 +1,8 @@
 """Every signature dictionary in a PDF, found with pikepdf, whatever its /SubFilter.
 
+The verifier reads a plain document with stamping.pdf.sigfields instead (the same walk over pyHanko's parse);
+this scan is for the others: encrypted files, and structures pikepdf repairs or that pyHanko cannot read.
+
 pyHanko drops signatures with a SubFilter it does not know (a vendor's /GM.sm2seal, say) from
 `embedded_signatures` with only a log line. This scan lists them all, so the verifier can report those
 as indeterminate with the SubFilter named instead of silently leaving them out.
@@ -8,36 +11,12 @@ as indeterminate with the SubFilter named instead of silently leaving them out.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 
 import pikepdf
 
 from formats.errors import SealBridgeError
 from stamping.pdf.pikepdf_text import object_text, pdf_error_text
-
-#: SubFilters pyHanko validates (ISO 32000-2 §12.8.3 and ETSI EN 319 142).
-PYHANKO_SUBFILTERS = frozenset(
-    {"/adbe.pkcs7.detached", "/adbe.pkcs7.sha1", "/ETSI.CAdES.detached", "/ETSI.RFC3161"}
-)
-_MAX_DEPTH = 32
-
-
-@dataclass(frozen=True)
-class ScannedSignature:
-    field_name: str
-    subfilter: str  # as written, with the leading slash; "" when absent
-    filter: str
-    byte_range: tuple[int, ...]
-    contents_len: int
-    pages: tuple[int, ...]  # 1-based pages of the field's widgets
-    #: (object number, generation) of the field dictionary; None for a direct object. Fields are matched
-    #: with pyHanko's by this reference, not by name: two fields may share a name, and a name lookup would
-    #: report one signature's result for both and never check the other.
-    field_ref: tuple[int, int] | None = None
-
-    @property
-    def pyhanko_handles(self) -> bool:
-        return self.subfilter in PYHANKO_SUBFILTERS
+from stamping.pdf.scanned import MAX_FIELD_DEPTH, ScannedSignature
 
 
 def scan_signatures(data: bytes) -> list[ScannedSignature]:
@@ -81,7 +60,7 @@ def _walk_field(
     page_numbers: dict[tuple[int, int], int],
     depth: int,
 ) -> None:
-    if depth > _MAX_DEPTH or not isinstance(fld, pikepdf.Dictionary):
+    if depth > MAX_FIELD_DEPTH or not isinstance(fld, pikepdf.Dictionary):
         return
     part = _text(fld.get("/T"))
     name = f"{parent_name}.{part}" if parent_name and part else (part or parent_name)

@@ -1,7 +1,8 @@
 """Verify every signature of a PDF (DESIGN §6) into the shared report.
 
-1. pikepdf lists every signature dictionary (sigscan), so signatures with a SubFilter pyHanko ignores
-   are reported as indeterminate with the SubFilter named, never dropped.
+1. Every signature dictionary is listed (sigfields from pyHanko's parse; sigscan with pikepdf for what
+   that cannot read plainly), so signatures with a SubFilter pyHanko ignores are reported as
+   indeterminate with the SubFilter named, never dropped.
 2. pyHanko validates the others: byte range digest, signature (SM2 through GmSignatureValidator),
    chain to the anchors, difference analysis of later revisions.
 3. sigcheck adds the seal carried in the signed attributes and the platform status.
@@ -31,9 +32,10 @@ from formats.errors import SealBridgeError
 from stamping.options import VerifyOptions
 from stamping.pdf import forkshare, sigcheck
 from stamping.pdf.anchors import parsed_certificates, trust_manager
+from stamping.pdf.scanned import ScannedSignature
 from stamping.pdf.seal_attr import seal_from_signed_attrs
 from stamping.pdf.sigdigest import DocumentPass, ForkedDocumentPass, SignatureDigests
-from stamping.pdf.sigscan import ScannedSignature, scan_signatures
+from stamping.pdf.sigfields import duplicate_keys, scan_parsed
 from stamping.pdf.sm2_pyhanko import GmSignatureValidator, register_oids
 from stamping.report import Check, Report, SealReport, reason
 from stamping.reportmeta import finish
@@ -49,12 +51,13 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
     register_oids()
     options = options or VerifyOptions()
     now = sigcheck.aware(options.now) or datetime.now(UTC)
-    scanned = scan_signatures(data)
+    reader, unreadable, scanned = _read_and_scan(data)
     report = Report(format="pdf")
     if not scanned:
-        return finish(report, data, options, now, _page_count(data))
+        return finish(report, data, options, now, _page_count(data, reader))
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        if reader is None:
+            raise unreadable or PdfError("unreadable")
         # By object reference, not by name: see ScannedSignature.field_ref.
         fields = {
             (ref.idnum, ref.generation): ref for _, _, ref in enumerate_sig_fields(reader, filled_status=True)
@@ -166,6 +169,31 @@ def _shares(
         (helpers if side == 0 else mine).append(i)
         load[side] += weight
     return first[1], sorted(mine), sorted(helpers)
+
+
+def _read_and_scan(data: bytes) -> tuple[PdfFileReader | None, Exception | None, list[ScannedSignature]]:
+    """pyHanko's reader of the document (or why there is none: reported only if the document has
+    signatures) and every signature dictionary: from pyHanko's parse when the document is plain
+    (sigfields), else with pikepdf (sigscan: encrypted files, keys defined twice, and what pyHanko
+    cannot read or pikepdf would repair)."""
+    reader: PdfFileReader | None = None
+    unreadable: Exception | None = None
+    scanned: list[ScannedSignature] | None = None
+    with duplicate_keys() as twice:
+        try:
+            reader = PdfFileReader(io.BytesIO(data), strict=False)
+        except (PdfError, ValueError, KeyError, TypeError, AssertionError) as exc:
+            unreadable = exc
+        if reader is not None:
+            try:
+                scanned = scan_parsed(reader)
+            except Exception:  # noqa: BLE001 - sigfields.Unusual, or pyHanko meeting damage: pikepdf decides
+                scanned = None
+    if scanned is None or twice:
+        from stamping.pdf.sigscan import scan_signatures
+
+        scanned = scan_signatures(data)
+    return reader, unreadable, scanned
 
 
 def _document_pass(data: bytes, options: VerifyOptions) -> DocumentPass | ForkedDocumentPass:

@@ -61,3 +61,22 @@ async def test_verify_with_evidence_returns_the_evidence_pdf(agent_factory, samp
     (rec,) = agent.ctx.audit.records()
     assert rec.event == "verify" and rec.detail["evidence"] is True
     await c.close()
+
+
+async def test_the_reports_document_digests_are_the_uploads(agent, dev_pki, samples, tmp_path):
+    """SM3 and SHA-256 of the very bytes uploaded, whichever hashes them: the upload (SM3, as it arrives),
+    the agent (an OFD's SHA-256) or the PDF verifier's one pass (both, with the signatures' digests)."""
+    import asyncio
+    import hashlib
+
+    from formats.gm import sm3
+    from tests.support.hostile import stamped_pdf
+
+    pdf = await asyncio.to_thread(stamped_pdf, dev_pki, tmp_path)  # the CLI runs its own event loop
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    for data in (pdf, (samples / "ofd" / "gomain-invoice-v4-tampered.ofd").read_bytes()):
+        report = (await c.call("verify", {"document": await c.upload(data)}))["report"]
+        assert report["seals"], report
+        assert report["document"]["sm3"] == sm3(data).hex()
+        assert report["document"]["sha256"] == hashlib.sha256(data).hexdigest()
+    await c.close()

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pikepdf
@@ -31,6 +32,8 @@ _NOT_FOR_VERIFYING = (
     "pyhanko.sign.signers.pdf_signer",
     "pyhanko.sign.signers.functions",
     "pyhanko.sign.timestamps.aiohttp_client",
+    "pikepdf",  # a plain document's signatures are listed from pyHanko's parse (stamping.pdf.sigfields)
+    "cryptography.x509",  # loaded by the PKCS#12 loader, deferred
 )
 
 
@@ -88,6 +91,41 @@ def test_the_deferred_packages_are_pyhankos_own_on_first_use() -> None:
         "exec('from pyhanko.sign.signers import *', namespace)\n"
         "assert namespace['PdfSignatureMetadata'] is signers.PdfSignatureMetadata\n"
         "print('ok')\n"
+    )
+
+
+def test_the_deferred_pkcs12_loader_opens_a_key_file(tmp_path: Path) -> None:
+    """pyHanko's public-key decryption still loads a PKCS#12 file: the stand-in's loader is the real one."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "Decrypter")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(7).not_valid_before(now).not_valid_after(now + timedelta(days=1)).sign(key, hashes.SHA256())
+    )  # fmt: skip
+    pfx = tmp_path / "key.p12"
+    pfx.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"k", key, cert, None, serialization.BestAvailableEncryption(b"pw")
+        )
+    )
+    run_python_ok(
+        "import sys\n"
+        "from agent.cli.pyhanko_import import import_lean\n"
+        "import_lean('stamping.pdf.verify')\n"
+        "assert 'cryptography.x509' not in sys.modules\n"
+        "from pyhanko.pdf_utils.crypt.pubkey import SimpleEnvelopeKeyDecrypter\n"
+        "decrypter = SimpleEnvelopeKeyDecrypter.load_pkcs12(sys.argv[1], b'pw')\n"
+        "assert decrypter.cert.subject.native['common_name'] == 'Decrypter', decrypter.cert.subject.native\n"
+        "from cryptography.hazmat.primitives.serialization import pkcs12\n"
+        "assert pkcs12.__file__.endswith('pkcs12.py'), pkcs12  # the real module, the stand-in gone\n"
+        "print('ok')\n",
+        str(pfx),
     )
 
 

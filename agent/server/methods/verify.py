@@ -91,6 +91,15 @@ def platform_facts(platform: Any) -> dict[str, Any] | None:
     return {"url": getattr(platform, "base_url", None), "certificate_sha256": pinned[0] if pinned else None}
 
 
+async def _document_digests(doc_format: str, data: bytes, sm3_hex: str) -> tuple[str, str] | None:
+    """The report's (SM3, SHA-256) of the document, or None for the verifier to compute. The upload was
+    hashed with SM3 as it arrived; an OFD's SHA-256 is still to compute. A PDF's verifier makes both in the
+    one pass its signatures' digests come from (stamping.pdf.sigdigest): a SHA-256 here would be a second."""
+    if doc_format == "pdf":
+        return None
+    return sm3_hex, await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
+
+
 async def verify(session: Session, req: Request) -> dict[str, Any]:
     ctx = session.ctx
     # No origin: the extension's own verify page (the user's own file), not a web page. No site policy
@@ -106,15 +115,13 @@ async def verify(session: Session, req: Request) -> dict[str, Any]:
         upload = await session.uploads.take_hashed(req.params["document"])
         sm3_before = upload.sm3
         data = await asyncio.to_thread(upload.join)  # up to 200 MiB: not on the loop
-        # The upload was hashed with SM3 as it arrived; only the report's SHA-256 is still to compute.
-        sha256_hex = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
         doc_format = await asyncio.to_thread(document_format, data)  # opens a ZIP directory: not on the loop
         anchors = await asyncio.to_thread(load_anchors, ctx.cfg.trust_anchors)
         opts = VerifyOptions(
             trust_anchors=anchors + await platform_roots(ctx),
             status_lookup=status_lookup(ctx, asyncio.get_running_loop()),
             platform=platform_facts(ctx.platform),
-            document_digests=(sm3_before, sha256_hex),
+            document_digests=await _document_digests(doc_format.name, data, sm3_before),
         )
         validated_at = datetime.now(UTC)
         report = await asyncio.to_thread(doc_format.verify, data, opts)
