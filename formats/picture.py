@@ -16,6 +16,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from .picture_limits import MAX_PICTURE_BYTES, MAX_PICTURE_PIXELS, MAX_PICTURE_PX
+
 SEAL_RED = (230, 0, 18, 255)  # #E60012, the usual imprint red
 CJK_FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
@@ -27,9 +29,6 @@ CJK_FONT_CANDIDATES = (
     "C:/Windows/Fonts/msyh.ttc",
     "/System/Library/Fonts/PingFang.ttc",
 )
-MAX_PICTURE_PX = 4000  # either side
-MAX_PICTURE_PIXELS = 4000 * 4000
-MAX_PICTURE_BYTES = 20 * 1024 * 1024
 MIN_SQUEEZE = 0.6  # narrowest characters on the arc before the font shrinks instead
 SUPERSAMPLE = 3  # draw large, then downscale: smooth ring and star edges
 _INK_LEVELS = 16  # coverage levels of the ink in the stored picture (a 4-bit palette)

@@ -1,6 +1,7 @@
 """A parsed seal as the report shows it: esID, name, version, and the picture as PNG (base64).
 
-Shared by the OFD and PDF verifiers. Raster pictures (PNG/GIF/BMP/JPEG) decode in formats.picture, vector
+Shared by the OFD and PDF verifiers. A plain PNG with transparency is shown as it is (formats.pngcheck),
+other raster pictures (PNG/GIF/BMP/JPEG) decode in formats.picture, vector
 "ofd" pictures (tax e-invoice seals) render in formats.ofd.vector; a picture that cannot be decoded is reported as None with a
 reason, never as an error, because the seal's validity does not depend on it.
 """
@@ -11,6 +12,7 @@ import base64
 from functools import lru_cache
 from typing import Any
 
+from formats.pngcheck import plain_transparent_png
 from stamping.report import SealInfo, iso
 
 
@@ -28,6 +30,8 @@ def decode_png(picture_type: str, data: bytes) -> tuple[bytes | None, str]:
 def _decode_png(picture_type: str, data: bytes) -> tuple[bytes | None, str]:
     # Once per picture and process: re-encoding a seal's PNG cost a quarter of verifying a one-page OFD,
     # and a batch (or the agent) meets the same few seals again and again.
+    if (picture_type or "").strip().lower() in ("png", "") and plain_transparent_png(data):
+        return data, ""  # already what the report shows: no Pillow to load, nothing to re-encode
     from formats.picture import decode_picture
 
     try:
