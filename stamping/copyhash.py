@@ -38,9 +38,10 @@ WRITEBACK_EVERY = 32 << 20
 # writing, which run without it; each time it may wait for a busy main thread), small enough to stream.
 CHUNK = 4 << 20
 
-# The most bytes the hashing thread reads ahead of the writing one (read from a path: its buffers). It
-# covers the writes held back while a stamp checks its input (~50 ms, some 12 MB of hashing).
-HELD_MAX = 16 << 20
+# The most bytes the hashing thread reads ahead of the writing one (read from a path: its buffers, at
+# least two: one being hashed, one being written). Held writes wait for a stamp's checks, 10-20 ms here
+# (some 5 MB of hashing); each buffer more is a part of the peak memory the CLI stamp is measured by.
+HELD_MAX = 8 << 20
 
 #: The digests a signature over a copied document may use (pyHanko's md_algorithm names).
 _ALGORITHMS = ("sm3", "sha256", "sha384", "sha512")

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.cli.collector import collector_paused_then_frozen
 from agent.cli.common import (
     about_file,
     add_json_flag,
@@ -208,13 +209,14 @@ def _stamp_pdf_while_logging_in(
     with prompt_handoffs(), atomic_output(target, 0o600) as out:
         copy = HashingCopy(src, out, ["sm3"], writeback=True).start()
         try:
-            pin = read_secret_file(args.pin_file)
-            token = open_token(args.token, token_sources(args))
-            info = token.info()
-            seal_der, key_id = _choose_seal(info, args.seal)
-            algorithms = {k.algorithm for k in info.keys if key_id is None or k.key_id == key_id}
-            copy.add("sha256" for a in algorithms if a != "sm2")
-            signer = _login_while_loading(token, pin, key_id, ["pdf"], seal_der)
+            with collector_paused_then_frozen():
+                pin = read_secret_file(args.pin_file)
+                token = open_token(args.token, token_sources(args))
+                info = token.info()
+                seal_der, key_id = _choose_seal(info, args.seal)
+                algorithms = {k.algorithm for k in info.keys if key_id is None or k.key_id == key_id}
+                copy.add("sha256" for a in algorithms if a != "sm2")
+                signer = _login_while_loading(token, pin, key_id, ["pdf"], seal_der)
             return format_named("pdf").stamp(copy, out, signer, seal_der, placements, options)
         finally:
             copy.cancel()  # after a failure nothing more reaches the output (a no-op once copied)
@@ -229,6 +231,16 @@ def _load_stampers(stampers: list[str], seal_der: bytes | None) -> None:
         from stamping.pdf.stamp import prepare_picture
 
         prepare_picture(seal_der)
+    if "pdf" in stampers:
+        # pyHanko's signing session reads the local time zone (tzlocal: /etc/localtime and the zoneinfo
+        # data, ~20 ms) the first time, even though the stamp gives it the signing time; here it is read
+        # beside the login instead of in the stamp. tzlocal keeps it for the process.
+        try:
+            import tzlocal
+
+            tzlocal.get_localzone()
+        except Exception:  # noqa: BLE001 - only a head start: the stamp meets and reports the same
+            pass
 
 
 def _login_while_loading(
@@ -287,7 +299,8 @@ def cmd_stamp(args: argparse.Namespace) -> int:
         stamper = HttpTimeStamper(args.tsa)
     required = not args.tsa_optional
     stampers = [single[0].name] if single is not None else []
-    signer = _login_while_loading(token, pin, key_id, stampers, seal_der)  # one login for every document
+    with collector_paused_then_frozen():
+        signer = _login_while_loading(token, pin, key_id, stampers, seal_der)  # one login for every document
     if single is not None:
         result, how = _stamp_one(
             inputs[0], outputs[0], signer, seal_der, placements, options, stamper, required, single

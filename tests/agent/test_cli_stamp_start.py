@@ -87,17 +87,23 @@ def test_a_process_with_pyhanko_loaded_imports_the_stamper_as_it_is() -> None:
     )
 
 
+def _stamp_in_fresh_python(documents: list[str], dev_pki, report: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    """`sealbridge stamp` (SM2 soft token, one seal on page 1) through main() in a fresh interpreter, then
+    `report` (Python, with gc, json and sys imported and the exit code in `rc`)."""
+    args = [*documents, "--token", f"soft:{dev_pki.tokens['sm2']}"]
+    args += ["--pin-file", str(dev_pki.pin_file), "--place", "page=1,x=60,y=60", "--json"]
+    return run_python(
+        f"import gc, json, sys\nfrom sealbridge.cli import main\nrc = main(['stamp', *{args!r}])\n{report}"
+    )
+
+
 def test_a_cli_stamp_loads_no_aiohttp_and_its_output_verifies(tmp_path: Path, dev_pki, sample_pdf) -> None:
     doc, out = tmp_path / "in.pdf", tmp_path / "out.pdf"
     doc.write_bytes(sample_pdf)
-    args = [str(doc), "-o", str(out), "--token", f"soft:{dev_pki.tokens['sm2']}"]
-    args += ["--pin-file", str(dev_pki.pin_file), "--place", "page=1,x=60,y=60", "--json"]
-    res = run_python(
-        "import sys\n"
-        "from sealbridge.cli import main\n"
-        f"rc = main(['stamp', *{args!r}])\n"
-        "print('aiohttp loaded' if 'aiohttp' in sys.modules else 'no aiohttp', file=sys.stderr)\n"
-        "sys.exit(rc)\n"
+    res = _stamp_in_fresh_python(
+        [str(doc), "-o", str(out)],
+        dev_pki,
+        "print('aiohttp loaded' if 'aiohttp' in sys.modules else 'no aiohttp', file=sys.stderr)\nsys.exit(rc)\n",
     )
     assert res.returncode == 0, res.stderr
     assert res.stderr.strip() == "no aiohttp", res.stderr
@@ -179,3 +185,28 @@ def test_a_key_that_signs_with_sha256_is_stamped_validly_from_the_early_copy(
     )  # fmt: skip
     report = json.loads(check.stdout)
     assert check.returncode == 0 and report["verdict"] == "valid", check.stdout
+
+
+@pytest.mark.parametrize("how", ["one output", "out-dir"])
+def test_a_cli_stamp_freezes_what_its_start_up_loaded_and_keeps_collecting(
+    tmp_path: Path, dev_pki, sample_pdf, how: str
+) -> None:
+    """The imports and the login run without the cyclic collector; what they made is frozen and the
+    collector runs again for the stamp (agent/cli/collector.py), on both of the command's paths."""
+    doc = tmp_path / "in.pdf"
+    doc.write_bytes(sample_pdf)
+    (tmp_path / "outs").mkdir()
+    target = (
+        ["-o", str(tmp_path / "out.pdf")] if how == "one output" else ["--out-dir", str(tmp_path / "outs")]
+    )
+    res = _stamp_in_fresh_python(
+        [str(doc), *target],
+        dev_pki,
+        "print(json.dumps([rc, gc.isenabled(), gc.get_freeze_count()]), file=sys.stderr)\n",
+    )
+    rc, enabled, frozen = json.loads(res.stderr.strip().splitlines()[-1])
+    assert rc == 0, res.stdout
+    assert enabled is True
+    assert frozen > 20_000  # the stamper's modules and pyHanko's
+    out = tmp_path / ("out.pdf" if how == "one output" else "outs/in.pdf")
+    assert out.read_bytes().startswith(sample_pdf)  # an incremental update of the input
