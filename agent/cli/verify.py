@@ -6,14 +6,13 @@ Exit codes: 0 valid, 1 invalid, 3 indeterminate or no seals, 2 error.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.cli.collector import collector_paused_then_frozen
 from agent.cli.common import (
     about_file,
     add_json_flag,
@@ -174,28 +173,10 @@ def _hash_while_loading(data: bytes) -> Callable[[], tuple[str, str]] | None:
     return None
 
 
-@contextmanager
-def _collector_paused_then_frozen() -> Iterator[None]:
-    """The verifier's imports without the cyclic garbage collector, which then leaves what they loaded alone.
-
-    Imports make objects by the hundred thousand and hardly any garbage; the collector's passes over them
-    (about 130 during the imports, one full pass during the checks and one at exit over everything) cost
-    40-60 ms of a PDF verify. Frozen, the modules' objects are never scanned again (nor copied by a forked
-    helper's collector touching them); what verifying makes is still collected as usual."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
-
-
 def _verify_document(args: argparse.Namespace) -> int:
     data = read_document(args.file)
     digests_later = _hash_while_loading(data)
-    with _collector_paused_then_frozen():
+    with collector_paused_then_frozen():  # the verifier's imports
         from stamping.documents import document_format
         from stamping.options import VerifyOptions
 
