@@ -237,56 +237,42 @@ class HashingCopy:
     def _write_aside(self) -> None:
         """The writing thread of start(): writes the hashed chunks in order, once writes are allowed."""
         self._writes_allowed.wait()
-        writeback = None
+        sink = None
         try:
             if self._cancelled:
                 return
-            writeback = _Writeback.of(self.out) if self._writeback else None
-            unsynced = 0
+            sink = _Sink(self.out, self._writeback)
             while (piece := self._pieces.get()) is not None:
                 if self._cancelled:
                     return
-                self.out.write(piece)
-                self._written += len(piece)
-                unsynced += len(piece)
+                sink.write(piece)
                 if self.view is None:
                     self._free.put(piece.obj)  # type: ignore[arg-type] # written: the hashing thread may read into it again
-                if writeback is not None and unsynced >= WRITEBACK_EVERY:
-                    self.out.flush()
-                    writeback.kick()
-                    unsynced = 0
         except BaseException as exc:
             self._write_error = exc
         finally:
             self._free.put(None)  # the hashing thread must not wait for buffers that no longer come back
-            if writeback is not None:
-                writeback.close()
+            if sink is not None:
+                self._written = sink.written
+                sink.close()
 
     def _run_catching(self) -> None:
-        writeback = _Writeback.of(self.out) if self._writeback else None
+        sink = _Sink(self.out, self._writeback)
         try:
-            copied = unsynced = 0
             for chunk in self._chunks():
                 if self._cancelled:
                     return
-                self._take_added(copied)
+                self._take_added(sink.written)
                 for h in self.hashes.values():
                     h.update(chunk)
-                self.out.write(chunk)
-                copied += len(chunk)
-                unsynced += len(chunk)
-                if writeback is not None and unsynced >= WRITEBACK_EVERY:
-                    self.out.flush()
-                    writeback.kick()
-                    unsynced = 0
-            if copied != self.size:
+                sink.write(chunk)
+            if sink.written != self.size:
                 raise SealBridgeError("DOC_MALFORMED", "the document changed while it was being stamped")
             self._done = True
         except BaseException as exc:  # handed to result() on the caller's thread
             self._error = exc
         finally:
-            if writeback is not None:
-                writeback.close()
+            sink.close()
 
     def _take_added(self, copied: int) -> None:
         """Start the digests add() asked for, over the first `copied` bytes (read again)."""
@@ -327,6 +313,30 @@ class HashingCopy:
         with open(self.path, "rb", buffering=0) as f:
             while n := f.readinto(buffer):
                 yield view[:n]
+
+
+class _Sink:
+    """Writes the copy into `out`, counting; with writeback, each WRITEBACK_EVERY bytes start their way to
+    disk (_Writeback). Shared by run() and start()'s writing thread."""
+
+    def __init__(self, out: Any, writeback: bool) -> None:
+        self._out = out
+        self._writeback = _Writeback.of(out) if writeback else None
+        self._unsynced = 0
+        self.written = 0
+
+    def write(self, piece: Any) -> None:
+        self._out.write(piece)
+        self.written += len(piece)
+        self._unsynced += len(piece)
+        if self._writeback is not None and self._unsynced >= WRITEBACK_EVERY:
+            self._out.flush()
+            self._writeback.kick()
+            self._unsynced = 0
+
+    def close(self) -> None:
+        if self._writeback is not None:
+            self._writeback.close()
 
 
 class _Writeback:

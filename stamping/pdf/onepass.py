@@ -71,12 +71,12 @@ class PdfInput:
             if self._precopy.out is not out:
                 raise SealBridgeError("INTERNAL", "the document is being copied into another output")
             return self._precopy
+        return self.rehash(out, algorithms, hold_writes)
+
+    def rehash(self, out: Any, algorithms: list[str], hold_writes: bool = False) -> HashingCopy:
+        """A new copy of this document into `out` (Discard: only hashed)."""
         source = self._copy_from if self._copy_from is not None else self.stream
         return HashingCopy(source, out, algorithms, hold_writes=hold_writes)
-
-    def rehash(self, out: Any, algorithms: list[str]) -> HashingCopy:
-        """A new copy of this document into `out` (Discard: only hashed)."""
-        return HashingCopy(self._copy_from if self._copy_from is not None else self.stream, out, algorithms)
 
     @property
     def copies_aside(self) -> bool:

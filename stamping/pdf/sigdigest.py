@@ -11,7 +11,9 @@ just before a, fed at most one piece up to a, then the few bytes after its /Cont
 signatures of a 50 MB document cost one pass per algorithm plus a few MiB, and the pass can start before
 anything knows where the signatures are: `sealbridge verify` starts it as soon as the file is read, while
 the verifier is still importing (formats.dochash: OpenSSL's hashes in `hashlib` release the GIL). The report's whole-file
-digests are the pass's final states.
+digests are the pass's final states. Where that process can fork, `ForkedDocumentPass` makes the same
+pass in a child process instead, which shares no GIL with the imports and leaves the process free to fork
+its verify helper.
 
 A signature that uses another digest (SHA-384, SHA-512, SHA-1...) gets it from one more pass for all
 such (formats.rangedigest). A /ByteRange that cannot be digested here (not integers, negative, past the
@@ -203,8 +205,8 @@ def _whole(data: bytes) -> tuple[str, str]:
 
 
 class SignatureDigests:
-    """Computes every range's SM3 and SHA-256 from the pass on a thread; `seed()` waits for them and hands
-    them to pyHanko."""
+    """Every range's SM3 and SHA-256: computed from a DocumentPass on a thread, or taken from what a
+    ForkedDocumentPass's child sent; `seed()` waits for them and hands them to pyHanko."""
 
     def __init__(
         self,
