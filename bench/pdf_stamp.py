@@ -169,7 +169,8 @@ def child_inproc(src: str, dst: str, mode: str) -> None:
     read_sm3(Path(src))
     t_floor, c_floor = time.perf_counter() - t0, time.process_time() - c0
     rss_before = _vm_hwm_mb()
-    Path(dst).unlink(missing_ok=True)  # not timed: truncating an earlier round's 100 MB output is no stamp's work
+    # Not timed: truncating an earlier round's 100 MB output is no stamp's work.
+    Path(dst).unlink(missing_ok=True)
     t0, c0 = time.perf_counter(), time.process_time()
     source = Path(src).read_bytes() if mode == "bytes" else Path(src)
     with open(dst, "w+b") as out:
