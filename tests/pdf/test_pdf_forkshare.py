@@ -8,6 +8,7 @@ import json
 import os
 import select
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -123,14 +124,20 @@ print(json.dumps(flips))
 """
 
 
-def test_helped_verifications_report_what_one_process_reports(sealed, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def _written(sealed, folder: Path) -> tuple[Path, list[Path]]:  # type: ignore[no-untyped-def]
+    """The sealed PDF and its parties' roots as files in `folder`."""
     pdf, parties = sealed
-    doc = tmp_path / "doc.pdf"
+    doc = folder / "doc.pdf"
     doc.write_bytes(pdf)
     roots = []
     for i, party in enumerate(parties):
-        roots.append(tmp_path / f"root{i}.der")
+        roots.append(folder / f"root{i}.der")
         roots[-1].write_bytes(party.root)
+    return doc, roots
+
+
+def test_helped_verifications_report_what_one_process_reports(sealed, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    doc, roots = _written(sealed, tmp_path)
     res = run_python(_CHECK, str(doc), *map(str, roots), timeout=300)
     assert res.returncode == 0, res.stderr
     flips = json.loads(res.stdout)
@@ -217,13 +224,8 @@ def test_a_child_ends_with_the_process_that_forked_it() -> None:
 
 
 def test_sealbridge_verify_where_no_child_can_be_started(sealed, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    pdf, parties = sealed
-    doc = tmp_path / "doc.pdf"
-    doc.write_bytes(pdf)
-    trust = []
-    for i, party in enumerate(parties):
-        (tmp_path / f"root{i}.der").write_bytes(party.root)
-        trust += ["--trust", str(tmp_path / f"root{i}.der")]
+    doc, roots = _written(sealed, tmp_path)
+    trust = [arg for root in roots for arg in ("--trust", str(root))]
     res = run_python(
         "import errno, os, sys\n"
         "def no_fork():\n"
