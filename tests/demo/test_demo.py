@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,6 +93,28 @@ def test_demo_once_runs_the_whole_journey(first_run: FirstRun) -> None:
     assert not (demo_dir / "demo.pid").exists()
 
 
+def _start_demo(demo_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+    """`sealbridge demo` (kept running) in the background, its output going to `log`."""
+    with open(log, "w") as out:
+        return subprocess.Popen(
+            [*SEALBRIDGE, "demo", "--dir", str(demo_dir)],
+            cwd=REPO,
+            env=_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _wait_for_log(proc: subprocess.Popen[bytes], log: Path, done: Callable[[str], bool]) -> str:
+    """The demo's output once `done` holds for it; fails if the demo ends first or takes over 150 s."""
+    deadline = time.monotonic() + 150
+    while not done(text := log.read_text()):
+        assert proc.poll() is None, text[-5000:]
+        assert time.monotonic() < deadline, text[-5000:]
+        time.sleep(0.1)
+    return text
+
+
 def _get(url: str) -> tuple[int, bytes, str]:
     with urllib.request.urlopen(url, timeout=10) as resp:
         return resp.status, resp.read(), resp.headers.get("Content-Type", "")
@@ -106,21 +129,9 @@ def test_demo_rerun_keeps_portal_until_ctrl_c(first_run: FirstRun) -> None:
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text("browser profile survives a re-run")
     log = demo_dir.parent / "rerun.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [*SEALBRIDGE, "demo", "--dir", str(demo_dir)],
-            cwd=REPO,
-            env=_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = _start_demo(demo_dir, log)
     try:
-        deadline = time.monotonic() + 150
-        while "press Ctrl-C" not in log.read_text():
-            assert proc.poll() is None, log.read_text()[-5000:]
-            assert time.monotonic() < deadline, log.read_text()[-5000:]
-            time.sleep(0.2)
-        text = log.read_text()
+        text = _wait_for_log(proc, log, lambda text: "press Ctrl-C" in text)
         assert "every step gave the expected result" in text, text[-6000:]
         portal = re.search(r"门户 / portal: (http://127\.0\.0\.1:\d+/)", text).group(1)
         status, body, ctype = _get(portal)
@@ -185,21 +196,11 @@ def test_a_sigkilled_demo_takes_every_child_along(tmp_path: Path) -> None:
     started, the platform and the agent included."""
     demo_dir = tmp_path / "run"
     log = tmp_path / "demo.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [*SEALBRIDGE, "demo", "--dir", str(demo_dir)],
-            cwd=REPO,
-            env=_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = _start_demo(demo_dir, log)
     try:
         # The agent is the last child started; its line is printed once it listens.
-        deadline = time.monotonic() + 150
-        while not (started := re.findall(r"\bpid (\d+)", log.read_text())) or len(started) < 2:
-            assert proc.poll() is None, log.read_text()[-5000:]
-            assert time.monotonic() < deadline, log.read_text()[-5000:]
-            time.sleep(0.1)
+        text = _wait_for_log(proc, log, lambda text: len(re.findall(r"\bpid \d+", text)) >= 2)
+        started = re.findall(r"\bpid (\d+)", text)
         platform_pid, agent_pid = (int(p) for p in started[:2])
         children = {pid for pid, _ in processes_mentioning(str(demo_dir))} - {proc.pid}
         assert {platform_pid, agent_pid} <= children, (started, children)
