@@ -1,6 +1,6 @@
 """PDF stamping benchmark: stamp against the read+SM3 floor, in-process and through `sealbridge stamp`.
 
-    .venv/bin/python bench/pdf_stamp.py [--mb 100] [--cli-mb 60 100] [--rounds 3] [--input path|bytes]
+    .venv/bin/python bench/pdf_stamp.py [--mb 100] [--cli-mb 60 100] [--rounds 5] [--input path|bytes]
                                         [--compare OTHER_TREE]
 
 1. In-process (a fresh child per round, SM2 software key, one seal): stamping a 100 MB PDF from its path
@@ -12,7 +12,8 @@
 With --compare, the in-process and CLI runs of another checkout (e.g. an export of main before a change)
 are interleaved with this tree's, so "before" and "after" come from the same run.
 Verification has its own benchmark: bench/pdf_verify.py.
-Every figure is the best of --rounds, the runs interleaved; `uptime` is printed with them. The repository's
+Every figure is the best of --rounds, the runs interleaved (with --compare the two trees take turns going first);
+`uptime` is printed with them. No run pays for removing an earlier run's output. The repository's
 modules are byte-compiled first (as an installed package is), so no run pays for compiling them.
 Test PDFs are written directly: text pages plus incompressible image XObjects to reach the size.
 """
@@ -168,6 +169,8 @@ def child_inproc(src: str, dst: str, mode: str) -> None:
     read_sm3(Path(src))
     t_floor, c_floor = time.perf_counter() - t0, time.process_time() - c0
     rss_before = _vm_hwm_mb()
+    # Not timed: truncating an earlier round's 100 MB output is no stamp's work.
+    Path(dst).unlink(missing_ok=True)
     t0, c0 = time.perf_counter(), time.process_time()
     source = Path(src).read_bytes() if mode == "bytes" else Path(src)
     with open(dst, "w+b") as out:
@@ -248,7 +251,11 @@ def bench_all(tmp: Path, args: argparse.Namespace) -> dict:
     token = ["--token", f"soft:{pki.tokens['sm2']}", "--pin-file", str(pki.pin_file), "--json"]
 
     def cli_stamp(path: Path, tree: Path = REPO) -> tuple[float, float, float]:
-        argv = [*cli, str(path), "-o", str(tmp / "out.pdf"), "--place", "page=1,x=60,y=60", *token]
+        out = tmp / "out.pdf"
+        # The CLI renames its output into place; a previous run's 100 MB output would be freed inside the
+        # measured process. Removed here, untimed.
+        out.unlink(missing_ok=True)
+        argv = [*cli, str(path), "-o", str(out), "--place", "page=1,x=60,y=60", *token]
         t, rss, _, cpu = run(argv, tree)
         return t, rss, cpu
 
@@ -267,17 +274,21 @@ def bench_all(tmp: Path, args: argparse.Namespace) -> dict:
     for path in files.values():
         read_sm3(path)  # warm the page cache so every run measures the same thing
     samples: dict[str, list] = {}
-    for _ in range(args.rounds):
-        samples.setdefault("inproc", []).append(inproc())
-        if args.compare:
-            samples.setdefault("compare_inproc", []).append(inproc(args.compare))
+    for round_no in range(args.rounds):
+        # With --compare, the two trees take turns going first: the one that runs second in a round meets a
+        # warmer machine (and, before, a fresher page cache), so a fixed order would favour one of them.
+        trees: list[tuple[str, Path]] = [("", REPO)] + ([("compare_", args.compare)] if args.compare else [])
+        if round_no % 2:
+            trees.reverse()
+        for prefix, tree in trees:
+            samples.setdefault(f"{prefix}inproc", []).append(inproc(tree))
         samples.setdefault("empty_cli", []).append(cli_stamp(tiny))
         samples.setdefault("empty_floor", []).append(floor(tiny))
         for mb in args.cli_mb:
             samples.setdefault(f"floor_{mb:g}", []).append(floor(files[mb]))
-            samples.setdefault(f"cli_{mb:g}", []).append(cli_stamp(files[mb]))
-            if args.compare:
-                samples.setdefault(f"compare_{mb:g}", []).append(cli_stamp(files[mb], args.compare))
+            for prefix, tree in trees:
+                key = f"compare_{mb:g}" if prefix else f"cli_{mb:g}"
+                samples.setdefault(key, []).append(cli_stamp(files[mb], tree))
     res: dict = {"uptime": os.getloadavg()}
     size = files[args.mb].stat().st_size / 2**20
     ip = samples["inproc"]
@@ -378,7 +389,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=float, default=100, help="the in-process stamp's file size")
     ap.add_argument("--cli-mb", type=float, nargs="*", default=[60, 100], help="the CLI runs' file sizes")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--input", choices=["path", "bytes"], default="path", help="how stamp() gets the file")
     ap.add_argument("--compare", type=Path, help="another checkout whose CLI runs are interleaved with ours")
     ap.add_argument("--json", action="store_true")

@@ -19,11 +19,9 @@ from typing import IO, Any, Protocol, TypeVar
 from formats.errors import SealBridgeError
 from formats.limits import MAX_DOCUMENT_BYTES  # DESIGN §4: whoever sends it
 from formats.ofd.limits import DEFAULT_PACKAGE_LIMITS
+from formats.pdfhead import is_pdf_head
 from stamping.options import StampOptions, StampResult, VerifyOptions
 from stamping.report import Report
-
-#: Where "%PDF-" may start (readers accept a little junk before the header).
-PDF_HEADER_WINDOW = 1024
 
 T = TypeVar("T")
 
@@ -35,11 +33,6 @@ def _zip_entry_count(data: bytes) -> int | None:
     except (OSError, ValueError, struct.error):
         return None
     return int(end[zipfile._ECD_ENTRIES_TOTAL]) if end else None  # noqa: SLF001
-
-
-def is_pdf_head(head: bytes) -> bool:
-    """Whether a document's first bytes say PDF (enough to choose the PDF stamper, which streams)."""
-    return b"%PDF-" in head[:PDF_HEADER_WINDOW]
 
 
 def sniff(data: bytes) -> str:

@@ -28,7 +28,8 @@ from agent.cli.common import (
 )
 from agent.cli.token_options import add_token_options, token_sources
 from formats.errors import SealBridgeError
-from stamping.documents import PDF_HEADER_WINDOW, DocumentFormat, document_format, format_named, is_pdf_head
+from formats.pdfhead import PDF_HEADER_WINDOW, is_pdf_head
+from stamping.documents import DocumentFormat, document_format, format_named
 from stamping.fileout import atomic_output
 from stamping.gilhandoff import prompt_handoffs
 from stamping.options import Producer, StampOptions, StampResult

@@ -22,6 +22,7 @@ from agent.cli.common import (
     read_document,
 )
 from formats.errors import SealBridgeError
+from formats.pdfhead import is_pdf_head
 
 if TYPE_CHECKING:  # the verifier's modules load when a document is verified, not to parse arguments
     from stamping.messages import Lang
@@ -159,8 +160,6 @@ def _hash_while_loading(data: bytes) -> Callable[[], tuple[str, str]] | None:
     PDF, the pass every signature's byte range digest comes from too)."""
     if len(data) < _HASH_WHILE_LOADING_FROM:
         return None
-    from stamping.documents import is_pdf_head
-
     if data[:4] == b"PK\x03\x04":
         from stamping.docdigests import document_digests_later
 

@@ -29,9 +29,8 @@ from typing import Any
 
 from agent.cli.common import read_document
 from formats.errors import SealBridgeError
+from formats.pdfhead import PDF_HEADER_WINDOW, is_pdf_head
 
-#: Where "%PDF-" may start (as stamping.documents.PDF_HEADER_WINDOW; read before anything is imported).
-_HEAD = 1024
 _TEXT = {
     "zh": {
         "error": "错误",
@@ -128,10 +127,10 @@ def looks_like_document(path: Path) -> bool:
     """PDF or ZIP (an OFD is one) by the first bytes; the worker's full sniff settles ZIPs."""
     try:
         with path.open("rb") as f:
-            head = f.read(_HEAD)
+            head = f.read(PDF_HEADER_WINDOW)
     except OSError:
         return True  # unreadable: verified, so the line says why
-    return b"%PDF-" in head or head[:4] == b"PK\x03\x04"
+    return is_pdf_head(head) or head[:4] == b"PK\x03\x04"
 
 
 def entries(inputs: list[str]) -> Iterator[Entry]:
