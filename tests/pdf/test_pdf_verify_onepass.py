@@ -5,7 +5,6 @@ digest; pyHanko never hashes the file itself."""
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter
 
 import pytest
@@ -16,10 +15,9 @@ from formats.errors import SealBridgeError
 from formats.gm import sm3
 from stamping.pdf import sigdigest, verify
 from stamping.placement import At, Seam
+from tests.support.byteranges import byte_ranges, covers, edge_positions
 from tests.support.pdf_flows import pyhanko_sign, stamp_pdf, trusting
 from tests.support.pdf_maker import contract_pdf
-
-_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
 
 
 @pytest.fixture(scope="module")
@@ -32,43 +30,19 @@ def sealed(sm2_party, ecdsa_party, rsa_party) -> tuple[bytes, list]:  # type: ig
     return pdf, [sm2_party, ecdsa_party, rsa_party]
 
 
-def _ranges(pdf: bytes) -> list[tuple[int, int, int, int]]:
-    """Each seal's /ByteRange, in signing order (the order the report lists the seals in)."""
-    found = [tuple(int(v) for v in m.groups()) for m in _BYTE_RANGE.finditer(pdf)]
-    return sorted(found, key=lambda br: br[2] + br[3])  # type: ignore[return-value]
-
-
-def _covers(br: tuple[int, int, int, int], pos: int) -> bool:
-    return br[0] <= pos < br[0] + br[1] or br[2] <= pos < br[2] + br[3]
-
-
-def _positions(ranges: list[tuple[int, int, int, int]]) -> list[int]:
-    """The first and last byte of each range of each seal, and a byte in the middle of each revision."""
-    out: set[int] = set()
-    previous_end = 0
-    for a, b, c, d in ranges:
-        out |= {a, a + b - 1, c, c + d - 1}
-        out |= {
-            (previous_end + a + b) // 2,
-            (c + c + d) // 2,
-        }  # inside this revision, both sides of /Contents
-        previous_end = c + d
-    return sorted(out)
-
-
 def test_the_sealed_file_is_valid(sealed) -> None:  # type: ignore[no-untyped-def]
     pdf, parties = sealed
     report = verify(pdf, trusting(*parties))
     assert [s.verdict for s in report.seals] == ["valid"] * 4, report.to_dict()
-    assert len(_ranges(pdf)) == 4
+    assert len(byte_ranges(pdf)) == 4
 
 
 def test_a_flipped_byte_fails_exactly_the_seals_that_cover_it(sealed) -> None:  # type: ignore[no-untyped-def]
     pdf, parties = sealed
-    ranges = _ranges(pdf)
+    ranges = byte_ranges(pdf)
     options = trusting(*parties)
     untouched_ok = 0
-    for pos in _positions(ranges):
+    for pos in edge_positions(ranges):
         tampered = bytearray(pdf)
         tampered[pos] ^= 0x01
         try:
@@ -76,12 +50,12 @@ def test_a_flipped_byte_fails_exactly_the_seals_that_cover_it(sealed) -> None:  
         except SealBridgeError as err:
             # Only the header (byte 0: "%PDF-" no more) makes the whole file unreadable, and every seal
             # covers it: refusing the document is catching it for all of them.
-            assert err.code == "DOC_MALFORMED" and all(_covers(br, pos) for br in ranges), (pos, err)
+            assert err.code == "DOC_MALFORMED" and all(covers(br, pos) for br in ranges), (pos, err)
             continue
         assert len(report.seals) == len(ranges), pos
         for br, seal in zip(ranges, report.seals, strict=True):
             integrity = seal.checks["integrity"]
-            if _covers(br, pos):
+            if covers(br, pos):
                 assert integrity.status == "failed", (pos, br, integrity)
                 assert seal.verdict == "invalid", (pos, br)
             elif integrity.status == "ok":
@@ -131,7 +105,7 @@ def test_pyhanko_never_hashes_the_file(sealed, monkeypatch) -> None:  # type: ig
     assert [s.verdict for s in report.seals] == ["valid"] * 4
     assert report.document["sm3"] == sm3(pdf).hex()
     assert report.document["sha256"] == hashlib.sha256(pdf).hexdigest()
-    ranges = _ranges(pdf)
+    ranges = byte_ranges(pdf)
     most = len(pdf) + sum(4096 + d for _, _, _, d in ranges)
     assert set(fed) == {"sm3", "sha256"} and all(len(pdf) <= n <= most for n in fed.values()), (fed, most)
 
