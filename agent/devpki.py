@@ -203,7 +203,8 @@ def make_dev_pki(dir: Path | str, *, force: bool = False, pin: str = DEV_PIN) ->
 def _make(base: Path, pin: str, pool: ThreadPoolExecutor, pictures: dict[str, Future[bytes]]) -> DevPki:
     from agent.tokens.soft import SoftKeyEntry, SoftToken
     from agent.tokens.softskf_store import write_device
-    from formats.ses import SealKind, build_seal_v4
+    from formats.ses import SealKind
+    from formats.ses.build import build_seal_v4
     from formats.x509 import build_certificate
 
     now = datetime.now(UTC).replace(microsecond=0)

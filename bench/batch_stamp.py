@@ -24,11 +24,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from agent.client import AgentClient  # noqa: E402
-from agent.config import AgentConfig, Limits  # noqa: E402
+from agent.config import Limits  # noqa: E402
 from agent.devpki import make_dev_pki  # noqa: E402
 from agent.server.app import create_app, make_context, start_sites  # noqa: E402
+from devkit.agent_config import agent_config  # noqa: E402
 from devkit.documents import one_page_pdf  # noqa: E402
-from devkit.ports import free_port  # noqa: E402
 
 EXT = "chrome-extension://" + "abcdefghijklmnop" * 2
 ORIGIN = {"top": "https://bench.example.cn", "frame": "https://bench.example.cn"}
@@ -98,15 +98,12 @@ async def main() -> None:
         signer = token.signer(pki.pin)
         seal_der = token.info().seals[0]
         home = Path(tmp) / "home"
-        cfg = AgentConfig(
-            home=home,
-            data_dir=home / "data",
-            runtime_dir=home / "run",
-            port=free_port(),
-            allowed_origins=[EXT],
-            soft_tokens=[str(pki.tokens["sm2"])],
-            require_platform=False,
+        cfg = agent_config(
+            home,
+            [pki.tokens["sm2"]],
+            extension=EXT,
             site_policy={ORIGIN["top"]: "allowed"},
+            require_platform=False,
             limits=Limits(requests_per_minute=10_000),
         )
         ctx = make_context(cfg)

@@ -27,7 +27,7 @@ from formats.dochash import new_hash  # noqa: E402
 from formats.gm import SM2PrivateKey, SM3Hasher  # noqa: E402
 from formats.keysigner import KeySigner  # noqa: E402
 from formats.picture import draw_round_seal  # noqa: E402
-from formats.ses import build_seal_v4  # noqa: E402
+from formats.ses.build import build_seal_v4  # noqa: E402
 from formats.x509 import build_certificate  # noqa: E402
 
 NS = 'xmlns:ofd="http://www.ofdspec.org/2016"'

@@ -20,7 +20,8 @@ from central.registry import get_company, get_imprint
 from central.timeutil import iso, parse_time, utcnow
 from formats.errors import SealBridgeError
 from formats.gm import sm3
-from formats.ses import SealCategory, SealKind, build_seal_v4
+from formats.ses import SealCategory, SealKind
+from formats.ses.build import build_seal_v4
 
 VID = "SealBridge-Central"
 ESID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{3,63}$")

@@ -23,7 +23,7 @@ def seal_holder() -> SealHolder:
     from formats.gm import SM2PrivateKey
     from formats.keysigner import KeySigner
     from formats.picture import draw_round_seal
-    from formats.ses import build_seal_v4
+    from formats.ses.build import build_seal_v4
     from formats.x509 import build_certificate
 
     now = datetime.now(UTC)

@@ -61,6 +61,9 @@ def _parser_for(argv: list[str]) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sealbridge.parent_death import exit_with_parent_if_asked
+
+    exit_with_parent_if_asked()  # first: a child of the demo must not outlive it
     from agent.cli.common import quiet_libraries
 
     argv = sys.argv[1:] if argv is None else list(argv)

@@ -92,7 +92,8 @@ class CentralPlatform:
         (self.workdir / "admin-token").write_text(self._token + "\n")
         (self.workdir / "admin-token").chmod(0o600)
 
-    def start(self, port: int) -> None:
+    def launch(self, port: int) -> None:
+        """Start the server process (on the main thread: see Children.start); `wait_started` waits for it."""
         self.ready_file.unlink(missing_ok=True)
         cmd = sealbridge_command(
             "central", "--db", str(self.db), "--key-dir", str(self.key_dir), "--host", "127.0.0.1",
@@ -101,6 +102,10 @@ class CentralPlatform:
         self.child = self.children.start(
             Child("central platform", cmd, self.workdir / "central.log", child_env(), self.workdir)
         )
+
+    def wait_started(self) -> None:
+        """Block until the launched server listens (any thread); its URL is known from then on."""
+        assert self.child is not None, "launch() first"
         self.child.wait_ready(lambda: len(self.ready_file.read_text().split()) >= 2, timeout=45)
         self.port = int(self.ready_file.read_text().split()[1])
         self.url = f"http://127.0.0.1:{self.port}"

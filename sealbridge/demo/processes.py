@@ -2,7 +2,11 @@
 
 Each child runs in its own session (process group), so a Ctrl-C in the terminal reaches only the demo, which
 then stops its children in reverse order: SIGTERM to the group, SIGKILL after a grace period. `stop_all` is
-idempotent and also registered with atexit, so no child outlives the demo on any exit path.
+idempotent and also registered with atexit, so no child outlives the demo on any exit path it sees.
+
+A SIGKILLed demo sees none: on Linux each child is asked to die with the demo (sealbridge.parent_death,
+PR_SET_PDEATHSIG), which ties the child to the *thread* that started it, so `Children.start` runs only on the
+main thread (it lives as long as the demo). Elsewhere a SIGKILLed demo leaves its children running.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from formats.errors import SealBridgeError
+from sealbridge.parent_death import request_for_child
 
 STOP_GRACE_S = 10.0
 
@@ -36,10 +42,12 @@ def source_root() -> Path:
 
 
 def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a `sealbridge` child: this source tree first, and (Linux) asked to die with us."""
     env = dict(os.environ)
     root = str(source_root())
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.pop("SEALBRIDGE_HOME", None)
+    env.update(request_for_child())
     env.update(extra)
     return env
 
@@ -134,6 +142,10 @@ class Children:
         atexit.register(self.stop_all)
 
     def start(self, child: Child) -> Child:
+        if threading.current_thread() is not threading.main_thread():
+            # Linux would kill the child when this thread ends (parent death is per thread), long before the
+            # demo does; a worker thread may wait for it to be ready, never start it.
+            raise RuntimeError("demo children are started from the main thread")
         self.items.append(child)
         child.start()
         return child

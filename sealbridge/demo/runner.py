@@ -14,6 +14,7 @@ import json
 import shlex
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,8 @@ class Demo:
 
         c.step("启动中心平台（SQLite）", "Start the central platform (SQLite)")
         await asyncio.to_thread(self.platform.create_admin_token)
-        await asyncio.to_thread(self.platform.start, ports.central)
+        self.platform.launch(ports.central)  # here, on the main thread: see Children.start
+        await asyncio.to_thread(self.platform.wait_started)
         assert self.platform.child is not None
         c.info(f"{self.platform.url}  pid {self.platform.child.pid}  db {self.platform.db}")
 
@@ -153,7 +155,7 @@ class Demo:
         )
         for site in self.allow_sites:
             c.info(f"也允许 allowed too: {site}  (administrator policy of this demo agent)")
-        await asyncio.to_thread(self._start_agent, ports.agent)
+        await asyncio.to_thread(self._start_agent(ports.agent))
         secret = bytes.fromhex((ws.home / "data" / "pairing.secret").read_text().strip())
         assert self.agent is not None
         c.info(f"ws://127.0.0.1:{ports.agent}/v1  pid {self.agent.pid}  SEALBRIDGE_HOME={ws.home}")
@@ -173,17 +175,20 @@ class Demo:
         )
         return journey, facts, portal_url
 
-    def _start_agent(self, port: int) -> None:
+    def _start_agent(self, port: int) -> Callable[[], None]:
+        """Start the agent (on the main thread: see Children.start); returns the wait until it listens."""
         cmd = sealbridge_command("agent", "--config", str(self.ws.config))
         env = child_env(SEALBRIDGE_HOME=str(self.ws.home))
-        self.agent = self.children.start(Child("agent", cmd, self.ws.home / "agent.log", env, self.ws.root))
+        agent = self.agent = self.children.start(
+            Child("agent", cmd, self.ws.home / "agent.log", env, self.ws.root)
+        )
         runtime = self.ws.home / "run" / "agent.json"
 
         def ready() -> bool:
             info = json.loads(runtime.read_text())
-            return info.get("pid") == self.agent.pid and info.get("port") == port  # type: ignore[union-attr]
+            return info.get("pid") == agent.pid and info.get("port") == port
 
-        self.agent.wait_ready(ready, timeout=45)
+        return lambda: agent.wait_ready(ready, timeout=45)
 
     # -- the browser part ------------------------------------------------------------------------------
 

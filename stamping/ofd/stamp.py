@@ -27,8 +27,8 @@ from formats.ofd import (
 )
 from formats.ofd.locs import folder
 from formats.ofd.writer import PackageWriter
-from formats.ses import build_signature_v4, check_seal_usable, parse_seal, parse_signature
-from formats.ses.build import SIGNATURE_OIDS, with_timestamp_v4
+from formats.ses import check_seal_usable, parse_seal, parse_signature
+from formats.ses.build import SIGNATURE_OIDS, build_signature_v4, with_timestamp_v4
 from stamping.ofd.placement import resolve_placements
 from stamping.ofd.sigxml import (
     IdAllocator,

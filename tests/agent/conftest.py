@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agent.config import AgentConfig, Limits
+from agent.config import AgentConfig
 from agent.server.app import create_app, make_context, start_sites
 from agent.server.context import AgentContext
-from tests.support.agent_env import EXT, PORTAL, free_port
+from tests.support.agent_env import make_config
 
 
 @pytest.fixture(scope="session")
@@ -47,21 +47,6 @@ class RunningAgent:
     @property
     def secret(self) -> bytes:
         return self.ctx.secret
-
-
-def make_config(home: Path, soft_tokens: list[Path], **overrides: Any) -> AgentConfig:
-    limits = overrides.pop("limits", Limits())
-    cfg = AgentConfig(
-        home=home,
-        data_dir=home / "data",
-        runtime_dir=home / "run",
-        port=free_port(),
-        allowed_origins=[EXT],
-        site_policy={PORTAL["top"]: "allowed", "https://denied.example": "denied"},
-        soft_tokens=[str(p) for p in soft_tokens],
-        limits=limits,
-    )
-    return replace(cfg, **overrides)
 
 
 @pytest.fixture

@@ -177,6 +177,8 @@ async def test_token_removed_while_signing(agent, dev_pki, sample_pdf, soft_toke
     (The stamp starts with the login, so the moment is taken inside sign(), once the login finished.)"""
     import importlib
 
+    from agent.server.methods.early import DeferredSigner
+
     stamp_mod = importlib.import_module("agent.server.methods.stamp")
     real = stamp_mod.format_named
 
@@ -187,9 +189,8 @@ async def test_token_removed_while_signing(agent, dev_pki, sample_pdf, soft_toke
 
         def sign(self, *args, **kwargs):
             if moment == "before":
-                ready = getattr(self.inner, "_ready", None)  # the early stamp's login, when there is one
-                if ready is not None:
-                    ready.result()
+                if isinstance(self.inner, DeferredSigner):  # the early stamp: let its login end first
+                    self.inner.wait_logged_in()
                 soft_token.rename(soft_token.with_suffix(".unplugged"))
                 return self.inner.sign(*args, **kwargs)
             signature = self.inner.sign(*args, **kwargs)
@@ -321,3 +322,41 @@ async def test_a_new_site_needs_the_extensions_grant(agent, dev_pki, sample_pdf)
     }
     assert not c.frame_errors
     await c.close()
+
+
+def test_deferred_signer_waits_for_the_login_and_signs_with_the_logged_in_key(soft_token, dev_pki):
+    """The early stamp's signer: wait_logged_in() blocks until the login ends, then gives the logged-in
+    signer (sign() uses it on the token's thread), or raises the login's error; nothing is signed before."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agent.server.methods.early import DeferredSigner
+    from agent.tokens.soft import SoftToken
+    from formats.errors import SealBridgeError
+
+    token = SoftToken(soft_token)
+    key = token.info().keys[0]
+    on_token_calls: list[str] = []
+
+    def on_token(fn, *args):
+        on_token_calls.append(threading.current_thread().name)
+        return fn(*args)
+
+    deferred = DeferredSigner(key, on_token)
+    with ThreadPoolExecutor(2) as pool:
+        waiting = pool.submit(deferred.wait_logged_in)
+        signing = pool.submit(deferred.sign, b"the document's signed attributes")
+        assert not waiting.done() and not signing.done() and on_token_calls == []
+        real = token.signer(dev_pki.pin)
+        assert deferred.matches(real)
+        deferred.resolve(real)
+        assert waiting.result(30) is real
+        assert signing.result(30) and len(on_token_calls) == 1
+
+    failed = DeferredSigner(key, on_token)
+    failed.fail(SealBridgeError("PIN_INCORRECT", "wrong PIN"))
+    for attempt in (failed.wait_logged_in, lambda: failed.sign(b"x")):
+        with pytest.raises(SealBridgeError) as exc:
+            attempt()
+        assert exc.value.code == "PIN_INCORRECT"
+    assert len(on_token_calls) == 1  # the failed login signed nothing

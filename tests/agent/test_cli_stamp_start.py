@@ -23,7 +23,8 @@ import pytest
 from formats.errors import SealBridgeError
 from formats.gm.keys import load_certificates, load_private_key
 from formats.keysigner import KeySigner
-from formats.ses import SealKind, build_seal_v4
+from formats.ses import SealKind
+from formats.ses.build import build_seal_v4
 from stamping.options import StampOptions
 from stamping.pdf import stamp
 from stamping.placement import At

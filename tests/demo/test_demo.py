@@ -3,6 +3,7 @@ then a re-run on the same directory that keeps the portal up until Ctrl-C; no pr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -12,10 +13,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.proc_table import identity, processes_mentioning, wait_gone, wait_processes_gone
 
 REPO = Path(__file__).resolve().parents[2]
 SEALBRIDGE = [sys.executable, "-m", "sealbridge"]
@@ -40,29 +44,6 @@ def _env() -> dict[str, str]:
     env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
     env.pop("SEALBRIDGE_HOME", None)
     return env
-
-
-def processes_mentioning(text: str) -> list[tuple[int, str]]:
-    """Live processes whose command line contains `text` (the demo's children all name its directory)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (entry / "stat").read_text().split(") ", 1)[1][:1]
-        except OSError:
-            continue
-        if text in cmdline and state != "Z":
-            found.append((int(entry.name), cmdline))
-    return found
-
-
-def wait_gone(text: str, timeout: float = 5.0) -> list[tuple[int, str]]:
-    deadline = time.monotonic() + timeout
-    while (left := processes_mentioning(text)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return left
 
 
 @dataclass
@@ -112,6 +93,28 @@ def test_demo_once_runs_the_whole_journey(first_run: FirstRun) -> None:
     assert not (demo_dir / "demo.pid").exists()
 
 
+def _start_demo(demo_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+    """`sealbridge demo` (kept running) in the background, its output going to `log`."""
+    with open(log, "w") as out:
+        return subprocess.Popen(
+            [*SEALBRIDGE, "demo", "--dir", str(demo_dir)],
+            cwd=REPO,
+            env=_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _wait_for_log(proc: subprocess.Popen[bytes], log: Path, done: Callable[[str], bool]) -> str:
+    """The demo's output once `done` holds for it; fails if the demo ends first or takes over 150 s."""
+    deadline = time.monotonic() + 150
+    while not done(text := log.read_text()):
+        assert proc.poll() is None, text[-5000:]
+        assert time.monotonic() < deadline, text[-5000:]
+        time.sleep(0.1)
+    return text
+
+
 def _get(url: str) -> tuple[int, bytes, str]:
     with urllib.request.urlopen(url, timeout=10) as resp:
         return resp.status, resp.read(), resp.headers.get("Content-Type", "")
@@ -126,21 +129,9 @@ def test_demo_rerun_keeps_portal_until_ctrl_c(first_run: FirstRun) -> None:
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text("browser profile survives a re-run")
     log = demo_dir.parent / "rerun.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [*SEALBRIDGE, "demo", "--dir", str(demo_dir)],
-            cwd=REPO,
-            env=_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = _start_demo(demo_dir, log)
     try:
-        deadline = time.monotonic() + 150
-        while "press Ctrl-C" not in log.read_text():
-            assert proc.poll() is None, log.read_text()[-5000:]
-            assert time.monotonic() < deadline, log.read_text()[-5000:]
-            time.sleep(0.2)
-        text = log.read_text()
+        text = _wait_for_log(proc, log, lambda text: "press Ctrl-C" in text)
         assert "every step gave the expected result" in text, text[-6000:]
         portal = re.search(r"门户 / portal: (http://127\.0\.0\.1:\d+/)", text).group(1)
         status, body, ctype = _get(portal)
@@ -194,3 +185,36 @@ def test_demo_refuses_a_foreign_directory(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 2 and "CONFLICT" in proc.stderr
     assert (tmp_path / "important.txt").exists() and len(list(tmp_path.iterdir())) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="dying with the parent is Linux only (documented)"
+)
+def test_a_sigkilled_demo_takes_every_child_along(tmp_path: Path) -> None:
+    """SIGKILL runs none of the demo's clean-up: its children must still go (PR_SET_PDEATHSIG), every one it had
+    started, the platform and the agent included."""
+    demo_dir = tmp_path / "run"
+    log = tmp_path / "demo.log"
+    proc = _start_demo(demo_dir, log)
+    try:
+        # The agent is the last child started; its line is printed once it listens.
+        text = _wait_for_log(proc, log, lambda text: len(re.findall(r"\bpid \d+", text)) >= 2)
+        started = re.findall(r"\bpid (\d+)", text)
+        platform_pid, agent_pid = (int(p) for p in started[:2])
+        children = {pid for pid, _ in processes_mentioning(str(demo_dir))} - {proc.pid}
+        assert {platform_pid, agent_pid} <= children, (started, children)
+        alive = [i for pid in sorted(children) if (i := identity(pid)) is not None]
+        assert len(alive) == len(children)
+        assert proc.poll() is None  # still running: SIGKILL, not a clean exit, must end the children
+        proc.kill()
+        assert proc.wait(10) == -signal.SIGKILL
+        assert wait_processes_gone(alive, timeout=15) == []
+        assert wait_gone(str(demo_dir)) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        for pid, _ in processes_mentioning(str(demo_dir)):  # a failed run: leave nothing behind
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import io
 import re
-import socket
 from pathlib import Path
 
 import pikepdf
 import pytest
 
 from agent.client import AgentClient, AgentConnectionError, AgentError, page_origin
+from devkit.ports import free_port
 from formats.errors import SealBridgeError
 from sealbridge.demo.console import report_lines
 from sealbridge.demo.samples import KEYWORD, make_ofd, make_pdf
@@ -105,21 +105,13 @@ def test_workspace_wipes_only_its_own_directory(tmp_path: Path) -> None:
     assert not ws.pid_file.exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 async def running_agent(tmp_path: Path):
-    from agent.config import AgentConfig
     from agent.server.app import create_app, make_context, start_sites
+    from devkit.agent_config import agent_config
 
-    cfg = AgentConfig(
-        home=tmp_path, data_dir=tmp_path / "data", runtime_dir=tmp_path / "run", port=_free_port(),
-        allowed_origins=[EXT], allow_insecure_sites=True, site_policy={PORTAL["top"]: "allowed"},
-    )  # fmt: skip
+    policy = {PORTAL["top"]: "allowed"}
+    cfg = agent_config(tmp_path, [], extension=EXT, site_policy=policy, allow_insecure_sites=True)
     ctx = make_context(cfg, require_platform=False)
     runner = await start_sites(create_app(ctx, cfg.port), cfg, cfg.port)
     yield f"ws://127.0.0.1:{cfg.port}/v1", ctx.secret
@@ -164,7 +156,7 @@ async def test_journey_fails_when_the_agent_does_not_give_the_expected_results(
     out = io.StringIO()
     seals = {p.role: DemoSeal(p, f"ESID{i:04d}", b"") for i, p in enumerate(seal_plans(COMPANY))}
     platform = CentralPlatform(tmp_path, Children())
-    platform.url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    platform.url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     journey = Journey(
         console=Console(out), agent_url=url, secret=secret, portal_origin=PORTAL["top"], platform=platform,
         seals=seals, pin="123456", documents=tmp_path, pdf=make_pdf(COMPANY, USCC), ofd=make_ofd(COMPANY, USCC),

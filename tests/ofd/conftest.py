@@ -11,7 +11,7 @@ import pytest
 from formats.gm import SM2PrivateKey
 from formats.keysigner import KeySigner
 from formats.picture import draw_round_seal
-from formats.ses import build_seal_v4
+from formats.ses.build import build_seal_v4
 from formats.x509 import build_certificate
 from tests.support.ofd_maker import make_ofd, text_object
 

@@ -26,7 +26,7 @@ from tests.support.pdf_flows import stamp_pdf, trusting
 from tests.support.pdf_maker import contract_pdf
 
 _BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
-#: What a verifying process never needs: the signer, the time-stamp client, aiohttp.
+#: What a verifying process never needs: the signer, the time-stamp client, aiohttp, the seal builder.
 _NOT_FOR_VERIFYING = (
     "aiohttp",
     "pyhanko.sign.signers.pdf_signer",
@@ -34,6 +34,7 @@ _NOT_FOR_VERIFYING = (
     "pyhanko.sign.timestamps.aiohttp_client",
     "pikepdf",  # a plain document's signatures are listed from pyHanko's parse (stamping.pdf.sigfields)
     "cryptography.x509",  # loaded by the PKCS#12 loader, deferred
+    "formats.ses.build",  # formats.ses gives readers only; builders import it themselves
 )
 
 

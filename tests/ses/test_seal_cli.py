@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from formats.picture import draw_round_seal
-from formats.ses import SealKind, build_seal_v4
+from formats.ses import SealKind
+from formats.ses.build import build_seal_v4
 from sealbridge.cli import main
 from tests.support.ses_pki import T0, Pki
 

@@ -15,8 +15,6 @@ from formats.picture import draw_round_seal
 from formats.ses import (
     SealKind,
     asn1,
-    build_seal_v4,
-    build_signature_v4,
     check_seal_usable,
     parse_seal,
     parse_signature,
@@ -24,7 +22,9 @@ from formats.ses import (
     verify_maker,
     verify_signature_value,
 )
+from formats.ses.build import build_seal_v4, build_signature_v4
 from formats.ses.der import parse_der, sequence_of_raw
+from tests.support.fresh_python import run_python_ok
 from tests.support.ses_pki import T0, Pki, SoftSm2Signer, make_sm2_cert, sha256
 
 PROPERTY = "/Doc_0/Signs/Sign_0/Signature.xml"
@@ -330,3 +330,21 @@ def test_raw_r_s_from_a_token_is_written_as_der(pki: Pki, seal_der: bytes):
     )
     assert sig.signature[0] == 0x30 and parse_der(sig.signature).children[0].is_universal(2)
     assert verify_signature_value(sig)[0] == "ok"
+
+
+def test_the_package_loads_the_builder_only_when_a_builder_is_asked_for() -> None:
+    """Readers and verifiers import formats.ses without the builder; the package's old names still work."""
+    run_python_ok(
+        "import sys\n"
+        "import formats.ses as ses\n"
+        "from formats.ses import parse_seal, verify_maker\n"
+        "assert 'formats.ses.build' not in sys.modules\n"
+        "from formats.ses import build_seal_v4\n"
+        "import formats.ses.build as build\n"
+        "assert build_seal_v4 is build.build_seal_v4 and ses.build_signature_v4 is build.build_signature_v4\n"
+        "assert set(ses.__all__) <= set(dir(ses)) | {'build_seal_v4', 'build_signature_v4'}\n"
+        "try:\n"
+        "    ses.no_such_name\n"
+        "except AttributeError:\n"
+        "    print('ok')\n"
+    )

@@ -68,9 +68,13 @@ class DeferredSigner:
         if not self._ready.done():
             self._ready.set_exception(exc)
 
+    def wait_logged_in(self) -> Any:
+        """Block until the login ended: the logged-in signer, or the login's error raised (a wrong PIN, a
+        cancel, the token pulled out). Only sign() needs it; callers may use it to act after the login."""
+        return self._ready.result()
+
     def sign(self, data: bytes, digest: str = "sha256") -> bytes:
-        real = self._ready.result()  # the login's error, when it failed
-        return self.on_token(real.sign, data, digest)
+        return self.on_token(self.wait_logged_in().sign, data, digest)
 
 
 class EarlyStamp:
