@@ -28,10 +28,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-T = TypeVar("T")
+from stamping.orphans import end_with_parent
 
-#: prctl(2) option: the signal a child gets when its parent ends.
-_PR_SET_PDEATHSIG = 1
+T = TypeVar("T")
 
 #: How the last share_with_helper() went, for tests and diagnostics: "helped", "alone" or "helper failed".
 last_run = "alone"
@@ -62,7 +61,8 @@ def start_child(work: Callable[[], object]) -> tuple[int, int] | None:
     if pid == 0:
         code = 1
         try:
-            _die_with(parent)
+            with contextlib.suppress(OSError):  # no request, no harm: the parent's wait has a limit
+                end_with_parent(parent)  # work for a process that is gone is never worth finishing
             os.close(read_end)
             _detach_standard_streams()
             payload = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
@@ -73,22 +73,6 @@ def start_child(work: Callable[[], object]) -> tuple[int, int] | None:
             os._exit(code)
     os.close(write_end)
     return pid, read_end
-
-
-def _die_with(parent: int) -> None:
-    """Where the system can (Linux), have the kernel kill this child when the process that forked it ends,
-    however it ends (SIGKILL included): work for a process that is gone is never worth finishing."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent ended before the request was made
-        os._exit(1)
 
 
 def _detach_standard_streams() -> None:
