@@ -66,6 +66,9 @@ class Limits:
     """All unused uploads of one connection together."""
     max_pending_bytes_total: int = 512 * MiB
     """All unused uploads of every connection together."""
+    max_unhashed_bytes: int = 16 * MiB
+    """Received on one connection but not yet hashed (SM3 is slower than loopback): past it the connection
+    reads no more frames until hashing catches up."""
     max_pages: int = MAX_PAGES
     """Pages of a document to be stamped."""
     max_placements: int = MAX_PLACEMENTS

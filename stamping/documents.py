@@ -9,6 +9,7 @@ DOC_MALFORMED, running out of memory is DOC_TOO_LARGE — never a traceback, nev
 
 from __future__ import annotations
 
+import decimal
 import functools
 import io
 import struct
@@ -63,7 +64,8 @@ def sniff(data: bytes) -> str:
 
 
 def guarded(fn: Callable[..., T]) -> Callable[..., T]:
-    """Run a format operation so that exhausted stack or memory comes out as the product's error."""
+    """Run a format operation so that exhausted stack or memory, or a malformed number met deep inside a
+    parser, comes out as the product's error."""
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> T:
@@ -73,6 +75,10 @@ def guarded(fn: Callable[..., T]) -> Callable[..., T]:
             raise SealBridgeError("DOC_MALFORMED", "the document nests objects too deeply to read") from None
         except MemoryError:
             raise SealBridgeError("DOC_TOO_LARGE", "the document does not fit in memory") from None
+        except decimal.InvalidOperation:  # pyHanko reading a number that is none (`841..9`), wherever it is
+            raise SealBridgeError(
+                "DOC_MALFORMED", "the document holds a number that cannot be read"
+            ) from None
 
     return run
 

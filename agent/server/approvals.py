@@ -155,6 +155,7 @@ class PendingApproval:
     previews: int = 0
     max_previews: int = 100  # the window re-renders when the user picks another seal; bounded per request
     signer: Any = field(repr=False, default=None)  # set by a successful login, dropped after stamping
+    signer_entry: Any = field(repr=False, default=None)  # the seal whose token `signer` is logged in to
     early: Any = field(repr=False, default=None)  # the stamp started with that login (methods/early.py)
 
     def summary(self) -> dict[str, Any]:

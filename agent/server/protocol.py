@@ -322,6 +322,8 @@ class PendingChunk:
     last: bool
 
     def hash_and_finish(self) -> None:
+        if self.upload.error is not None:
+            return  # a failed upload is never used: its chunks need no hashing
         self.upload.hasher.update(self.payload)
         if self.upload.error is None:
             self.upload.complete = self.last

@@ -9,6 +9,7 @@ may run at once. Errors in one call never end the connection; only protocol-leve
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import secrets
@@ -52,6 +53,10 @@ class Session:
         # Uploads are hashed on this one thread as their chunks arrive, in arrival order (so the chunks of a
         # document reach its SM3 in order), while the loop goes on receiving: SM3 releases the GIL.
         self._hash_thread: ThreadPoolExecutor | None = None
+        # The hash jobs not yet done, with their chunk's size: frames arrive faster than SM3 hashes them,
+        # and a queued job keeps its chunk alive even once the upload failed or a call took it.
+        self._hashing: collections.deque[tuple[asyncio.Future[None], int]] = collections.deque()
+        self._unhashed = 0
 
     # -- sending ----------------------------------------------------------------------------------------------
 
@@ -166,9 +171,30 @@ class Session:
             job = asyncio.get_running_loop().run_in_executor(self.hash_executor(), pending.hash_and_finish)
             job.add_done_callback(_retrieve)  # awaited by the call taking the upload, if any call does
             pending.upload.hashing = job
+            self._hashing.append((job, len(pending.payload)))
+            self._unhashed += len(pending.payload)
         if err is not None:
             params = {"id": doc_id or "0" * 32, "error": proto.error_data(err)}
             await self.send_event("document.rejected", params)
+        await self._keep_up_with_hashing()
+
+    @property
+    def unhashed_bytes(self) -> int:
+        """Bytes this connection received and has not hashed yet (bounded by limits.max_unhashed_bytes,
+        plus the frame being read)."""
+        return sum(size for job, size in self._hashing if not job.done())
+
+    async def _keep_up_with_hashing(self) -> None:
+        """Read no further frame while more than max_unhashed_bytes wait for their SM3: what this connection
+        holds beyond its pending uploads (chunks of failed or already taken uploads, still queued) stays
+        bounded, and a fast sender is slowed to the speed of hashing (the socket's buffers fill)."""
+        limit = self.ctx.cfg.limits.max_unhashed_bytes
+        while self._hashing and (self._hashing[0][0].done() or self._unhashed > limit):
+            job, size = self._hashing[0]
+            if not job.done():
+                await asyncio.wait([job])  # its outcome is the upload's: _retrieve and the taking call see it
+            self._hashing.popleft()
+            self._unhashed -= size
 
     def hash_executor(self) -> ThreadPoolExecutor:
         """The connection's one upload-hashing thread (jobs run in arrival order)."""

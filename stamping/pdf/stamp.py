@@ -156,7 +156,7 @@ def page_geometries(reader: PdfFileReader) -> list[PageGeometry]:
         _walk_pages(reader.root["/Pages"], {}, out, set(), 0)
     except SealBridgeError:
         raise
-    except (PdfError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+    except (PdfError, KeyError, TypeError, ValueError, IndexError, AttributeError, ArithmeticError) as exc:
         raise SealBridgeError("DOC_MALFORMED", f"unreadable page tree: {exc}") from None
     if not out:
         raise SealBridgeError("DOC_MALFORMED", "the PDF has no pages")

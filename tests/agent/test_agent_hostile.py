@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import tracemalloc
 
+import pytest
+
 from agent.client import AgentClient, AgentError
-from tests.support.agent_env import EXT
+from tests.support.agent_env import EXT, PORTAL
 from tests.support.hostile import deep_trailer, ofd_zip_bomb, stamped_pdf
 
 MIB = 1 << 20
@@ -98,3 +101,58 @@ def test_closed_connection_gives_its_uploads_back():
     for frame in split_chunks(KIND_UPLOAD, "c" * 32, bytes(250_000), 50_000):
         assert two.feed(frame)[1] is None
     assert budget.used == 250_000 == two.pending_bytes()
+
+
+async def test_unhashed_bytes_are_bounded_per_connection(agent_factory):
+    """Frames arrive faster than SM3 hashes them, and the chunks of an upload that failed (or that a call
+    took) stay queued for hashing after they left the pending caps: a connection reads no further frame
+    while more than max_unhashed_bytes wait. (Hashing is held here, so nothing gets hashed meanwhile.)"""
+    from agent.config import Limits
+    from agent.server import protocol as proto
+
+    limit, chunk = 200_000, 50_000
+    agent = await agent_factory(limits=Limits(max_unhashed_bytes=limit, max_pending_bytes=300_000))
+    async with await AgentClient.connect(agent.url, agent.secret, origin=EXT) as c:
+        (session,) = [s for s in agent.ctx.sessions if s.id == c.session]
+        hold = threading.Event()
+        held = asyncio.get_running_loop().run_in_executor(session.hash_executor(), hold.wait)
+        payload = b"%PDF-" + bytes(chunk - 5)
+
+        async def send_failing_uploads() -> None:
+            for n in range(20):  # each: two good chunks, then one out of order (the upload fails)
+                doc = f"{n:032x}"
+                for i in (0, 1, 5):
+                    await c.ws.send(proto.pack_chunk(proto.KIND_UPLOAD, doc, i, False, payload))
+
+        sender = asyncio.create_task(send_failing_uploads())
+        try:
+            deadline = asyncio.get_running_loop().time() + 30
+            while session.unhashed_bytes <= limit:  # the session reads until it is past the limit, then waits
+                assert asyncio.get_running_loop().time() < deadline, session.unhashed_bytes
+                await asyncio.sleep(0.01)
+            assert session.unhashed_bytes <= limit + chunk
+            assert len(session.uploads.uploads) < 20  # it stopped reading: most uploads not even begun
+        finally:
+            hold.set()
+            await held
+        await asyncio.wait_for(sender, 30)
+        rejected = [await c.next_event("document.rejected", within=30) for _ in range(20)]
+        assert {r["error"]["code"] for r in rejected} == {"BAD_REQUEST"}
+        await c.call("hello", {})  # every frame read; the connection serves calls again
+        assert session.unhashed_bytes == 0
+        assert session.uploads.pending_bytes() == 0
+
+
+async def test_a_refused_call_frees_its_upload(agent_factory, sample_pdf):
+    """A call refused before it takes its document (here the rate limit) consumes the upload all the same:
+    refused calls do not fill the connection's or the agent's upload caps."""
+    agent = await agent_factory()
+    agent.ctx.rate.per_minute = 1
+    async with await AgentClient.connect(agent.url, agent.secret, origin=EXT) as c:
+        await c.verify(sample_pdf, PORTAL)  # the one call of this minute
+        for _ in range(2):
+            with pytest.raises(AgentError) as exc:
+                await c.verify(sample_pdf, PORTAL)
+            assert exc.value.code == "RATE_LIMITED"
+        (session,) = [s for s in agent.ctx.sessions if s.id == c.session]
+        assert session.uploads.pending_bytes() == 0 and agent.ctx.upload_budget.used == 0

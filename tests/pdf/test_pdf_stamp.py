@@ -248,3 +248,24 @@ def test_encrypted_pdf_is_unsupported_not_a_crash(rsa_party, user_password: str)
         assert err.value.code == "DOC_UNSUPPORTED"
     else:  # readable: an unsigned document
         assert verify(data).verdict == "no_seals"
+
+
+def test_a_number_that_is_none_is_a_malformed_document(rsa_party) -> None:  # type: ignore[no-untyped-def]
+    """`841..9` where a MediaBox number belongs (the cross-reference still right): pyHanko's number parser
+    raises decimal.InvalidOperation; the stamp refuses the document as malformed, through the format table
+    the CLI and the agent use as well as directly."""
+    import pikepdf
+
+    from stamping.documents import format_named
+
+    out = io.BytesIO()
+    pikepdf.open(io.BytesIO(contract_pdf(2))).save(
+        out, compress_streams=False, object_stream_mode=pikepdf.ObjectStreamMode.disable
+    )
+    good = out.getvalue()
+    bad = good.replace(b"841.89 ]", b"841..9 ]", 1)
+    assert len(bad) == len(good) and bad != good
+    for stamper in (stamp, format_named("pdf").stamp):
+        with pytest.raises(SealBridgeError) as err:
+            stamper(bad, io.BytesIO(), rsa_party.signer, rsa_party.seal, [At(1, 50, 50)], StampOptions())
+        assert err.value.code == "DOC_MALFORMED"

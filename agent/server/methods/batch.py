@@ -31,6 +31,7 @@ from agent.server.methods.stamp import (
     _report_usage,
     _signed_usage,
     _usage_base,
+    release_left_signer,
     release_signer,
 )
 from agent.server.protocol import Request, error_data, sm3_of_result
@@ -206,9 +207,13 @@ async def stamp_batch(session: Session, req: Request) -> dict[str, Any]:
     who = {"origin_top": top, "origin_frame": frame}
     items = params["documents"]
     try:
-        await check_site(session, params["origin"], "stamp.batch")
+        try:
+            await check_site(session, params["origin"], "stamp.batch")
+            ctx.rate.check(top)
+        except SealBridgeError:
+            _drop_uploads(session, items)
+            raise
         policy = "asks" if params["origin"].get("grant") == "once" else "allowed"
-        ctx.rate.check(top)
         if len(items) > ctx.cfg.limits.max_batch_documents:
             _drop_uploads(session, items)
             raise SealBridgeError(
@@ -313,9 +318,9 @@ async def _run_batch(
 
 
 def _release(ctx: AgentContext, approval: PendingBatch, entry: SealEntry | None) -> None:
-    signer, approval.signer = approval.signer, None
-    if signer is not None and entry is not None:
-        ctx.spawn(ctx.on_token_thread(entry, release_signer, signer))
+    if entry is not None:
+        approval.signer_entry = entry
+    release_left_signer(ctx, approval)
 
 
 async def _document_seals(

@@ -71,8 +71,12 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
     sm3_before: str | None = None
     upload: TakenUpload | None = None
     try:
-        await check_site(session, params["origin"], "stamp")
-        ctx.rate.check(top)
+        try:
+            await check_site(session, params["origin"], "stamp")
+            ctx.rate.check(top)
+        except SealBridgeError:
+            session.uploads.discard(params["document"])  # refused: its upload is not kept for later
+            raise
         # Hashed as its frames arrive; SM3 is slower than loopback, so the last frames may still be
         # hashing: the document is read and the seals listed meanwhile, and nothing is shown or signed
         # before its SM3 is known (and matches the docRef's, when given).
@@ -109,6 +113,10 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
                 sm3_before = await _sm3_if_hashed(upload)
             await ctx.record("refusal", err.code, doc_sm3_before=sm3_before, detail={"call": "stamp"}, **who)
         raise
+    except Exception as exc:  # a bug met by this document: the attempt is still in the log
+        detail = {"call": "stamp", "error": type(exc).__name__}
+        await ctx.record("refusal", "INTERNAL", doc_sm3_before=sm3_before, detail=detail, **who)
+        raise
     try:
         summary = approval.summary() | {"seals": [s.to_info(False) for s in seals]}
         await session.send_event("approval.required", summary)
@@ -138,6 +146,18 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
             **who,
         )
         raise
+    except Exception as exc:  # a bug after the approval opened: the page, the window and the log still hear
+        ctx.approvals.close(approval)
+        await session.send_event("approval.closed", {"request_id": approval.request_id, "outcome": "failed"})
+        await ctx.record(
+            "stamp",
+            "INTERNAL",
+            doc_sm3_before=sm3_before,
+            seal_id=approval.chosen or approval.seal_hint,
+            detail={"request_id": approval.request_id, "error": type(exc).__name__},
+            **who,
+        )
+        raise
     except asyncio.CancelledError:
         # The connection went away (or the agent is stopping): the request ends unsigned or undelivered,
         # and the log says so. A signature already running on the token thread finishes there unused.
@@ -156,6 +176,7 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
         if approval.early is not None:  # ended between the login and the stamp: its signature never comes
             approval.early.signer.fail(SealBridgeError("USER_CANCELLED", "the request ended"))
             approval.early = None
+        release_left_signer(ctx, approval)  # ended between the login and the stamp: log the token out
     seq = await ctx.record(
         "stamp",
         "OK",
@@ -232,6 +253,7 @@ async def _await_approval(
             approval.early = early(entry) if early is not None else None
             try:
                 approval.signer = await ctx.login(entry, att.pin)
+                approval.signer_entry = entry
             except BaseException:
                 await _abandon_early(approval)
                 raise
@@ -413,6 +435,15 @@ def _result_sm3(stamped: bytes | ChunkedOutput, upload: TakenUpload | None) -> s
     if isinstance(stamped, ChunkedOutput):
         return stamped.sm3()
     return upload.digest_of_result(stamped) if upload is not None else sm3(stamped).hex()
+
+
+def release_left_signer(ctx: AgentContext, approval: PendingApproval) -> None:
+    """Log out a login that no stamp took (the request ended between the login and the stamp), on its
+    token's thread, in the background."""
+    signer, approval.signer = approval.signer, None
+    entry = approval.signer_entry
+    if signer is not None and entry is not None:
+        ctx.spawn(ctx.on_token_thread(entry, release_signer, signer))
 
 
 def release_signer(signer: Any) -> None:

@@ -109,9 +109,13 @@ async def verify(session: Session, req: Request) -> dict[str, Any]:
     who = {"origin_top": origin["top"], "origin_frame": origin["frame"]}
     sm3_before: str | None = None
     try:
-        if not own:
-            await check_site(session, origin, "verify")
-        ctx.rate.check(origin["top"])
+        try:
+            if not own:
+                await check_site(session, origin, "verify")
+            ctx.rate.check(origin["top"])
+        except SealBridgeError:
+            session.uploads.discard(req.params["document"])  # refused: its upload is not kept for later
+            raise
         upload = await session.uploads.take_hashed(req.params["document"])
         sm3_before = upload.sm3
         data = await asyncio.to_thread(upload.join)  # up to 200 MiB: not on the loop
