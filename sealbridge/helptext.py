@@ -90,6 +90,8 @@ def epilog(path: str) -> str | None:
     if found is None:
         return None
     codes, example = found
+    if "130" not in codes:
+        codes += ", 130 interrupted (Ctrl-C)"
     return f"退出码 exit codes: {codes}\n示例 example:\n  {example}"
 
 

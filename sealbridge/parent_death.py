@@ -3,7 +3,7 @@
 The demo stops its children itself on every exit it sees (Ctrl-C, SIGTERM, SIGHUP, an error, atexit), but a
 SIGKILLed demo runs no code at all. On Linux the child therefore asks the kernel, as its first act, for a
 SIGKILL when its parent goes (prctl PR_SET_PDEATHSIG). The parent tells it which pid that is in
-SEALBRIDGE_EXIT_WITH_PARENT; the child sets the signal and then checks getppid(): if the parent died in
+SEALBRIDGE_EXIT_WITH_PARENT; the child sets the signal (stamping.orphans) and then checks getppid(): if the parent died in
 between, it was already re-parented and no signal would ever come, so it leaves at once.
 
 The request is made in the child after exec (not with preexec_fn, which is unsafe with threads), and it is
@@ -21,12 +21,9 @@ from __future__ import annotations
 import os
 import sys
 
+from stamping.orphans import end_with_parent, supported
+
 ENV = "SEALBRIDGE_EXIT_WITH_PARENT"
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def supported() -> bool:
-    return sys.platform.startswith("linux")
 
 
 def request_for_child() -> dict[str, str]:
@@ -44,13 +41,8 @@ def exit_with_parent_if_asked() -> None:
         parent = int(value)
     except ValueError:
         return
-    import ctypes
-    import signal
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
-        err = ctypes.get_errno()
-        sys.stderr.write(f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(err)}\n")
+    try:
+        end_with_parent(parent)
+    except OSError as exc:
+        sys.stderr.write(f"prctl(PR_SET_PDEATHSIG) failed: {exc.strerror}\n")
         os._exit(2)
-    if os.getppid() != parent:
-        os._exit(1)  # the parent is already gone: nobody is left to stop this process

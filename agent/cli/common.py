@@ -18,6 +18,8 @@ from formats.errors import SealBridgeError
 from formats.limits import MAX_DOCUMENT_BYTES
 
 EXIT_ERROR = 2
+#: Stopped by Ctrl-C (SIGINT): 128 + 2, as shells report it.
+EXIT_INTERRUPTED = 130
 
 
 def quiet_libraries() -> None:
@@ -54,7 +56,8 @@ def report_error(err: SealBridgeError, as_json: bool) -> int:
 
 
 def command(func: Callable[[argparse.Namespace], int | None]) -> Callable[[argparse.Namespace], int]:
-    """Wrap a command so a SealBridgeError becomes exit 2 with the error printed (JSON with --json)."""
+    """Wrap a command so a SealBridgeError becomes exit 2 with the error printed (JSON with --json), and
+    Ctrl-C exit 130 with one line."""
 
     @functools.wraps(func)
     def wrapper(args: argparse.Namespace) -> int:
@@ -65,6 +68,9 @@ def command(func: Callable[[argparse.Namespace], int | None]) -> Callable[[argpa
         except RecursionError:  # a structure nested deeper than the stack, in any parser a command uses
             err = SealBridgeError("DOC_MALFORMED", "the input nests objects too deeply to read")
             return report_error(err, getattr(args, "json", False))
+        except KeyboardInterrupt:  # Ctrl-C: a line, not a traceback; the shell's code for it
+            sys.stderr.write("\n已中断 interrupted\n")
+            return EXIT_INTERRUPTED
 
     return wrapper
 

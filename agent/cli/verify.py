@@ -165,10 +165,10 @@ def _hash_while_loading(data: bytes) -> Callable[[], tuple[str, str]] | None:
 
         return document_digests_later(data)
     if is_pdf_head(data):
-        from stamping.pdf.sigdigest import DocumentPass, ForkedDocumentPass
+        from stamping.pdf.sigdigest import start_pass
 
         # A child process where one can be forked: it leaves this process its GIL and a helper its fork.
-        return ForkedDocumentPass(data) if ForkedDocumentPass.can_fork() else DocumentPass(data)
+        return start_pass(data)
     return None
 
 

@@ -23,6 +23,7 @@ import os
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,10 +208,41 @@ def results(todo: list[Entry], settings: VerifySettings, jobs: int, output: Outp
     from stamping.documents import preload_verifiers
 
     preload_verifiers()  # imported once here: forked workers start with the verifiers loaded
-    jobs = min(jobs, len(wanted))
-    chunk = max(1, min(16, len(wanted) // (jobs * 8)))
-    with ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(settings, output)) as pool:
-        yield from _merge(todo, pool.map(_verify_in_worker, wanted, chunksize=chunk), output)
+    yield from _merge(todo, _pooled(wanted, settings, min(jobs, len(wanted)), output), output)
+
+
+def _pooled(wanted: list[Entry], settings: VerifySettings, jobs: int, output: Output) -> Iterator[Done]:
+    """The outcomes of `wanted`, in order, from `jobs` worker processes.
+
+    A worker that dies (the kernel's out-of-memory killer, a crash in a C library) breaks its pool, and
+    every document not yet answered with it. The first of those is then verified alone in a fresh worker:
+    if that one dies too, the document gets an error line (exit code 2); either way a new pool takes the
+    rest. Each break costs one document at most, never the run."""
+    remaining = wanted
+    while remaining:
+        answered = 0
+        chunk = max(1, min(16, len(remaining) // (jobs * 8)))
+        try:
+            with ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(settings, output)) as pool:
+                for done in pool.map(_verify_in_worker, remaining, chunksize=chunk):
+                    yield done
+                    answered += 1
+            return
+        except BrokenProcessPool:
+            suspect, remaining = remaining[answered], remaining[answered + 1 :]
+        yield _alone(suspect, settings, output)
+
+
+def _alone(entry: Entry, settings: VerifySettings, output: Output) -> Done:
+    """One document in a worker of its own: its outcome, or an error line if the worker dies."""
+    try:
+        with ProcessPoolExecutor(1, initializer=_start_worker, initargs=(settings, output)) as pool:
+            return pool.submit(_verify_in_worker, entry).result()
+    except BrokenProcessPool:
+        err = SealBridgeError(
+            "INTERNAL", "the process verifying this document ended abruptly (out of memory?)"
+        )
+        return render({"file": entry.path, "status": "error", "exit_code": 2, "error": err.to_dict()}, output)
 
 
 def _merge(todo: list[Entry], done: Iterator[Done], output: Output) -> Iterator[Done]:

@@ -20,11 +20,15 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import select
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
+
+from stamping.orphans import end_with_parent
 
 T = TypeVar("T")
 
@@ -36,17 +40,29 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
-def start_child(work: Callable[[], object]) -> tuple[int, int]:
+def start_child(work: Callable[[], object]) -> tuple[int, int] | None:
     """Fork a child that sends work()'s result, pickled, down a pipe and exits without any clean-up of
-    this process's; (its pid, the pipe's read end). Only where can_fork() says so."""
-    read_end, write_end = os.pipe()
+    this process's; (its pid, the pipe's read end), or None when no child can be started (the system's
+    process or memory limits: the caller then does the work itself). Only where can_fork() says so."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()  # nothing buffered is written twice
-    pid = os.fork()
+    parent = os.getpid()
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None
     if pid == 0:
         code = 1
         try:
+            with contextlib.suppress(OSError):  # no request, no harm: the parent's wait has a limit
+                end_with_parent(parent)  # work for a process that is gone is never worth finishing
             os.close(read_end)
             _detach_standard_streams()
             payload = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
@@ -68,15 +84,36 @@ def _detach_standard_streams() -> None:
     os.close(devnull)
 
 
-def child_result(pid: int, read_end: int) -> object | None:
-    """What start_child()'s child sent (waiting for it), or None if it failed or sent nothing whole."""
-    with os.fdopen(read_end, "rb") as pipe:
-        payload = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
+def child_result(pid: int, read_end: int, timeout: float | None = None) -> object | None:
+    """What start_child()'s child sent (waiting for it, at most `timeout` seconds if given: a child still
+    running then is killed), or None if it failed, sent nothing whole or took too long."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    pieces: list[bytes] = []
+    finished = False
+    try:
+        while True:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([read_end], [], [], left)[0]:
+                    break
+            piece = os.read(read_end, 1 << 20)
+            if not piece:
+                finished = True
+                break
+            pieces.append(piece)
+    except OSError:
+        pass
+    finally:
+        os.close(read_end)
+        if not finished:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            _, status = os.waitpid(pid, 0)
+    if not finished or os.waitstatus_to_exitcode(status) != 0:
         return None
     try:
-        return pickle.loads(payload)  # noqa: S301 - written by our own forked child, never by the document
+        return pickle.loads(b"".join(pieces))  # noqa: S301 - written by our own forked child, never by the document
     except Exception:  # noqa: BLE001 - a truncated payload
         return None
 
@@ -87,13 +124,19 @@ def share_with_helper(task: Callable[[int], T], mine: Sequence[int], helpers: Se
     if not helpers or not can_fork():
         last_run = "alone"
         return {i: task(i) for i in (*mine, *helpers)}
-    pid, read_end = start_child(lambda: {i: task(i) for i in helpers})
+    child = start_child(lambda: {i: task(i) for i in helpers})
+    if child is None:  # no process could be started: this one does the helper's share too
+        last_run = "helper failed"
+        return {i: task(i) for i in (*mine, *helpers)}
+    pid, read_end = child
     try:
         results = {i: task(i) for i in mine}
         theirs = child_result(pid, read_end)
         pid = 0
     finally:
         if pid:  # this process failed (or was interrupted) first: the helper is not needed any more
+            with contextlib.suppress(OSError):
+                os.close(read_end)
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)

@@ -129,10 +129,16 @@ class ForkedDocumentPass:
     child that failed) is hashed here, so a wrong hint costs time, never a verdict: digests are looked up
     by the exact ranges pyHanko reads."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, child: tuple[int, int]) -> None:
         self.data = data
         self._answers: dict[tuple[str, Pairs], bytes] | None = None
-        self._pid, self._read_end = forkshare.start_child(lambda: _pass_answers(data))
+        self._pid, self._read_end = child
+
+    @classmethod
+    def start(cls, data: bytes) -> ForkedDocumentPass | None:
+        """The pass started in a child; None where no child can be started (the caller uses a DocumentPass)."""
+        child = forkshare.start_child(lambda: _pass_answers(data))
+        return None if child is None else cls(data, child)
 
     def ready(self) -> bool:
         """Has the child sent its answers (calling this would not wait)?"""
@@ -145,7 +151,7 @@ class ForkedDocumentPass:
 
     def _wait(self) -> dict[tuple[str, Pairs], bytes]:
         if self._answers is None:
-            answers = forkshare.child_result(self._pid, self._read_end)
+            answers = forkshare.child_result(self._pid, self._read_end, _child_time_limit(len(self.data)))
             self._answers = answers if isinstance(answers, dict) else {}
         return self._answers
 
@@ -163,26 +169,53 @@ class ForkedDocumentPass:
         return digest if isinstance(digest, bytes) else None
 
 
-#: A PDF /ByteRange array of integer pairs, as writers put it: `/ByteRange [0 840 960 240]`.
-_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[((?:\s*\d{1,15}){2,16})\s*\]")
+def start_pass(data: bytes) -> DocumentPass | ForkedDocumentPass:
+    """The pass in a child process where one can be forked (see ForkedDocumentPass), else on a thread."""
+    if ForkedDocumentPass.can_fork():
+        forked = ForkedDocumentPass.start(data)
+        if forked is not None:
+            return forked
+    return DocumentPass(data)
+
+
+#: A /ByteRange array as signers write it: `/ByteRange [0 840 960 240]`, four numbers (every number
+#: takes at least one whitespace before the next, so no run of digits can be split in more than one way:
+#: the match never backtracks far, whatever the file holds).
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d{1,15})\s+(\d{1,15})\s+(\d{1,15})\s+(\d{1,15})\s*\]")
 #: More than this many /ByteRange arrays is no ordinary document: the rest is left to the parent.
-_MAX_HINTS = 64
+_MAX_HINTS = 16
 
 
 def hinted_byte_ranges(data: bytes) -> list[Pairs]:
-    """The (offset, length) pairs of the file's /ByteRange arrays that lie in it, without parsing the PDF:
-    where its signatures' digests will almost surely be asked for."""
+    """The (offset, length) pairs of the file's /ByteRange arrays that have a signature's shape, without
+    parsing the PDF: where its signatures' digests will almost surely be asked for.
+
+    The text may be anywhere (in a stream, in a comment), so what a hint may cost is bounded: only the
+    shape every signer writes (`[0 a b c]`: from the start of the file to the signature's /Contents, then
+    on from its end; forward, inside the file), at most _MAX_HINTS of them, and no more bytes hashed twice
+    than the file holds (each hint's second range is hashed on a state of its own). A signature of another
+    shape, or one left out, has its digests made by the parent: slower, never wrong."""
     found: list[Pairs] = []
+    hashed_again = 0
     pos = data.find(b"/ByteRange")
     while pos >= 0 and len(found) < _MAX_HINTS:
         match = _BYTE_RANGE.match(data, pos)
         if match:
-            values = [int(v) for v in match.group(1).split()]
-            pairs = _pairs(values, len(data))
-            if pairs is not None and pairs not in found:
+            start, head, tail_start, tail = (int(v) for v in match.groups())
+            pairs = ((start, head), (tail_start, tail))
+            fits = start == 0 and head <= tail_start and tail_start + tail <= len(data)
+            if fits and pairs not in found and hashed_again + tail <= len(data):
                 found.append(pairs)
+                hashed_again += tail
         pos = data.find(b"/ByteRange", pos + 10)
     return found
+
+
+def _child_time_limit(size: int) -> float:
+    """How long the parent waits for the child's pass before it kills it and hashes itself: far beyond what
+    hashing `size` bytes takes on a slow, busy machine (two digests at 10 MB/s), so only a child that went
+    wrong ever meets it."""
+    return 30.0 + 2 * size / 10e6
 
 
 def _pass_answers(data: bytes) -> dict[tuple[str, Pairs], bytes]:

@@ -5,14 +5,16 @@ by content), JSON Lines that validate against the report schema, the run's exit 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from agent.cli.verify_batch import batch_exit_code
+from agent.cli.verify_batch import _verify_in_worker, batch_exit_code
 from devkit.documents import one_page_pdf
 from sealbridge.cli import main
 
@@ -187,3 +189,31 @@ def test_a_platform_that_cannot_be_reached_is_reported_per_document(dev_pki, sea
         assert line["report"]["policy"]["platform"]["url"] == url
         assert line["report"]["seals"][0]["checks"]["platform_status"]["status"] == "unknown"
     assert rc == 3 and err == ""
+
+
+def _dies_on_the_tampered_one(entry):  # type: ignore[no-untyped-def]
+    """A worker's verification that is killed on one document (module level: the pool pickles it by name)."""
+    if entry.path.endswith("c-tampered.pdf"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _verify_in_worker(entry)
+
+
+def test_a_worker_that_dies_costs_only_its_document(dev_pki, folder, capsys, monkeypatch):
+    """A worker killed while verifying one document (the out-of-memory killer, a crash in a C library):
+    that document gets an error line, every other one its verdict, in order, and the run exit code 2."""
+    from agent.cli import verify_batch
+
+    _, expected, _ = run(capsys, str(folder), *trust(dev_pki), "--json", "--jobs", "1")
+    monkeypatch.setattr(
+        verify_batch, "_verify_in_worker", _dies_on_the_tampered_one
+    )  # workers fork from here
+    rc, out, err = run(capsys, str(folder), *trust(dev_pki), "--json", "--jobs", "2")
+    assert rc == 2 and "Traceback" not in err
+    lines, before = json_lines(out), json_lines(expected)
+    assert [line["file"] for line in lines] == [line["file"] for line in before]
+    for line, alone in zip(_without_times(lines), _without_times(before), strict=True):
+        if line["file"].endswith("c-tampered.pdf"):
+            assert line["status"] == "error" and line["exit_code"] == 2, line
+            assert line["error"]["code"] == "INTERNAL"
+        else:
+            assert line == alone

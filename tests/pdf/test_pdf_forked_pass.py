@@ -52,11 +52,36 @@ def test_hints_leave_out_what_cannot_be_a_range() -> None:
         b"/ByteRange [0 10 20 999999]\n"  # past the end
         b"/ByteRange [0 10 20]\n"  # an odd count
         b"/ByteRange[0 3\n4 1]\n"  # no space before '[', a line break inside: a range
-        b"/ByteRange /Other\n" + b"x" * 40
+        b"/ByteRange /Other\n"
+        b"/ByteRange [0 1 2 1 4 1]\n"  # three pairs: not the shape a signer writes
+        b"/ByteRange [5 1 10 2]\n"  # not from the start of the file
+        b"/ByteRange [0 12 10 2]\n" + b"x" * 40  # backwards: the second range starts inside the first
     )
     assert sigdigest.hinted_byte_ranges(doc) == [((0, 10), (20, 5)), ((0, 3), (4, 1))]
-    many = b"".join(b"/ByteRange [0 %d 20 1] " % n for n in range(1, 100)) + b"x" * 50
-    assert len(sigdigest.hinted_byte_ranges(many)) == 64  # a bound on what the child hashes
+
+
+def test_what_hints_may_cost_is_bounded() -> None:
+    """A hint is only text: a file may hold any number anywhere. At most 16 are taken, and no more bytes
+    hashed a second time (each hint's second range) than the file holds."""
+    many = b"".join(b"/ByteRange [0 %d 2000 1] " % n for n in range(1, 100)) + b"x" * 2000
+    assert len(sigdigest.hinted_byte_ranges(many)) == 16
+    twice = b"/ByteRange [0 1 2 60] /ByteRange [0 1 3 60] /ByteRange [0 1 4 10]".ljust(100, b" ")
+    assert sigdigest.hinted_byte_ranges(twice) == [((0, 1), (2, 60)), ((0, 1), (4, 10))]
+
+
+#: A run of digits that an ambiguous pattern (numbers with optional space between them) splits in
+#: exponentially many ways before it fails: minutes for 30 digits. In a fresh process, so that a regression
+#: fails at the time limit instead of hanging the suite.
+_DIGITS = """
+from stamping.pdf.sigdigest import hinted_byte_ranges
+doc = b"%PDF-1.7\\n" + (b"/ByteRange [" + b"7" * 60 + b" x ") * 200 + b"/ByteRange [0 1 2 1]"
+assert hinted_byte_ranges(doc) == [((0, 1), (2, 1))]
+print("ok")
+"""
+
+
+def test_a_long_run_of_digits_is_no_work() -> None:
+    run_python_ok(_DIGITS, timeout=60)
 
 
 #: In a fresh process (the test process may run threads: no fork there).
@@ -66,7 +91,8 @@ from stamping.pdf.sigdigest import DocumentPass, ForkedDocumentPass, hinted_byte
 
 pdf = open(sys.argv[1], "rb").read()
 assert ForkedDocumentPass.can_fork()
-forked, threaded = ForkedDocumentPass(pdf), DocumentPass(pdf)
+forked, threaded = ForkedDocumentPass.start(pdf), DocumentPass(pdf)
+assert forked is not None
 assert forked() == threaded()
 hints = hinted_byte_ranges(pdf)
 assert len(hints) == 3
@@ -102,7 +128,8 @@ pdf = open(path, "rb").read()
 options = VerifyOptions(trust_anchors=[open(p, "rb").read() for p in roots], fork_helper=True)
 reports = []
 for doc in (pdf, pdf[:1000] + bytes([pdf[1000] ^ 1]) + pdf[1001:]):
-    document = sigdigest.ForkedDocumentPass(doc)
+    document = sigdigest.ForkedDocumentPass.start(doc)
+    assert document is not None
     report = verify(doc, replace(options, document_digests_later=document))
     assert forkshare.last_run == "helped", forkshare.last_run
     seals = report.to_dict()["seals"]
@@ -143,7 +170,7 @@ for pos in json.loads(positions):
     doc = bytes(tampered)
     assert sigdigest.ForkedDocumentPass.can_fork()
     try:
-        report = verify(doc, replace(options, document_digests_later=sigdigest.ForkedDocumentPass(doc)))
+        report = verify(doc, replace(options, document_digests_later=sigdigest.ForkedDocumentPass.start(doc)))
     except SealBridgeError as err:
         out[pos] = err.code
         continue

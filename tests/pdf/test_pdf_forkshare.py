@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -122,14 +124,20 @@ print(json.dumps(flips))
 """
 
 
-def test_helped_verifications_report_what_one_process_reports(sealed, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def _written(sealed, folder: Path) -> tuple[Path, list[Path]]:  # type: ignore[no-untyped-def]
+    """The sealed PDF and its parties' roots as files in `folder`."""
     pdf, parties = sealed
-    doc = tmp_path / "doc.pdf"
+    doc = folder / "doc.pdf"
     doc.write_bytes(pdf)
     roots = []
     for i, party in enumerate(parties):
-        roots.append(tmp_path / f"root{i}.der")
+        roots.append(folder / f"root{i}.der")
         roots[-1].write_bytes(party.root)
+    return doc, roots
+
+
+def test_helped_verifications_report_what_one_process_reports(sealed, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    doc, roots = _written(sealed, tmp_path)
     res = run_python(_CHECK, str(doc), *map(str, roots), timeout=300)
     assert res.returncode == 0, res.stderr
     flips = json.loads(res.stdout)
@@ -151,3 +159,87 @@ def test_a_child_holds_none_of_the_standard_streams() -> None:
         "assert os.readlink('/proc/self/fd/1') != os.devnull  # this process keeps its own\n"
         "print('ok')\n"
     )
+
+
+def test_where_no_child_can_be_started_this_process_does_the_work() -> None:
+    """fork() fails under the system's process or memory limits (EAGAIN, ENOMEM): no error, no leaked pipe,
+    the same results from this process alone."""
+    run_python_ok(
+        "import errno, hashlib, os\n"
+        "from formats.gm import sm3\n"
+        "from stamping.pdf import forkshare, sigdigest\n"
+        "def no_fork():\n"
+        "    raise BlockingIOError(errno.EAGAIN, 'Resource temporarily unavailable')\n"
+        "os.fork = no_fork\n"
+        "fds = len(os.listdir('/proc/self/fd'))\n"
+        "assert forkshare.start_child(lambda: 1) is None\n"
+        "assert len(os.listdir('/proc/self/fd')) == fds  # both ends of the pipe closed\n"
+        "got = forkshare.share_with_helper(lambda i: i * 10, [0], [1, 2])\n"
+        "assert got == {0: 0, 1: 10, 2: 20} and forkshare.last_run == 'helper failed', got\n"
+        "data = b'%PDF-1.7 ' * 100000\n"
+        "document = sigdigest.start_pass(data)\n"
+        "assert isinstance(document, sigdigest.DocumentPass), document\n"
+        "assert document() == (sm3(data).hex(), hashlib.sha256(data).hexdigest())\n"
+        "print('ok')\n"
+    )
+
+
+def test_a_child_that_takes_too_long_is_stopped() -> None:
+    """The wait for a child has a limit: past it the child is killed and reaped, and the caller hashes
+    itself. (The child here blocks on a pipe nobody writes to.)"""
+    run_python_ok(
+        "import os\n"
+        "from stamping.pdf import forkshare\n"
+        "never, _keep = os.pipe()\n"
+        "pid, read_end = forkshare.start_child(lambda: os.read(never, 1))\n"
+        "assert forkshare.child_result(pid, read_end, timeout=0.2) is None\n"
+        "try:\n"
+        "    os.waitpid(pid, os.WNOHANG)\n"
+        "except ChildProcessError:\n"
+        "    print('ok')  # already reaped: killed, not left running or a zombie\n"
+    )
+
+
+def test_a_child_ends_with_the_process_that_forked_it() -> None:
+    """However the parent ends (SIGKILL included), its child does not go on working for nobody."""
+    res = run_python(
+        "import os, signal, sys\n"
+        "from stamping.pdf import forkshare\n"
+        "never, _keep = os.pipe()\n"
+        "pid, _ = forkshare.start_child(lambda: os.read(never, 1))\n"
+        "print(pid, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    assert res.returncode == -9, res.stderr
+    child = int(res.stdout.split()[0])
+    try:
+        handle = os.pidfd_open(child)
+    except ProcessLookupError:
+        return  # gone already
+    try:
+        readable, _, _ = select.select([handle], [], [], 30)  # readable once the process has ended
+        assert readable, f"child {child} still running after its parent was killed"
+    finally:
+        os.close(handle)
+
+
+def test_sealbridge_verify_where_no_child_can_be_started(sealed, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    doc, roots = _written(sealed, tmp_path)
+    trust = [arg for root in roots for arg in ("--trust", str(root))]
+    res = run_python(
+        "import errno, os, sys\n"
+        "def no_fork():\n"
+        "    raise BlockingIOError(errno.EAGAIN, 'Resource temporarily unavailable')\n"
+        "os.fork = no_fork\n"
+        "from sealbridge.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n",
+        "verify",
+        str(doc),
+        "--json",
+        *trust,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    report = json.loads(res.stdout)
+    assert [s["verdict"] for s in report["seals"]] == ["valid"] * 4
