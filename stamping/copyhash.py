@@ -20,10 +20,11 @@ HELD_MAX bytes wait in memory for release_writes().
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
 from formats import dochash
@@ -188,7 +189,9 @@ class HashingCopy:
         assert self._writer is not None
         try:
             copied = 0
-            for chunk in self._read_ahead():
+            for chunk in self._chunks(self._pooled_buffer):
+                if self._stopping():
+                    break
                 self._take_added(copied)
                 for h in self.hashes.values():
                     h.update(chunk)
@@ -210,29 +213,19 @@ class HashingCopy:
                 self._done = True
             gilhandoff.end()
 
-    def _read_ahead(self) -> Iterator[memoryview]:
-        """The document's chunks for the hashing thread: views of the bytes, or of buffers read from the
-        path that the writer gives back once written (at most HELD_MAX bytes of them in flight)."""
-        if self.view is not None:
-            for start in range(0, self.size, CHUNK):
-                if self._cancelled or self._write_error is not None:
-                    return
-                yield self.view[start : start + CHUNK]
-            return
-        assert self.path is not None
-        with open(self.path, "rb", buffering=0) as f:
-            while not self._cancelled and self._write_error is None:
-                if self._buffers < max(2, HELD_MAX // CHUNK):
-                    self._buffers += 1
-                    buffer: bytearray | None = bytearray(CHUNK)
-                else:
-                    buffer = self._free.get()
-                if buffer is None or self._cancelled:
-                    return
-                n = f.readinto(buffer)
-                if not n:
-                    return
-                yield memoryview(buffer)[:n]
+    def _stopping(self) -> bool:
+        return self._cancelled or self._write_error is not None
+
+    def _pooled_buffer(self) -> bytearray | None:
+        """The next buffer for start()'s hashing thread to read into: a new one while fewer than HELD_MAX
+        bytes of them are in flight, else one the writer gave back once written; None: stop reading."""
+        if self._stopping():
+            return None
+        if self._buffers < max(2, HELD_MAX // CHUNK):
+            self._buffers += 1
+            return bytearray(CHUNK)
+        buffer = self._free.get()
+        return None if self._cancelled else buffer
 
     def _write_aside(self) -> None:
         """The writing thread of start(): writes the hashed chunks in order, once writes are allowed."""
@@ -258,8 +251,9 @@ class HashingCopy:
 
     def _run_catching(self) -> None:
         sink = _Sink(self.out, self._writeback)
+        buffer = bytearray(CHUNK)
         try:
-            for chunk in self._chunks():
+            for chunk in self._chunks(lambda: buffer):  # each chunk is written before the next is read
                 if self._cancelled:
                     return
                 self._take_added(sink.written)
@@ -297,22 +291,24 @@ class HashingCopy:
                 length -= len(piece)
                 yield piece
 
-    def _chunks(self) -> Iterator[Any]:
+    def _chunks(self, next_buffer: Callable[[], bytearray | None]) -> Iterator[memoryview]:
+        """The document's chunks in order, for run() and start() alike: views of its bytes, or of the buffers
+        `next_buffer()` gives to read its path or stream into (None from it: stop reading)."""
         if self.view is not None:
             for start in range(0, self.size, CHUNK):
                 yield self.view[start : start + CHUNK]
             return
-        buffer = bytearray(CHUNK)
-        view = memoryview(buffer)
+        with self._open() as f:
+            while (buffer := next_buffer()) is not None and (n := f.readinto(buffer)):
+                yield memoryview(buffer)[:n]
+
+    def _open(self) -> contextlib.AbstractContextManager[Any]:
+        """The document to read from its start: the caller's stream (left open), or its own handle."""
         if self._stream is not None:
             self._stream.seek(0)
-            while n := self._stream.readinto(buffer):
-                yield view[:n]
-            return
+            return contextlib.nullcontext(self._stream)
         assert self.path is not None
-        with open(self.path, "rb", buffering=0) as f:
-            while n := f.readinto(buffer):
-                yield view[:n]
+        return open(self.path, "rb", buffering=0)
 
 
 class _Sink:
