@@ -66,6 +66,9 @@ class Limits:
     """All unused uploads of one connection together."""
     max_pending_bytes_total: int = 512 * MiB
     """All unused uploads of every connection together."""
+    max_in_use_bytes_total: int = 1024 * MiB
+    """Documents taken by calls still running (a verify, a stamp waiting for its approval), every
+    connection together: a call that would hold more is refused (RATE_LIMITED) until others end."""
     max_unhashed_bytes: int = 16 * MiB
     """Received on one connection but not yet hashed (SM3 is slower than loopback): past it the connection
     reads no more frames until hashing catches up."""

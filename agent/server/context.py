@@ -59,6 +59,7 @@ class AgentContext:
         self.hotplug: list[Any] = []  # one hot-plug monitor per token kind that has something to watch
         self._background: set[asyncio.Task[Any]] = set()
         self.upload_budget = UploadBudget(self.cfg.limits.max_pending_bytes_total)
+        self.in_use_budget = UploadBudget(self.cfg.limits.max_in_use_bytes_total)
         self._platform_seals_at: dict[str, float] = {}  # certificate SHA-256 -> when last fetched
 
     def spawn(self, coro: Any) -> None:

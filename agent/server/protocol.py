@@ -343,20 +343,32 @@ class TakenUpload:
     hasher: SM3Hasher
     _upload: Upload | None = field(default=None, repr=False)  # until hashed(): the upload being hashed
     _declared_sm3: str | None = None
+    _in_use: UploadBudget | None = field(default=None, repr=False)  # holds `size` there until release()
+
+    def release(self) -> None:
+        """The call is done with the document: its bytes leave the in-use budget (once; later calls are
+        no-ops). Every taker calls it when it ends, however it ends."""
+        budget, self._in_use = self._in_use, None
+        if budget is not None:
+            budget.used -= self.size
 
     async def hashed(self) -> TakenUpload:
         """Wait until every chunk is hashed (usually at once: they are hashed as they arrive)."""
         up, self._upload = self._upload, None
         if up is None:
             return self
-        if up.hashing is not None and not up.complete:
-            await asyncio.shield(up.hashing)  # the newest job: the ones before it ran first
-        if not up.complete:
-            raise SealBridgeError("BAD_REQUEST", f"document {up.doc_id} is incomplete (not hashed)")
-        self.hasher = up.hasher
-        self.sm3 = up.hasher.hexdigest()
-        if self._declared_sm3 is not None and self._declared_sm3 != self.sm3:
-            raise SealBridgeError("BAD_REQUEST", "document SM3 does not match the call")
+        try:
+            if up.hashing is not None and not up.complete:
+                await asyncio.shield(up.hashing)  # the newest job: the ones before it ran first
+            if not up.complete:
+                raise SealBridgeError("BAD_REQUEST", f"document {up.doc_id} is incomplete (not hashed)")
+            self.hasher = up.hasher
+            self.sm3 = up.hasher.hexdigest()
+            if self._declared_sm3 is not None and self._declared_sm3 != self.sm3:
+                raise SealBridgeError("BAD_REQUEST", "document SM3 does not match the call")
+        except BaseException:
+            self.release()  # refused (or the call was cancelled): no call will use these bytes
+            raise
         return self
 
     def join(self) -> bytes:
@@ -415,6 +427,7 @@ class Reassembler:
         max_pending: int,
         max_pending_bytes: int | None = None,
         budget: UploadBudget | None = None,
+        in_use: UploadBudget | None = None,
     ):
         self.max_document_bytes = max_document_bytes
         self.max_pending_bytes = max_pending_bytes or 2 * max_document_bytes
@@ -424,6 +437,8 @@ class Reassembler:
         self.uploads: dict[str, Upload] = {}
         self._pending_total = 0  # bytes held by unconsumed uploads (kept in step with Upload.size)
         self.budget = budget or UploadBudget(self.max_pending_bytes)
+        # Documents taken by calls that still run: no longer pending, still in memory.
+        self.in_use = in_use or UploadBudget(2 * self.max_pending_bytes)
 
     def feed(self, frame: bytes) -> tuple[str | None, SealBridgeError | None]:
         """Take one binary frame. Returns (doc id, error) — the error only the first time a document fails."""
@@ -527,7 +542,12 @@ class Reassembler:
         this takes that wait off the call's path. Consumed either way, like take()."""
         up = self._pop(ref)
         parts, up.parts = up.parts, []
-        return TakenUpload(parts, up.size, "", up.hasher, up, ref.get("sm3"))
+        if self.in_use.used + up.size > self.in_use.limit:
+            raise SealBridgeError(
+                "RATE_LIMITED", f"documents in use by running calls over {self.in_use.limit} bytes; try again"
+            )
+        self.in_use.used += up.size
+        return TakenUpload(parts, up.size, "", up.hasher, up, ref.get("sm3"), _in_use=self.in_use)
 
     def discard(self, ref: dict[str, Any]) -> None:
         """Consume an upload without using it (a refused call still frees its bytes at once)."""

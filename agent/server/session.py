@@ -47,6 +47,7 @@ class Session:
             lim.max_pending_documents,
             lim.max_pending_bytes,
             ctx.upload_budget,
+            ctx.in_use_budget,
         )
         self.tasks: set[asyncio.Task[None]] = set()
         self._send_lock = asyncio.Lock()

@@ -10,6 +10,7 @@ import pytest
 
 from agent.client import AgentClient, AgentError
 from tests.support.agent_env import EXT, PORTAL
+from tests.support.agent_flows import start_stamp
 from tests.support.hostile import deep_trailer, ofd_zip_bomb, stamped_pdf
 
 MIB = 1 << 20
@@ -139,6 +140,8 @@ async def test_unhashed_bytes_are_bounded_per_connection(agent_factory):
         rejected = [await c.next_event("document.rejected", within=30) for _ in range(20)]
         assert {r["error"]["code"] for r in rejected} == {"BAD_REQUEST"}
         await c.call("hello", {})  # every frame read; the connection serves calls again
+        # The hash thread runs its jobs in order: once one queued now has run, every earlier one has.
+        await asyncio.get_running_loop().run_in_executor(session.hash_executor(), lambda: None)
         assert session.unhashed_bytes == 0
         assert session.uploads.pending_bytes() == 0
 
@@ -156,3 +159,29 @@ async def test_a_refused_call_frees_its_upload(agent_factory, sample_pdf):
             assert exc.value.code == "RATE_LIMITED"
         (session,) = [s for s in agent.ctx.sessions if s.id == c.session]
         assert session.uploads.pending_bytes() == 0 and agent.ctx.upload_budget.used == 0
+
+
+async def test_documents_held_by_running_calls_are_capped(agent_factory, sample_pdf):
+    """Taken by a call, a document is no longer a pending upload but still in memory (a stamp holds it while
+    it waits for its approval): the documents of every running call together have a cap too; a call over it
+    is refused, consumes its upload, and the room comes back when the other call ends, however it ends."""
+    from agent.config import Limits
+
+    limit = len(sample_pdf) + len(sample_pdf) // 2  # room for one document, not two
+    agent = await agent_factory(limits=Limits(max_in_use_bytes_total=limit))
+    async with await AgentClient.connect(agent.url, agent.secret, origin=EXT) as c:
+        fut, _ = await start_stamp(c, sample_pdf)
+        req = await c.next_event("approval.required")  # the stamp holds its document while it waits
+        assert agent.ctx.in_use_budget.used == len(sample_pdf)
+        with pytest.raises(AgentError) as exc:
+            await c.verify(sample_pdf, PORTAL)
+        assert exc.value.code == "RATE_LIMITED" and "in use" in (exc.value.detail or "")
+        (session,) = [s for s in agent.ctx.sessions if s.id == c.session]
+        assert session.uploads.pending_bytes() == 0 and agent.ctx.in_use_budget.used == len(sample_pdf)
+        await c.call("cancel", {"request_id": req["request_id"]})
+        with pytest.raises(AgentError):
+            await fut
+        assert agent.ctx.in_use_budget.used == 0
+        report = await c.verify(sample_pdf, PORTAL)  # room again
+        assert report["verdict"] == "no_seals"
+        assert agent.ctx.in_use_budget.used == 0

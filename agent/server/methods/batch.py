@@ -34,7 +34,7 @@ from agent.server.methods.stamp import (
     release_left_signer,
     release_signer,
 )
-from agent.server.protocol import Request, error_data, sm3_of_result
+from agent.server.protocol import Request, TakenUpload, error_data, sm3_of_result
 from agent.tsa_client import configured_timestamper, stamp_with_timestamp_policy
 from formats.errors import SealBridgeError
 from formats.gm import SM3Hasher, sm3
@@ -168,11 +168,14 @@ class PendingBatch(PendingApproval):
                 doc.data = b""
 
 
-async def _take_document(session: Session, item: dict[str, Any], doc: BatchDoc) -> None:
+async def _take_document(
+    session: Session, item: dict[str, Any], doc: BatchDoc, held: list[TakenUpload]
+) -> None:
     """Upload → bytes, format, pages, placements; a failure marks this document only."""
     limits = session.ctx.cfg.limits
     try:
         upload = await session.uploads.take_hashed(item["document"])
+        held.append(upload)
         doc.sm3_before, doc.sm3_state = upload.sm3, upload.hasher
         doc.data = await asyncio.to_thread(upload.join)
         doc.size = len(doc.data)
@@ -201,6 +204,15 @@ def _drop_uploads(session: Session, items: list[dict[str, Any]]) -> None:
 
 
 async def stamp_batch(session: Session, req: Request) -> dict[str, Any]:
+    held: list[TakenUpload] = []  # the documents this batch took: released when it ends, however it ends
+    try:
+        return await _stamp_batch(session, req, held)
+    finally:
+        for upload in held:
+            upload.release()
+
+
+async def _stamp_batch(session: Session, req: Request, held: list[TakenUpload]) -> dict[str, Any]:
     ctx = session.ctx
     params = req.params
     top, frame = params["origin"]["top"], params["origin"]["frame"]
@@ -232,7 +244,7 @@ async def stamp_batch(session: Session, req: Request) -> dict[str, Any]:
             for i, item in enumerate(items)
         ]
         for item, doc in zip(items, docs, strict=True):
-            await _take_document(session, item, doc)
+            await _take_document(session, item, doc, held)
         ready = [d for d in docs if d.status == "ready"]
         if not ready:
             raise docs[0].error or SealBridgeError("DOC_MALFORMED", "no document of the batch can be read")

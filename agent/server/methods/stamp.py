@@ -64,6 +64,15 @@ def _placements(raw: list[dict[str, Any]], max_count: int) -> list[Any]:
 
 
 async def stamp(session: Session, req: Request) -> dict[str, Any]:
+    held: list[TakenUpload] = []  # the documents this call took: released when it ends, however it ends
+    try:
+        return await _stamp(session, req, held)
+    finally:
+        for upload in held:
+            upload.release()
+
+
+async def _stamp(session: Session, req: Request, held: list[TakenUpload]) -> dict[str, Any]:
     ctx = session.ctx
     params = req.params
     top, frame = params["origin"]["top"], params["origin"]["frame"]
@@ -81,6 +90,8 @@ async def stamp(session: Session, req: Request) -> dict[str, Any]:
         # hashing: the document is read and the seals listed meanwhile, and nothing is shown or signed
         # before its SM3 is known (and matches the docRef's, when given).
         upload = session.uploads.take_arrived(params["document"])
+
+        held.append(upload)
         data = await asyncio.to_thread(upload.join)
         fmt = (await asyncio.to_thread(document_format, data)).name  # opens a ZIP directory: not on the loop
         placements = _placements(params["placements"], ctx.cfg.limits.max_placements)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.server.methods.basic import check_site
-from agent.server.protocol import Request
+from agent.server.protocol import Request, TakenUpload
 from formats.errors import SealBridgeError
 from stamping.documents import document_format
 from stamping.options import VerifyOptions
@@ -101,6 +101,15 @@ async def _document_digests(doc_format: str, data: bytes, sm3_hex: str) -> tuple
 
 
 async def verify(session: Session, req: Request) -> dict[str, Any]:
+    held: list[TakenUpload] = []  # the documents this call took: released when it ends, however it ends
+    try:
+        return await _verify(session, req, held)
+    finally:
+        for upload in held:
+            upload.release()
+
+
+async def _verify(session: Session, req: Request, held: list[TakenUpload]) -> dict[str, Any]:
     ctx = session.ctx
     # No origin: the extension's own verify page (the user's own file), not a web page. No site policy
     # applies; the call is rate-limited and audited under the extension origin this connection proved.
@@ -117,6 +126,8 @@ async def verify(session: Session, req: Request) -> dict[str, Any]:
             session.uploads.discard(req.params["document"])  # refused: its upload is not kept for later
             raise
         upload = await session.uploads.take_hashed(req.params["document"])
+
+        held.append(upload)
         sm3_before = upload.sm3
         data = await asyncio.to_thread(upload.join)  # up to 200 MiB: not on the loop
         doc_format = await asyncio.to_thread(document_format, data)  # opens a ZIP directory: not on the loop
