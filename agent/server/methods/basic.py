@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from agent import __version__
 from agent.server.context import token_summary
-from agent.server.protocol import PROTOCOL_VERSION, Request
+from agent.server.protocol import PROTOCOL_VERSION, Request, TakenUpload
 from formats.errors import SealBridgeError
 
 if TYPE_CHECKING:
@@ -45,6 +47,24 @@ async def hello(session: Session, req: Request) -> dict[str, Any]:
         # The administrator's word, so the extension's prompt follows it (docs/extension.md, onboarding).
         "sites": session.ctx.policy.admin_lists(),
     }
+
+
+def releasing_uploads(
+    method: Callable[[Session, Request, list[TakenUpload]], Awaitable[dict[str, Any]]],
+) -> Callable[[Session, Request], Awaitable[dict[str, Any]]]:
+    """A method that takes uploads gets a list to put each one in: every one is released (its bytes leave
+    the agent's in-use budget) when the call ends, however it ends."""
+
+    @functools.wraps(method)
+    async def call(session: Session, req: Request) -> dict[str, Any]:
+        held: list[TakenUpload] = []
+        try:
+            return await method(session, req, held)
+        finally:
+            for upload in held:
+                upload.release()
+
+    return call
 
 
 async def check_site(session: Session, origin: dict[str, str], what: str) -> None:

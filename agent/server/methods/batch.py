@@ -25,7 +25,7 @@ from agent import __version__
 from agent.batch_manifest import MANIFEST_TYPE, MANIFEST_VERSION, canonical, sign_manifest
 from agent.server.approvals import Attempt, PendingApproval
 from agent.server.logs import log_event
-from agent.server.methods.basic import check_site
+from agent.server.methods.basic import check_site, releasing_uploads
 from agent.server.methods.stamp import (
     _await_approval,
     _report_usage,
@@ -203,16 +203,8 @@ def _drop_uploads(session: Session, items: list[dict[str, Any]]) -> None:
         session.uploads.discard(item["document"])
 
 
-async def stamp_batch(session: Session, req: Request) -> dict[str, Any]:
-    held: list[TakenUpload] = []  # the documents this batch took: released when it ends, however it ends
-    try:
-        return await _stamp_batch(session, req, held)
-    finally:
-        for upload in held:
-            upload.release()
-
-
-async def _stamp_batch(session: Session, req: Request, held: list[TakenUpload]) -> dict[str, Any]:
+@releasing_uploads
+async def stamp_batch(session: Session, req: Request, held: list[TakenUpload]) -> dict[str, Any]:
     ctx = session.ctx
     params = req.params
     top, frame = params["origin"]["top"], params["origin"]["frame"]

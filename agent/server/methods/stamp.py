@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent import __version__
 from agent.server.logs import log_event
-from agent.server.methods.basic import check_site
+from agent.server.methods.basic import check_site, releasing_uploads
 from agent.server.methods.early import EarlyStamp
 from agent.server.protocol import RESULT_CHUNK_BYTES, ChunkedOutput, Request, TakenUpload
 from agent.server.upload_copy import UploadCopy
@@ -63,16 +63,8 @@ def _placements(raw: list[dict[str, Any]], max_count: int) -> list[Any]:
     return [from_dict(p) for p in raw]
 
 
-async def stamp(session: Session, req: Request) -> dict[str, Any]:
-    held: list[TakenUpload] = []  # the documents this call took: released when it ends, however it ends
-    try:
-        return await _stamp(session, req, held)
-    finally:
-        for upload in held:
-            upload.release()
-
-
-async def _stamp(session: Session, req: Request, held: list[TakenUpload]) -> dict[str, Any]:
+@releasing_uploads
+async def stamp(session: Session, req: Request, held: list[TakenUpload]) -> dict[str, Any]:
     ctx = session.ctx
     params = req.params
     top, frame = params["origin"]["top"], params["origin"]["frame"]

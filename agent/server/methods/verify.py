@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.server.methods.basic import check_site
+from agent.server.methods.basic import check_site, releasing_uploads
 from agent.server.protocol import Request, TakenUpload
 from formats.errors import SealBridgeError
 from stamping.documents import document_format
@@ -100,16 +100,8 @@ async def _document_digests(doc_format: str, data: bytes, sm3_hex: str) -> tuple
     return sm3_hex, await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
 
 
-async def verify(session: Session, req: Request) -> dict[str, Any]:
-    held: list[TakenUpload] = []  # the documents this call took: released when it ends, however it ends
-    try:
-        return await _verify(session, req, held)
-    finally:
-        for upload in held:
-            upload.release()
-
-
-async def _verify(session: Session, req: Request, held: list[TakenUpload]) -> dict[str, Any]:
+@releasing_uploads
+async def verify(session: Session, req: Request, held: list[TakenUpload]) -> dict[str, Any]:
     ctx = session.ctx
     # No origin: the extension's own verify page (the user's own file), not a web page. No site policy
     # applies; the call is rate-limited and audited under the extension origin this connection proved.
