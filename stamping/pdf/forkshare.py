@@ -61,7 +61,7 @@ def start_child(work: Callable[[], object]) -> tuple[int, int] | None:
     if pid == 0:
         code = 1
         try:
-            with contextlib.suppress(OSError):  # no request, no harm: the parent's wait has a limit
+            with contextlib.suppress(OSError):  # no request, no harm: every wait for a child has a limit
                 end_with_parent(parent)  # work for a process that is gone is never worth finishing
             os.close(read_end)
             _detach_standard_streams()
@@ -108,10 +108,11 @@ def child_result(pid: int, read_end: int, timeout: float | None = None) -> objec
         if not finished:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
+        status: int | None = None
+        with contextlib.suppress(ChildProcessError):  # reaped already where SIGCHLD is ignored
             _, status = os.waitpid(pid, 0)
-    if not finished or os.waitstatus_to_exitcode(status) != 0:
-        return None
+    if not finished or (status is not None and os.waitstatus_to_exitcode(status) != 0):
+        return None  # (exit status unknown: a payload that unpickles whole was written by a child that succeeded)
     try:
         return pickle.loads(b"".join(pieces))  # noqa: S301 - written by our own forked child, never by the document
     except Exception:  # noqa: BLE001 - a truncated payload
@@ -129,17 +130,19 @@ def share_with_helper(task: Callable[[int], T], mine: Sequence[int], helpers: Se
         last_run = "helper failed"
         return {i: task(i) for i in (*mine, *helpers)}
     pid, read_end = child
+    started = time.monotonic()
     try:
         results = {i: task(i) for i in mine}
-        theirs = child_result(pid, read_end)
-        pid = 0
-    finally:
-        if pid:  # this process failed (or was interrupted) first: the helper is not needed any more
-            with contextlib.suppress(OSError):
-                os.close(read_end)
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
+    except BaseException:  # this process failed (or was interrupted) first: the helper is not needed any more
+        with contextlib.suppress(OSError):
+            os.close(read_end)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        raise
+    # The helper's share weighs about what this process's did: far longer than that, it is stuck, and
+    # this process does its share instead. From here child_result() closes, kills and reaps.
+    theirs = child_result(pid, read_end, timeout=60 + 10 * (time.monotonic() - started))
     if not isinstance(theirs, dict) or set(theirs) != set(helpers):
         last_run = "helper failed"
         theirs = {i: task(i) for i in helpers}

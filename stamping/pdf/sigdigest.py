@@ -184,6 +184,8 @@ def start_pass(data: bytes) -> DocumentPass | ForkedDocumentPass:
 _BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d{1,15})\s+(\d{1,15})\s+(\d{1,15})\s+(\d{1,15})\s*\]")
 #: More than this many /ByteRange arrays is no ordinary document: the rest is left to the parent.
 _MAX_HINTS = 16
+#: Nor is more than this many "/ByteRange" texts: the scan stops there, whatever it found.
+_MAX_CANDIDATES = 256
 
 
 def hinted_byte_ranges(data: bytes) -> list[Pairs]:
@@ -192,13 +194,16 @@ def hinted_byte_ranges(data: bytes) -> list[Pairs]:
 
     The text may be anywhere (in a stream, in a comment), so what a hint may cost is bounded: only the
     shape every signer writes (`[0 a b c]`: from the start of the file to the signature's /Contents, then
-    on from its end; forward, inside the file), at most _MAX_HINTS of them, and no more bytes hashed twice
-    than the file holds (each hint's second range is hashed on a state of its own). A signature of another
+    on from its end; forward, inside the file), at most _MAX_HINTS of them among the first _MAX_CANDIDATES
+    texts, and no more bytes hashed twice than the file holds (each hint's second range is hashed on a state
+    of its own). A signature of another
     shape, or one left out, has its digests made by the parent: slower, never wrong."""
     found: list[Pairs] = []
     hashed_again = 0
+    examined = 0
     pos = data.find(b"/ByteRange")
-    while pos >= 0 and len(found) < _MAX_HINTS:
+    while pos >= 0 and len(found) < _MAX_HINTS and examined < _MAX_CANDIDATES:
+        examined += 1
         match = _BYTE_RANGE.match(data, pos)
         if match:
             start, head, tail_start, tail = (int(v) for v in match.groups())

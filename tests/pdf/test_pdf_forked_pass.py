@@ -67,6 +67,10 @@ def test_what_hints_may_cost_is_bounded() -> None:
     assert len(sigdigest.hinted_byte_ranges(many)) == 16
     twice = b"/ByteRange [0 1 2 60] /ByteRange [0 1 3 60] /ByteRange [0 1 4 10]".ljust(100, b" ")
     assert sigdigest.hinted_byte_ranges(twice) == [((0, 1), (2, 60)), ((0, 1), (4, 10))]
+    # The scan itself stops after 256 "/ByteRange" texts, usable or not: a hint past them is not looked at.
+    late = b"/ByteRange x " * 300 + b"/ByteRange [0 1 2 1]" + b" " * 10
+    assert sigdigest.hinted_byte_ranges(late) == []
+    assert sigdigest.hinted_byte_ranges(late[13 * 100 :]) == [((0, 1), (2, 1))]
 
 
 #: A run of digits that an ambiguous pattern (numbers with optional space between them) splits in

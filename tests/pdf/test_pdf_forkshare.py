@@ -243,3 +243,20 @@ def test_sealbridge_verify_where_no_child_can_be_started(sealed, tmp_path) -> No
     assert "Traceback" not in res.stderr
     report = json.loads(res.stdout)
     assert [s["verdict"] for s in report["seals"]] == ["valid"] * 4
+
+
+def test_where_children_are_reaped_by_the_system_their_results_still_count() -> None:
+    """A process started with SIGCHLD ignored (inherited across exec) has its children reaped by the kernel:
+    waitpid() finds none. A result that arrived whole still counts; no error."""
+    run_python_ok(
+        "import hashlib, signal\n"
+        "from formats.gm import sm3\n"
+        "from stamping.pdf import forkshare, sigdigest\n"
+        "signal.signal(signal.SIGCHLD, signal.SIG_IGN)\n"
+        "got = forkshare.share_with_helper(lambda i: i * 10, [0], [1, 2])\n"
+        "assert got == {0: 0, 1: 10, 2: 20} and forkshare.last_run == 'helped', (got, forkshare.last_run)\n"
+        "data = b'%PDF-1.7 ' * 100000\n"
+        "document = sigdigest.ForkedDocumentPass.start(data)\n"
+        "assert document() == (sm3(data).hex(), hashlib.sha256(data).hexdigest())\n"
+        "print('ok')\n"
+    )
