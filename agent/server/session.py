@@ -57,7 +57,6 @@ class Session:
         # The hash jobs not yet done, with their chunk's size: frames arrive faster than SM3 hashes them,
         # and a queued job keeps its chunk alive even once the upload failed or a call took it.
         self._hashing: collections.deque[tuple[asyncio.Future[None], int]] = collections.deque()
-        self._unhashed = 0
 
     # -- sending ----------------------------------------------------------------------------------------------
 
@@ -173,7 +172,6 @@ class Session:
             job.add_done_callback(_retrieve)  # awaited by the call taking the upload, if any call does
             pending.upload.hashing = job
             self._hashing.append((job, len(pending.payload)))
-            self._unhashed += len(pending.payload)
         if err is not None:
             params = {"id": doc_id or "0" * 32, "error": proto.error_data(err)}
             await self.send_event("document.rejected", params)
@@ -190,12 +188,11 @@ class Session:
         holds beyond its pending uploads (chunks of failed or already taken uploads, still queued) stays
         bounded, and a fast sender is slowed to the speed of hashing (the socket's buffers fill)."""
         limit = self.ctx.cfg.limits.max_unhashed_bytes
-        while self._hashing and (self._hashing[0][0].done() or self._unhashed > limit):
-            job, size = self._hashing[0]
+        while self._hashing and (self._hashing[0][0].done() or self.unhashed_bytes > limit):
+            job = self._hashing[0][0]
             if not job.done():
                 await asyncio.wait([job])  # its outcome is the upload's: _retrieve and the taking call see it
             self._hashing.popleft()
-            self._unhashed -= size
 
     def hash_executor(self) -> ThreadPoolExecutor:
         """The connection's one upload-hashing thread (jobs run in arrival order)."""

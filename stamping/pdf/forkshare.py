@@ -134,14 +134,10 @@ def share_with_helper(task: Callable[[int], T], mine: Sequence[int], helpers: Se
     try:
         results = {i: task(i) for i in mine}
     except BaseException:  # this process failed (or was interrupted) first: the helper is not needed any more
-        with contextlib.suppress(OSError):
-            os.close(read_end)
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+        child_result(pid, read_end, timeout=0)  # closes, kills and reaps
         raise
     # The helper's share weighs about what this process's did: far longer than that, it is stuck, and
-    # this process does its share instead. From here child_result() closes, kills and reaps.
+    # this process does its share instead.
     theirs = child_result(pid, read_end, timeout=60 + 10 * (time.monotonic() - started))
     if not isinstance(theirs, dict) or set(theirs) != set(helpers):
         last_run = "helper failed"

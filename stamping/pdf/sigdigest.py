@@ -196,8 +196,8 @@ def hinted_byte_ranges(data: bytes) -> list[Pairs]:
     shape every signer writes (`[0 a b c]`: from the start of the file to the signature's /Contents, then
     on from its end; forward, inside the file), at most _MAX_HINTS of them among the first _MAX_CANDIDATES
     texts, and no more bytes hashed twice than the file holds (each hint's second range is hashed on a state
-    of its own). A signature of another
-    shape, or one left out, has its digests made by the parent: slower, never wrong."""
+    of its own). A signature of another shape, or one left out, has its digests made by the parent: slower,
+    never wrong."""
     found: list[Pairs] = []
     hashed_again = 0
     examined = 0

@@ -67,6 +67,22 @@ def releasing_uploads(
     return call
 
 
+async def admit(
+    session: Session, origin: dict[str, str], what: str, documents: list[dict[str, Any]], *, site: bool = True
+) -> None:
+    """The site policy (`site`: not for the extension's own page) and the rate limit, before a call takes
+    its documents. A refused call consumes the uploads it names all the same: kept, they would hold the
+    upload caps for nothing."""
+    try:
+        if site:
+            await check_site(session, origin, what)
+        session.ctx.rate.check(origin["top"])
+    except SealBridgeError:
+        for ref in documents:
+            session.uploads.discard(ref)
+        raise
+
+
 async def check_site(session: Session, origin: dict[str, str], what: str) -> None:
     """Refuse (and audit) a site the administrator denies, or one the extension has not approved."""
     ctx = session.ctx

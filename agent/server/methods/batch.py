@@ -25,7 +25,7 @@ from agent import __version__
 from agent.batch_manifest import MANIFEST_TYPE, MANIFEST_VERSION, canonical, sign_manifest
 from agent.server.approvals import Attempt, PendingApproval
 from agent.server.logs import log_event
-from agent.server.methods.basic import check_site, releasing_uploads
+from agent.server.methods.basic import admit, releasing_uploads
 from agent.server.methods.stamp import (
     _await_approval,
     _report_usage,
@@ -211,12 +211,7 @@ async def stamp_batch(session: Session, req: Request, held: list[TakenUpload]) -
     who = {"origin_top": top, "origin_frame": frame}
     items = params["documents"]
     try:
-        try:
-            await check_site(session, params["origin"], "stamp.batch")
-            ctx.rate.check(top)
-        except SealBridgeError:
-            _drop_uploads(session, items)
-            raise
+        await admit(session, params["origin"], "stamp.batch", [item["document"] for item in items])
         policy = "asks" if params["origin"].get("grant") == "once" else "allowed"
         if len(items) > ctx.cfg.limits.max_batch_documents:
             _drop_uploads(session, items)

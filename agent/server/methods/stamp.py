@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent import __version__
 from agent.server.logs import log_event
-from agent.server.methods.basic import check_site, releasing_uploads
+from agent.server.methods.basic import admit, releasing_uploads
 from agent.server.methods.early import EarlyStamp
 from agent.server.protocol import RESULT_CHUNK_BYTES, ChunkedOutput, Request, TakenUpload
 from agent.server.upload_copy import UploadCopy
@@ -72,17 +72,11 @@ async def stamp(session: Session, req: Request, held: list[TakenUpload]) -> dict
     sm3_before: str | None = None
     upload: TakenUpload | None = None
     try:
-        try:
-            await check_site(session, params["origin"], "stamp")
-            ctx.rate.check(top)
-        except SealBridgeError:
-            session.uploads.discard(params["document"])  # refused: its upload is not kept for later
-            raise
+        await admit(session, params["origin"], "stamp", [params["document"]])
         # Hashed as its frames arrive; SM3 is slower than loopback, so the last frames may still be
         # hashing: the document is read and the seals listed meanwhile, and nothing is shown or signed
         # before its SM3 is known (and matches the docRef's, when given).
         upload = session.uploads.take_arrived(params["document"])
-
         held.append(upload)
         data = await asyncio.to_thread(upload.join)
         fmt = (await asyncio.to_thread(document_format, data)).name  # opens a ZIP directory: not on the loop

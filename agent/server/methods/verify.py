@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.server.methods.basic import check_site, releasing_uploads
+from agent.server.methods.basic import admit, releasing_uploads
 from agent.server.protocol import Request, TakenUpload
 from formats.errors import SealBridgeError
 from stamping.documents import document_format
@@ -110,15 +110,8 @@ async def verify(session: Session, req: Request, held: list[TakenUpload]) -> dic
     who = {"origin_top": origin["top"], "origin_frame": origin["frame"]}
     sm3_before: str | None = None
     try:
-        try:
-            if not own:
-                await check_site(session, origin, "verify")
-            ctx.rate.check(origin["top"])
-        except SealBridgeError:
-            session.uploads.discard(req.params["document"])  # refused: its upload is not kept for later
-            raise
+        await admit(session, origin, "verify", [req.params["document"]], site=not own)
         upload = await session.uploads.take_hashed(req.params["document"])
-
         held.append(upload)
         sm3_before = upload.sm3
         data = await asyncio.to_thread(upload.join)  # up to 200 MiB: not on the loop
