@@ -69,6 +69,11 @@ _TABLE: dict[str, tuple[ErrorGroup, str, str]] = {
     "NOT_FOUND": (ErrorGroup.DOCUMENT, "找不到对象", "Not found"),
     "FILE_NOT_FOUND": (ErrorGroup.DOCUMENT, "找不到文件", "The file does not exist"),
     "DOC_EMPTY": (ErrorGroup.DOCUMENT, "文档为空（0 字节）", "The document is empty (0 bytes)"),
+    "DOC_CHANGED": (
+        ErrorGroup.DOCUMENT,
+        "盖章期间文档被修改，未保存任何结果，请待文档保存完成后重试",
+        "The document was modified while it was being stamped; nothing was saved. Try again once it is saved",
+    ),
     "TRUST_ANCHOR_INVALID": (
         ErrorGroup.DOCUMENT,
         "信任锚文件不是有效的证书（PEM 或 DER）",

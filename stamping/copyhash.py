@@ -6,8 +6,9 @@ worker thread the copy runs beside other work: OpenSSL hashes (formats.dochash) 
 writes without holding the GIL, so on two cores the copy of a large document costs almost nothing next to
 pyHanko preparing the update, or, in the CLI, next to importing the stamper and unlocking the token.
 
-The copy reads the document through its own handle (a path) or from memory (bytes), never through a
-stream somebody else reads at the same time. Nothing here imports pyHanko, so a caller can start the
+The copy reads the document from memory (bytes) or from the file opened once (a path: stamping/pinnedfile.py,
+at positions of its own, so the stamper's parser reads the same file beside it), never through a stream
+somebody else reads at the same time. Nothing here imports pyHanko, so a caller can start the
 copy before loading the stamper.
 
 On its worker thread the copy is two threads: one reads each chunk and hashes it, the other writes the
@@ -20,7 +21,6 @@ HELD_MAX bytes wait in memory for release_writes().
 
 from __future__ import annotations
 
-import contextlib
 import os
 import queue
 import threading
@@ -31,6 +31,7 @@ from formats import dochash
 from formats.dochash import Hasher
 from formats.errors import SealBridgeError
 from stamping import gilhandoff
+from stamping.pinnedfile import PinnedFile
 
 # With writeback, the disk write of the copied bytes starts after every this many bytes.
 WRITEBACK_EVERY = 32 << 20
@@ -55,8 +56,9 @@ def new_hash(name: str) -> Hasher:
 
 
 class HashingCopy:
-    """Copies a document into `out` and hashes it with each of `algorithms`: a path, bytes, or a
-    readable seekable stream (read from offset 0; a stream only with run(), on the thread that owns it).
+    """Copies a document into `out` and hashes it with each of `algorithms`: a path (opened once, here),
+    a PinnedFile, bytes, or a readable seekable stream (read from offset 0; a stream only with run(), on
+    the thread that owns it).
 
     start() runs the copy on a worker thread; result() waits for it and returns the hash states (to be
     continued by the caller); cancel() stops it early. run() does the same on the calling thread.
@@ -74,27 +76,25 @@ class HashingCopy:
 
     def __init__(
         self,
-        document: str | os.PathLike[str] | bytes | memoryview | BinaryIO,
+        document: str | os.PathLike[str] | PinnedFile | bytes | memoryview | BinaryIO,
         out: Any,
         algorithms: Iterable[str],
         writeback: bool = False,
         hold_writes: bool = False,
     ) -> None:
         self._stream: BinaryIO | None = None
+        #: The document file, opened once (a path is opened here): what the stamper reads it through too.
+        self.pinned: PinnedFile | None = None
+        self.view: memoryview | None = None
         if isinstance(document, bytes | memoryview):
-            self.path: str | None = None
-            self.view: memoryview | None = memoryview(document).cast("B")
+            self.view = memoryview(document).cast("B")
             self.size = len(self.view)
-        elif not isinstance(document, str | os.PathLike):
-            self.path, self.view, self._stream = None, None, document
-            self.size = document.seek(0, os.SEEK_END)
+        elif isinstance(document, PinnedFile | str | os.PathLike):
+            self.pinned = document if isinstance(document, PinnedFile) else PinnedFile(document)
+            self.size = self.pinned.size
         else:
-            self.path = os.fspath(document)
-            self.view = None
-            try:
-                self.size = os.stat(self.path).st_size
-            except OSError as exc:
-                raise SealBridgeError("BAD_REQUEST", f"cannot read {self.path}: {exc.strerror}") from None
+            self._stream = document
+            self.size = document.seek(0, os.SEEK_END)
         self.out = out
         self._writeback = writeback
         self.hashes = {name: new_hash(name) for name in dict.fromkeys(algorithms)}
@@ -200,7 +200,7 @@ class HashingCopy:
             if self._cancelled or self._write_error is not None:
                 return
             if copied != self.size:
-                raise SealBridgeError("DOC_MALFORMED", "the document changed while it was being stamped")
+                raise SealBridgeError("DOC_CHANGED", "the document changed while it was being stamped")
         except BaseException as exc:  # handed to result() on the caller's thread
             self._error = exc
             self._cancelled = True  # the writer stops too: nothing more is written
@@ -261,7 +261,7 @@ class HashingCopy:
                     h.update(chunk)
                 sink.write(chunk)
             if sink.written != self.size:
-                raise SealBridgeError("DOC_MALFORMED", "the document changed while it was being stamped")
+                raise SealBridgeError("DOC_CHANGED", "the document changed while it was being stamped")
             self._done = True
         except BaseException as exc:  # handed to result() on the caller's thread
             self._error = exc
@@ -284,12 +284,13 @@ class HashingCopy:
         if self.view is not None:
             yield self.view[:length]
             return
-        if self.path is None:  # a caller's stream is copied by run(): nothing runs beside it to add
+        if self.pinned is None:  # a caller's stream is copied by run(): nothing runs beside it to add
             raise SealBridgeError("INTERNAL", "digests cannot be added to the copy of a stream")
-        with open(self.path, "rb", buffering=0) as f:
-            while length > 0 and (piece := f.read(min(CHUNK, length))):
-                length -= len(piece)
-                yield piece
+        buffer = bytearray(min(CHUNK, length))
+        offset = 0
+        while offset < length and (n := self.pinned.read_at(memoryview(buffer)[: length - offset], offset)):
+            yield memoryview(buffer)[:n]
+            offset += n
 
     def _chunks(self, next_buffer: Callable[[], bytearray | None]) -> Iterator[memoryview]:
         """The document's chunks in order, for run() and start() alike: views of its bytes, or of the buffers
@@ -298,17 +299,16 @@ class HashingCopy:
             for start in range(0, self.size, CHUNK):
                 yield self.view[start : start + CHUNK]
             return
-        with self._open() as f:
-            while (buffer := next_buffer()) is not None and (n := f.readinto(buffer)):
+        if self.pinned is not None:
+            offset = 0
+            while (buffer := next_buffer()) is not None and (n := self.pinned.read_at(buffer, offset)):
                 yield memoryview(buffer)[:n]
-
-    def _open(self) -> contextlib.AbstractContextManager[Any]:
-        """The document to read from its start: the caller's stream (left open), or its own handle."""
-        if self._stream is not None:
-            self._stream.seek(0)
-            return contextlib.nullcontext(self._stream)
-        assert self.path is not None
-        return open(self.path, "rb", buffering=0)
+                offset += n
+            return
+        assert self._stream is not None
+        self._stream.seek(0)
+        while (buffer := next_buffer()) is not None and (n := self._stream.readinto(buffer)):
+            yield memoryview(buffer)[:n]
 
 
 class _Sink:

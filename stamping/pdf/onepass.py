@@ -38,11 +38,12 @@ from pyhanko.sign.signers.pdf_signer import PdfSigner, PdfTBSDocument
 
 from formats.errors import SealBridgeError
 from stamping.copyhash import Discard, HashingCopy
+from stamping.pinnedfile import PinnedFile, RangeReader
 
 _READ_BUFFER = 8192  # the reader's buffer over a Python-level stream (pyHanko reads byte by byte)
 
 #: What stamp() and sign_invisible() accept as the document.
-Source = bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO
+Source = bytes | bytearray | memoryview | str | os.PathLike[str] | PinnedFile | BinaryIO
 
 
 class PdfInput:
@@ -53,14 +54,14 @@ class PdfInput:
         stream: BinaryIO,
         size: int,
         pdfium_input: Any,
-        copy_from: str | memoryview | None,
+        copy_from: PinnedFile | memoryview | None,
         precopy: HashingCopy | None = None,
     ) -> None:
         self.stream = stream
         self.size = size
-        #: What pypdfium2.PdfDocument takes for this input (bytes, a path or a stream).
+        #: What pypdfium2.PdfDocument takes for this input (bytes or a stream).
         self.pdfium_input = pdfium_input
-        # A path or bytes can be copied beside the reader, on a worker thread; a caller's stream cannot.
+        # A file or bytes can be copied beside the reader, on a worker thread; a caller's stream cannot.
         self._copy_from = copy_from
         self._precopy = precopy
 
@@ -84,14 +85,16 @@ class PdfInput:
 
 
 @contextlib.contextmanager
-def open_input(source: Source | HashingCopy) -> Iterator[PdfInput]:
-    """Open `source`: bytes-like (not copied), a path (opened and closed here), a readable, seekable
-    binary stream holding the PDF from offset 0 (left open, its position not kept), or a HashingCopy of a
-    path or bytes a caller already started into the output it passes (copyhash.py)."""
+def open_input(source: Source | PinnedFile | HashingCopy) -> Iterator[PdfInput]:
+    """Open `source`: bytes-like (not copied), a path (opened and closed here), a PinnedFile (left open),
+    a readable, seekable binary stream holding the PDF from offset 0 (left open, its position not kept), or
+    a HashingCopy of a file or bytes a caller already started into the output it passes (copyhash.py).
+    A file is opened once and everything reads that (stamping/pinnedfile.py); DOC_CHANGED if it was written
+    to before the caller's block ends."""
     precopy = None
     if isinstance(source, HashingCopy):
         precopy = source
-        source = source.path if source.path is not None else source.view  # type: ignore[assignment]
+        source = source.pinned if source.pinned is not None else source.view  # type: ignore[assignment]
     if isinstance(source, bytes | bytearray | memoryview):
         view = memoryview(source).cast("B")
         if isinstance(source, bytes):
@@ -101,15 +104,13 @@ def open_input(source: Source | HashingCopy) -> Iterator[PdfInput]:
             yield PdfInput(stream, len(view), stream, view, precopy)  # type: ignore[arg-type]
         return
     if isinstance(source, str | os.PathLike):
-        path = os.fspath(source)
-        try:
-            f = open(path, "rb")  # noqa: SIM115 - closed below
-        except FileNotFoundError:
-            raise SealBridgeError("FILE_NOT_FOUND", path) from None
-        except OSError as exc:
-            raise SealBridgeError("BAD_REQUEST", f"cannot read {path}: {exc.strerror}") from None
-        with f:
-            yield PdfInput(f, os.fstat(f.fileno()).st_size, path, path, precopy)  # type: ignore[arg-type]
+        with PinnedFile(source) as pinned, open_input(pinned) as doc:
+            yield doc
+        return
+    if isinstance(source, PinnedFile):
+        doc = PdfInput(source.reader(_READ_BUFFER), source.size, source.reader(), source, precopy)
+        yield doc
+        source.check_unchanged()  # everything stamped was read by now: the output is discarded if it moved
         return
     try:
         usable = source.readable() and source.seekable()
@@ -122,29 +123,7 @@ def open_input(source: Source | HashingCopy) -> Iterator[PdfInput]:
     yield PdfInput(source, size, source, None)
 
 
-class _Reader(io.RawIOBase):
-    """A read-only, seekable raw stream of `length` bytes; subclasses fill readinto from position `_pos`."""
-
-    def __init__(self, length: int) -> None:
-        self._length = length
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._length}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-
-class _ViewReader(_Reader):
+class _ViewReader(RangeReader):
     """A reader over a bytes-like object, without copying it (BytesIO copies anything but bytes)."""
 
     def __init__(self, view: memoryview) -> None:
@@ -159,7 +138,7 @@ class _ViewReader(_Reader):
         return n
 
 
-class _Revisions(_Reader):
+class _Revisions(RangeReader):
     """The document as it stands after some updates: the input stream followed by the updates in memory
     (a later seal's pyHanko reader parses it; its writer appends through OnePassOutput)."""
 
@@ -177,7 +156,7 @@ class _Revisions(_Reader):
                 self._original.seek(self._pos)
                 n = self._original.readinto(out[done : done + min(len(out) - done, self._size - self._pos)])
                 if not n:
-                    raise SealBridgeError("DOC_MALFORMED", "the document changed while it was being stamped")
+                    raise SealBridgeError("DOC_CHANGED", "the document changed while it was being stamped")
             else:
                 at = self._pos - self._size
                 for update in self._updates:
