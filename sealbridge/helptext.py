@@ -31,7 +31,8 @@ HELP: dict[str, tuple[str, str]] = {
         "sealbridge seals put seal.esl --module /usr/lib/softhsm/libsofthsm2.so --token MyKey --pin-file pin.txt",
     ),
     "stamp": (
-        OK_OR_ERROR + "; a failed stamp writes no output file",
+        OK_OR_ERROR + "; a failed stamp writes no output file; 143 (SIGTERM) or 129 (SIGHUP) stopped, no "
+        "output either",
         "sealbridge stamp form.pdf -o form-stamped.pdf --token soft:company.soft --pin-file pin.txt "
         '--keyword "盖章处"',
     ),

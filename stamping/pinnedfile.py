@@ -26,6 +26,8 @@ from formats.errors import SealBridgeError
 READ_BUFFER = 8192
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+#: Only for the open itself: a FIFO would otherwise wait there for a writer (POSIX; Windows has none).
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 class PinnedFile:
@@ -36,8 +38,7 @@ class PinnedFile:
         self.path = os.fspath(path)
         self._fd = -1
         try:
-            # Non-blocking only for the open itself: a FIFO would otherwise wait here for a writer.
-            fd = os.open(self.path, _OPEN_FLAGS | getattr(os, "O_NONBLOCK", 0))
+            fd = os.open(self.path, _OPEN_FLAGS | _NONBLOCK)
         except FileNotFoundError:
             raise SealBridgeError("FILE_NOT_FOUND", self.path) from None
         except OSError as exc:
@@ -46,7 +47,7 @@ class PinnedFile:
             opened = os.fstat(fd)
             if not stat.S_ISREG(opened.st_mode):
                 raise SealBridgeError("BAD_REQUEST", f"{self.path} is not a regular file")
-            if hasattr(os, "set_blocking"):
+            if _NONBLOCK:
                 os.set_blocking(fd, True)
         except BaseException:
             os.close(fd)

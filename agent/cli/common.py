@@ -71,8 +71,48 @@ def command(func: Callable[[argparse.Namespace], int | None]) -> Callable[[argpa
         except KeyboardInterrupt:  # Ctrl-C: a line, not a traceback; the shell's code for it
             sys.stderr.write("\n已中断 interrupted\n")
             return EXIT_INTERRUPTED
+        except Terminated as ended:  # SIGTERM or SIGHUP inside ended_by_signals(): cleaned up like Ctrl-C
+            sys.stderr.write("\n已终止 terminated\n")
+            return 128 + ended.signum
 
     return wrapper
+
+
+class Terminated(BaseException):
+    """Raised in the main thread by SIGTERM or SIGHUP while ended_by_signals() is in force."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def ended_by_signals() -> Iterator[None]:
+    """While a command writes its output: SIGTERM and SIGHUP (a closed terminal, `kill`, a service
+    stopping) end it the way Ctrl-C does, so the temp file an atomic output writes into is removed and
+    nothing partial stays beside the target. Only from the main thread, and only where the signal still
+    has its default action (a caller that handles it keeps its own)."""
+    import signal
+    import threading
+
+    names = ("SIGTERM", "SIGHUP")
+    wanted = [getattr(signal, n) for n in names if hasattr(signal, n)]
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for signum in wanted:
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            previous[signum] = signal.signal(signum, _raise_terminated)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _raise_terminated(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
 
 
 def read_secret_file(path: str | Path) -> str:

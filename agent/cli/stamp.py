@@ -22,6 +22,7 @@ from agent.cli.common import (
     add_json_flag,
     command,
     document_size,
+    ended_by_signals,
     print_json,
     read_document,
     read_secret_file,
@@ -270,6 +271,11 @@ def _login_while_loading(
 
 @command
 def cmd_stamp(args: argparse.Namespace) -> int:
+    with ended_by_signals():  # a stamp stopped by `kill` leaves no temp file behind, as Ctrl-C does
+        return _stamp(args)
+
+
+def _stamp(args: argparse.Namespace) -> int:
     from agent.tokens.drivers import open_token
 
     placements = _placements(args)

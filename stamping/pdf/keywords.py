@@ -24,15 +24,24 @@ def find_keyword(data: Any, text: str) -> list[Hit]:
     (used in place, not copied), a path, or a readable seekable binary stream."""
     import pypdfium2 as pdfium
 
+    guard = _ReadGuard(data) if hasattr(data, "readinto") else None
     try:
-        doc = pdfium.PdfDocument(data)
+        doc = pdfium.PdfDocument(guard if guard is not None else data)
     except pdfium.PdfiumError as exc:
+        _raise_failed_read(guard)
         raise SealBridgeError("DOC_MALFORMED", f"pdfium cannot open the PDF: {exc}") from None
     hits: list[Hit] = []
     try:
         for page_index in range(len(doc)):
-            page = doc[page_index]
-            textpage = page.get_textpage()
+            _raise_failed_read(guard)  # a read that failed ends the search: no page goes unsearched
+            try:
+                page = doc[page_index]
+                textpage = page.get_textpage()
+            except pdfium.PdfiumError as exc:
+                _raise_failed_read(guard)
+                raise SealBridgeError(
+                    "DOC_MALFORMED", f"pdfium cannot read page {page_index + 1}: {exc}"
+                ) from None
             try:
                 searcher = textpage.search(text, match_case=True)
                 try:
@@ -46,9 +55,47 @@ def find_keyword(data: Any, text: str) -> list[Hit]:
             finally:
                 textpage.close()
                 page.close()
+        _raise_failed_read(guard)
     finally:
         doc.close()
     return hits
+
+
+class _ReadGuard:
+    """The stream pdfium reads through: pypdfium2 calls it from C, where whatever it raises is printed and
+    dropped (pdfium sees only a failed read, and may go on without a page). Here the first exception
+    (Ctrl-C, DOC_CHANGED from a file truncated meanwhile, an I/O error) is kept, every later read fails at
+    once, and find_keyword raises it as soon as pdfium returns."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.failure: BaseException | None = None
+
+    def _guarded(self, call: Any, *args: Any) -> Any:
+        if self.failure is not None:
+            return 0
+        try:
+            return call(*args)
+        except BaseException as exc:  # noqa: BLE001 - kept, raised once pdfium returns (_raise_failed_read)
+            self.failure = exc
+            return 0
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return int(self._guarded(self._stream.seek, offset, whence))
+
+    def tell(self) -> int:
+        return int(self._guarded(self._stream.tell))
+
+    def read(self, size: int = -1) -> bytes:
+        return self._guarded(self._stream.read, size) or b""
+
+    def readinto(self, buffer: Any) -> int:
+        return int(self._guarded(self._stream.readinto, buffer))
+
+
+def _raise_failed_read(guard: _ReadGuard | None) -> None:
+    if guard is not None and guard.failure is not None:
+        raise guard.failure
 
 
 def _union(rects: list[tuple[float, float, float, float]]) -> UserRect:

@@ -109,7 +109,12 @@ def open_input(source: Source | PinnedFile | HashingCopy) -> Iterator[PdfInput]:
         return
     if isinstance(source, PinnedFile):
         doc = PdfInput(source.reader(_READ_BUFFER), source.size, source.reader(), source, precopy)
-        yield doc
+        try:
+            yield doc
+        except Exception:
+            # A file written to meanwhile can fail a parser first (DOC_MALFORMED...): say what happened.
+            source.check_unchanged()
+            raise
         source.check_unchanged()  # everything stamped was read by now: the output is discarded if it moved
         return
     try:

@@ -5,8 +5,10 @@ token login."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +23,9 @@ from stamping.pdf import stamp, verify
 from stamping.placement import At, Keyword
 from tests.support.pdf_flows import trusting
 from tests.support.pdf_maker import PageSpec, make_pdf
+
+# The module, not the function stamping.pdf exports under the same name.
+stamp_module = importlib.import_module("stamping.pdf.stamp")
 
 OLD_TIME_NS = 1_600_000_000_000_000_000  # any write during the test moves it, whatever the clock's resolution
 
@@ -129,3 +134,45 @@ def test_cli_stamp_whose_input_changes_during_the_login(
     assert pdf[: len(data)] == data
     assert main(["verify", str(dst), "--trust", str(dev_pki.root), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["verdict"] == "valid"
+
+
+def test_a_file_truncated_before_the_keyword_search_is_doc_changed(
+    sm2_party, tmp_path: Path, monkeypatch, capfd
+):
+    """pdfium reads the file through Python callbacks, whose exceptions C would drop: the truncation is
+    still reported as such, once, and nothing is written."""
+    src, data = _source(tmp_path)
+    search = stamp_module.find_keyword
+
+    def truncating_search(source, text):  # type: ignore[no-untyped-def]
+        os.truncate(src, len(data) // 2)
+        return search(source, text)
+
+    monkeypatch.setattr(stamp_module, "find_keyword", truncating_search)
+    dst = tmp_path / "out.pdf"
+    with pytest.raises(SealBridgeError) as err, atomic_output(dst) as out:
+        stamp(src, out, sm2_party.signer, sm2_party.seal, [Keyword("盖章处")], StampOptions())
+    assert err.value.code == "DOC_CHANGED"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.pdf"]
+    assert "Exception ignored" not in capfd.readouterr().err
+
+
+def test_cli_stamp_ended_by_sigterm_leaves_nothing(dev_pki, tmp_path: Path, capsys, monkeypatch) -> None:
+    """`kill` (SIGTERM) while the token logs in and the copy is being written: like Ctrl-C, the temp file
+    goes and the exit code says how it ended (128 + 15)."""
+    src, data = _source(tmp_path)
+    dst = tmp_path / "out.pdf"
+    login = cli_stamp._login_while_loading
+
+    def killed_login(*args, **kwargs):  # type: ignore[no-untyped-def]
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler runs in this thread, right here
+        return login(*args, **kwargs)
+
+    monkeypatch.setattr(cli_stamp, "_login_while_loading", killed_login)
+    argv = ["stamp", str(src), "-o", str(dst), "--place", "page=1,x=60,y=60",
+            "--token", f"soft:{dev_pki.tokens['sm2']}", "--pin-file", str(dev_pki.pin_file), "--json"]  # fmt: skip
+    assert main(argv) == 128 + signal.SIGTERM
+    assert "已终止 terminated" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.pdf"]
+    assert src.read_bytes() == data
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the command's handler is gone with it
