@@ -19,7 +19,7 @@ from typing import IO, Any, Protocol, TypeVar
 
 from formats.errors import SealBridgeError
 from formats.limits import MAX_DOCUMENT_BYTES  # DESIGN §4: whoever sends it
-from formats.ofd.limits import DEFAULT_PACKAGE_LIMITS
+from formats.ofd.limits import check_entry_count
 from formats.pdfhead import is_pdf_head
 from stamping.options import StampOptions, StampResult, VerifyOptions
 from stamping.report import Report
@@ -27,30 +27,18 @@ from stamping.report import Report
 T = TypeVar("T")
 
 
-def _zip_entry_count(data: bytes) -> int | None:
-    """The entry count the ZIP end record (or its ZIP64 form) declares; None if there is none."""
-    try:
-        end = zipfile._EndRecData(io.BytesIO(data))  # noqa: SLF001 - stable since Python 2; no public API
-    except (OSError, ValueError, struct.error):
-        return None
-    return int(end[zipfile._ECD_ENTRIES_TOTAL]) if end else None  # noqa: SLF001
-
-
 def sniff(data: bytes) -> str:
     """ "pdf" when `%PDF-` is in the first KiB, "ofd" for a ZIP holding OFD.xml — by content, never by name.
 
-    The entry count is read from the end record before zipfile builds one ZipInfo per entry: a 200 MiB
-    upload can declare millions of them.
+    The entries are counted before zipfile builds one ZipInfo per entry (formats/ofd/limits.py): a 200 MiB
+    upload can hold millions of them.
     """
     if len(data) > MAX_DOCUMENT_BYTES:
         raise SealBridgeError("DOC_TOO_LARGE", f"{len(data)} bytes; the limit is {MAX_DOCUMENT_BYTES}")
     if is_pdf_head(data):
         return "pdf"
     if data[:4] == b"PK\x03\x04":
-        entries = _zip_entry_count(data)
-        limit = DEFAULT_PACKAGE_LIMITS.max_entries
-        if entries is not None and entries > limit:
-            raise SealBridgeError("DOC_TOO_LARGE", f"{entries} zip entries; the limit is {limit}")
+        check_entry_count(data)
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
                 names = {n.replace("\\", "/").lstrip("/").lower() for n in zf.namelist()}

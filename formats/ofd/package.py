@@ -23,7 +23,7 @@ from lxml import etree
 
 from formats.errors import SealBridgeError
 from formats.gm import SM3Hasher
-from formats.ofd.limits import DEFAULT_PACKAGE_LIMITS, PackageLimits
+from formats.ofd.limits import DEFAULT_PACKAGE_LIMITS, PackageLimits, check_entry_count
 from formats.ofd.xmlsafe import parse_xml
 
 _CHUNK = 1 << 16
@@ -90,8 +90,9 @@ def _check_name(name: str) -> None:
         raise _malformed(f"'..' in zip entry {name!r}")
 
 
-def _fold(name: str) -> str:
-    """The key two entry names collide on: case and the path separator do not tell parts apart."""
+def fold_name(name: str) -> str:
+    """The key two entry names (or package paths) collide on: case and the path separator do not tell
+    parts apart. Whatever compares a Reference's path with the package's names compares these."""
     return name.replace("\\", "/").rstrip("/").lower()
 
 
@@ -101,6 +102,7 @@ class OfdPackage:
     def __init__(self, data: bytes, limits: PackageLimits = DEFAULT_PACKAGE_LIMITS) -> None:
         self.data = data
         self.limits = limits
+        check_entry_count(data, limits)
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
         except zipfile.BadZipFile as exc:
@@ -138,7 +140,7 @@ class OfdPackage:
                     )
             self.entries[info.filename] = Entry(info.filename, info)
         for name in self.entries:
-            folded = _fold(name)
+            folded = fold_name(name)
             if folded in self._folded:
                 # Two names differing only in case or in "\" for "/" (Windows readers take both as a
                 # separator): a verifier and a viewer could read different parts.
@@ -168,7 +170,7 @@ class OfdPackage:
         name = path.lstrip("/")
         if name in self.entries and not name.endswith("/"):
             return name
-        folded = self._folded.get(_fold(name))
+        folded = self._folded.get(fold_name(name))
         return folded if folded and not folded.endswith("/") else None
 
     def exists(self, path: str) -> bool:

@@ -89,7 +89,13 @@ def read_signature_xml(pkg: OfdPackage, path: str) -> SignatureXml:
     check_method = ""
     if refs_el is not None:
         check_method = attr(refs_el, "CheckMethod", "MD5")
-        for ref in children(refs_el, "Reference"):
+        found = list(children(refs_el, "Reference"))
+        if len(found) > pkg.limits.max_entries:
+            raise SealBridgeError(
+                "DOC_TOO_LARGE",
+                f"{path}: {len(found)} References; a package holds at most {pkg.limits.max_entries} files",
+            )
+        for ref in found:
             file_ref = attr(ref, "FileRef")
             references.append(Reference(file_ref, resolve(file_ref, path), child_text(ref, "CheckValue")))
     annots = [

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from formats.errors import SealBridgeError
 from formats.ofd import OfdPackage, SignatureXml
 from formats.ofd.package import Hasher
-from stamping.ofd.coverage import hasher_for
+from stamping.ofd.coverage import hash_name, hasher_for
 from stamping.ofd.hashjobs import WORKERS, HashJobs, Job
 
 #: Below this many bytes to hash, everything runs on the calling thread (batch verification of many
@@ -26,7 +26,7 @@ THREADS_FROM = 4 << 20
 #: must not all sit in memory); beyond it, a part is read again when its seal is checked.
 _KEEP_BUDGET = 32 << 20
 
-#: An entry to inflate once, and the hashes (CheckMethod key → factory) to feed.
+#: An entry to inflate once, and the hashes (hash_name → factory) to feed.
 _Item = tuple[str, dict[str, Callable[[], Hasher]]]
 
 
@@ -50,7 +50,7 @@ class EntryPass:
             self.kept[name] = kept
 
     def digests(self) -> dict[tuple[str, str], bytes]:
-        """(zip name, CheckMethod stripped and lower-cased) → digest, check_references' cache; waits for
+        """(zip name, coverage.hash_name of the CheckMethod) → digest, check_references' cache; waits for
         the entries still being hashed in the background (hashing those still queued itself)."""
         while self._pending:
             job = self._pending.pop(0)
@@ -58,23 +58,20 @@ class EntryPass:
         return self._digests
 
 
-def _method_key(check_method: str) -> str:
-    return check_method.strip().lower()
-
-
 def wanted_digests(
     pkg: OfdPackage, sigs: Iterable[SignatureXml | None]
 ) -> dict[str, dict[str, Callable[[], Hasher]]]:
-    """zip name → CheckMethod key → hash factory, for every entry some signature references."""
+    """zip name → hash_name → hash factory, for every entry some signature references."""
     wanted: dict[str, dict[str, Callable[[], Hasher]]] = {}
     for sig in sigs:
+        method = hash_name(sig.check_method) if sig is not None else None
         factory = hasher_for(sig.check_method) if sig is not None else None
-        if sig is None or factory is None:
+        if sig is None or method is None or factory is None:
             continue
         for ref in sig.references:
             name = pkg.find(ref.path)
             if name is not None:
-                wanted.setdefault(name, {})[_method_key(sig.check_method)] = factory
+                wanted.setdefault(name, {})[method] = factory
     return wanted
 
 

@@ -99,6 +99,7 @@ def _verify(pkg: OfdPackage, data: bytes, options: VerifyOptions, jobs: HashJobs
     entry_pass = run_entry_pass(pkg, sigs, keep, wanted, jobs)
     seal_infos: dict[bytes, SealInfo] = {}
     ref_sets = reference_sets(sigs)
+    covered_by_any: set[str] = set().union(*ref_sets)
     listed: set[str] = set()
     # Signatures, seals and certificates are checked while the entries are still being hashed; the
     # References (integrity) are compared once every digest is in.
@@ -121,7 +122,7 @@ def _verify(pkg: OfdPackage, data: bytes, options: VerifyOptions, jobs: HashJobs
                 now,
                 entry_pass,
                 seal_infos,
-                ref_sets,
+                (ref_sets, covered_by_any),
             )
             sig = sigs[i]
             if sig is not None:
@@ -158,14 +159,40 @@ def _read_signatures(
         raise SealBridgeError("DOC_TOO_LARGE", f"{len(entries)} signatures; the limit is {MAX_SIGNATURES}")
     sigs: list[SignatureXml | None] = []
     errors: list[SealBridgeError | None] = []
+    read: dict[str, tuple[SignatureXml | None, SealBridgeError | None]] = {}
+    # What all the Signature.xml parts may cost together; parts past it are reported unread.
+    left_bytes, left_refs = pkg.limits.max_signature_xml_bytes_total, pkg.limits.max_references_total
     for entry in entries:
-        try:
-            sigs.append(read_signature_xml(pkg, entry.path))
-            errors.append(None)
-        except SealBridgeError as err:
-            sigs.append(None)
-            errors.append(err)
+        name = pkg.find(entry.path)
+        if name is not None and name in read:  # the same part listed again: read once
+            sig, err = read[name]
+        elif name is not None and (pkg.entries[name].size > left_bytes or left_refs <= 0):
+            sig, err = None, SealBridgeError("DOC_TOO_LARGE", _TOO_MUCH_SIGNATURE_XML.format(path=entry.path))
+        else:
+            if name is not None:
+                left_bytes -= pkg.entries[name].size
+            try:
+                sig, err = read_signature_xml(pkg, entry.path), None
+            except SealBridgeError as exc:
+                sig, err = None, exc
+            if sig is not None:
+                left_refs -= len(sig.references)
+                if left_refs < 0:
+                    sig, err = (
+                        None,
+                        SealBridgeError("DOC_TOO_LARGE", _TOO_MUCH_SIGNATURE_XML.format(path=entry.path)),
+                    )
+            if name is not None:
+                read[name] = sig, err
+        sigs.append(sig)
+        errors.append(err)
     return entries, sigs, errors
+
+
+_TOO_MUCH_SIGNATURE_XML = (
+    "{path} not read: the document's signatures together are larger, or reference more files, than a "
+    "verifier reads (formats/ofd/limits.py)"
+)
 
 
 _DocumentDigests = tuple[HashJobs, Job[str], Job[str]]
@@ -256,7 +283,7 @@ def _verify_one(
     now: datetime,
     entry_pass: EntryPass,
     seal_infos: dict[bytes, SealInfo],
-    ref_sets: list[set[str]],
+    coverage: tuple[list[set[str]], set[str]],
 ) -> SealReport:
     rep = SealReport(id=_folder_name(entry.path), type="sign" if entry.type.lower() == "sign" else "seal")
     rep.extra = {"signature_id": entry.id, "path": entry.path}
@@ -277,7 +304,7 @@ def _verify_one(
         locked=any(r.path.lower() == signatures_path.lower() for r in sig.references),
     )
     rep.checks["integrity"] = Check.unknown("NOT_CHECKED")  # in its place; verify() fills it in
-    rep.checks["changes_after"], uncovered = changes_after(pkg, index, sigs, signatures_path, ref_sets)
+    rep.checks["changes_after"], uncovered = changes_after(pkg, index, sigs, signatures_path, *coverage)
     if uncovered:
         rep.extra["not_covered"] = uncovered
     try:

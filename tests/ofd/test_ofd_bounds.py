@@ -5,13 +5,19 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+import zlib
 
 import pytest
 
 from formats.errors import SealBridgeError
-from formats.ofd import OfdPackage, PackageLimits, load_document
+from formats.ofd import OfdPackage, PackageLimits, load_document, read_signature_xml
+from formats.ofd.limits import DEFAULT_PACKAGE_LIMITS, zip_records_bound
 from formats.ofd.xmlsafe import parse_xml
+from stamping.documents import sniff
 from stamping.ofd import verify
+from stamping.options import VerifyOptions
+from tests.support.ofd_maker import make_ofd, text_object
+from tests.support.ofd_zip import replace_entry
 
 OFD_XML = (
     b'<?xml version="1.0" encoding="UTF-8"?><ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016"><ofd:DocBody>'
@@ -191,3 +197,99 @@ def test_limits_are_configurable_through_stamp_and_verify(ofd_samples, pki):
         with pytest.raises(SealBridgeError) as err:
             call()
         assert err.value.code == "DOC_TOO_LARGE"
+
+
+def _records_declared_as_one(count: int) -> bytes:
+    """A zip whose end record declares one entry while its central directory holds `count` records:
+    zipfile reads the directory by its size, so it would build them all."""
+    data = b'<?xml version="1.0"?><ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016"/>'
+    name = b"OFD.xml"
+    crc = zlib.crc32(data)
+    local = struct.pack(
+        "<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x21, crc, len(data), len(data), len(name), 0
+    )
+    record = struct.pack(
+        "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0x21, crc, len(data), len(data), len(name), 0, 0, 0,
+        0, 0, 0,
+    )  # fmt: skip
+    directory = (record + name) * count
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(directory), len(local + name + data), 0)
+    return local + name + data + directory + end
+
+
+def test_an_entry_count_the_end_record_understates_is_still_refused():
+    assert zip_records_bound(_records_declared_as_one(11)) == 11
+    assert _code(_records_declared_as_one(11), PackageLimits(max_entries=10)) == "DOC_TOO_LARGE"
+    # At the limit the directory is read (and its ten records of one name are refused for that).
+    assert _code(_records_declared_as_one(10), PackageLimits(max_entries=10)) == "DOC_MALFORMED"
+    too_many = _records_declared_as_one(DEFAULT_PACKAGE_LIMITS.max_entries + 1)
+    for call in (lambda: sniff(too_many), lambda: verify(too_many)):
+        with pytest.raises(SealBridgeError) as err:
+            call()
+        assert err.value.code == "DOC_TOO_LARGE"
+
+
+@pytest.fixture(scope="module")
+def three_seals(pki) -> bytes:
+    from stamping.ofd import stamp
+    from stamping.placement import At
+
+    data = make_ofd([text_object("甲方（盖章）", 20, 200)], extra={"Doc_0/Res/a.bin": b"a" * 1000})
+    for i in range(3):
+        out = io.BytesIO()
+        stamp(data, out, pki.signer, pki.seal, [At(1, 40 + 40 * i, 60)])
+        data = out.getvalue()
+    return data
+
+
+def _unread(report) -> list[str | None]:
+    """Per seal, the error code of a Signature.xml the verifier did not read (None: read)."""
+    return [
+        (s.checks["signature"].reasons[0].params or {}).get("error_code")
+        if s.checks["signature"].code == "SIGNATURE_XML_UNREADABLE"
+        else None
+        for s in report.seals
+    ]
+
+
+def test_what_all_signatures_together_may_cost_is_bounded(three_seals, pki):
+    pkg = OfdPackage(three_seals)
+    sigs = [read_signature_xml(pkg, f"Doc_0/Signs/Sign_{k}/Signature.xml") for k in range(3)]
+    options = VerifyOptions(trust_anchors=[pki.root_cert])
+    assert _unread(verify(three_seals, options)) == [None, None, None]
+    two_refs = len(sigs[0].references) + len(sigs[1].references)
+    report = verify(three_seals, options, limits=PackageLimits(max_references_total=two_refs))
+    assert _unread(report) == [None, None, "DOC_TOO_LARGE"]
+    # The seals read are checked as ever (their changes_after cannot exempt the files of a seal not read).
+    checks = [(s.checks["integrity"].status, s.checks["signature"].status) for s in report.seals[:2]]
+    assert checks == [("ok", "ok"), ("ok", "ok")] and report.verdict == "invalid"
+    first_xml = pkg.entries["Doc_0/Signs/Sign_0/Signature.xml"].size
+    report = verify(three_seals, options, limits=PackageLimits(max_signature_xml_bytes_total=first_xml))
+    assert _unread(report) == [None, "DOC_TOO_LARGE", "DOC_TOO_LARGE"]
+
+
+def test_a_signature_with_more_references_than_a_package_may_hold(three_seals):
+    name = "Doc_0/Signs/Sign_0/Signature.xml"
+    xml = OfdPackage(three_seals).read(name)
+    start, end = xml.index(b"<ofd:Reference "), xml.index(b"</ofd:References>")
+    entries = len(OfdPackage(three_seals).entries)
+    padded = xml[:end] + xml[start:end] * entries + xml[end:]  # duplicates: more References than entries
+    data = replace_entry(three_seals, name, padded)
+    assert _unread(verify(data, limits=PackageLimits(max_entries=entries))) == ["DOC_TOO_LARGE", None, None]
+
+
+def test_a_package_naming_its_parts_with_backslashes_verifies_after_a_stamp(pki):
+    """Some writers name entries "Doc_0\\Res\\img.png"; lookups take "\\" for "/", and so must the check
+    that every entry is covered: otherwise our own stamp of such a package verifies invalid."""
+    from stamping.ofd import stamp
+    from stamping.placement import At
+
+    data = make_ofd(
+        [text_object("甲方（盖章）", 20, 200)], extra={"Doc_0\\Res\\img.png": b"\x89PNG" + bytes(999)}
+    )
+    assert "Doc_0\\Res\\img.png" in OfdPackage(data).entries
+    out = io.BytesIO()
+    stamp(data, out, pki.signer, pki.seal, [At(1, 60, 60)])
+    report = verify(out.getvalue(), VerifyOptions(trust_anchors=[pki.root_cert]))
+    assert report.seals[0].checks["changes_after"].code == "FILES_ALL_PROTECTED"
+    assert report.verdict == "valid"

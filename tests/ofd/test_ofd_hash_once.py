@@ -173,3 +173,28 @@ def test_the_reports_file_digests_are_the_files(three_seals, pki, threads):
     report = verify(three_seals, VerifyOptions(trust_anchors=[pki.root_cert]))
     assert report.document["sm3"] == sm3(three_seals).hex()
     assert report.document["sha256"] == hashlib.sha256(three_seals).hexdigest()
+
+
+def test_one_algorithm_spelled_several_ways_is_hashed_once(three_seals, monkeypatch, threads):
+    """A CheckMethod names an algorithm: the OID, "sm3" and "SM3 " are one SM3, so an entry every seal
+    references is still hashed once (keyed by the spelling, 512 seals made one large entry 512 hashes)."""
+    data = three_seals
+    for sign, spelling in (("Sign_0", "1.2.156.10197.1.401.2"), ("Sign_1", " SM3 ")):
+        name = f"Doc_0/Signs/{sign}/Signature.xml"
+        xml = OfdPackage(data).read(name)
+        assert b'CheckMethod="1.2.156.10197.1.401"' in xml
+        edited = xml.replace(b'CheckMethod="1.2.156.10197.1.401"', f'CheckMethod="{spelling}"'.encode())
+        data = replace_entry(data, name, edited)
+    pkg = OfdPackage(data)
+    referenced = {
+        pkg.find(ref.path) or ""
+        for entry in read_signature_list(pkg, "Doc_0/Signs/Signatures.xml")[0]
+        for ref in read_signature_xml(pkg, entry.path).references
+    }
+    monkeypatch.setattr(entrypass, "hasher_for", lambda method: _CountingHasher)
+    _CountingHasher.made = []
+    report = verify(data)
+    # Every spelling is understood (SM3): Sign_0's References still match; the later seals' fail only for
+    # the earlier Signature.xml edited here.
+    assert [s.checks["integrity"].status for s in report.seals] == ["ok", "failed", "failed"]
+    assert sorted(_CountingHasher.made) == sorted(pkg.entries[name].size for name in referenced)
