@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from formats.errors import SealBridgeError
-from formats.ofd.package import Hasher, OfdPackage, _fold
+from formats.ofd.package import Hasher, OfdPackage, fold_name
 
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
@@ -76,7 +76,7 @@ class PackageWriter:
     def _check(self, name: str, size: int) -> None:
         # Two names the reader folds together would make our own output unreadable to our verifier (and let
         # a viewer and a verifier read different parts): the document's names leave no room for this one.
-        key = _fold(name)
+        key = fold_name(name)
         if key in self.names:
             raise SealBridgeError(
                 "DOC_MALFORMED", f"zip entry {name!r} would collide with {self.names[key]!r} in the output"

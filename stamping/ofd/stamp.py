@@ -26,7 +26,7 @@ from formats.ofd import (
     read_signature_xml,
 )
 from formats.ofd.locs import folder
-from formats.ofd.package import _fold
+from formats.ofd.package import fold_name
 from formats.ofd.writer import PackageWriter, entry_name_bytes
 from formats.ses import check_seal_usable, parse_seal, parse_signature
 from formats.ses.build import SIGNATURE_OIDS, build_signature_v4, with_timestamp_v4
@@ -76,13 +76,13 @@ def _taken_names(pkg: OfdPackage) -> set[str]:
                 except UnicodeDecodeError:
                     pass
         for reading in readings:
-            parts = _fold(reading).split("/")
+            parts = fold_name(reading).split("/")
             taken.update("/".join(parts[: i + 1]) for i in range(len(parts)))
     return taken
 
 
 def _is_free(path: str, taken: set[str]) -> bool:
-    return _fold(path.lstrip("/")) not in taken
+    return fold_name(path.lstrip("/")) not in taken
 
 
 def _free_file(path: str, taken: set[str]) -> str:
@@ -154,7 +154,7 @@ def stamp(
         signatures_path = _free_file(
             doc.signatures_path or posixpath.join(folder(doc.root_path), "Signs", "Signatures.xml"), taken
         )
-        taken.add(_fold(signatures_path.lstrip("/")))
+        taken.add(fold_name(signatures_path.lstrip("/")))
     signs_dir = folder(signatures_path)
     sign_dir = _next_sign_folder(signs_dir, taken)
     sig_xml_path = f"{sign_dir}/Signature.xml"
