@@ -2,6 +2,9 @@
 so a 100 MB document costs one copy, and earlier signatures' hashes of those files stay meaningful), hashed
 while they pass if asked; new or replaced entries are deflated. The output is streamed to a file object;
 it is a plain zip (no zip64: inputs are bounded to 1 GiB).
+A copied entry keeps its name exactly as the input stored it (bytes and UTF-8 flag, in the local header and
+the central directory): many producers write UTF-8 or GBK names without the flag, and re-encoding the name
+zipfile decoded (as cp437) would rename the file under every reader. Only new entries get our encoding.
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from formats.errors import SealBridgeError
-from formats.ofd.package import Hasher, OfdPackage
+from formats.ofd.package import Hasher, OfdPackage, fold_name
 
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
 _END = struct.Struct("<IHHHHIIH")
 _UTF8_FLAG = 0x800
+#: Bit 3: CRC and sizes follow the data. We always write them in the local header and copy no descriptor.
+_DATA_DESCRIPTOR = 0x8
 _LIMIT32 = 0xFFFFFFFF
+_VERSION = 20  # 2.0: deflate, folders
 
 
 def _dos_time(ts: tuple[int, int, int, int, int, int]) -> tuple[int, int]:
@@ -41,13 +47,16 @@ class _Record:
         "usize",
         "offset",
         "ext_attr",
+        "made_by",
     )
 
     def __init__(self, name: bytes, flags: int, method: int, dostime: int, dosdate: int, crc: int,
-                 csize: int, usize: int, offset: int, ext_attr: int) -> None:  # fmt: skip
+                 csize: int, usize: int, offset: int, ext_attr: int, made_by: int = _VERSION) -> None:  # fmt: skip
         self.name, self.flags, self.method = name, flags, method
         self.dostime, self.dosdate, self.crc = dostime, dosdate, crc
         self.csize, self.usize, self.offset, self.ext_attr = csize, usize, offset, ext_attr
+        #: "Version made by": its host byte says how ext_attr (and, for some unzips, an unflagged name) reads.
+        self.made_by = made_by
 
 
 class PackageWriter:
@@ -57,35 +66,41 @@ class PackageWriter:
         self.out = out
         self.pos = 0
         self.records: list[_Record] = []
-        self.names: set[str] = set()
+        #: Written names as the package reader compares them (case ignored, "\" read as "/") → the name.
+        self.names: dict[str, str] = {}
 
     def _write(self, data: bytes | memoryview) -> None:
         self.out.write(data)
         self.pos += len(data)
 
     def _check(self, name: str, size: int) -> None:
-        if name in self.names:
-            raise SealBridgeError("INTERNAL", f"duplicate entry {name!r} while writing")
+        # Two names the reader folds together would make our own output unreadable to our verifier (and let
+        # a viewer and a verifier read different parts): the document's names leave no room for this one.
+        key = fold_name(name)
+        if key in self.names:
+            raise SealBridgeError(
+                "DOC_MALFORMED", f"zip entry {name!r} would collide with {self.names[key]!r} in the output"
+            )
         if self.pos + size > _LIMIT32:
             raise SealBridgeError("DOC_TOO_LARGE", "the output would need zip64")
-        self.names.add(name)
+        self.names[key] = name
 
-    def _header(self, rec: _Record) -> None:
+    def _header(self, rec: _Record, name: bytes, flags: int) -> None:
         self._write(
             _LOCAL.pack(
                 0x04034B50,
-                20,
-                rec.flags,
+                _VERSION,
+                flags,
                 rec.method,
                 rec.dostime,
                 rec.dosdate,
                 rec.crc,
                 rec.csize,
                 rec.usize,
-                len(rec.name),
+                len(name),
                 0,
             )  # fmt: skip
-            + rec.name
+            + name
         )
 
     def copy_raw(self, pkg: OfdPackage, name: str, hashers: Sequence[Hasher] = ()) -> None:
@@ -96,10 +111,11 @@ class PackageWriter:
         self._check(name, info.compress_size)
         pkg.raw_span(name)  # a bad local header or truncated data fails before anything is written
         dostime, dosdate = _dos_time(info.date_time)
-        encoded, flags = _encode_name(name)
-        rec = _Record(encoded, flags, info.compress_type, dostime, dosdate, info.CRC,
-                      info.compress_size, info.file_size, self.pos, info.external_attr)  # fmt: skip
-        self._header(rec)
+        local_name, local_flags = _local_name(pkg, info)
+        rec = _Record(entry_name_bytes(pkg, info), info.flag_bits & ~_DATA_DESCRIPTOR, info.compress_type,
+                      dostime, dosdate, info.CRC, info.compress_size, info.file_size, self.pos,
+                      info.external_attr, (info.create_system << 8) | info.create_version)  # fmt: skip
+        self._header(rec, local_name, local_flags & ~_DATA_DESCRIPTOR)
 
         def copied() -> Iterator[memoryview]:
             for piece in pkg.raw_pieces(name):
@@ -116,7 +132,19 @@ class PackageWriter:
         self.records.append(rec)
 
     def add(self, name: str, data: bytes, compress: bool = True) -> None:
-        """Add a new entry (deflated unless `compress` is False)."""
+        """Add a new entry (deflated unless `compress` is False), its name in ASCII or flagged UTF-8."""
+        encoded, flags = _encode_name(name)
+        self._add(name, data, compress, encoded, flags, _VERSION, 0o100644 << 16)
+
+    def replace(self, pkg: OfdPackage, name: str, data: bytes) -> None:
+        """Write entry `name` of `pkg` with new content `data` (deflated) under the name it had, byte for
+        byte, so a reader finds the new part exactly where it found the old one."""
+        info = pkg.entries[name].info
+        self._add(name, data, True, entry_name_bytes(pkg, info), info.flag_bits & _UTF8_FLAG,
+                  (info.create_system << 8) | info.create_version, info.external_attr)  # fmt: skip
+
+    def _add(self, name: str, data: bytes, compress: bool, encoded: bytes, flags: int, made_by: int,
+             ext_attr: int) -> None:  # fmt: skip
         if compress:
             co = zlib.compressobj(6, zlib.DEFLATED, -15)
             payload = co.compress(data) + co.flush()
@@ -125,10 +153,9 @@ class PackageWriter:
             payload, method = data, zipfile.ZIP_STORED
         self._check(name, len(payload))
         dostime, dosdate = _dos_time(time.gmtime()[:6])
-        encoded, flags = _encode_name(name)
         rec = _Record(encoded, flags, method, dostime, dosdate, zlib.crc32(data) & _LIMIT32,
-                      len(payload), len(data), self.pos, 0o100644 << 16)  # fmt: skip
-        self._header(rec)
+                      len(payload), len(data), self.pos, ext_attr, made_by)  # fmt: skip
+        self._header(rec, rec.name, rec.flags)
         self._write(payload)
         self.records.append(rec)
 
@@ -138,8 +165,8 @@ class PackageWriter:
             self._write(
                 _CENTRAL.pack(
                     0x02014B50,
-                    20,
-                    20,
+                    rec.made_by,
+                    _VERSION,
                     rec.flags,
                     rec.method,
                     rec.dostime,
@@ -169,3 +196,19 @@ def _encode_name(name: str) -> tuple[bytes, int]:
         return name.encode("ascii"), 0
     except UnicodeEncodeError:
         return name.encode("utf-8"), _UTF8_FLAG
+
+
+def entry_name_bytes(pkg: OfdPackage, info: zipfile.ZipInfo) -> bytes:
+    """The entry's name bytes in the input's central directory: zipfile decoded them (UTF-8 when flagged,
+    else the archive's metadata encoding, cp437 by default), both of which give the same bytes back."""
+    if info.flag_bits & _UTF8_FLAG:
+        return info.orig_filename.encode("utf-8")
+    return info.orig_filename.encode(pkg.zip.metadata_encoding or "cp437")
+
+
+def _local_name(pkg: OfdPackage, info: zipfile.ZipInfo) -> tuple[bytes, int]:
+    """The name bytes and flags of the entry's local header (raw_span() has checked it names this entry)."""
+    start = info.header_offset
+    (flags,) = struct.unpack_from("<H", pkg.data, start + 6)
+    (name_len,) = struct.unpack_from("<H", pkg.data, start + 26)
+    return bytes(pkg.data[start + 30 : start + 30 + name_len]), flags

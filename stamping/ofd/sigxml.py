@@ -9,7 +9,7 @@ from lxml import etree
 
 from formats.errors import SealBridgeError
 from formats.gm import OID_SM2_SM3, OID_SM3
-from formats.ofd.xmlsafe import OFD_NS, children, fmt_num, local
+from formats.ofd.xmlsafe import OFD_NS, child, children, fmt_num, local
 from stamping.ofd.placement import Annot
 from stamping.options import Producer
 
@@ -132,9 +132,11 @@ def signatures_xml_add(root: etree._Element, sign_id: str, max_id: str, base_loc
 
 
 def link_signatures(ofd_root: etree._Element, doc_index: int, signatures_loc: str) -> bytes:
-    """OFD.xml with DocBody/Signatures pointing at a new Signatures.xml."""
+    """OFD.xml with DocBody/Signatures pointing at a new Signatures.xml. An element already there (empty, or
+    naming a part the stamp could not use) is repointed: readers take the first one, so a second is ignored."""
     bodies = [b for b in ofd_root if local(b) == "DocBody"]
     if doc_index >= len(bodies):
         raise SealBridgeError("DOC_MALFORMED", "OFD.xml has no such DocBody")
-    _make(bodies[doc_index], "Signatures").text = signatures_loc
+    existing = child(bodies[doc_index], "Signatures")
+    (existing if existing is not None else _make(bodies[doc_index], "Signatures")).text = signatures_loc
     return _serialize(ofd_root)

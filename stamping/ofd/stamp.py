@@ -26,7 +26,8 @@ from formats.ofd import (
     read_signature_xml,
 )
 from formats.ofd.locs import folder
-from formats.ofd.writer import PackageWriter
+from formats.ofd.package import fold_name
+from formats.ofd.writer import PackageWriter, entry_name_bytes
 from formats.ses import check_seal_usable, parse_seal, parse_signature
 from formats.ses.build import SIGNATURE_OIDS, build_signature_v4, with_timestamp_v4
 from stamping.ofd.placement import resolve_placements
@@ -41,6 +42,8 @@ from stamping.ofd.sigxml import (
 from stamping.options import StampOptions, StampResult
 from stamping.placement import Placement
 from stamping.signer import Signer
+
+_UTF8_FLAG = 0x800  # zip general-purpose bit 11: the name is UTF-8
 
 
 def _locked_by(pkg: OfdPackage, signatures_path: str) -> tuple[list[str], str | None]:
@@ -57,10 +60,47 @@ def _locked_by(pkg: OfdPackage, signatures_path: str) -> tuple[list[str], str | 
     return seen, None
 
 
-def _next_sign_folder(pkg: OfdPackage, signs_dir: str) -> str:
-    taken = {n.lower() for n in pkg.entries}
+def _taken_names(pkg: OfdPackage) -> set[str]:
+    """Every entry name and every folder holding one, as the package reader compares names (case ignored,
+    "\\" read as "/"): a part we add must match none, or our own output would not open in our verifier.
+    A name stored without the UTF-8 flag counts under each reading readers give it (zipfile's cp437, UTF-8,
+    GBK), so no new entry has the same bytes as an old one under another reading."""
+    taken: set[str] = set()
+    for name, entry in pkg.entries.items():
+        readings = {name}
+        if not entry.info.flag_bits & _UTF8_FLAG:
+            raw = entry_name_bytes(pkg, entry.info)
+            for encoding in ("utf-8", "gb18030"):
+                try:
+                    readings.add(raw.decode(encoding))
+                except UnicodeDecodeError:
+                    pass
+        for reading in readings:
+            parts = fold_name(reading).split("/")
+            taken.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    return taken
+
+
+def _is_free(path: str, taken: set[str]) -> bool:
+    return fold_name(path.lstrip("/")) not in taken
+
+
+def _free_file(path: str, taken: set[str]) -> str:
+    """`path`, or the first of path_2, path_3… (same folder and extension) that no entry takes (there are
+    finitely many, so this ends)."""
+    stem, ext = posixpath.splitext(path)
+    k = 1
+    while not _is_free(path, taken):
+        k += 1
+        path = f"{stem}_{k}{ext}"
+    return path
+
+
+def _next_sign_folder(signs_dir: str, taken: set[str]) -> str:
+    """The first Sign_k folder that neither holds an entry nor is itself an entry's name: every file we put
+    in it is then free too."""
     k = 0
-    while any(t.startswith(f"{signs_dir.lstrip('/')}/sign_{k}/".lower()) for t in taken):
+    while not _is_free(f"{signs_dir}/Sign_{k}", taken):
         k += 1
     return f"{signs_dir}/Sign_{k}"
 
@@ -100,6 +140,7 @@ def stamp(
     added: dict[str, bytes] = {}  # zip name -> bytes of a new entry
     seen_ids: list[str] = []
     sig_list_root = None
+    taken = _taken_names(pkg)
     if doc.signatures_path and pkg.exists(doc.signatures_path):
         signatures_path = doc.signatures_path
         seen_ids, locker = _locked_by(pkg, signatures_path)
@@ -108,11 +149,14 @@ def stamp(
         sig_list_root = pkg.xml(signatures_path)
         ns = namespace_of(sig_list_root)  # match the signatures already there
     else:
-        signatures_path = doc.signatures_path or posixpath.join(
-            folder(doc.root_path), "Signs", "Signatures.xml"
+        # A part of that name the document does not link (a leftover Signatures.xml, or one differing only in
+        # case or separators) stays as it is, covered like any other file; ours takes a free name.
+        signatures_path = _free_file(
+            doc.signatures_path or posixpath.join(folder(doc.root_path), "Signs", "Signatures.xml"), taken
         )
+        taken.add(fold_name(signatures_path.lstrip("/")))
     signs_dir = folder(signatures_path)
-    sign_dir = _next_sign_folder(pkg, signs_dir)
+    sign_dir = _next_sign_folder(signs_dir, taken)
     sig_xml_path = f"{sign_dir}/Signature.xml"
     value_path = f"{sign_dir}/SignedValue.dat"
     seal_path = f"{sign_dir}/Seal.esl"
@@ -123,19 +167,19 @@ def stamp(
     max_id = annot_ids[-1][0] if annot_ids else sign_id
 
     if sig_list_root is not None:
-        changed[pkg.find(signatures_path) or signatures_path.lstrip("/")] = signatures_xml_add(
-            sig_list_root, sign_id, max_id, sig_xml_path
-        )
+        signatures_name = pkg.find(signatures_path) or signatures_path.lstrip("/")
+        changed[signatures_name] = signatures_xml_add(sig_list_root, sign_id, max_id, sig_xml_path)
     else:
-        added[signatures_path.lstrip("/")] = signatures_xml_new(sign_id, sig_xml_path, ns)
-        if not doc.signatures_path:
+        signatures_name = signatures_path.lstrip("/")
+        added[signatures_name] = signatures_xml_new(sign_id, sig_xml_path, ns)
+        if signatures_path != doc.signatures_path:
             changed[pkg.find("OFD.xml") or "OFD.xml"] = link_signatures(ofd_root, doc.index, signatures_path)
     added[seal_path.lstrip("/")] = seal_obj.der
 
     # One pass: every entry is written (unchanged ones as their compressed bytes) and hashed as it goes;
     # the new Signature.xml, which names those digests, and its SignedValue.dat come last.
     writer = PackageWriter(out)
-    references = _write_and_hash(pkg, writer, changed, added, signatures_path, options)
+    references = _write_and_hash(pkg, writer, changed, added, signatures_name, options)
     sig_xml = build_signature_xml(
         references=references,
         annots=annot_ids,
@@ -176,21 +220,21 @@ def _write_and_hash(
     writer: PackageWriter,
     changed: dict[str, bytes],
     added: dict[str, bytes],
-    signatures_path: str,
+    signatures_name: str,
     options: StampOptions,
 ) -> list[tuple[str, str]]:
     """Write every entry of the input (changed ones replaced) and the `added` ones, and return the References:
     SM3 of every file written except Signatures.xml unless locking (our Signature.xml and SignedValue.dat
     are not written yet). An unchanged entry is copied as its compressed bytes and hashed from those same
     bytes as they pass."""
-    skip = set() if options.lock else {signatures_path.lstrip("/").lower()}
+    skip = set() if options.lock else {signatures_name}
     total = sum(e.size for e in pkg.entries.values()) or 1
     done = 0
     out: list[tuple[str, str]] = []
     for name, entry in pkg.entries.items():
-        wanted = not name.endswith("/") and name.lower() not in skip
+        wanted = not name.endswith("/") and name not in skip
         if name in changed:
-            writer.add(name, changed[name])
+            writer.replace(pkg, name, changed[name])
             digest = sm3(changed[name]) if wanted else b""
         elif name in pkg.read_digests:
             writer.copy_raw(pkg, name)
@@ -206,6 +250,6 @@ def _write_and_hash(
             options.progress(0.95 * done / total)
     for name, content in added.items():
         writer.add(name, content, compress=not name.endswith((".esl", ".dat")))
-        if name.lower() not in skip:
+        if name not in skip:
             out.append(("/" + name, base64.b64encode(sm3(content)).decode("ascii")))
     return out

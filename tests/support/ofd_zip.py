@@ -1,4 +1,5 @@
-"""Zip-level tools for OFD tests: replace one member's content, read members' raw (compressed) bytes."""
+"""Zip-level tools for OFD tests: replace one member's content, read members' raw (compressed) bytes and raw
+names, store a name the way producers that skip the UTF-8 flag do."""
 
 from __future__ import annotations
 
@@ -59,3 +60,57 @@ def raw_member(data: bytes, name: str) -> tuple[int, int, int, int, bytes]:
         info.file_size,
         data[start : start + info.compress_size],
     )
+
+
+_EOCD = struct.Struct("<IHHHHIIH")
+_CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
+_UTF8_FLAG = 0x800
+
+
+def _central_records(data: bytes) -> list[tuple[int, bytes, int, int]]:
+    """(offset of the central record, name bytes, flags, local header offset) of every member, in order."""
+    end = data.rfind(b"PK\x05\x06")
+    assert end >= 0, "no end of central directory"
+    count, _size, pos = _EOCD.unpack_from(data, end)[4:7]
+    out = []
+    for _ in range(count):
+        rec = _CENTRAL.unpack_from(data, pos)
+        assert rec[0] == 0x02014B50
+        flags, name_len, extra_len, comment_len, local = rec[3], rec[10], rec[11], rec[12], rec[16]
+        out.append((pos, data[pos + 46 : pos + 46 + name_len], flags, local))
+        pos += 46 + name_len + extra_len + comment_len
+    return out
+
+
+def raw_names(data: bytes) -> dict[bytes, tuple[int, bytes, int]]:
+    """Each member's name bytes in the central directory → (its flags there, the name bytes and the flags of
+    its local header): the names exactly as stored, whatever encoding a reader would decode them with."""
+    out = {}
+    for _pos, name, flags, local in _central_records(data):
+        assert data[local : local + 4] == b"PK\x03\x04"
+        (local_flags,) = struct.unpack_from("<H", data, local + 6)
+        (local_len,) = struct.unpack_from("<H", data, local + 26)
+        out[name] = (flags, data[local + 30 : local + 30 + local_len], local_flags)
+    return out
+
+
+def rename_unflagged(data: bytes, name: str, raw: bytes) -> bytes:
+    """`data` with member `name` (ASCII, exactly as long as `raw`) stored under the name bytes `raw` with no
+    UTF-8 flag, in its local header and the central directory: as producers that write UTF-8 or GBK names
+    without the flag do (zipfile always flags a non-ASCII name it writes)."""
+    old = name.encode("ascii")
+    assert len(old) == len(raw)
+    out = bytearray(data)
+    hits = 0
+    for pos, stored, flags, local in _central_records(data):
+        if stored != old:
+            continue
+        hits += 1
+        struct.pack_into("<H", out, pos + 8, flags & ~_UTF8_FLAG)
+        out[pos + 46 : pos + 46 + len(raw)] = raw
+        assert out[local + 30 : local + 30 + len(old)] == old
+        (local_flags,) = struct.unpack_from("<H", out, local + 6)
+        struct.pack_into("<H", out, local + 6, local_flags & ~_UTF8_FLAG)
+        out[local + 30 : local + 30 + len(raw)] = raw
+    assert hits == 1, f"{name!r} is not a member"
+    return bytes(out)
