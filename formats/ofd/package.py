@@ -12,6 +12,7 @@ case-insensitive match because producers write "TPLS/TPL_0" in the zip and "Tpls
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zipfile
 import zlib
@@ -90,6 +91,25 @@ def _check_name(name: str) -> None:
         raise _malformed(f"'..' in zip entry {name!r}")
 
 
+def entry_name(info: zipfile.ZipInfo, metadata_encoding: str | None = None) -> str:
+    """The entry's name as the package's XML refers to it. A name flagged UTF-8 is what zipfile decoded.
+    Unflagged, zipfile reads it as cp437 (the zip format's default), but OFD producers write UTF-8 or GBK
+    there without the flag: "印章图片.png" would read "σì░τ½áσ¢╛τëç.png", and no Reference or BaseLoc
+    would find it. So an unflagged name that is ASCII, valid UTF-8 or valid GB18030 is read so, in that
+    order (GBK bytes are seldom valid UTF-8), and only otherwise as zipfile read it."""
+    if info.flag_bits & _UTF8_FLAG:
+        return info.filename
+    raw = info.orig_filename.encode(metadata_encoding or "cp437")
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            decoded = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if "\x00" not in decoded:
+            return decoded.replace(os.sep, "/") if os.sep != "/" else decoded
+    return info.filename
+
+
 def fold_name(name: str) -> str:
     """The key two entry names (or package paths) collide on: case and the path separator do not tell
     parts apart. Whatever compares a Reference's path with the package's names compares these."""
@@ -119,9 +139,10 @@ class OfdPackage:
         self._folded: dict[str, str] = {}
         total = 0
         for info in infos:
-            _check_name(info.filename)
-            if info.filename in self.entries or info.filename + "/" in self.entries:
-                raise _malformed(f"duplicate zip entry {info.filename!r}")
+            name = entry_name(info, self.zip.metadata_encoding)
+            _check_name(name)
+            if name in self.entries or name + "/" in self.entries:
+                raise _malformed(f"duplicate zip entry {name!r}")
             if info.flag_bits & 0x1:
                 raise _malformed(f"encrypted zip entry {info.filename!r}")
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
@@ -138,7 +159,7 @@ class OfdPackage:
                         "DOC_TOO_LARGE",
                         f"{info.filename!r} compression ratio {ratio:.0f} exceeds {limits.max_ratio:.0f}",
                     )
-            self.entries[info.filename] = Entry(info.filename, info)
+            self.entries[name] = Entry(name, info)
         for name in self.entries:
             folded = fold_name(name)
             if folded in self._folded:

@@ -179,3 +179,19 @@ def test_the_writer_refuses_names_that_fold_together_as_a_document_problem():
             writer.add(other, b"<b/>")
         assert err.value.code == "DOC_MALFORMED" and err.value.message_zh and err.value.message_en
         assert "Signatures.xml" in (err.value.detail or "")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_an_unflagged_name_is_read_as_its_producer_wrote_it(encoding, pki):
+    """zipfile reads an unflagged name as cp437; the document's XML names the file in UTF-8 or GBK terms
+    ("印章图片.png"), so that is the name the package gives it, and the one a new seal's Reference uses."""
+    picture = os.urandom(3000)
+    data = _with_unflagged_name(RESOURCE, encoding, picture)
+    pkg = OfdPackage(data)
+    assert _package_name(pkg, RESOURCE.encode(encoding)) == RESOURCE
+    assert pkg.read("/" + RESOURCE) == picture
+    out = _stamp(data, pki)
+    stamped = OfdPackage(out)
+    [entry] = read_signature_list(stamped, load_document(stamped).signatures_path)[0]
+    assert "/" + RESOURCE in {r.path for r in read_signature_xml(stamped, entry.path).references}
+    assert _verdict(out, pki) == "valid"
