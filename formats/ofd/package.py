@@ -32,6 +32,8 @@ _CHUNK = 1 << 16
 _RAW_CHUNK = 1 << 20
 _LOCAL_HEADER = 30
 _UTF8_FLAG = 0x800
+#: Patched data (bit 5), strong encryption (bit 6), an encrypted central directory (bit 13).
+_UNREADABLE_FLAGS = 0x20 | 0x40 | 0x2000
 
 
 class Hasher(Protocol):
@@ -110,6 +112,21 @@ def entry_name(info: zipfile.ZipInfo, metadata_encoding: str | None = None) -> s
     return info.filename
 
 
+def name_readings(info: zipfile.ZipInfo, metadata_encoding: str | None = None) -> set[str]:
+    """Every name a reader may give the entry: zipfile's, and for a name without the UTF-8 flag its valid
+    UTF-8 and GB18030 readings too (in GB18030 a "\\" byte can be half of a character, so one reading may
+    hold a separator another does not)."""
+    found = {info.filename}
+    if not info.flag_bits & _UTF8_FLAG:
+        raw = info.orig_filename.encode(metadata_encoding or "cp437")
+        for encoding in ("utf-8", "gb18030"):
+            try:
+                found.add(raw.decode(encoding))
+            except UnicodeDecodeError:
+                pass
+    return found
+
+
 def fold_name(name: str) -> str:
     """The key two entry names (or package paths) collide on: case and the path separator do not tell
     parts apart. Whatever compares a Reference's path with the package's names compares these."""
@@ -145,6 +162,12 @@ class OfdPackage:
                 raise _malformed(f"duplicate zip entry {name!r}")
             if info.flag_bits & 0x1:
                 raise _malformed(f"encrypted zip entry {info.filename!r}")
+            if info.flag_bits & _UNREADABLE_FLAGS:
+                # Patched data (bit 5), strong encryption (6), an encrypted directory (13): zipfile and other
+                # readers refuse these entries, so a verifier must not read them as plain ones.
+                raise _malformed(
+                    f"zip entry {info.filename!r} uses a feature readers refuse ({info.flag_bits:#x})"
+                )
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise _malformed(f"unsupported compression {info.compress_type} in {info.filename!r}")
             total += info.file_size
@@ -160,15 +183,18 @@ class OfdPackage:
                         f"{info.filename!r} compression ratio {ratio:.0f} exceeds {limits.max_ratio:.0f}",
                     )
             self.entries[name] = Entry(name, info)
-        for name in self.entries:
-            folded = fold_name(name)
-            if folded in self._folded:
-                # Two names differing only in case or in "\" for "/" (Windows readers take both as a
-                # separator): a verifier and a viewer could read different parts.
-                raise _malformed(
-                    f"zip entries {self._folded[folded]!r} and {name!r} differ only in case or separators"
-                )
-            self._folded[folded] = name
+        readings: dict[str, str] = {}  # folded reading -> the entry it belongs to
+        for name, entry in self.entries.items():
+            self._folded[fold_name(name)] = name
+            for reading in {name, *name_readings(entry.info, self.zip.metadata_encoding)}:
+                other = readings.setdefault(fold_name(reading), name)
+                if other != name:
+                    # Two names differing only in case or in "\" for "/" (Windows readers take both as a
+                    # separator), or under any reading a reader may give an unflagged name: a verifier and a
+                    # viewer could read different parts.
+                    raise _malformed(
+                        f"zip entries {other!r} and {name!r} differ only in case, separators or encoding"
+                    )
         if self.find("OFD.xml") is None:
             raise _malformed("OFD.xml is missing: not an OFD package")
         self._hash_on_read: dict[str, Mapping[str, Callable[[], Hasher]]] = {}

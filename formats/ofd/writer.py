@@ -23,8 +23,10 @@ _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
 _END = struct.Struct("<IHHHHIIH")
 _UTF8_FLAG = 0x800
-#: Bit 3: CRC and sizes follow the data. We always write them in the local header and copy no descriptor.
-_DATA_DESCRIPTOR = 0x8
+#: The flag bits a copied entry keeps: deflate's options (bits 1-2) and the UTF-8 name (bit 11). Not bit 3
+#: (CRC and sizes follow the data: we write them in the local header and copy no descriptor), nor what the
+#: package reader refuses anyway (encryption, patched data).
+_COPIED_FLAGS = 0x0006 | _UTF8_FLAG
 _LIMIT32 = 0xFFFFFFFF
 _VERSION = 20  # 2.0: deflate, folders
 
@@ -112,10 +114,10 @@ class PackageWriter:
         pkg.raw_span(name)  # a bad local header or truncated data fails before anything is written
         dostime, dosdate = _dos_time(info.date_time)
         local_name, local_flags = _local_name(pkg, info)
-        rec = _Record(entry_name_bytes(pkg, info), info.flag_bits & ~_DATA_DESCRIPTOR, info.compress_type,
+        rec = _Record(entry_name_bytes(pkg, info), info.flag_bits & _COPIED_FLAGS, info.compress_type,
                       dostime, dosdate, info.CRC, info.compress_size, info.file_size, self.pos,
                       info.external_attr, (info.create_system << 8) | info.create_version)  # fmt: skip
-        self._header(rec, local_name, local_flags & ~_DATA_DESCRIPTOR)
+        self._header(rec, local_name, local_flags & _COPIED_FLAGS)
 
         def copied() -> Iterator[memoryview]:
             for piece in pkg.raw_pieces(name):

@@ -26,8 +26,8 @@ from formats.ofd import (
     read_signature_xml,
 )
 from formats.ofd.locs import folder
-from formats.ofd.package import fold_name
-from formats.ofd.writer import PackageWriter, entry_name_bytes
+from formats.ofd.package import fold_name, name_readings
+from formats.ofd.writer import PackageWriter
 from formats.ses import check_seal_usable, parse_seal, parse_signature
 from formats.ses.build import SIGNATURE_OIDS, build_signature_v4, with_timestamp_v4
 from stamping.ofd.placement import resolve_placements
@@ -42,8 +42,6 @@ from stamping.ofd.sigxml import (
 from stamping.options import StampOptions, StampResult
 from stamping.placement import Placement
 from stamping.signer import Signer
-
-_UTF8_FLAG = 0x800  # zip general-purpose bit 11: the name is UTF-8
 
 
 def _locked_by(pkg: OfdPackage, signatures_path: str) -> tuple[list[str], str | None]:
@@ -67,15 +65,7 @@ def _taken_names(pkg: OfdPackage) -> set[str]:
     GBK), so no new entry has the same bytes as an old one under another reading."""
     taken: set[str] = set()
     for name, entry in pkg.entries.items():
-        readings = {name}
-        if not entry.info.flag_bits & _UTF8_FLAG:
-            raw = entry_name_bytes(pkg, entry.info)
-            for encoding in ("utf-8", "gb18030"):
-                try:
-                    readings.add(raw.decode(encoding))
-                except UnicodeDecodeError:
-                    pass
-        for reading in readings:
+        for reading in {name, *name_readings(entry.info, pkg.zip.metadata_encoding)}:
             parts = fold_name(reading).split("/")
             taken.update("/".join(parts[: i + 1]) for i in range(len(parts)))
     return taken

@@ -6,6 +6,8 @@ space widget /Rects live in, so no conversion is needed here; geometry.py turns 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,20 +26,34 @@ def find_keyword(data: Any, text: str) -> list[Hit]:
     (used in place, not copied), a path, or a readable seekable binary stream."""
     import pypdfium2 as pdfium
 
-    guard = _ReadGuard(data) if hasattr(data, "readinto") else None
+    if not hasattr(data, "readinto"):
+        return _search(pdfium, data, text, None, lambda: None)
+    # pdfium reads a stream through Python callbacks: neither a read's exception nor a signal handler's
+    # may be raised inside them (C would print and drop it, and pdfium would go on without the bytes).
+    guard = _ReadGuard(data)
+    with _signals_held() as deliver:
+        return _search(pdfium, guard, text, guard, deliver)
+
+
+def _search(
+    pdfium: Any, source: Any, text: str, guard: _ReadGuard | None, deliver: Callable[[], None]
+) -> list[Hit]:
     try:
-        doc = pdfium.PdfDocument(guard if guard is not None else data)
+        doc = pdfium.PdfDocument(source)
     except pdfium.PdfiumError as exc:
+        deliver()
         _raise_failed_read(guard)
         raise SealBridgeError("DOC_MALFORMED", f"pdfium cannot open the PDF: {exc}") from None
     hits: list[Hit] = []
     try:
         for page_index in range(len(doc)):
+            deliver()  # Ctrl-C or `kill` during the search: now, after the page in hand
             _raise_failed_read(guard)  # a read that failed ends the search: no page goes unsearched
             try:
                 page = doc[page_index]
                 textpage = page.get_textpage()
             except pdfium.PdfiumError as exc:
+                deliver()
                 _raise_failed_read(guard)
                 raise SealBridgeError(
                     "DOC_MALFORMED", f"pdfium cannot read page {page_index + 1}: {exc}"
@@ -55,10 +71,52 @@ def find_keyword(data: Any, text: str) -> list[Hit]:
             finally:
                 textpage.close()
                 page.close()
+        deliver()
         _raise_failed_read(guard)
     finally:
         doc.close()
     return hits
+
+
+@contextmanager
+def _signals_held() -> Iterator[Callable[[], None]]:
+    """While pdfium runs Python callbacks: SIGINT, SIGTERM and SIGHUP handlers that would raise (Ctrl-C's
+    KeyboardInterrupt, agent.cli.common.ended_by_signals) only note the signal; deliver() (called between
+    pdfium's calls) and the end of the block run the real handler, outside any callback. Main thread only:
+    Python runs signal handlers nowhere else."""
+    import signal
+    import threading
+
+    caught: list[tuple[Any, int]] = []
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            signum = getattr(signal, name, None)
+            handler = signal.getsignal(signum) if signum is not None else None
+            if callable(handler):
+                previous[signum] = signal.signal(
+                    signum, lambda num, _frame: caught.append((previous[num], num))
+                )
+
+    def deliver() -> None:
+        if caught:
+            handler, num = caught.pop(0)
+            caught.clear()
+            handler(num, None)  # raises as it would have when the signal came
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        previous.clear()
+
+    try:
+        yield deliver
+    except BaseException:
+        restore()
+        deliver()  # an interrupt during a failed search wins: the user asked to stop
+        raise
+    restore()
+    deliver()
 
 
 class _ReadGuard:

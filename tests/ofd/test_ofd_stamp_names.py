@@ -19,7 +19,7 @@ from stamping.ofd import stamp, verify
 from stamping.options import StampOptions, VerifyOptions
 from stamping.placement import At
 from tests.support.ofd_maker import make_ofd, text_object
-from tests.support.ofd_zip import raw_member, raw_names, rename_unflagged, replace_entry
+from tests.support.ofd_zip import raw_member, raw_names, rename_unflagged, replace_entry, set_flag_bits
 
 _UTF8_FLAG = 0x800
 _DATA_DESCRIPTOR = 0x8
@@ -195,3 +195,25 @@ def test_an_unflagged_name_is_read_as_its_producer_wrote_it(encoding, pki):
     [entry] = read_signature_list(stamped, load_document(stamped).signatures_path)[0]
     assert "/" + RESOURCE in {r.path for r in read_signature_xml(stamped, entry.path).references}
     assert _verdict(out, pki) == "valid"
+
+
+def test_a_gb18030_reading_cannot_hide_a_separator_another_reader_sees():
+    """In GB18030 a "\\" byte can be the second half of a character: b"\\x81\\\\a.png" reads "乗a.png" there
+    and "ü\\a.png" (a folder ü and a file a.png, to a reader that takes "\\" for "/") in cp437. Next to an
+    entry ü/a.png that is two parts under one name: refused, as the same collision always was."""
+    raw = b"Doc_0/Res/\x81\\a.png"
+    placeholder = "Doc_0/Res/xxxxx.png"[: len(raw)]
+    data = rename_unflagged(_document({"Doc_0/Res/ü/a.png": b"one", placeholder: b"two"}), placeholder, raw)
+    with pytest.raises(SealBridgeError) as err:
+        OfdPackage(data)
+    assert err.value.code == "DOC_MALFORMED" and "encoding" in (err.value.detail or "")
+
+
+@pytest.mark.parametrize("bits", [0x20, 0x40, 0x2000])
+def test_entries_other_readers_refuse_are_refused(bits):
+    """Patched data, strong encryption, an encrypted directory: zipfile refuses to read such an entry, so
+    neither do we (a stamp would have copied the bits into an output no reader opens)."""
+    data = set_flag_bits(_document(), "Doc_0/Document.xml", bits)
+    with pytest.raises(SealBridgeError) as err:
+        OfdPackage(data)
+    assert err.value.code == "DOC_MALFORMED"

@@ -5,9 +5,12 @@ page is left unsearched in silence."""
 from __future__ import annotations
 
 import io
+import os
+import signal
 
 import pytest
 
+from agent.cli.common import Terminated, _raise_terminated, ended_by_signals
 from formats.errors import SealBridgeError
 from stamping.pdf.keywords import find_keyword
 from tests.support.pdf_maker import PageSpec, make_pdf
@@ -69,4 +72,39 @@ def test_a_read_that_raises_ends_the_search_with_its_exception(document, exc, ca
         with pytest.raises(type(exc)) as raised:
             find_keyword(FailingAfter(document, n, exc), "盖章处")
         assert raised.value is exc
+    assert "Exception ignored" not in capfd.readouterr().err
+
+
+class SignalAt(FailingAfter):
+    """A stream over bytes that sends this process `signum` during its `n`-th read: its Python handler then
+    runs inside pdfium's callback."""
+
+    def __init__(self, data: bytes, n: int, signum: int) -> None:
+        super().__init__(data, 0, KeyboardInterrupt())
+        self._at = n
+        self._signum = signum
+        self.handlers_seen: set[object] = set()
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+        self._at -= 1
+        # What would run if a signal came now: while pdfium calls back, nothing that raises (a handler
+        # raising here, or anywhere in pypdfium2's wrapper around this call, is dropped by C).
+        self.handlers_seen.add(signal.getsignal(self._signum))
+        if self._at == 0:
+            os.kill(os.getpid(), self._signum)
+        return super().readinto(b)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_the_search_ends_it(document, signum, capfd) -> None:
+    """Ctrl-C (KeyboardInterrupt) or `kill` under ended_by_signals (Terminated) raised inside the callback
+    would be dropped by C and the search would go on: it ends the search instead, once pdfium returns."""
+    expected = KeyboardInterrupt if signum == signal.SIGINT else Terminated
+    for n in (1, 2, 20, 60):
+        stream = SignalAt(document, n, signum)
+        with pytest.raises(expected), ended_by_signals():
+            find_keyword(stream, "盖章处")
+        assert not stream.handlers_seen & {signal.default_int_handler, _raise_terminated}
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     assert "Exception ignored" not in capfd.readouterr().err

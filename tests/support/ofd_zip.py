@@ -114,3 +114,19 @@ def rename_unflagged(data: bytes, name: str, raw: bytes) -> bytes:
         out[local + 30 : local + 30 + len(raw)] = raw
     assert hits == 1, f"{name!r} is not a member"
     return bytes(out)
+
+
+def set_flag_bits(data: bytes, name: str, bits: int) -> bytes:
+    """`data` with general-purpose flag `bits` set on member `name` (ASCII), in its local header and the
+    central directory."""
+    out = bytearray(data)
+    hits = 0
+    for pos, stored, flags, local in _central_records(data):
+        if stored != name.encode("ascii"):
+            continue
+        hits += 1
+        struct.pack_into("<H", out, pos + 8, flags | bits)
+        (local_flags,) = struct.unpack_from("<H", out, local + 6)
+        struct.pack_into("<H", out, local + 6, local_flags | bits)
+    assert hits == 1, f"{name!r} is not a member"
+    return bytes(out)
