@@ -93,22 +93,14 @@ def ended_by_signals() -> Iterator[None]:
     nothing partial stays beside the target. Only from the main thread, and only where the signal still
     has its default action (a caller that handles it keeps its own)."""
     import signal
-    import threading
 
-    names = ("SIGTERM", "SIGHUP")
-    wanted = [getattr(signal, n) for n in names if hasattr(signal, n)]
-    if threading.current_thread() is not threading.main_thread():
+    from stamping.signalswap import handlers_swapped
+
+    def choose(_signum: int, current: Any) -> Any:
+        return _raise_terminated if current is signal.SIG_DFL else None
+
+    with handlers_swapped(("SIGTERM", "SIGHUP"), choose):
         yield
-        return
-    previous = {}
-    for signum in wanted:
-        if signal.getsignal(signum) is signal.SIG_DFL:
-            previous[signum] = signal.signal(signum, _raise_terminated)
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def _raise_terminated(signum: int, _frame: object) -> None:

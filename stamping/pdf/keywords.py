@@ -13,6 +13,7 @@ from typing import Any
 
 from formats.errors import SealBridgeError
 from stamping.pdf.geometry import UserRect
+from stamping.signalswap import handlers_swapped
 
 
 @dataclass(frozen=True)
@@ -80,42 +81,28 @@ def _search(
 
 @contextmanager
 def _signals_held() -> Iterator[Callable[[], None]]:
-    """While pdfium runs Python callbacks: SIGINT, SIGTERM and SIGHUP handlers that would raise (Ctrl-C's
-    KeyboardInterrupt, agent.cli.common.ended_by_signals) only note the signal; deliver() (called between
-    pdfium's calls) and the end of the block run the real handler, outside any callback. Main thread only:
-    Python runs signal handlers nowhere else."""
-    import signal
-    import threading
-
+    """While pdfium runs Python callbacks: SIGINT, SIGTERM and SIGHUP handlers (Ctrl-C's KeyboardInterrupt,
+    agent.cli.common.ended_by_signals, a caller's own) only note the signal; deliver() (called between
+    pdfium's calls) and the end of the block run the real handlers, in the order the signals came, outside
+    any callback. Main thread only: Python runs signal handlers nowhere else."""
     caught: list[tuple[Any, int]] = []
-    previous: dict[int, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-            signum = getattr(signal, name, None)
-            handler = signal.getsignal(signum) if signum is not None else None
-            if callable(handler):
-                previous[signum] = signal.signal(
-                    signum, lambda num, _frame: caught.append((previous[num], num))
-                )
+
+    def hold(_signum: int, current: Any) -> Any:
+        if not callable(current):
+            return None  # the default action or ignored: nothing runs in Python, nothing to hold
+        return lambda num, _frame, handler=current: caught.append((handler, num))
 
     def deliver() -> None:
-        if caught:
+        while caught:
             handler, num = caught.pop(0)
-            caught.clear()
-            handler(num, None)  # raises as it would have when the signal came
-
-    def restore() -> None:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        previous.clear()
+            handler(num, None)  # raises (or not) as it would have when the signal came
 
     try:
-        yield deliver
+        with handlers_swapped(("SIGINT", "SIGTERM", "SIGHUP"), hold):
+            yield deliver
     except BaseException:
-        restore()
         deliver()  # an interrupt during a failed search wins: the user asked to stop
         raise
-    restore()
     deliver()
 
 
