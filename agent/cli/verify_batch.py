@@ -91,13 +91,13 @@ class WarmVerifier:
         except SealBridgeError as err:
             if not entry.named and err.code == "DOC_UNSUPPORTED":  # found in a folder: e.g. a plain ZIP
                 return line | {"status": "skipped", "note": err.to_dict()}
-            return line | {"status": "error", "exit_code": 2, "error": err.to_dict()}
+            return _error_line(entry, err)
         except RecursionError:
-            err = SealBridgeError("DOC_MALFORMED", "the input nests objects too deeply to read")
-            return line | {"status": "error", "exit_code": 2, "error": err.to_dict()}
+            return _error_line(
+                entry, SealBridgeError("DOC_MALFORMED", "the input nests objects too deeply to read")
+            )
         except Exception as exc:  # a bug met by one document must not stop the others
-            err = SealBridgeError("INTERNAL", type(exc).__name__)
-            return line | {"status": "error", "exit_code": 2, "error": err.to_dict()}
+            return _error_line(entry, SealBridgeError("INTERNAL", type(exc).__name__))
 
     def _verify(self, entry: Entry) -> dict[str, Any]:
         from agent.cli.common import about_file
@@ -233,6 +233,11 @@ def _pooled(wanted: list[Entry], settings: VerifySettings, jobs: int, output: Ou
         yield _alone(suspect, settings, output)
 
 
+def _error_line(entry: Entry, err: SealBridgeError) -> dict[str, Any]:
+    """The JSON line of a file that could not be verified (exit code 2)."""
+    return {"file": entry.path, "status": "error", "exit_code": 2, "error": err.to_dict()}
+
+
 def _alone(entry: Entry, settings: VerifySettings, output: Output) -> Done:
     """One document in a worker of its own: its outcome, or an error line if the worker dies."""
     try:
@@ -242,7 +247,7 @@ def _alone(entry: Entry, settings: VerifySettings, output: Output) -> Done:
         err = SealBridgeError(
             "INTERNAL", "the process verifying this document ended abruptly (out of memory?)"
         )
-        return render({"file": entry.path, "status": "error", "exit_code": 2, "error": err.to_dict()}, output)
+        return render(_error_line(entry, err), output)
 
 
 def _merge(todo: list[Entry], done: Iterator[Done], output: Output) -> Iterator[Done]:

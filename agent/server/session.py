@@ -57,6 +57,7 @@ class Session:
         # The hash jobs not yet done, with their chunk's size: frames arrive faster than SM3 hashes them,
         # and a queued job keeps its chunk alive even once the upload failed or a call took it.
         self._hashing: collections.deque[tuple[asyncio.Future[None], int]] = collections.deque()
+        self._queued_bytes = 0  # the sizes in _hashing, kept with its two changes (append, popleft)
 
     # -- sending ----------------------------------------------------------------------------------------------
 
@@ -172,6 +173,7 @@ class Session:
             job.add_done_callback(_retrieve)  # awaited by the call taking the upload, if any call does
             pending.upload.hashing = job
             self._hashing.append((job, len(pending.payload)))
+            self._queued_bytes += len(pending.payload)
         if err is not None:
             params = {"id": doc_id or "0" * 32, "error": proto.error_data(err)}
             await self.send_event("document.rejected", params)
@@ -181,18 +183,25 @@ class Session:
     def unhashed_bytes(self) -> int:
         """Bytes this connection received and has not hashed yet (bounded by limits.max_unhashed_bytes,
         plus the frame being read)."""
-        return sum(size for job, size in self._hashing if not job.done())
+        finished = 0
+        for job, size in self._hashing:  # one thread hashes them in arrival order: the done ones lead
+            if not job.done():
+                break
+            finished += size
+        return self._queued_bytes - finished
 
     async def _keep_up_with_hashing(self) -> None:
         """Read no further frame while more than max_unhashed_bytes wait for their SM3: what this connection
         holds beyond its pending uploads (chunks of failed or already taken uploads, still queued) stays
         bounded, and a fast sender is slowed to the speed of hashing (the socket's buffers fill)."""
         limit = self.ctx.cfg.limits.max_unhashed_bytes
-        while self._hashing and (self._hashing[0][0].done() or self.unhashed_bytes > limit):
-            job = self._hashing[0][0]
+        # With the finished jobs at the front popped, what is queued is what waits: no sum per frame.
+        while self._hashing and (self._hashing[0][0].done() or self._queued_bytes > limit):
+            job, size = self._hashing[0]
             if not job.done():
                 await asyncio.wait([job])  # its outcome is the upload's: _retrieve and the taking call see it
             self._hashing.popleft()
+            self._queued_bytes -= size
 
     def hash_executor(self) -> ThreadPoolExecutor:
         """The connection's one upload-hashing thread (jobs run in arrival order)."""

@@ -93,22 +93,37 @@ def _check_name(name: str) -> None:
         raise _malformed(f"'..' in zip entry {name!r}")
 
 
+def stored_name(info: zipfile.ZipInfo, metadata_encoding: str | None = None) -> bytes:
+    """The entry's name bytes as its central directory stores them: zipfile decoded them (UTF-8 when
+    flagged, else the archive's metadata encoding, cp437 by default), both of which give the bytes back."""
+    if info.flag_bits & _UTF8_FLAG:
+        return info.orig_filename.encode("utf-8")
+    return info.orig_filename.encode(metadata_encoding or "cp437")
+
+
+def _unflagged_readings(info: zipfile.ZipInfo, metadata_encoding: str | None) -> list[str]:
+    """An unflagged name's valid UTF-8 and GB18030 readings, in that order (none for a flagged name)."""
+    if info.flag_bits & _UTF8_FLAG:
+        return []
+    raw = stored_name(info, metadata_encoding)
+    found = []
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            found.append(raw.decode(encoding))
+        except UnicodeDecodeError:
+            pass
+    return found
+
+
 def entry_name(info: zipfile.ZipInfo, metadata_encoding: str | None = None) -> str:
     """The entry's name as the package's XML refers to it. A name flagged UTF-8 is what zipfile decoded.
     Unflagged, zipfile reads it as cp437 (the zip format's default), but OFD producers write UTF-8 or GBK
     there without the flag: "印章图片.png" would read "σì░τ½áσ¢╛τëç.png", and no Reference or BaseLoc
     would find it. So an unflagged name that is ASCII, valid UTF-8 or valid GB18030 is read so, in that
     order (GBK bytes are seldom valid UTF-8), and only otherwise as zipfile read it."""
-    if info.flag_bits & _UTF8_FLAG:
-        return info.filename
-    raw = info.orig_filename.encode(metadata_encoding or "cp437")
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            decoded = raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if "\x00" not in decoded:
-            return decoded.replace(os.sep, "/") if os.sep != "/" else decoded
+    for reading in _unflagged_readings(info, metadata_encoding):
+        if "\x00" not in reading:
+            return reading.replace(os.sep, "/")  # as zipfile does with the names it decodes
     return info.filename
 
 
@@ -116,15 +131,7 @@ def name_readings(info: zipfile.ZipInfo, metadata_encoding: str | None = None) -
     """Every name a reader may give the entry: zipfile's, and for a name without the UTF-8 flag its valid
     UTF-8 and GB18030 readings too (in GB18030 a "\\" byte can be half of a character, so one reading may
     hold a separator another does not)."""
-    found = {info.filename}
-    if not info.flag_bits & _UTF8_FLAG:
-        raw = info.orig_filename.encode(metadata_encoding or "cp437")
-        for encoding in ("utf-8", "gb18030"):
-            try:
-                found.add(raw.decode(encoding))
-            except UnicodeDecodeError:
-                pass
-    return found
+    return {info.filename, *_unflagged_readings(info, metadata_encoding)}
 
 
 def fold_name(name: str) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from formats.errors import SealBridgeError
-from formats.ofd.package import Hasher, OfdPackage, fold_name
+from formats.ofd.package import Hasher, OfdPackage, fold_name, stored_name
 
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
@@ -201,11 +201,8 @@ def _encode_name(name: str) -> tuple[bytes, int]:
 
 
 def entry_name_bytes(pkg: OfdPackage, info: zipfile.ZipInfo) -> bytes:
-    """The entry's name bytes in the input's central directory: zipfile decoded them (UTF-8 when flagged,
-    else the archive's metadata encoding, cp437 by default), both of which give the same bytes back."""
-    if info.flag_bits & _UTF8_FLAG:
-        return info.orig_filename.encode("utf-8")
-    return info.orig_filename.encode(pkg.zip.metadata_encoding or "cp437")
+    """The entry's name bytes in the input's central directory."""
+    return stored_name(info, pkg.zip.metadata_encoding)
 
 
 def _local_name(pkg: OfdPackage, info: zipfile.ZipInfo) -> tuple[bytes, int]:

@@ -167,7 +167,7 @@ def _read_signatures(
         if name is not None and name in read:  # the same part listed again: read once
             sig, err = read[name]
         elif name is not None and (pkg.entries[name].size > left_bytes or left_refs <= 0):
-            sig, err = None, SealBridgeError("DOC_TOO_LARGE", _TOO_MUCH_SIGNATURE_XML.format(path=entry.path))
+            sig, err = None, _not_read(entry.path)
         else:
             if name is not None:
                 left_bytes -= pkg.entries[name].size
@@ -178,10 +178,7 @@ def _read_signatures(
             if sig is not None:
                 left_refs -= len(sig.references)
                 if left_refs < 0:
-                    sig, err = (
-                        None,
-                        SealBridgeError("DOC_TOO_LARGE", _TOO_MUCH_SIGNATURE_XML.format(path=entry.path)),
-                    )
+                    sig, err = None, _not_read(entry.path)
             if name is not None:
                 read[name] = sig, err
         sigs.append(sig)
@@ -189,10 +186,12 @@ def _read_signatures(
     return entries, sigs, errors
 
 
-_TOO_MUCH_SIGNATURE_XML = (
-    "{path} not read: the document's signatures together are larger, or reference more files, than a "
-    "verifier reads (formats/ofd/limits.py)"
-)
+def _not_read(path: str) -> SealBridgeError:
+    return SealBridgeError(
+        "DOC_TOO_LARGE",
+        f"{path} not read: the document's signatures together are larger, or reference more files, than a "
+        "verifier reads (formats/ofd/limits.py)",
+    )
 
 
 _DocumentDigests = tuple[HashJobs, Job[str], Job[str]]

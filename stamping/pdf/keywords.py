@@ -28,34 +28,36 @@ def find_keyword(data: Any, text: str) -> list[Hit]:
     import pypdfium2 as pdfium
 
     if not hasattr(data, "readinto"):
-        return _search(pdfium, data, text, None, lambda: None)
+        return _search(pdfium, data, text, lambda: None)
     # pdfium reads a stream through Python callbacks: neither a read's exception nor a signal handler's
     # may be raised inside them (C would print and drop it, and pdfium would go on without the bytes).
     guard = _ReadGuard(data)
     with _signals_held() as deliver:
-        return _search(pdfium, guard, text, guard, deliver)
+
+        def checkpoint() -> None:
+            deliver()  # Ctrl-C or `kill` meanwhile: now
+            if guard.failure is not None:  # a read that failed ends the search: no page goes unsearched
+                raise guard.failure
+
+        return _search(pdfium, guard, text, checkpoint)
 
 
-def _search(
-    pdfium: Any, source: Any, text: str, guard: _ReadGuard | None, deliver: Callable[[], None]
-) -> list[Hit]:
+def _search(pdfium: Any, source: Any, text: str, checkpoint: Callable[[], None]) -> list[Hit]:
+    """The search itself; checkpoint() between pdfium's calls raises what happened during them."""
     try:
         doc = pdfium.PdfDocument(source)
     except pdfium.PdfiumError as exc:
-        deliver()
-        _raise_failed_read(guard)
+        checkpoint()
         raise SealBridgeError("DOC_MALFORMED", f"pdfium cannot open the PDF: {exc}") from None
     hits: list[Hit] = []
     try:
         for page_index in range(len(doc)):
-            deliver()  # Ctrl-C or `kill` during the search: now, after the page in hand
-            _raise_failed_read(guard)  # a read that failed ends the search: no page goes unsearched
+            checkpoint()
             try:
                 page = doc[page_index]
                 textpage = page.get_textpage()
             except pdfium.PdfiumError as exc:
-                deliver()
-                _raise_failed_read(guard)
+                checkpoint()
                 raise SealBridgeError(
                     "DOC_MALFORMED", f"pdfium cannot read page {page_index + 1}: {exc}"
                 ) from None
@@ -72,8 +74,7 @@ def _search(
             finally:
                 textpage.close()
                 page.close()
-        deliver()
-        _raise_failed_read(guard)
+        checkpoint()
     finally:
         doc.close()
     return hits
@@ -110,7 +111,7 @@ class _ReadGuard:
     """The stream pdfium reads through: pypdfium2 calls it from C, where whatever it raises is printed and
     dropped (pdfium sees only a failed read, and may go on without a page). Here the first exception
     (Ctrl-C, DOC_CHANGED from a file truncated meanwhile, an I/O error) is kept, every later read fails at
-    once, and find_keyword raises it as soon as pdfium returns."""
+    once, and find_keyword raises it as soon as pdfium returns (its checkpoint)."""
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
@@ -121,7 +122,7 @@ class _ReadGuard:
             return 0
         try:
             return call(*args)
-        except BaseException as exc:  # noqa: BLE001 - kept, raised once pdfium returns (_raise_failed_read)
+        except BaseException as exc:  # noqa: BLE001 - kept, raised once pdfium returns (checkpoint)
             self.failure = exc
             return 0
 
@@ -136,11 +137,6 @@ class _ReadGuard:
 
     def readinto(self, buffer: Any) -> int:
         return int(self._guarded(self._stream.readinto, buffer))
-
-
-def _raise_failed_read(guard: _ReadGuard | None) -> None:
-    if guard is not None and guard.failure is not None:
-        raise guard.failure
 
 
 def _union(rects: list[tuple[float, float, float, float]]) -> UserRect:

@@ -108,7 +108,7 @@ def open_input(source: Source | PinnedFile | HashingCopy) -> Iterator[PdfInput]:
             yield doc
         return
     if isinstance(source, PinnedFile):
-        doc = PdfInput(source.reader(_READ_BUFFER), source.size, source.reader(), source, precopy)
+        doc = PdfInput(source.reader(), source.size, source.reader(), source, precopy)
         try:
             yield doc
         except Exception:

@@ -78,9 +78,14 @@ async def admit(
             await check_site(session, origin, what)
         session.ctx.rate.check(origin["top"])
     except SealBridgeError:
-        for ref in documents:
-            session.uploads.discard(ref)
+        drop_uploads(session, documents)
         raise
+
+
+def drop_uploads(session: Session, documents: list[dict[str, Any]]) -> None:
+    """A refused call still consumes the uploads it names (they would otherwise hold the upload caps)."""
+    for ref in documents:
+        session.uploads.discard(ref)
 
 
 async def check_site(session: Session, origin: dict[str, str], what: str) -> None:

@@ -25,7 +25,7 @@ from agent import __version__
 from agent.batch_manifest import MANIFEST_TYPE, MANIFEST_VERSION, canonical, sign_manifest
 from agent.server.approvals import Attempt, PendingApproval
 from agent.server.logs import log_event
-from agent.server.methods.basic import admit, releasing_uploads
+from agent.server.methods.basic import admit, drop_uploads, releasing_uploads
 from agent.server.methods.stamp import (
     _await_approval,
     _report_usage,
@@ -197,12 +197,6 @@ def _internal(exc: Exception, stage: str) -> SealBridgeError:
     return SealBridgeError("INTERNAL", type(exc).__name__)
 
 
-def _drop_uploads(session: Session, items: list[dict[str, Any]]) -> None:
-    """A refused batch still consumes its uploads (they would otherwise hold the connection's quota)."""
-    for item in items:
-        session.uploads.discard(item["document"])
-
-
 @releasing_uploads
 async def stamp_batch(session: Session, req: Request, held: list[TakenUpload]) -> dict[str, Any]:
     ctx = session.ctx
@@ -214,7 +208,7 @@ async def stamp_batch(session: Session, req: Request, held: list[TakenUpload]) -
         await admit(session, params["origin"], "stamp.batch", [item["document"] for item in items])
         policy = "asks" if params["origin"].get("grant") == "once" else "allowed"
         if len(items) > ctx.cfg.limits.max_batch_documents:
-            _drop_uploads(session, items)
+            drop_uploads(session, [item["document"] for item in items])
             raise SealBridgeError(
                 "DOC_TOO_LARGE",
                 f"{len(items)} documents; a batch holds at most {ctx.cfg.limits.max_batch_documents}",
@@ -285,18 +279,18 @@ async def _run_batch(
             await session.send_event(
                 "approval.closed", {"request_id": approval.request_id, "outcome": outcome}
             )
-        _release(ctx, approval, entry)
+        release_left_signer(ctx, approval)
         ctx.approvals.close(approval)
         await _record_batch(ctx, approval, err.code, _manifest(approval, entry), entry, who)
         raise
     except asyncio.CancelledError:
-        _release(ctx, approval, entry)
+        release_left_signer(ctx, approval)
         ctx.approvals.close(approval)
         manifest = _manifest(approval, entry) | {"why": "connection closed"}
         await _record_batch(ctx, approval, "USER_CANCELLED", manifest, entry, who)
         raise
     except Exception:  # a bug: the site's approval slot and the token login must not stay taken
-        _release(ctx, approval, entry)
+        release_left_signer(ctx, approval)
         ctx.approvals.close(approval)
         await _record_batch(ctx, approval, "INTERNAL", _manifest(approval, entry), entry, who)
         raise
@@ -314,12 +308,6 @@ async def _run_batch(
         "manifest_sm3": sm3(canonical(detail["manifest"])).hex(),
         "documents": [d.outcome() for d in approval.docs],
     }
-
-
-def _release(ctx: AgentContext, approval: PendingBatch, entry: SealEntry | None) -> None:
-    if entry is not None:
-        approval.signer_entry = entry
-    release_left_signer(ctx, approval)
 
 
 async def _document_seals(

@@ -258,8 +258,7 @@ async def _await_approval(
                 await _abandon_early(approval)
                 # `cancel` came while the status check or the login ran and was answered "cancelled":
                 # keep that promise. No await between this check and stage = "signing" below.
-                signer, approval.signer = approval.signer, None
-                ctx.spawn(ctx.on_token_thread(entry, release_signer, signer))
+                release_left_signer(ctx, approval)
                 raise SealBridgeError("USER_CANCELLED", "cancelled while the token logged in")
         except SealBridgeError as err:
             ctx.approvals.answer(approval, err)
