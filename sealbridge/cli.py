@@ -64,12 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     from sealbridge.parent_death import exit_with_parent_if_asked
 
     exit_with_parent_if_asked()  # first: a child of the demo must not outlive it
-    from agent.cli.common import quiet_libraries
+    from agent.cli.collector import collector_paused_then_frozen
 
     argv = sys.argv[1:] if argv is None else list(argv)
-    quiet_libraries()
-    parser = _parser_for(argv)
-    args, unknown = parser.parse_known_args(argv)
+    with collector_paused_then_frozen():  # start-up: the command's module and what it imports
+        from agent.cli.common import quiet_libraries
+
+        quiet_libraries()
+        parser = _parser_for(argv)
+        args, unknown = parser.parse_known_args(argv)
     if unknown:
         # Only a command started by a browser takes what it cannot name (`native-host`: Chrome/Edge on
         # Windows add --parent-window=<handle>); everywhere else an unknown argument is a mistake.

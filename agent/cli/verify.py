@@ -173,18 +173,26 @@ def _hash_while_loading(data: bytes) -> Callable[[], tuple[str, str]] | None:
 
 
 def _verify_document(args: argparse.Namespace) -> int:
-    data = read_document(args.file)
-    digests_later = _hash_while_loading(data)
-    with collector_paused_then_frozen():  # the verifier's imports
-        from stamping.documents import document_format
-        from stamping.options import VerifyOptions
+    # The process checks this one document and ends: the collector's passes over what the imports and
+    # the verification make (objects by the hundred thousand, little garbage) would only delay the answer,
+    # and what is frozen at the end is not scanned by the last pass at exit either.
+    with collector_paused_then_frozen():
+        data = read_document(args.file)
+        return _verify_read_document(args, data, _hash_while_loading(data))
 
-        with about_file(args.file):
-            doc_format = document_format(data)
-        if doc_format.name == "pdf":
-            from agent.cli.pyhanko_import import import_lean
 
-            import_lean("stamping.pdf.verify")  # without pyHanko's signer and HTTP clients
+def _verify_read_document(
+    args: argparse.Namespace, data: bytes, digests_later: Callable[[], tuple[str, str]] | None
+) -> int:
+    from stamping.documents import document_format
+    from stamping.options import VerifyOptions
+
+    with about_file(args.file):
+        doc_format = document_format(data)
+    if doc_format.name == "pdf":
+        from agent.cli.pyhanko_import import import_lean
+
+        import_lean("stamping.pdf.verify")  # without pyHanko's signer and HTTP clients
     anchors, extra = _certificates(args)
     lookup = _status_lookup(args.platform) if args.platform else None  # closed below, whatever happens
     client = getattr(lookup, "client", None)

@@ -13,7 +13,7 @@ anything knows where the signatures are: `sealbridge verify` starts it as soon a
 the verifier is still importing (formats.dochash: OpenSSL's hashes in `hashlib` release the GIL). The report's whole-file
 digests are the pass's final states. Where that process can fork, `ForkedDocumentPass` makes the same
 pass in a child process instead, which shares no GIL with the imports and leaves the process free to fork
-its verify helper.
+its verify helper; the parent tells it the byte ranges once it has parsed them.
 
 A signature that uses another digest (SHA-384, SHA-512, SHA-1...) gets it from one more pass for all
 such (formats.rangedigest). A /ByteRange that cannot be digested here (not integers, negative, past the
@@ -22,9 +22,12 @@ end of the file) is not seeded: pyHanko then reads it itself and reaches the sam
 
 from __future__ import annotations
 
-import re
+import contextlib
+import json
+import os
 import select
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +50,47 @@ def _new_hash(name: str) -> Any:
     return new_hash(name)
 
 
+class _KeptStates:
+    """SM3 and SHA-256 of `data` front to back, with a copy of both states kept every `piece` bytes: then
+    the digest of a range from the start of the file to any offset costs at most one piece more."""
+
+    def __init__(self, data: bytes, piece: int) -> None:
+        self.data = data
+        self.piece = piece
+        self._kept: dict[str, list[Any]] = {alg: [] for alg in PASS_ALGORITHMS}
+        self.final: dict[str, Any] = {}
+
+    def run(self) -> None:
+        view = memoryview(self.data).cast("B")
+        states = {alg: _new_hash(alg) for alg in PASS_ALGORITHMS}
+        for start in range(0, len(view), self.piece):
+            piece = view[start : start + self.piece]
+            for alg, state in states.items():
+                self._kept[alg].append(state.copy())  # the state after `start` bytes
+                state.update(piece)
+        self.final = states
+
+    def digest(self, algorithm: str, pairs: Pairs) -> bytes:
+        """The digest of the bytes of `pairs` ((offset, length), checked to lie in the document), in order;
+        from a kept state when they start at the start of the file (and the pass is over)."""
+        view = memoryview(self.data).cast("B")
+        if algorithm in PASS_ALGORITHMS and pairs and pairs[0][0] == 0 and self.final:
+            state = self._state_at(algorithm, pairs[0][1], view)
+            rest = pairs[1:]
+        else:
+            state, rest = _new_hash(algorithm), pairs
+        for offset, length in rest:
+            state.update(view[offset : offset + length])
+        return bytes(state.digest())
+
+    def _state_at(self, algorithm: str, offset: int, view: memoryview) -> Any:
+        if offset == len(view):
+            return self.final[algorithm].copy()
+        state = self._kept[algorithm][offset // self.piece].copy()
+        state.update(view[offset - offset % self.piece : offset])
+        return state
+
+
 class DocumentPass:
     """SM3 and SHA-256 of `data`, started on a thread at construction, with the states kept every PIECE
     bytes. Calling it gives (SM3 hex, SHA-256 hex) of the whole document, waiting for the pass, as
@@ -58,8 +102,7 @@ class DocumentPass:
 
     def __init__(self, data: bytes) -> None:
         self.data = data
-        self._kept: dict[str, list[Any]] = {alg: [] for alg in PASS_ALGORITHMS}
-        self._final: dict[str, Any] = {}
+        self._states = _KeptStates(data, self.PIECE)
         self._thread = threading.Thread(target=self._run, name="pdf-document-pass", daemon=True)
         gilhandoff.begin()  # each piece ends by taking the GIL back: promptly, please (end() in _run)
         try:
@@ -70,22 +113,15 @@ class DocumentPass:
 
     def _run(self) -> None:
         try:
-            view = memoryview(self.data).cast("B")
-            states = {alg: _new_hash(alg) for alg in PASS_ALGORITHMS}
-            for start in range(0, len(view), self.PIECE):
-                piece = view[start : start + self.PIECE]
-                for alg, state in states.items():
-                    self._kept[alg].append(state.copy())  # the state after `start` bytes
-                    state.update(piece)
-            self._final = states
+            self._states.run()
         except Exception:  # noqa: BLE001 - never expected (memory?); the digests are then made on the caller's thread
-            self._final = {}
+            self._states.final = {}
         finally:
             gilhandoff.end()
 
     def _wait(self) -> bool:
         self._thread.join()
-        return len(self._final) == len(PASS_ALGORITHMS)
+        return len(self._states.final) == len(PASS_ALGORITHMS)
 
     def ready(self) -> bool:
         """Is the pass over (calling it would not wait)?"""
@@ -94,27 +130,13 @@ class DocumentPass:
     def __call__(self) -> tuple[str, str]:
         if not self._wait():
             return _whole(self.data)
-        return self._final["sm3"].hexdigest(), self._final["sha256"].hexdigest()
+        final = self._states.final
+        return final["sm3"].hexdigest(), final["sha256"].hexdigest()
 
     def digest(self, algorithm: str, pairs: Pairs) -> bytes:
         """The digest of the bytes of `pairs` ((offset, length), checked to lie in the document), in order."""
-        view = memoryview(self.data).cast("B")
-        if algorithm in PASS_ALGORITHMS and pairs and pairs[0][0] == 0 and self._wait():
-            state = self._state_at(algorithm, pairs[0][1], view)
-            rest = pairs[1:]
-        else:
-            state, rest = _new_hash(algorithm), pairs
-        for offset, length in rest:
-            state.update(view[offset : offset + length])
-        return bytes(state.digest())
-
-    def _state_at(self, algorithm: str, offset: int, view: memoryview) -> Any:
-        if offset == len(view):
-            return self._final[algorithm].copy()
-        kept = self._kept[algorithm][offset // self.PIECE]
-        state = kept.copy()
-        state.update(view[offset - offset % self.PIECE : offset])
-        return state
+        self._wait()
+        return self._states.digest(algorithm, pairs)
 
 
 class ForkedDocumentPass:
@@ -123,22 +145,71 @@ class ForkedDocumentPass:
 
     A thread's pass shares the GIL with the imports and checks beside it: each piece ends by waiting for the
     GIL, which slows both, and while it runs no helper may be forked (stamping.pdf.forkshare). A child
-    process shares neither. It finds the signatures' byte ranges itself (hinted_byte_ranges: the file's
-    /ByteRange arrays, before anything has parsed it) and sends back the whole-file SM3 and SHA-256 and both
-    digests of every hinted range, from one sweep (formats.rangedigest). A range it did not find (or a
-    child that failed) is hashed here, so a wrong hint costs time, never a verdict: digests are looked up
-    by the exact ranges pyHanko reads."""
+    process shares neither. It hashes the whole file with SM3 and SHA-256 while this process imports and
+    parses, keeping both states every piece (_KeptStates). Once the signatures are parsed, request() sends
+    it their byte ranges; it answers each range of the shape a signer writes (from the start of the file to
+    the /Contents, then on) from the state kept just before the hole, and sends those digests with the
+    whole file's. A range it was not asked for or did not answer (see _answerable), or a child that failed,
+    is hashed here: slower, never wrong, since digests are looked up by the exact ranges pyHanko reads."""
 
-    def __init__(self, data: bytes, child: tuple[int, int]) -> None:
+    def __init__(self, data: bytes, child: tuple[int, int], requests: int) -> None:
         self.data = data
         self._answers: dict[tuple[str, Pairs], bytes] | None = None
         self._pid, self._read_end = child
+        self._requests: int | None = requests
 
     @classmethod
     def start(cls, data: bytes) -> ForkedDocumentPass | None:
         """The pass started in a child; None where no child can be started (the caller uses a DocumentPass)."""
-        child = forkshare.start_child(lambda: _pass_answers(data))
-        return None if child is None else cls(data, child)
+        try:
+            request_read, request_write = os.pipe()
+        except OSError:
+            return None
+
+        def work() -> dict[tuple[str, Pairs], bytes]:
+            # Only the parent asks: a child holding the asking end of a pipe (its own, or another pass's
+            # still open in the parent) would keep that child from ever seeing the end of its requests.
+            for fd in (request_write, *_ASKING):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            return _pass_answers(data, request_read)
+
+        child = forkshare.start_child(work)
+        os.close(request_read)
+        if child is None:
+            os.close(request_write)
+            return None
+        _ASKING.add(request_write)
+        return cls(data, child, request_write)
+
+    def request(self, ranges: Iterable[Pairs]) -> None:
+        """Ask the child for the digests of these ranges (the first _MAX_REQUESTS); only the first call
+        asks anything. The child answers once this process asked, or said it will not (_wait)."""
+        fd, self._requests = self._requests, None
+        if fd is None:
+            return
+        _ASKING.discard(fd)
+        wanted = [[list(pair) for pair in pairs] for pairs in list(ranges)[:_MAX_REQUESTS]]
+        try:
+            payload = memoryview(json.dumps(wanted).encode("ascii"))
+            while payload:  # a few hundred bytes: the pipe takes them at once, the child reads them later
+                payload = payload[os.write(fd, payload) :]
+        except OSError:
+            pass  # the child is gone: its answers (none) say so, and this process hashes
+        finally:
+            os.close(fd)
+
+    def _no_more_requests(self) -> None:
+        fd, self._requests = self._requests, None
+        if fd is not None:
+            _ASKING.discard(fd)
+            os.close(fd)
+
+    def __del__(self) -> None:
+        # A pass dropped before it was asked anything (the document was refused): the child answers the
+        # whole file and ends instead of waiting for requests.
+        with contextlib.suppress(Exception):
+            self._no_more_requests()
 
     def ready(self) -> bool:
         """Has the child sent its answers (calling this would not wait)?"""
@@ -151,6 +222,7 @@ class ForkedDocumentPass:
 
     def _wait(self) -> dict[tuple[str, Pairs], bytes]:
         if self._answers is None:
+            self._no_more_requests()
             answers = forkshare.child_result(self._pid, self._read_end, _child_time_limit(len(self.data)))
             self._answers = answers if isinstance(answers, dict) else {}
         return self._answers
@@ -178,62 +250,92 @@ def start_pass(data: bytes) -> DocumentPass | ForkedDocumentPass:
     return DocumentPass(data)
 
 
-#: A /ByteRange array as signers write it: `/ByteRange [0 840 960 240]`, four numbers (every number
-#: takes at least one whitespace before the next, so no run of digits can be split in more than one way:
-#: the match never backtracks far, whatever the file holds).
-_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d{1,15})\s+(\d{1,15})\s+(\d{1,15})\s+(\d{1,15})\s*\]")
-#: More than this many /ByteRange arrays is no ordinary document: the rest is left to the parent.
-_MAX_HINTS = 16
-#: Nor is more than this many "/ByteRange" texts: the scan stops there, whatever it found.
-_MAX_CANDIDATES = 256
-
-
-def hinted_byte_ranges(data: bytes) -> list[Pairs]:
-    """The (offset, length) pairs of the file's /ByteRange arrays that have a signature's shape, without
-    parsing the PDF: where its signatures' digests will almost surely be asked for.
-
-    The text may be anywhere (in a stream, in a comment), so what a hint may cost is bounded: only the
-    shape every signer writes (`[0 a b c]`: from the start of the file to the signature's /Contents, then
-    on from its end; forward, inside the file), at most _MAX_HINTS of them among the first _MAX_CANDIDATES
-    texts, and no more bytes hashed twice than the file holds (each hint's second range is hashed on a state
-    of its own). A signature of another shape, or one left out, has its digests made by the parent: slower,
-    never wrong."""
-    found: list[Pairs] = []
-    hashed_again = 0
-    examined = 0
-    pos = data.find(b"/ByteRange")
-    while pos >= 0 and len(found) < _MAX_HINTS and examined < _MAX_CANDIDATES:
-        examined += 1
-        match = _BYTE_RANGE.match(data, pos)
-        if match:
-            start, head, tail_start, tail = (int(v) for v in match.groups())
-            pairs = ((start, head), (tail_start, tail))
-            fits = start == 0 and head <= tail_start and tail_start + tail <= len(data)
-            if fits and pairs not in found and hashed_again + tail <= len(data):
-                found.append(pairs)
-                hashed_again += tail
-        pos = data.find(b"/ByteRange", pos + 10)
-    return found
+#: The asking ends of the passes still waiting for their request (each child closes them all).
+_ASKING: set[int] = set()
+#: How many ranges the child is asked for at most (a document with more signatures has the rest hashed by
+#: the parent, in one more pass for all of them).
+_MAX_REQUESTS = 64
+#: The most the request may take (64 ranges take 3 KB).
+_MAX_REQUEST_BYTES = 64 << 10
+#: How long the child waits for the request once it has hashed the file: a parent still parsing after that
+#: hashes the ranges itself.
+_REQUEST_WAIT = 60.0
 
 
 def _child_time_limit(size: int) -> float:
     """How long the parent waits for the child's pass before it kills it and hashes itself: far beyond what
-    hashing `size` bytes takes on a slow, busy machine (two digests at 10 MB/s), so only a child that went
-    wrong ever meets it."""
-    return 30.0 + 2 * size / 10e6
+    hashing `size` bytes (two digests at 10 MB/s) and waiting for the request take on a slow, busy machine,
+    so only a child that went wrong ever meets it."""
+    return 30.0 + _REQUEST_WAIT + 2 * size / 10e6
 
 
-def _pass_answers(data: bytes) -> dict[tuple[str, Pairs], bytes]:
-    """{(algorithm, pairs): digest} for the whole file and every hinted range, SM3 and SHA-256."""
-    from formats.rangedigest import DigestRequest, digest_ranges
+def _child_piece(size: int) -> int:
+    """The child keeps its states every 64 KiB (a range then re-hashes at most that much), and at most
+    about 4,096 of each (a 2 GiB file: every 512 KiB)."""
+    return max(64 << 10, -(-size // 4096))
 
-    requests = [
-        DigestRequest(alg, pairs)
-        for pairs in (((0, len(data)),), *hinted_byte_ranges(data))
-        for alg in PASS_ALGORITHMS
-    ]
-    digests = digest_ranges(data, requests)
-    return {(r.algorithm, r.ranges): d for r, d in zip(requests, digests, strict=True)}
+
+def _pass_answers(data: bytes, requests: int) -> dict[tuple[str, Pairs], bytes]:
+    """(In the child.) {(algorithm, pairs): digest}, SM3 and SHA-256, for the whole file and for each range
+    the parent asks for that _answerable() takes."""
+    states = _KeptStates(data, _child_piece(len(data)))
+    states.run()
+    whole = ((0, len(data)),)
+    answers = {(alg, whole): bytes(states.final[alg].digest()) for alg in PASS_ALGORITHMS}
+    hashed_again = 0
+    for pairs in _read_requests(requests):
+        again = sum(length for _, length in pairs[1:])
+        if not _answerable(pairs, len(data)) or hashed_again + again > len(data):
+            continue
+        hashed_again += again
+        for alg in PASS_ALGORITHMS:
+            answers[(alg, pairs)] = states.digest(alg, pairs)
+    return answers
+
+
+def _answerable(pairs: Pairs, size: int) -> bool:
+    """Does the range start at the start of the file (a kept state serves it) and go forward inside it? No
+    more bytes are hashed a second time for all requests together than the file holds (_pass_answers)."""
+    end = 0
+    for i, (offset, length) in enumerate(pairs):
+        if offset < end or length < 0 or offset + length > size or (i == 0 and offset != 0):
+            return False
+        end = offset + length
+    return bool(pairs)
+
+
+def _read_requests(fd: int) -> list[Pairs]:
+    """(In the child.) The ranges the parent asks for: a JSON list of [[offset, length], ...], read until
+    the parent closes its end; nothing if it sends nothing usable or takes longer than _REQUEST_WAIT."""
+    pieces: list[bytes] = []
+    size = 0
+    deadline = time.monotonic() + _REQUEST_WAIT
+    try:
+        while size <= _MAX_REQUEST_BYTES:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return []
+            piece = os.read(fd, 1 << 16)
+            if not piece:
+                break
+            pieces.append(piece)
+            size += len(piece)
+        else:
+            return []
+        wanted = json.loads(b"".join(pieces) or b"[]")
+        return [_as_pairs(item) for item in wanted[:_MAX_REQUESTS]]
+    except (OSError, ValueError, TypeError):
+        return []
+    finally:
+        os.close(fd)
+
+
+def _as_pairs(item: object) -> Pairs:
+    if not isinstance(item, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(type(v) is int for v in p) for p in item
+    ):
+        raise TypeError("not a list of [offset, length] pairs")
+    return tuple((p[0], p[1]) for p in item)
 
 
 def _whole(data: bytes) -> tuple[str, str]:
@@ -258,9 +360,11 @@ class SignatureDigests:
         self._requests = [(alg, pairs) for pairs in sorted(ranges) for alg in PASS_ALGORITHMS]
         self._digests: list[bytes] | None = None
         self._thread: threading.Thread | None = None
-        if isinstance(document, DocumentPass):  # a forked pass has them already: no thread, nothing to wait
+        if isinstance(document, DocumentPass):
             self._thread = threading.Thread(target=self._run, name="pdf-range-digests", daemon=True)
             self._thread.start()
+        else:  # the child computes them (no thread here: nothing that could stop a fork)
+            document.request(sorted(ranges))
 
     def _run(self) -> None:
         assert isinstance(self._document, DocumentPass)

@@ -1,6 +1,6 @@
 """The document pass in a forked child (stamping.pdf.sigdigest.ForkedDocumentPass), as `sealbridge verify`
-runs it: the same digests as the pass on a thread, each signature's digest from the child where it found the
-/ByteRange, from this process where it did not, and the same report either way; a byte flipped in a signed
+runs it: the same digests as the pass on a thread, each signature's digest from the child where this process
+asked for its byte range, from this process where it did not, and the same report either way; a byte flipped in a signed
 range is still caught for every seal that covers it."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import json
 import pytest
 
 from formats.gm import sm3
-from stamping.pdf import sigdigest
 from stamping.placement import At
 from tests.support.byteranges import byte_ranges, covers, edge_positions
 from tests.support.fresh_python import run_python, run_python_ok
@@ -38,83 +37,109 @@ def sealed(sm2_party, ecdsa_party, tmp_path_factory) -> tuple[bytes, list[str]]:
     return pdf, [str(folder / "doc.pdf"), *map(str, roots)]
 
 
-def test_hints_are_the_files_byte_ranges(sealed) -> None:  # type: ignore[no-untyped-def]
-    pdf, _ = sealed
-    hints = sigdigest.hinted_byte_ranges(pdf)
-    assert len(hints) == 3
-    for (a, b), (c, d) in hints:
-        assert a == 0 and pdf[b : b + 1] == b"<" and pdf[c - 1 : c] == b">" and c + d <= len(pdf)
-
-
-def test_hints_leave_out_what_cannot_be_a_range() -> None:
-    doc = (
-        b"%PDF-1.7\n/ByteRange [0 10 20 5] /ByteRange [0 10 20 5]\n"  # the same twice: once
-        b"/ByteRange [0 10 20 999999]\n"  # past the end
-        b"/ByteRange [0 10 20]\n"  # an odd count
-        b"/ByteRange[0 3\n4 1]\n"  # no space before '[', a line break inside: a range
-        b"/ByteRange /Other\n"
-        b"/ByteRange [0 1 2 1 4 1]\n"  # three pairs: not the shape a signer writes
-        b"/ByteRange [5 1 10 2]\n"  # not from the start of the file
-        b"/ByteRange [0 12 10 2]\n" + b"x" * 40  # backwards: the second range starts inside the first
-    )
-    assert sigdigest.hinted_byte_ranges(doc) == [((0, 10), (20, 5)), ((0, 3), (4, 1))]
-
-
-def test_what_hints_may_cost_is_bounded() -> None:
-    """A hint is only text: a file may hold any number anywhere. At most 16 are taken, and no more bytes
-    hashed a second time (each hint's second range) than the file holds."""
-    many = b"".join(b"/ByteRange [0 %d 2000 1] " % n for n in range(1, 100)) + b"x" * 2000
-    assert len(sigdigest.hinted_byte_ranges(many)) == 16
-    twice = b"/ByteRange [0 1 2 60] /ByteRange [0 1 3 60] /ByteRange [0 1 4 10]".ljust(100, b" ")
-    assert sigdigest.hinted_byte_ranges(twice) == [((0, 1), (2, 60)), ((0, 1), (4, 10))]
-    # The scan itself stops after 256 "/ByteRange" texts, usable or not: a hint past them is not looked at.
-    late = b"/ByteRange x " * 300 + b"/ByteRange [0 1 2 1]" + b" " * 10
-    assert sigdigest.hinted_byte_ranges(late) == []
-    assert sigdigest.hinted_byte_ranges(late[13 * 100 :]) == [((0, 1), (2, 1))]
-
-
-#: A run of digits that an ambiguous pattern (numbers with optional space between them) splits in
-#: exponentially many ways before it fails: minutes for 30 digits. In a fresh process, so that a regression
-#: fails at the time limit instead of hanging the suite.
-_DIGITS = """
-from stamping.pdf.sigdigest import hinted_byte_ranges
-doc = b"%PDF-1.7\\n" + (b"/ByteRange [" + b"7" * 60 + b" x ") * 200 + b"/ByteRange [0 1 2 1]"
-assert hinted_byte_ranges(doc) == [((0, 1), (2, 1))]
-print("ok")
-"""
-
-
-def test_a_long_run_of_digits_is_no_work() -> None:
-    run_python_ok(_DIGITS, timeout=60)
-
-
 #: In a fresh process (the test process may run threads: no fork there).
 _SAME_AS_THE_THREAD = """
-import hashlib, sys
-from stamping.pdf.sigdigest import DocumentPass, ForkedDocumentPass, hinted_byte_ranges
+import sys
+from stamping.pdf.sigdigest import DocumentPass, ForkedDocumentPass
+from tests.support.byteranges import byte_ranges
 
 pdf = open(sys.argv[1], "rb").read()
 assert ForkedDocumentPass.can_fork()
 forked, threaded = ForkedDocumentPass.start(pdf), DocumentPass(pdf)
 assert forked is not None
+asked = [((a, b), (c, d)) for a, b, c, d in byte_ranges(pdf)]
+assert len(asked) == 3
+forked.request(asked[:2])
+forked.request(asked[2:])  # asked once: a second request adds nothing
 assert forked() == threaded()
-hints = hinted_byte_ranges(pdf)
-assert len(hints) == 3
-for pairs in hints:
+for pairs in asked[:2]:
     for alg in ("sm3", "sha256", "SHA256"):
         assert forked.known(alg, pairs) == threaded.digest(alg.lower(), pairs), (alg, pairs)
-assert forked.known("sha512", hints[0]) is None  # not what the child computes
-assert forked.known("sha256", ((0, 10), (20, 10))) is None  # not a range of the file
+assert forked.known("sha256", asked[2]) is None  # not asked for
+assert forked.known("sha512", asked[0]) is None  # not what the child computes
 assert forked.ready()
 print("ok")
 """
 
 
-def test_the_child_answers_what_the_thread_pass_answers(sealed) -> None:  # type: ignore[no-untyped-def]
+def test_the_child_answers_the_ranges_it_is_asked_for(sealed) -> None:  # type: ignore[no-untyped-def]
     run_python_ok(_SAME_AS_THE_THREAD, sealed[1][0])
 
 
-#: verify() with a forked pass whose child found no range (or failed): the digests are made here instead.
+#: Requests are bounded: only ranges from the start of the file going forward inside it, at most 64, and no
+#: more bytes hashed a second time (every range after the first pair) than the file holds.
+_BOUNDED = """
+import hashlib, os
+from stamping.pdf.sigdigest import ForkedDocumentPass
+
+data = os.urandom(300_000)
+def sha(pairs):
+    return hashlib.sha256(b"".join(data[o : o + n] for o, n in pairs)).digest()
+
+many = [((0, 1000 + i), (2000 + i, 10)) for i in range(100)]
+forked = ForkedDocumentPass.start(data)
+forked.request(many)
+assert [forked.known("sha256", p) is not None for p in many] == [True] * 64 + [False] * 36
+assert all(forked.known("sha256", p) == sha(p) for p in many[:64])
+
+odd = [
+    ((5, 10), (20, 10)),  # not from the start of the file
+    ((0, 10), (5, 10)),  # backwards: the second starts inside the first
+    ((0, 10), (20, 300_000)),  # past the end
+    ((0, -1), (20, 10)),  # a negative length
+    ((0, 10), (100, 200_000)),  # fine: 200,000 bytes again
+    ((0, 11), (100, 200_000)),  # fine, but 400,000 bytes again are more than the file holds
+    ((0, 12), (100, 99_000), (200_000, 1_000)),  # three pairs, forward: 100,000 more, within the bound
+]
+forked = ForkedDocumentPass.start(data)
+forked.request(odd)
+assert [forked.known("sha256", p) is not None for p in odd] == [False] * 4 + [True, False, True]
+assert forked.known("sha256", odd[6]) == sha(odd[6]) and forked.known("sm3", odd[4]) is not None
+print("ok")
+"""
+
+
+def test_what_requests_may_cost_is_bounded() -> None:
+    run_python_ok(_BOUNDED)
+
+
+#: A pass nobody asks anything (an unsigned file, a refused one) still answers for the whole file, and one
+#: dropped unasked lets its child end instead of waiting for a request. Two passes at once: the second
+#: child does not hold the first's asking end open (the first would wait for its request until the second
+#: ended; here the wait is made longer than the test's time limit, so that would fail it).
+_UNASKED = """
+import gc, hashlib, os, time
+from formats.gm import sm3
+from stamping.pdf import sigdigest
+from stamping.pdf.sigdigest import ForkedDocumentPass
+
+sigdigest._REQUEST_WAIT = 3600
+data = os.urandom(100_000)
+forked = ForkedDocumentPass.start(data)
+assert forked() == (sm3(data).hex(), hashlib.sha256(data).hexdigest())
+first, second = ForkedDocumentPass.start(data), ForkedDocumentPass.start(data)
+first.request([((0, 10), (20, 10))])
+assert first.known("sha256", ((0, 10), (20, 10))) == hashlib.sha256(data[:10] + data[20:30]).digest()
+second.request([])
+assert second() == forked()
+dropped = ForkedDocumentPass.start(data)
+pid = dropped._pid
+del dropped
+gc.collect()
+deadline = time.monotonic() + 60
+while os.waitpid(pid, os.WNOHANG) == (0, 0):
+    assert time.monotonic() < deadline, "the child of a dropped pass is still waiting"
+    os.sched_yield()
+print("ok")
+"""
+
+
+def test_a_pass_asked_nothing_answers_for_the_file_and_ends() -> None:
+    run_python_ok(_UNASKED, timeout=120)
+
+
+#: verify() with a forked pass that was asked for no range (or whose child failed): the digests are made here
+#: instead.
 _VERIFY = """
 import json, sys
 from dataclasses import replace
@@ -122,10 +147,10 @@ from stamping.options import VerifyOptions
 from stamping.pdf import forkshare, sigdigest, verify
 
 mode, path, *roots = sys.argv[1:]
-if mode == "no hints":
-    sigdigest.hinted_byte_ranges = lambda data: []
+if mode == "nothing asked":
+    sigdigest.ForkedDocumentPass.request = lambda self, ranges: None
 elif mode == "child fails":
-    def fail(data):
+    def fail(data, requests):
         raise MemoryError
     sigdigest._pass_answers = fail
 pdf = open(path, "rb").read()
@@ -142,7 +167,7 @@ print(json.dumps(reports))
 """
 
 
-@pytest.mark.parametrize("mode", ["as is", "no hints", "child fails"])
+@pytest.mark.parametrize("mode", ["as is", "nothing asked", "child fails"])
 def test_verify_with_a_forked_pass(sealed, mode: str) -> None:  # type: ignore[no-untyped-def]
     pdf, paths = sealed
     res = run_python(_VERIFY, mode, *paths, timeout=300)
@@ -184,8 +209,8 @@ print(json.dumps(out))
 
 
 def test_a_byte_flipped_at_any_range_edge_is_caught_by_the_forked_pass(sealed) -> None:  # type: ignore[no-untyped-def]
-    """The child hashes each range from hints it found itself and branches its states at their edges: an
-    edge off by one byte would leave a byte unchecked. So the first and last byte of each range of each
+    """The child hashes each range it is asked for from a state it kept and the bytes after it: an edge off
+    by one byte would leave a byte unchecked. So the first and last byte of each range of each
     seal (and one inside each revision) is flipped in turn: exactly the seals that cover it fail."""
     pdf, paths = sealed
     ranges = byte_ranges(pdf)
