@@ -189,13 +189,22 @@ class ForkedDocumentPass:
         if fd is None:
             return
         _ASKING.discard(fd)
-        wanted = [[list(pair) for pair in pairs] for pairs in list(ranges)[:_MAX_REQUESTS]]
+        size = len(self.data)
+        wanted = [
+            [list(pair) for pair in pairs]
+            for pairs in ranges
+            if len(pairs) <= _MAX_PAIRS and _answerable(pairs, size)  # what the child would answer
+        ][:_MAX_REQUESTS]
         try:
+            # At most a few KB, which the pipe takes at once (the child reads them once it has hashed the
+            # file): this process never waits here. Were the pipe full, the child would get a cut request
+            # it cannot read, and this process would hash the ranges itself.
+            os.set_blocking(fd, False)
             payload = memoryview(json.dumps(wanted).encode("ascii"))
-            while payload:  # a few hundred bytes: the pipe takes them at once, the child reads them later
+            while payload:
                 payload = payload[os.write(fd, payload) :]
         except OSError:
-            pass  # the child is gone: its answers (none) say so, and this process hashes
+            pass  # the child is gone (its answers, none, say so) or the pipe is full: this process hashes
         finally:
             os.close(fd)
 
@@ -255,7 +264,9 @@ _ASKING: set[int] = set()
 #: How many ranges the child is asked for at most (a document with more signatures has the rest hashed by
 #: the parent, in one more pass for all of them).
 _MAX_REQUESTS = 64
-#: The most the request may take (64 ranges take 3 KB).
+#: The most pairs a requested range may have (a signer writes two: before and after its /Contents).
+_MAX_PAIRS = 4
+#: The most the request may take (64 ranges of 4 pairs take at most 12 KB).
 _MAX_REQUEST_BYTES = 64 << 10
 #: How long the child waits for the request once it has hashed the file: a parent still parsing after that
 #: hashes the ranges itself.

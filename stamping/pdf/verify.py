@@ -12,7 +12,6 @@ A damaged signature becomes a failed seal in the report; only an unreadable file
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from formats.errors import SealBridgeError
 from stamping.options import VerifyOptions
 from stamping.pdf import forkshare, sigcheck
 from stamping.pdf.anchors import parsed_certificates, trust_manager
+from stamping.pdf.payloadviews import document_stream
 from stamping.pdf.scanned import ScannedSignature
 from stamping.pdf.seal_attr import seal_from_signed_attrs
 from stamping.pdf.sigdigest import DocumentPass, ForkedDocumentPass, SignatureDigests
@@ -195,42 +195,6 @@ def _read_and_scan(data: bytes) -> tuple[PdfFileReader | None, Exception | None,
 
         scanned = scan_signatures(data)
     return reader, unreadable, scanned
-
-
-#: Documents from this size on are parsed through _ViewingReader, and its reads from this size on are views.
-VIEWS_FROM_DOCUMENT_SIZE = 4 << 20
-VIEW_FROM_READ_SIZE = 64 << 10
-
-
-class _ViewingReader(io.BytesIO):
-    """The document as pyHanko's parser reads it, where a large read (a stream's payload: the page images
-    of a scanned document) is a view of the document's bytes, not a copy of them.
-
-    pyHanko reads every stream object it meets while it walks a revision's objects for the difference
-    analysis, payload included: for a 50 MB scan that is 50 MB of fresh memory, and on a virtual machine the
-    page faults that fill it cost more than the copying (13,000 faults for 50 MB, 30-40 ms on the path the
-    user waits for). A view costs neither, and the bytes it shows cannot change (a bytes object). Only the
-    payload read is large (pyHanko reads everything else a few bytes at a time); what pyHanko does with a
-    payload (decode it, hash it, compare it) takes any bytes-like object."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data)  # shares `data`: BytesIO copies only on a write
-        self._data = data
-
-    def read(self, size: int | None = -1, /) -> bytes:
-        if size is None or size < VIEW_FROM_READ_SIZE:
-            return super().read(size)
-        at = self.tell()
-        view = memoryview(self._data)[at : at + size]
-        self.seek(at + len(view))
-        return view  # type: ignore[return-value]  # bytes-like, as explained above
-
-
-def document_stream(data: bytes) -> io.BytesIO:
-    """The stream pyHanko's reader parses `data` from: its bytes shared, not copied. Below
-    VIEWS_FROM_DOCUMENT_SIZE a plain BytesIO: each read through _ViewingReader costs a call in Python, which a
-    small document's few payloads do not repay."""
-    return _ViewingReader(data) if len(data) >= VIEWS_FROM_DOCUMENT_SIZE else io.BytesIO(data)
 
 
 def _document_pass(data: bytes, options: VerifyOptions) -> DocumentPass | ForkedDocumentPass:

@@ -1,11 +1,13 @@
-"""A large PDF is parsed through views of its bytes (stamping.pdf.verify.document_stream): a stream's payload
-is a memoryview of the document, not a copy, and the reports are the ones a plain copy gives, for an intact
-document, a byte flipped inside the payload, and a later revision that rewrites the payload."""
+"""A large PDF is parsed through views of its bytes (stamping/pdf/payloadviews.py): a stream's payload is a
+memoryview of the document, not a copy, its decoded data is bytes, and the reports are the ones a plain copy
+gives: for an intact document, a byte flipped inside the payload, a later revision that rewrites the
+payload, and later revisions whose streams only decoders that need bytes can read (ASCIIHex XMP metadata,
+an ASCIIHex cross-reference stream)."""
 
 from __future__ import annotations
 
-import importlib
 import io
+import re
 from typing import Any
 
 import pytest
@@ -13,14 +15,10 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from stamping.pdf import verify
+from stamping.pdf import payloadviews, verify
 from stamping.placement import At
 from tests.support.pdf_flows import stamp_pdf, trusting
 from tests.support.pdf_maker import PageSpec, make_pdf
-
-verify_module = importlib.import_module(
-    "stamping.pdf.verify"
-)  # the module (the package exports its function)
 
 FILLER = 5 << 20  # over VIEWS_FROM_DOCUMENT_SIZE with the rest of the file
 
@@ -32,7 +30,7 @@ def sealed(sm2_party, ecdsa_party) -> bytes:  # type: ignore[no-untyped-def]
     pdf = make_pdf(pages, filler_bytes=FILLER)
     for party, place in ((sm2_party, At(1, 40, 40)), (ecdsa_party, At(2, 90, 40))):
         pdf = stamp_pdf(pdf, party, [place])
-    assert len(pdf) >= verify_module.VIEWS_FROM_DOCUMENT_SIZE
+    assert len(pdf) >= payloadviews.VIEWS_FROM_DOCUMENT_SIZE
     return pdf
 
 
@@ -48,7 +46,7 @@ def _payload_offset(pdf: bytes) -> int:
 
 
 def test_a_large_payload_is_a_view_of_the_documents_bytes(sealed: bytes) -> None:
-    stream = verify_module.document_stream(sealed)
+    stream = payloadviews.document_stream(sealed)
     reader = PdfFileReader(stream, strict=False)
     payload = reader.root["/SealBridgeFiller"].encoded_data
     assert isinstance(payload, memoryview) and payload.obj is sealed and len(payload) == FILLER
@@ -58,7 +56,88 @@ def test_a_large_payload_is_a_view_of_the_documents_bytes(sealed: bytes) -> None
     stream.seek(0)
     assert stream.read(5) == b"%PDF-" and isinstance(stream.read(1), bytes)
     # Below the size the views pay off, the stream is the plain BytesIO.
-    assert type(verify_module.document_stream(sealed[:1000])) is io.BytesIO
+    assert type(payloadviews.document_stream(sealed[:1000])) is io.BytesIO
+
+
+def test_decoded_data_is_bytes(sealed: bytes) -> None:
+    """What a decoder gets, and what `.data` gives, is bytes: ASCIIHexDecode splits its input with a bytes
+    method, and an unfiltered stream's data would otherwise be the view itself."""
+    doc = _hex_metadata_update(sealed)
+    reader = PdfFileReader(payloadviews.document_stream(doc), strict=False)
+    metadata = reader.root["/Metadata"]
+    assert isinstance(metadata.encoded_data, memoryview)
+    assert isinstance(metadata.data, bytes) and metadata.data.startswith(b"<?xpacket")
+    assert isinstance(metadata.encoded_data, memoryview)  # still the view: nothing copied for keeps
+    filler = reader.root["/SealBridgeFiller"]
+    assert isinstance(filler.data, bytes) and len(filler.data) == FILLER
+
+
+def _hex_metadata_update(pdf: bytes) -> bytes:
+    """A later revision setting the catalog's /Metadata to an XMP packet stored with /ASCIIHexDecode (80 KB
+    encoded: a view), which the difference analysis decodes to check it is well-formed XML. Written by hand:
+    pyHanko's writer would put its own XMP in its place."""
+    xmp = (
+        b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about=""/>'
+        b"</rdf:RDF></x:xmpmeta>" + b" " * 40_000 + b'<?xpacket end="w"?>'
+    )
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    root, size = reader.trailer.raw_get("/Root"), int(reader.trailer["/Size"])
+    catalog = generic.DictionaryObject({k: reader.root.raw_get(k) for k in reader.root})
+    catalog[generic.pdf_name("/Metadata")] = generic.IndirectObject(size, 0, None)  # type: ignore[arg-type]
+    written = io.BytesIO()
+    catalog.write_to_stream(written)
+    payload = xmp.hex().encode("ascii") + b">"
+    out = bytearray(pdf + b"\n")
+    metadata_at = len(out)
+    out += b"%d 0 obj\n<< /Type /Metadata /Subtype /XML /Filter /ASCIIHexDecode /Length %d >>\nstream\n" % (
+        size,
+        len(payload),
+    )
+    out += payload + b"\nendstream\nendobj\n"
+    catalog_at = len(out)
+    out += b"%d %d obj\n" % (root.idnum, root.generation) + written.getvalue() + b"\nendobj\n"
+    return _with_xref_stream(bytes(out), root, [(root.idnum, catalog_at), (size, metadata_at)], size + 1)
+
+
+def _with_xref_stream(
+    pdf: bytes, root: generic.IndirectObject, offsets: list[tuple[int, int]], number: int
+) -> bytes:
+    """`pdf` ending an incremental update whose objects are at `offsets` ((object number, offset)): its
+    cross-reference stream (object `number`, unfiltered) and trailer."""
+    previous = int(re.findall(rb"startxref\s+(\d+)", pdf)[-1])
+    at = len(pdf)
+    entries = sorted([*offsets, (number, at)])
+    rows = b"".join(bytes([1]) + off.to_bytes(4, "big") + (0).to_bytes(2, "big") for _, off in entries)
+    index = b" ".join(b"%d 1" % n for n, _ in entries)
+    xref = (
+        b"%d 0 obj\n<< /Type /XRef /Size %d /Root %d %d R /Prev %d /W [1 4 2] /Index [%s] /Length %d >>\n"
+        % (number, number + 1, root.idnum, root.generation, previous, index, len(rows))
+    )
+    return pdf + xref + b"stream\n" + rows + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % at
+
+
+def _hex_xref_update(pdf: bytes) -> bytes:
+    """A later revision that is only a cross-reference stream stored with /ASCIIHexDecode (70 KB: a view;
+    the whitespace is padding the filter skips). It changes nothing."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    root, size = reader.trailer.raw_get("/Root"), int(reader.trailer["/Size"])
+    previous = int(re.findall(rb"startxref\s+(\d+)", pdf)[-1])
+    at = len(pdf) + 1
+    entry = bytes([1]) + at.to_bytes(4, "big") + (0).to_bytes(2, "big")  # the stream itself, in use
+    payload = entry.hex().encode("ascii") + b" " * 70_000 + b">"
+    xref = b"\n%d 0 obj\n<< /Type /XRef /Size %d /Root %d %d R /Prev %d /W [1 4 2] /Index [%d 1] " % (
+        size,
+        size + 1,
+        root.idnum,
+        root.generation,
+        previous,
+        size,
+    )
+    xref += (
+        b"/Filter /ASCIIHexDecode /Length %d >>\nstream\n" % len(payload) + payload + b"\nendstream\nendobj\n"
+    )
+    return pdf + xref + b"startxref\n%d\n%%%%EOF\n" % at
 
 
 def _rewrite_payload(pdf: bytes) -> bytes:
@@ -80,21 +159,30 @@ def _summary(report: Any) -> list[tuple[str, dict[str, str]]]:
     return [(s.verdict, {name: c.code for name, c in s.checks.items()}) for s in report.seals]
 
 
-@pytest.mark.parametrize("change", ["none", "flipped payload byte", "payload rewritten later"])
+CHANGES = {
+    "none": lambda pdf: pdf,
+    "flipped payload byte": _flip_in_payload,
+    "payload rewritten later": _rewrite_payload,
+    "ASCIIHex metadata later": _hex_metadata_update,
+    "ASCIIHex xref stream later": _hex_xref_update,
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
 def test_views_give_the_reports_a_copy_gives(  # type: ignore[no-untyped-def]
     sealed: bytes, sm2_party, ecdsa_party, monkeypatch, change: str
 ) -> None:
-    doc = {"none": sealed, "flipped payload byte": _flip_in_payload(sealed)}.get(change) or _rewrite_payload(
-        sealed
-    )
+    doc = CHANGES[change](sealed)
     options = trusting(sm2_party, ecdsa_party)
     viewed = _summary(verify(doc, options))
-    monkeypatch.setattr(verify_module, "VIEWS_FROM_DOCUMENT_SIZE", len(doc) + 1)  # a plain copy
-    assert type(verify_module.document_stream(doc)) is io.BytesIO
+    monkeypatch.setattr(payloadviews, "VIEWS_FROM_DOCUMENT_SIZE", len(doc) + 1)  # a plain copy
+    assert type(payloadviews.document_stream(doc)) is io.BytesIO
     copied = _summary(verify(doc, options))
     assert viewed == copied
     verdicts = [verdict for verdict, _ in viewed]
-    if change == "none":
+    if change in ("none", "ASCIIHex xref stream later"):
+        assert verdicts == ["valid", "valid"], viewed
+    elif change == "ASCIIHex metadata later":  # allowed: well-formed XMP (pyHanko decodes it to check)
         assert verdicts == ["valid", "valid"], viewed
     elif change == "flipped payload byte":
         assert verdicts == ["invalid", "invalid"], viewed
