@@ -1,6 +1,8 @@
 """A throwaway PostgreSQL cluster on 127.0.0.1 (Debian's postgresql 15 binaries), for tests and the benchmark.
 
-As root, initdb/pg_ctl run as the `postgres` user (initdb refuses root) in a temp dir that user owns.
+As root, initdb/pg_ctl run as the `postgres` user (initdb refuses root) in a temp dir that user owns. A
+watchdog process (devkit/pgwatchdog.py) stops the cluster and removes its folder if this process ends
+without stop(): killed, it runs no clean-up, and the cluster would outlive it.
 """
 
 from __future__ import annotations
@@ -9,9 +11,12 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
+
+from devkit.pgwatchdog import as_postgres
 
 PG_BIN = Path(os.environ.get("SEALBRIDGE_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -22,13 +27,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _as_postgres(cmd: list[str]) -> list[str]:
-    # initdb refuses to run as root; the Debian server binaries run as the `postgres` user.
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *cmd]
-    return cmd
-
-
 class PgCluster:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="sealbridge-pg-", dir="/tmp"))
@@ -36,12 +34,15 @@ class PgCluster:
         os.chmod(self.dir, 0o755)
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
+        self.watchdog: subprocess.Popen[bytes] | None = None
+        self._tell_watchdog: int | None = None
 
     def start(self) -> None:
+        self._watch()  # first: a run killed while the cluster starts leaves nothing behind either
         data = self.dir / "data"
         run = dict(check=True, capture_output=True, timeout=120)
         subprocess.run(
-            _as_postgres(
+            as_postgres(
                 [
                     str(PG_BIN / "initdb"),
                     "-D",
@@ -62,7 +63,7 @@ class PgCluster:
             f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
         )
         subprocess.run(
-            _as_postgres(
+            as_postgres(
                 [
                     str(PG_BIN / "pg_ctl"),
                     "-D",
@@ -80,6 +81,21 @@ class PgCluster:
             **run,
         )
 
+    def _watch(self) -> None:
+        read_end, write_end = os.pipe()  # not inheritable: no other child of this process holds the end
+        try:
+            self.watchdog = subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("pgwatchdog.py")), str(self.dir), str(PG_BIN)],
+                stdin=read_end,
+                start_new_session=True,  # not in this process's group: a Ctrl-C meant for the tests
+            )
+        except BaseException:
+            os.close(write_end)
+            raise
+        finally:
+            os.close(read_end)
+        self._tell_watchdog = write_end
+
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
 
@@ -93,8 +109,16 @@ class PgCluster:
 
     def stop(self) -> None:
         subprocess.run(
-            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop"]),
+            as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop"]),
             capture_output=True,
             timeout=60,
         )
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self._tell_watchdog is not None:
+            try:
+                os.write(self._tell_watchdog, b"done")
+            finally:
+                os.close(self._tell_watchdog)
+                self._tell_watchdog = None
+        if self.watchdog is not None:
+            self.watchdog.wait(timeout=60)
