@@ -85,7 +85,13 @@ class PgCluster:
         read_end, write_end = os.pipe()  # not inheritable: no other child of this process holds the end
         try:
             self.watchdog = subprocess.Popen(
-                [sys.executable, str(Path(__file__).with_name("pgwatchdog.py")), str(self.dir), str(PG_BIN)],
+                [
+                    sys.executable,
+                    str(Path(__file__).with_name("pgwatchdog.py")),
+                    str(self.dir),
+                    str(PG_BIN),
+                    str(os.getpid()),
+                ],
                 stdin=read_end,
                 start_new_session=True,  # not in this process's group: a Ctrl-C meant for the tests
             )

@@ -2,11 +2,12 @@
 
 A killed test run (SIGKILL, a CI timeout, a closed terminal) runs none of its clean-up, and a cluster started
 with pg_ctl is a daemon of its own: it would run on, holding its port, memory and a folder in /tmp. The owner
-starts this program with a pipe as its standard input and keeps the other end; whatever way the owner ends,
-the kernel closes that end. `done` before the end means the owner stopped the cluster itself; the end
-without it means it is gone, and this program stops the cluster (immediate mode) and removes its folder.
+starts this program with a pipe as its standard input and keeps the other end. `done` on the pipe means the
+owner stopped the cluster itself. Otherwise, once the owner has ended (where the system can say so: Linux's
+pidfd; a child the owner forked may still hold the pipe open) or the pipe ends, this program stops the
+cluster (immediate mode) and removes its folder.
 
-    python pgwatchdog.py CLUSTER_DIR PG_BIN
+    python pgwatchdog.py CLUSTER_DIR PG_BIN OWNER_PID
 
 Standard library only, run by path: it must work whatever the owner's imports were.
 """
@@ -14,6 +15,7 @@ Standard library only, run by path: it must work whatever the owner's imports we
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -30,11 +32,10 @@ def as_postgres(cmd: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    cluster_dir, pg_bin = Path(argv[0]), Path(argv[1])
-    # Ctrl-C in the owner's terminal is the owner's to handle: this program waits for the pipe's end.
+    cluster_dir, pg_bin, owner = Path(argv[0]), Path(argv[1]), int(argv[2])
+    # Ctrl-C in the owner's terminal is the owner's to handle: this program waits for the owner's end.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    said = sys.stdin.buffer.read()
-    if said == DONE:
+    if _owner_said_done(owner):
         return 0
     subprocess.run(
         as_postgres([str(pg_bin / "pg_ctl"), "-D", str(cluster_dir / "data"), "-m", "immediate", "stop"]),
@@ -43,6 +44,43 @@ def main(argv: list[str]) -> int:
     )
     shutil.rmtree(cluster_dir, ignore_errors=True)
     return 0
+
+
+def _owner_said_done(owner: int) -> bool:
+    """Wait until the owner says `done` (True), or ends, or closes the pipe without it (False)."""
+    stdin = sys.stdin.fileno()
+    watched = [stdin]
+    pidfd = None
+    if hasattr(os, "pidfd_open"):
+        try:
+            pidfd = os.pidfd_open(owner)
+        except ProcessLookupError:
+            return _written(stdin) == DONE  # the owner is gone already
+        except OSError:
+            pidfd = None  # no pidfd here: the pipe's end alone says the owner is gone
+        else:
+            if os.getppid() != owner:  # gone before the pidfd was made (its number may be another's now)
+                return _written(stdin) == DONE
+            watched.append(pidfd)
+    said = b""
+    while True:
+        ready, _, _ = select.select(watched, [], [])
+        if stdin in ready:
+            piece = os.read(stdin, 64)
+            said += piece
+            if not piece or said == DONE:
+                return said == DONE
+        if pidfd is not None and pidfd in ready:
+            return said + _written(stdin) == DONE
+
+
+def _written(stdin: int) -> bytes:
+    """What is in the pipe now (without waiting for a child of the owner that may still hold it open)."""
+    os.set_blocking(stdin, False)
+    try:
+        return os.read(stdin, 64)
+    except BlockingIOError:
+        return b""
 
 
 if __name__ == "__main__":

@@ -21,11 +21,17 @@ pytestmark = pytest.mark.postgres
 REPO = Path(__file__).resolve().parents[2]
 
 _OWNER = """
-import json, sys
+import json, os, signal, sys
 from devkit.pgcluster import PgCluster
 cluster = PgCluster()
 cluster.start()
-print(json.dumps([str(cluster.dir), cluster.watchdog.pid]), flush=True)
+lingering = 0
+if sys.argv[1] == "forks":  # a child that keeps the owner's end of the watchdog's pipe, and outlives it
+    lingering = os.fork()
+    if lingering == 0:
+        signal.pause()
+        os._exit(0)
+print(json.dumps([str(cluster.dir), cluster.watchdog.pid, lingering]), flush=True)
 sys.stdin.read()  # until the test kills this process
 """
 
@@ -53,26 +59,31 @@ def _postmaster(cluster_dir: Path) -> int:
     return int((cluster_dir / "data" / "postmaster.pid").read_text().split()[0])
 
 
-def test_a_killed_owners_cluster_is_stopped_and_removed() -> None:
+@pytest.mark.parametrize("owner_forks", [False, True])
+def test_a_killed_owners_cluster_is_stopped_and_removed(owner_forks: bool) -> None:
     _needs_postgres()
     owner = subprocess.Popen(
-        [sys.executable, "-c", _OWNER],
+        [sys.executable, "-c", _OWNER, "forks" if owner_forks else "alone"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         cwd=REPO,
         env=dict(os.environ, PYTHONPATH=str(REPO)),
     )
     try:
-        cluster_dir, watchdog = json.loads(owner.stdout.readline())  # type: ignore[union-attr]
+        cluster_dir, watchdog, lingering = json.loads(owner.stdout.readline())  # type: ignore[union-attr]
         cluster_dir = Path(cluster_dir)
         postmaster = _postmaster(cluster_dir)
         os.kill(postmaster, 0)  # running
     finally:
         owner.send_signal(signal.SIGKILL)
         owner.wait()
-    _wait_for_exit(watchdog, 120)  # it stops the cluster, then removes the folder, then ends
-    _wait_for_exit(postmaster, 5)
-    assert not cluster_dir.exists()
+    try:
+        _wait_for_exit(watchdog, 120)  # it stops the cluster, then removes the folder, then ends
+        _wait_for_exit(postmaster, 5)
+        assert not cluster_dir.exists()
+    finally:
+        if lingering:
+            os.kill(lingering, signal.SIGKILL)
 
 
 def test_a_stopped_cluster_ends_its_watchdog() -> None:
