@@ -7,6 +7,7 @@ without stop(): killed, it runs no clean-up, and the cluster would outlive it.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+import weakref
 from pathlib import Path
 
 from devkit.pgwatchdog import as_postgres
@@ -27,6 +29,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _close_in_child(cluster: weakref.ref[PgCluster]) -> None:
+    owner = cluster()
+    if owner is not None and owner._tell_watchdog is not None:
+        os.close(owner._tell_watchdog)
+        owner._tell_watchdog = None
+        owner.watchdog = None  # not this process's child
+
+
 class PgCluster:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="sealbridge-pg-", dir="/tmp"))
@@ -38,7 +48,15 @@ class PgCluster:
         self._tell_watchdog: int | None = None
 
     def start(self) -> None:
+        """initdb and start the server; a failure leaves nothing (the cluster stopped, its folder removed)."""
         self._watch()  # first: a run killed while the cluster starts leaves nothing behind either
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         data = self.dir / "data"
         run = dict(check=True, capture_output=True, timeout=120)
         subprocess.run(
@@ -101,6 +119,9 @@ class PgCluster:
         finally:
             os.close(read_end)
         self._tell_watchdog = write_end
+        # A process forked from this one (a verify helper, a pool worker) must not keep the watchdog's pipe
+        # open: it closes its copy at once. (The watchdog also watches this process itself, where it can.)
+        os.register_at_fork(after_in_child=functools.partial(_close_in_child, weakref.ref(self)))
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"

@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 DONE = b"done"
@@ -42,8 +43,26 @@ def main(argv: list[str]) -> int:
         capture_output=True,
         timeout=60,
     )
-    shutil.rmtree(cluster_dir, ignore_errors=True)
+    # The owner may have died while it was still setting the cluster up: its initdb or pg_ctl runs on
+    # (a killed process's children are not killed with it) and would write into the folder being removed.
+    for _ in range(100):
+        _kill_processes_naming(cluster_dir)
+        shutil.rmtree(cluster_dir, ignore_errors=True)
+        if not cluster_dir.exists():
+            break
+        time.sleep(0.1)  # a killed process's files close as it ends: try again
     return 0
+
+
+def _kill_processes_naming(cluster_dir: Path) -> None:
+    """SIGKILL every process whose command line names the cluster's folder (Linux's /proc; elsewhere none)."""
+    needle = os.fsencode(cluster_dir)
+    for entry in Path("/proc").glob("[0-9]*") if Path("/proc/self").exists() else []:
+        try:
+            if int(entry.name) != os.getpid() and needle in (entry / "cmdline").read_bytes():
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue  # ended meanwhile, or not ours to read
 
 
 def _owner_said_done(owner: int) -> bool:

@@ -11,8 +11,15 @@ read of VIEW_FROM_READ_SIZE or more is a view. pyHanko keeps it as the stream's 
 difference analysis compares (a view compares by content) and otherwise only hands to a decoder. Not every
 decoder takes a view (ASCIIHexDecode and ASCII85Decode split their input with bytes methods; asn1crypto,
 for DSS certificates, wants bytes): decoding therefore starts from a bytes copy of the view
-(_decode_from_bytes), made only for a stream whose decoded data is asked for, never for the page images the
+(_install), made only for a stream whose decoded data is asked for, never for the page images the
 analysis merely compares.
+
+The analysis also compares payloads: an object a later revision wrote again unchanged (some editors save every
+object again in each update) is recognised by comparing it with its earlier version. Two memoryviews compare
+element by element in Python's C code (330 MB/s here, against 10 GB/s for two bytes objects), so for a
+document rewritten that way a 50 MB scan signed ten times would take seconds. Each view's place in the
+document is therefore recorded, and two payloads are compared as one bytes object's region against the
+other (_same_payload: bytes.startswith, a memcmp).
 """
 
 from __future__ import annotations
@@ -20,9 +27,11 @@ from __future__ import annotations
 import functools
 import io
 import threading
+import weakref
 from typing import Any
 
 from pyhanko.pdf_utils import generic
+from pyhanko.sign.diff_analysis import policies
 
 #: Documents from this size on are parsed through _ViewingReader, and its reads from this size on are views.
 VIEWS_FROM_DOCUMENT_SIZE = 4 << 20
@@ -35,6 +44,8 @@ class _ViewingReader(io.BytesIO):
     def __init__(self, data: bytes) -> None:
         super().__init__(data)  # shares `data`: BytesIO copies only on a write
         self._data = data
+        self._made: list[int] = []  # the ids of the views made here, forgotten with this reader
+        weakref.finalize(self, _forget, self._made)
 
     def read(self, size: int | None = -1, /) -> bytes:
         if size is None or size < VIEW_FROM_READ_SIZE:
@@ -42,7 +53,39 @@ class _ViewingReader(io.BytesIO):
         at = self.tell()
         view = memoryview(self._data)[at : at + size]
         self.seek(at + len(view))
+        _STARTS[id(view)] = (view, at)  # held there: its id stays its own while it is recorded
+        self._made.append(id(view))
         return view  # type: ignore[return-value]  # bytes-like: see the module's docstring
+
+
+#: id(view) -> (the view, where it starts in its document), for the views of the readers still alive.
+_STARTS: dict[int, tuple[memoryview, int]] = {}
+
+
+def _forget(made: list[int]) -> None:
+    for key in made:
+        _STARTS.pop(key, None)
+
+
+def _start(payload: object) -> int | None:
+    """Where `payload` starts in its document, if it is a view a live reader made."""
+    if not isinstance(payload, memoryview):
+        return None
+    entry = _STARTS.get(id(payload))
+    return entry[1] if entry is not None and entry[0] is payload else None
+
+
+def _same_payload(a: Any, b: Any) -> bool:
+    """a == b for two payloads (bytes or views), a view compared as a region of its document's bytes."""
+    if len(a) != len(b):
+        return False
+    start = _start(a)
+    if start is not None:
+        return bool(a.obj.startswith(b, start))
+    start = _start(b)
+    if start is not None:
+        return bool(b.obj.startswith(a, start))
+    return bool(a == b)
 
 
 def document_stream(data: bytes) -> io.BytesIO:
@@ -51,35 +94,58 @@ def document_stream(data: bytes) -> io.BytesIO:
     small document's few payloads do not repay."""
     if len(data) < VIEWS_FROM_DOCUMENT_SIZE:
         return io.BytesIO(data)
-    _decode_from_bytes()
+    _install()
     return _ViewingReader(data)
 
 
 _INSTALL = threading.Lock()
 _installed = False
+#: Stands in for two equal payloads while pyHanko compares the rest of their streams.
+_EQUAL = b""
 
 
-def _decode_from_bytes() -> None:
-    """Make StreamObject.read_data (behind `.data`) decode a payload held as a view from a bytes copy of it;
-    the view stays the stream's encoded data. Installed once per process, the first time a view can be made;
-    a stream whose encoded data is bytes (everything outside a verification of a large document) is decoded
-    exactly as before."""
+def _install() -> None:
+    """Once per process, the first time a view can be made: StreamObject.read_data (behind `.data`) decodes
+    a payload held as a view from a bytes copy of it (the view stays the stream's encoded data), and the
+    difference analysis's comparison of two streams compares viewed payloads with _same_payload. Streams
+    whose encoded data is bytes (everything outside a verification of a large document) go exactly as
+    before."""
     global _installed
     with _INSTALL:
         if _installed:
             return
-        original = generic.StreamObject.read_data
+        read_data = generic.StreamObject.read_data
+        is_identical = policies._is_id
 
-        @functools.wraps(original)
-        def read_data(self: generic.StreamObject, *args: Any, **kwargs: Any) -> bytes:
+        @functools.wraps(read_data)
+        def read_data_from_bytes(self: generic.StreamObject, *args: Any, **kwargs: Any) -> bytes:
             view = self._encoded_data
             if self._data is not None or not isinstance(view, memoryview):
-                return original(self, *args, **kwargs)
+                return read_data(self, *args, **kwargs)
             self._encoded_data = bytes(view)
             try:
-                return original(self, *args, **kwargs)
+                return read_data(self, *args, **kwargs)
             finally:
                 self._encoded_data = view
 
-        generic.StreamObject.read_data = read_data  # type: ignore[method-assign]
+        @functools.wraps(is_identical)
+        def is_identical_fast(old: Any, new: Any) -> bool:
+            if isinstance(old, generic.StreamObject) and isinstance(new, generic.StreamObject):
+                a, b = old._encoded_data, new._encoded_data
+                if (
+                    (isinstance(a, memoryview) or isinstance(b, memoryview))
+                    and a is not None
+                    and b is not None
+                ):
+                    if not _same_payload(a, b):
+                        return False
+                    old._encoded_data = new._encoded_data = _EQUAL  # pyHanko compares the rest
+                    try:
+                        return bool(is_identical(old, new))
+                    finally:
+                        old._encoded_data, new._encoded_data = a, b
+            return bool(is_identical(old, new))
+
+        generic.StreamObject.read_data = read_data_from_bytes  # type: ignore[method-assign]
+        policies._is_id = is_identical_fast
         _installed = True

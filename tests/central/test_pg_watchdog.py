@@ -4,12 +4,15 @@ the watchdog just ends."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -82,8 +85,11 @@ def test_a_killed_owners_cluster_is_stopped_and_removed(owner_forks: bool) -> No
         _wait_for_exit(postmaster, 5)
         assert not cluster_dir.exists()
     finally:
-        if lingering:
-            os.kill(lingering, signal.SIGKILL)
+        for pid in (lingering, watchdog, postmaster):  # whatever is left when the test fails
+            with contextlib.suppress(OSError):
+                if pid:
+                    os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(cluster_dir, ignore_errors=True)
 
 
 def test_a_stopped_cluster_ends_its_watchdog() -> None:
@@ -92,9 +98,58 @@ def test_a_stopped_cluster_ends_its_watchdog() -> None:
 
     cluster = PgCluster()
     cluster.start()
-    assert cluster.watchdog is not None and cluster.watchdog.poll() is None
-    postmaster = _postmaster(cluster.dir)
-    cluster.stop()
+    try:
+        assert cluster.watchdog is not None and cluster.watchdog.poll() is None
+        postmaster = _postmaster(cluster.dir)
+    finally:
+        cluster.stop()
     assert cluster.watchdog.returncode == 0
     _wait_for_exit(postmaster, 5)
     assert not cluster.dir.exists()
+
+
+def test_a_failed_start_leaves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    _needs_postgres()
+    from devkit import pgcluster
+
+    failing = Path(tempfile.mkdtemp(prefix="sealbridge-failbin-", dir="/tmp"))
+    try:
+        os.chmod(failing, 0o755)  # the postgres user runs it (runuser) when the tests run as root
+        (failing / "initdb").write_text("#!/bin/sh\nexit 1\n")
+        os.chmod(failing / "initdb", 0o755)
+        monkeypatch.setattr(pgcluster, "PG_BIN", failing)
+        cluster = pgcluster.PgCluster()
+        with pytest.raises(subprocess.CalledProcessError):
+            cluster.start()
+        assert not cluster.dir.exists()
+        assert cluster.watchdog is not None and cluster.watchdog.returncode == 0  # told, and ended
+    finally:
+        shutil.rmtree(failing, ignore_errors=True)
+
+
+def test_a_forked_child_does_not_hold_the_watchdogs_pipe() -> None:
+    """A process forked from the owner (a verify helper, a pool worker) closes its copy of the pipe's end at
+    once: the watchdog ends when the owner says so, whatever the child does."""
+    _needs_postgres()
+    from devkit.pgcluster import PgCluster
+
+    cluster = PgCluster()
+    cluster.start()
+    ready_read, ready_write = os.pipe()  # the child's code runs (after the fork hooks): it says so
+    hold_read, hold_write = os.pipe()  # then it holds on until the test has looked at its files
+    child = os.fork()
+    if child == 0:
+        os.write(ready_write, b"r")
+        os.read(hold_read, 1)
+        os._exit(0)
+    try:
+        os.read(ready_read, 1)
+        assert cluster.watchdog is not None and cluster._tell_watchdog is not None
+        fds = {os.readlink(f"/proc/{child}/fd/{fd}") for fd in os.listdir(f"/proc/{child}/fd")}
+        assert os.readlink(f"/proc/self/fd/{cluster._tell_watchdog}") not in fds
+    finally:
+        cluster.stop()
+        os.write(hold_write, b"x")
+        os.waitpid(child, 0)
+        for fd in (ready_read, ready_write, hold_read, hold_write):
+            os.close(fd)

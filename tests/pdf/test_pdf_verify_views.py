@@ -140,6 +140,44 @@ def _hex_xref_update(pdf: bytes) -> bytes:
     return pdf + xref + b"startxref\n%d\n%%%%EOF\n" % at
 
 
+def _filler_again(pdf: bytes, last_byte_flipped: bool = False) -> bytes:
+    """A later revision writing the filler object again, byte for byte (as editors that save every object in
+    each update do), or with its payload's last byte changed."""
+    ref = _filler_ref(pdf)
+    start = pdf.index(b"\n%d 0 obj" % ref.idnum) + 1
+    body = bytearray(pdf[start : pdf.index(b"endobj", start) + len(b"endobj")])
+    if last_byte_flipped:
+        at = body.index(b"\nendstream") - 1
+        body[at] ^= 1
+    out = pdf + b"\n"
+    root = PdfFileReader(io.BytesIO(pdf), strict=False).trailer.raw_get("/Root")
+    size = int(PdfFileReader(io.BytesIO(pdf), strict=False).trailer["/Size"])
+    return _with_xref_stream(out + bytes(body) + b"\n", root, [(ref.idnum, len(out))], size)
+
+
+def test_a_payload_written_again_compares_by_its_bytes(sealed: bytes, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The difference analysis's comparison of an object written again (pyHanko's policies._is_id) sees two
+    views at different places of the document: equal when their bytes are, unequal for one byte changed;
+    compared as regions of the document's bytes (_same_payload), not element by element as views."""
+    from pyhanko.sign.diff_analysis import policies
+
+    compared = []
+    same_payload = payloadviews._same_payload
+    monkeypatch.setattr(payloadviews, "_same_payload", lambda a, b: compared.append(1) or same_payload(a, b))
+    for flipped in (False, True):
+        doc = _filler_again(sealed, last_byte_flipped=flipped)
+        reader = PdfFileReader(payloadviews.document_stream(doc), strict=False)
+        ref = _filler_ref(doc)
+        last = reader.xrefs.total_revisions - 1
+        old = reader.get_historical_resolver(last - 1)(ref.reference)
+        new = reader.get_historical_resolver(last)(ref.reference)
+        assert isinstance(old.encoded_data, memoryview) and isinstance(new.encoded_data, memoryview)
+        assert old.encoded_data.obj is new.encoded_data.obj is doc  # two places in one document
+        assert policies._is_id(old, new) is not flipped
+        assert isinstance(old.encoded_data, memoryview)  # put back after the comparison
+    assert len(compared) == 2
+
+
 def _rewrite_payload(pdf: bytes) -> bytes:
     """A later revision whose only change is the filler stream's payload, under the same object number."""
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
@@ -165,6 +203,8 @@ CHANGES = {
     "payload rewritten later": _rewrite_payload,
     "ASCIIHex metadata later": _hex_metadata_update,
     "ASCIIHex xref stream later": _hex_xref_update,
+    "payload written again later": _filler_again,
+    "payload written again, last byte changed": lambda pdf: _filler_again(pdf, last_byte_flipped=True),
 }
 
 
@@ -180,10 +220,12 @@ def test_views_give_the_reports_a_copy_gives(  # type: ignore[no-untyped-def]
     copied = _summary(verify(doc, options))
     assert viewed == copied
     verdicts = [verdict for verdict, _ in viewed]
-    if change in ("none", "ASCIIHex xref stream later"):
+    if change in ("none", "ASCIIHex xref stream later", "payload written again later"):
         assert verdicts == ["valid", "valid"], viewed
     elif change == "ASCIIHex metadata later":  # allowed: well-formed XMP (pyHanko decodes it to check)
         assert verdicts == ["valid", "valid"], viewed
+    elif change == "payload written again, last byte changed":
+        assert {checks["changes_after"] for _, checks in viewed} == {"CHANGES_NOT_ALLOWED"}, viewed
     elif change == "flipped payload byte":
         assert verdicts == ["invalid", "invalid"], viewed
         assert {checks["integrity"] for _, checks in viewed} == {"BYTE_RANGE_DIGEST_MISMATCH"}
