@@ -185,10 +185,9 @@ class ForkedDocumentPass:
     def request(self, ranges: Iterable[Pairs]) -> None:
         """Ask the child for the digests of these ranges (the first _MAX_REQUESTS); only the first call
         asks anything. The child answers once this process asked, or said it will not (_wait)."""
-        fd, self._requests = self._requests, None
+        fd = self._requests
         if fd is None:
             return
-        _ASKING.discard(fd)
         size = len(self.data)
         wanted = [
             [list(pair) for pair in pairs]
@@ -206,7 +205,7 @@ class ForkedDocumentPass:
         except OSError:
             pass  # the child is gone (its answers, none, say so) or the pipe is full: this process hashes
         finally:
-            os.close(fd)
+            self._no_more_requests()
 
     def _no_more_requests(self) -> None:
         fd, self._requests = self._requests, None

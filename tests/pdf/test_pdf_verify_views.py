@@ -150,8 +150,8 @@ def _filler_again(pdf: bytes, last_byte_flipped: bool = False) -> bytes:
         at = body.index(b"\nendstream") - 1
         body[at] ^= 1
     out = pdf + b"\n"
-    root = PdfFileReader(io.BytesIO(pdf), strict=False).trailer.raw_get("/Root")
-    size = int(PdfFileReader(io.BytesIO(pdf), strict=False).trailer["/Size"])
+    trailer = PdfFileReader(io.BytesIO(pdf), strict=False).trailer
+    root, size = trailer.raw_get("/Root"), int(trailer["/Size"])
     return _with_xref_stream(out + bytes(body) + b"\n", root, [(ref.idnum, len(out))], size)
 
 
