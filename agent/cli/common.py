@@ -137,16 +137,20 @@ def document_size(path: str | Path) -> int:
 
 def read_document(path: str | Path) -> bytes:
     """A document file, refused before reading when it is over the document limit (see document_size)."""
+    from agent.cli.wholefile import read_whole
+
     p = Path(path)
-    document_size(p)
+    size = document_size(p)
     try:
-        data = p.read_bytes()
+        data = read_whole(p, size)
     except FileNotFoundError:
         raise SealBridgeError("FILE_NOT_FOUND", str(p)) from None
     except OSError as exc:
         raise SealBridgeError("BAD_REQUEST", f"cannot read {p}: {exc.strerror}") from None
     if not data:
         raise SealBridgeError("DOC_EMPTY", str(p))
+    if len(data) > MAX_DOCUMENT_BYTES:  # it grew past the limit after its size was checked
+        raise SealBridgeError("DOC_TOO_LARGE", f"{p} is {len(data)} bytes; the limit is {MAX_DOCUMENT_BYTES}")
     return data
 
 

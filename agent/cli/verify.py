@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,7 +153,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if len(args.file) > 1 or Path(args.file[0]).is_dir():
         return _verify_many(args)
     args.file = args.file[0]
-    return _verify_document(args)
+    code = _verify_document(args)
+    try:
+        sys.stdout.flush()  # here, where Ctrl-C while a reader keeps the pipe full is one line and exit 130
+    except OSError:
+        return code  # a closed pipe: the interpreter reports it at exit, as it always did
+    # The report is written and every child reaped: the process may end without the interpreter's tear-down.
+    args.nothing_to_tear_down = True
+    return code
 
 
 def _hash_while_loading(data: bytes) -> Callable[[], tuple[str, str]] | None:

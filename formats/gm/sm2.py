@@ -58,6 +58,16 @@ def _backend_module(name: str | None) -> ModuleType:
     return mod
 
 
+def warm_up() -> None:
+    """Load the default backend and build one key with it (the curve's base point): what the first SM2
+    verification in a process would otherwise pay (tongsuopy: ~15 ms to import, ~10 ms for its library's
+    first key), paid now, when the caller has a moment. A process with no usable backend pays nothing."""
+    try:
+        _public_handle(_backend_module(None), GX, GY)
+    except Exception:  # noqa: BLE001 - no backend (the first real use says so), or a library that fails to load
+        return
+
+
 def _decompress(prefix: int, x: int) -> int:
     rhs = (x * x * x + A * x + B) % P
     y = pow(rhs, (P + 1) // 4, P)  # p ≡ 3 (mod 4)

@@ -91,6 +91,12 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
     # helper is forked then: no thread may run at the fork), the lightest first so that the last one
     # started keeps the fork waiting as little as may be.
     tried: set[int] = set()
+    if helped and not digests.ready() and _carries_gm(embedded):
+        # The SM2 backend's first load (a seal's maker signature is SM2, as a GM signature is): paid here,
+        # while the digests are still being computed, not in the check before the fork below.
+        from formats.gm.sm2 import warm_up
+
+        warm_up()
     analysed = {id(emb) for emb in _analyse_while(embedded, digests.ready if helped else None, tried)}
     digests.seed(embedded)
     if options.document_digests is None:
@@ -137,6 +143,22 @@ def _analyse_while(
         if _analyse_changes(emb):
             done.append(emb)
     return done
+
+
+def _carries_gm(embedded: list[EmbeddedPdfSignature]) -> bool:
+    """Will checking these signatures likely verify SM2: an SM3 digest (an SM2 signature) or a seal in the
+    signed attributes (whose maker's signature is SM2 wherever GB/T 38540 seals are made)? Only a guess for
+    what to load early: the checks themselves load what they need."""
+    for emb in embedded:
+        try:
+            if (
+                emb.md_algorithm == "sm3"
+                or seal_from_signed_attrs(emb.signer_info["signed_attrs"]) is not None
+            ):
+                return True
+        except Exception:  # noqa: BLE001 - an unreadable CMS: its own check reports it
+            continue
+    return False
 
 
 def _later_revisions(emb: EmbeddedPdfSignature) -> int:

@@ -94,3 +94,38 @@ def test_cli_verify_runs_without_collector_passes_and_freezes_what_it_made(
     assert passes == []
     assert enabled is True
     assert frozen > 20_000
+
+
+def test_the_sm2_warm_up_loads_the_backend_and_never_fails() -> None:
+    """What the first SM2 check would load, loaded by formats.gm.sm2.warm_up (the CLI calls it while the
+    digests are being computed); with no usable backend it does nothing, and the first check reports."""
+    run_python_ok(
+        "import sys\n"
+        "from formats.gm.sm2 import _public_handle, warm_up\n"
+        "assert 'formats.gm._backend_tongsuo' not in sys.modules\n"
+        "warm_up()\n"
+        "assert 'formats.gm._backend_tongsuo' in sys.modules and 'tongsuopy' in sys.modules\n"
+        "assert _public_handle.cache_info().currsize == 1\n"
+        "import os\n"
+        "os.environ['SEALBRIDGE_SM2_BACKEND'] = 'no-such-backend'\n"
+        "warm_up()\n"
+        "print('ok')\n"
+    )
+
+
+def test_only_documents_with_gm_signatures_or_seals_warm_the_sm2_backend(sm2_party, ecdsa_party) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from stamping.pdf.verify import _carries_gm
+    from tests.support.pdf_flows import pyhanko_sign, stamp_pdf
+    from tests.support.pdf_maker import contract_pdf
+
+    def signatures(pdf: bytes) -> list:  # type: ignore[type-arg]
+        return list(PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures)
+
+    plain = pyhanko_sign(contract_pdf(1), ecdsa_party, "Plain")
+    assert not _carries_gm(signatures(plain))  # a PAdES signature without a seal: no SM2 to verify
+    assert _carries_gm(signatures(stamp_pdf(plain, ecdsa_party)))  # an ECDSA seal: its maker signed in SM2
+    assert _carries_gm(signatures(stamp_pdf(contract_pdf(1), sm2_party)))

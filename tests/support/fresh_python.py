@@ -12,12 +12,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_python(
-    code: str, *args: str, path: Path | None = None, timeout: float = 120
+    code: str, *args: str, path: Path | None = None, timeout: float = 120, unset: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
-    """`python -c code args...` with this tree (and `path`, if given) on PYTHONPATH, output captured."""
+    """`python -c code args...` with this tree (and `path`, if given) on PYTHONPATH, output captured;
+    without the environment variables named in `unset` (PYTHONUNBUFFERED, say, for what buffering hides)."""
     pythonpath = os.pathsep.join(str(p) for p in (REPO, path) if p is not None)
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=REPO, env=dict(os.environ, PYTHONPATH=pythonpath),
+        [sys.executable, "-c", code, *args], cwd=REPO, env=dict(env, PYTHONPATH=pythonpath),
         capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
 

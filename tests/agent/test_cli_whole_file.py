@@ -1,0 +1,105 @@
+"""agent/cli/wholefile.py: a large document is read into bytes on huge pages where Linux gives them, and
+the bytes are the file's, whatever its size and whatever it did between the size check and the read."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from agent.cli.common import read_document
+from agent.cli.wholefile import HUGE_FROM, read_whole
+from tests.support.fresh_python import run_python
+
+_HUGE_PAGE = 2 << 20
+
+
+@pytest.mark.parametrize(
+    "size", [1, HUGE_FROM - 1, HUGE_FROM, HUGE_FROM + 4097, HUGE_FROM + 3 * _HUGE_PAGE + 12345]
+)
+def test_the_bytes_are_the_files(tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(data)
+    got = read_whole(path, size)
+    assert type(got) is bytes
+    assert got == data and hash(got) == hash(data)  # nothing cached about the bytes before they were filled
+    assert read_document(path) == data
+
+
+def test_a_file_that_grew_or_shrank_since_its_size_was_taken_is_read_as_it_is(tmp_path: Path) -> None:
+    data = os.urandom(HUGE_FROM + 1000)
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(data)
+    assert read_whole(path, len(data) - 999) == data  # grew after the size was taken
+    assert read_whole(path, len(data) + 999) == data  # shrank
+    with pytest.raises(FileNotFoundError):
+        read_whole(tmp_path / "gone.pdf", HUGE_FROM)
+
+
+#: In a fresh process (whose allocator hands out large blocks as fresh mappings, not memory another
+#: test's buffers left behind): the mappings over the bytes read by read_whole and by a plain read, as
+#: [start, end] relative to the bytes and whether advised for huge pages, and the header's mapping (where
+#: the object's refcount and cached hash are written, by a forked child too: it must stay on small pages).
+_MAPPINGS = """
+import ctypes, json, sys
+from pathlib import Path
+from agent.cli.wholefile import read_whole
+
+def mappings(data):
+    address = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
+    header, found, current = id(data), [], None
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split(None, 1)[0]
+        if "-" in head and not head.endswith(":"):
+            low, high = (int(x, 16) for x in head.split("-"))
+            current = (low, high)
+        elif head == "VmFlags:" and current:
+            low, high = current
+            advised = "hg" in line.split()[1:]
+            if low <= header < high:
+                found.append(["header", advised])
+            if low < address + len(data) and address < high:
+                found.append([low - address, high - address, advised])
+    return found
+
+path = Path(sys.argv[1])
+ours, plain = read_whole(path, path.stat().st_size), path.read_bytes()
+assert ours == plain
+print(json.dumps([mappings(ours), mappings(plain)]))
+"""
+
+
+@pytest.mark.skipif(
+    not Path("/sys/kernel/mm/transparent_hugepage").is_dir(), reason="no transparent huge pages (Linux only)"
+)
+def test_a_large_document_is_read_into_memory_advised_for_huge_pages(tmp_path: Path) -> None:
+    size = 16 << 20
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(os.urandom(size))
+    res = run_python(_MAPPINGS, str(path))
+    assert res.returncode == 0, res.stderr
+    ours, plain = json.loads(res.stdout)
+    assert ["header", False] in ours, ours  # the object's header: never on an advised page
+    advised = [(low, high) for low, high, flag in (m for m in ours if m[0] != "header") if flag]
+    # Inside the bytes only; seven whole huge pages lie inside 16 MiB wherever it starts.
+    assert advised and all(0 <= low < high <= size for low, high in advised), ours
+    assert sum(high - low for low, high in advised) >= 6 * _HUGE_PAGE, ours
+    assert not any(m[-1] for m in plain), plain  # a plain read asks for nothing
+
+
+def test_a_file_that_grew_past_the_limit_after_its_size_was_checked_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.cli import common
+    from formats.errors import SealBridgeError
+
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(b"%PDF-1.7\n" + b"0" * 200)
+    monkeypatch.setattr(common, "MAX_DOCUMENT_BYTES", 100)
+    monkeypatch.setattr(common, "document_size", lambda _path: 50)  # its size when it was checked
+    with pytest.raises(SealBridgeError) as caught:
+        read_document(path)
+    assert caught.value.code == "DOC_TOO_LARGE"
