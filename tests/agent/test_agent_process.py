@@ -4,10 +4,14 @@ middle of a stamp (restart → the audit chain verifies, no partial file anywher
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import select
+import signal
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -177,3 +181,40 @@ def test_pair_prints_a_code_carrying_port_and_secret(tmp_path):
     from agent.pairing import paired_origins
 
     assert FIREFOX_ORIGIN in paired_origins(cfg)
+
+
+_AGENT_OWNER = """
+import sys
+from pathlib import Path
+from tests.support.agent_process import AgentProcess
+info = AgentProcess(Path(sys.argv[1])).start()
+print(info["pid"], flush=True)
+sys.stdin.read()  # until the test kills this process
+"""
+
+
+def test_an_agent_started_for_a_test_ends_when_the_test_process_is_killed(tmp_path, soft_token) -> None:  # type: ignore[no-untyped-def]
+    """A test run killed by a CI timeout or Ctrl-C runs no fixture clean-up: its agents end with it anyway."""
+    home = tmp_path / "home"
+    write_home(home, soft_token, free_port())
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _AGENT_OWNER, str(home)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
+    agent = 0
+    try:
+        agent = int(owner.stdout.readline())  # type: ignore[union-attr]
+        pidfd = os.pidfd_open(agent)
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+    try:
+        assert select.select([pidfd], [], [], 30)[0], "the agent outlived the process that started it"
+    finally:
+        os.close(pidfd)
+        if agent:
+            with contextlib.suppress(OSError):
+                os.kill(agent, signal.SIGKILL)  # whatever is left when the test fails

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from devkit.processes import stop_process
+from sealbridge.parent_death import request_for_child
 from tests.support.agent_env import EXT, PORTAL
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,7 +34,8 @@ class AgentProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> dict:
-        env = dict(os.environ, SEALBRIDGE_HOME=str(self.home), PYTHONPATH=str(REPO))
+        # Dies with this process (a test run killed by a timeout or Ctrl-C leaves no agent behind).
+        env = dict(os.environ, SEALBRIDGE_HOME=str(self.home), PYTHONPATH=str(REPO), **request_for_child())
         log = open(self.home / "agent.log", "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen([*SEALBRIDGE, "agent"], cwd=REPO, env=env, stdout=log, stderr=log)
         runtime = self.home / "run" / "agent.json"

@@ -24,6 +24,7 @@ from typing import Any
 
 from devkit.ports import free_port
 from devkit.processes import stop_process
+from sealbridge.parent_death import request_for_child
 
 REPO = Path(__file__).resolve().parents[2]
 EXTENSION_DIR = REPO / "extension"
@@ -279,7 +280,9 @@ class AgentProcess:
             self.proc = subprocess.Popen(
                 [*SEALBRIDGE, "agent", "--config", str(self.home / "config.json")],
                 cwd=REPO,
-                env=self.env,
+                # Dies with this process (a killed test run leaves no agent); only the agent's own environment:
+                # the native host Chromium starts with self.env has another parent.
+                env={**self.env, **request_for_child()},
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
