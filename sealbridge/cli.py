@@ -109,9 +109,9 @@ def _end_now(code: int) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
     except KeyboardInterrupt:  # Ctrl-C while a reader keeps the pipe full: as every command answers it
-        from agent.cli.common import EXIT_INTERRUPTED
+        from agent.cli.common import EXIT_INTERRUPTED, INTERRUPTED_LINE
 
-        os.write(2, "\n已中断 interrupted\n".encode())
+        os.write(2, INTERRUPTED_LINE.encode())
         os._exit(EXIT_INTERRUPTED)
     except Exception:  # noqa: BLE001 - a closed pipe: the interpreter reports it at exit, as it always did
         return

@@ -20,6 +20,8 @@ from formats.limits import MAX_DOCUMENT_BYTES
 EXIT_ERROR = 2
 #: Stopped by Ctrl-C (SIGINT): 128 + 2, as shells report it.
 EXIT_INTERRUPTED = 130
+#: What a command stopped by Ctrl-C writes on stderr, instead of a traceback.
+INTERRUPTED_LINE = "\n已中断 interrupted\n"
 
 
 def quiet_libraries() -> None:
@@ -69,7 +71,7 @@ def command(func: Callable[[argparse.Namespace], int | None]) -> Callable[[argpa
             err = SealBridgeError("DOC_MALFORMED", "the input nests objects too deeply to read")
             return report_error(err, getattr(args, "json", False))
         except KeyboardInterrupt:  # Ctrl-C: a line, not a traceback; the shell's code for it
-            sys.stderr.write("\n已中断 interrupted\n")
+            sys.stderr.write(INTERRUPTED_LINE)
             return EXIT_INTERRUPTED
         except Terminated as ended:  # SIGTERM or SIGHUP inside ended_by_signals(): cleaned up like Ctrl-C
             sys.stderr.write("\n已终止 terminated\n")
