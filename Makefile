@@ -3,8 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # Debian packages the tests use: SoftHSM2 (PKCS#11 token), OpenSC's pkcs11-tool, Chromium (browser e2e),
 # a CJK font (seal pictures), PostgreSQL (central platform suite), Node.js (extension unit tests),
-# the PDF engines recipients use (poppler-utils: pdftoppm/pdfsig, mupdf-tools: mutool), qpdf, Firefox ESR.
-TEST_DEBS := softhsm2 opensc chromium fonts-wqy-zenhei postgresql poppler-utils mupdf-tools qpdf firefox-esr unzip
+# the PDF engines recipients use (poppler-utils: pdftoppm/pdfsig, with poppler-data for the CJK character
+# collections such as Adobe-GB1; mupdf-tools: mutool), qpdf, Firefox ESR.
+TEST_DEBS := softhsm2 opensc chromium fonts-wqy-zenhei postgresql poppler-utils poppler-data mupdf-tools qpdf firefox-esr unzip
 DEMO_DEBS := fonts-wqy-zenhei
 
 .PHONY: venv demo test test-fast test-browser lint format deb system-deps-test system-deps-demo softskf fuzz
