@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
+
+# A run started in the background of a non-interactive shell (`make test &`, some CI runners) inherits
+# SIGINT ignored, and so would every process the tests start: the tests of what Ctrl-C does would then see
+# nothing happen. They test the product as a terminal runs it, so the run starts from Python's own handler
+# (and its children from the default).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
