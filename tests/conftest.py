@@ -19,6 +19,19 @@ SHARED = REPO.parent / "shared"
 SAMPLES = SHARED / "samples"
 
 
+@pytest.fixture
+def termination_signals_at_default():
+    """SIGTERM and SIGHUP at their default action for the test (what a terminal gives a command; a run under
+    `nohup` inherits SIGHUP ignored, and the product rightly leaves an ignored signal alone), put back as
+    they were afterwards."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    for s in saved:
+        signal.signal(s, signal.SIG_DFL)
+    yield
+    for s, action in saved.items():
+        signal.signal(s, action)
+
+
 @pytest.fixture(scope="session")
 def samples() -> Path:
     if not SAMPLES.is_dir():

@@ -96,7 +96,7 @@ class SignalAt(FailingAfter):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_during_the_search_ends_it(document, signum, capfd) -> None:
+def test_a_signal_during_the_search_ends_it(termination_signals_at_default, document, signum, capfd) -> None:
     """Ctrl-C (KeyboardInterrupt) or `kill` under ended_by_signals (Terminated) raised inside the callback
     would be dropped by C and the search would go on: it ends the search instead, once pdfium returns."""
     expected = KeyboardInterrupt if signum == signal.SIGINT else Terminated

@@ -157,7 +157,9 @@ def test_a_file_truncated_before_the_keyword_search_is_doc_changed(
     assert "Exception ignored" not in capfd.readouterr().err
 
 
-def test_cli_stamp_ended_by_sigterm_leaves_nothing(dev_pki, tmp_path: Path, capsys, monkeypatch) -> None:
+def test_cli_stamp_ended_by_sigterm_leaves_nothing(
+    termination_signals_at_default, dev_pki, tmp_path: Path, capsys, monkeypatch
+) -> None:
     """`kill` (SIGTERM) while the token logs in and the copy is being written: like Ctrl-C, the temp file
     goes and the exit code says how it ended (128 + 15)."""
     src, data = _source(tmp_path)

@@ -79,7 +79,9 @@ def test_handlers_come_back_when_a_signal_interrupts_the_swap(own_handlers, monk
     assert all(signal.getsignal(s) is _stop for s in SIGNALS)
 
 
-def test_ended_by_signals_restores_when_interrupted_while_installing(monkeypatch) -> None:
+def test_ended_by_signals_restores_when_interrupted_while_installing(
+    termination_signals_at_default, monkeypatch
+) -> None:
     def condition(signum, handler):  # type: ignore[no-untyped-def]
         from agent.cli.common import _raise_terminated
 
