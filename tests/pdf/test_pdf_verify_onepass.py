@@ -5,6 +5,7 @@ digest; pyHanko never hashes the file itself."""
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import Counter
 
 import pytest
@@ -30,6 +31,15 @@ def sealed(sm2_party, ecdsa_party, rsa_party) -> tuple[bytes, list]:  # type: ig
     return pdf, [sm2_party, ecdsa_party, rsa_party]
 
 
+@pytest.fixture(params=["inline", "thread"])
+def pass_kind(request, monkeypatch) -> str:  # type: ignore[no-untyped-def]
+    """Both ways the pass runs: on the caller's thread (a document up to sigdigest.INLINE_UP_TO, as these
+    are) and on its own thread (every document larger)."""
+    if request.param == "thread":
+        monkeypatch.setattr(sigdigest, "INLINE_UP_TO", -1)
+    return request.param
+
+
 def test_the_sealed_file_is_valid(sealed) -> None:  # type: ignore[no-untyped-def]
     pdf, parties = sealed
     report = verify(pdf, trusting(*parties))
@@ -37,7 +47,7 @@ def test_the_sealed_file_is_valid(sealed) -> None:  # type: ignore[no-untyped-de
     assert len(byte_ranges(pdf)) == 4
 
 
-def test_a_flipped_byte_fails_exactly_the_seals_that_cover_it(sealed) -> None:  # type: ignore[no-untyped-def]
+def test_a_flipped_byte_fails_exactly_the_seals_that_cover_it(sealed, pass_kind) -> None:  # type: ignore[no-untyped-def]
     pdf, parties = sealed
     ranges = byte_ranges(pdf)
     options = trusting(*parties)
@@ -87,7 +97,7 @@ class _Counting:
         return self._state.hexdigest()
 
 
-def test_pyhanko_never_hashes_the_file(sealed, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_pyhanko_never_hashes_the_file(sealed, monkeypatch, pass_kind) -> None:  # type: ignore[no-untyped-def]
     """Every digest comes from the one pass: pyHanko's own byte-range hashing is never reached, no other
     pass runs, and each algorithm reads the file once plus, per signature, at most one piece (from the
     last kept state to its /Contents) and the bytes after its /Contents."""
@@ -111,7 +121,9 @@ def test_pyhanko_never_hashes_the_file(sealed, monkeypatch) -> None:  # type: ig
 
 
 @pytest.mark.parametrize("piece", [1, 7, 4096, 1 << 20])
-def test_range_digests_from_the_pass_are_the_ranges_digests(sealed, monkeypatch, piece: int) -> None:  # type: ignore[no-untyped-def]
+def test_range_digests_from_the_pass_are_the_ranges_digests(
+    sealed, monkeypatch, piece: int, pass_kind
+) -> None:  # type: ignore[no-untyped-def]
     pdf = sealed[0]
     monkeypatch.setattr(sigdigest.DocumentPass, "PIECE", piece)
     document = sigdigest.DocumentPass(pdf)
@@ -133,6 +145,33 @@ def test_range_digests_from_the_pass_are_the_ranges_digests(sealed, monkeypatch,
             expected = hashlib.new(algorithm, b"".join(pdf[o : o + k] for o, k in pairs)).digest()
             assert document.digest(algorithm, pairs) == expected, (pairs, algorithm)
     assert document() == (sm3(pdf).hex(), hashlib.sha256(pdf).hexdigest())
+
+
+def test_a_small_document_is_hashed_without_threads(sealed, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Up to INLINE_UP_TO the pass and the ranges' digests are made on the caller's thread, finished when
+    constructed; above it both run on threads (and give the same digests)."""
+    pdf = sealed[0]
+    assert len(pdf) <= sigdigest.INLINE_UP_TO
+    ranges = byte_ranges(pdf)
+    started: list[str] = []
+    real_start = threading.Thread.start
+
+    def counted_start(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", counted_start)
+    document = sigdigest.DocumentPass(pdf)
+    digests = sigdigest.SignatureDigests(pdf, ranges, document)
+    assert started == [] and document.ready() and digests.ready()
+    inline = (document(), digests._known())
+    monkeypatch.setattr(sigdigest, "INLINE_UP_TO", len(pdf) - 1)
+    document = sigdigest.DocumentPass(pdf)
+    digests = sigdigest.SignatureDigests(pdf, ranges, document)
+    assert started == ["pdf-document-pass", "pdf-range-digests"]
+    assert (document(), digests._known()) == inline
+    assert inline[0] == (sm3(pdf).hex(), hashlib.sha256(pdf).hexdigest())
+    assert len(inline[1] or {}) == 2 * len(ranges)
 
 
 def test_document_digests_match_the_file(sealed) -> None:  # type: ignore[no-untyped-def]
