@@ -122,8 +122,8 @@ def test_pyhanko_never_hashes_the_file(sealed, monkeypatch, pass_kind) -> None: 
 
 @pytest.mark.parametrize("piece", [1, 7, 4096, 1 << 20])
 def test_range_digests_from_the_pass_are_the_ranges_digests(
-    sealed, monkeypatch, piece: int, pass_kind
-) -> None:  # type: ignore[no-untyped-def]
+    sealed: tuple[bytes, list], monkeypatch: pytest.MonkeyPatch, piece: int, pass_kind: str
+) -> None:
     pdf = sealed[0]
     monkeypatch.setattr(sigdigest.DocumentPass, "PIECE", piece)
     document = sigdigest.DocumentPass(pdf)
