@@ -16,6 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev,render]'
+	$(PY) -m agent.cli.dataclass_code  # as an installation byte-compiles: see agent/cli/dataclass_code.py
 	touch $@
 
 system-deps-test:

@@ -22,6 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from installed import prepare  # noqa: E402 - bench/, this script's folder
+
 from devkit.sealed import seal_holder, sealed  # noqa: E402
 
 
@@ -46,6 +48,8 @@ def main() -> int:
     args = ap.parse_args()
     trees = {"": REPO, **({"old ": args.compare.resolve()} if args.compare else {})}
     envs = {label: {**os.environ, "PYTHONPATH": str(tree)} for label, tree in trees.items()}
+    for tree in trees.values():
+        prepare(tree)
     sb = program()
     with tempfile.TemporaryDirectory() as tmp:
         holder = seal_holder()

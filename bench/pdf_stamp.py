@@ -34,6 +34,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from installed import prepare  # noqa: E402 - bench/, this script's folder
+
 from formats.gm import SM2PrivateKey  # noqa: E402
 from formats.keysigner import KeySigner  # noqa: E402
 from formats.picture import draw_round_seal  # noqa: E402
@@ -224,21 +226,13 @@ def bench_pin_unlock(pki) -> float:  # noqa: ANN001
     return min(times)
 
 
-def compile_repo(tree: Path = REPO) -> None:
-    """Write the bytecode caches an installation has (PYTHONDONTWRITEBYTECODE may be set here)."""
-    import compileall
-
-    for package in ("agent", "formats", "stamping", "sealbridge", "devkit"):
-        compileall.compile_dir(tree / package, quiet=1)
-
-
 def bench_all(tmp: Path, args: argparse.Namespace) -> dict:
     from agent.devpki import make_dev_pki
     from devkit.documents import one_page_pdf
 
-    compile_repo()
+    prepare(REPO)
     if args.compare:
-        compile_repo(args.compare)
+        prepare(args.compare)
 
     pki = make_dev_pki(tmp / "pki")
     sizes = sorted({args.mb, *args.cli_mb})

@@ -243,6 +243,11 @@ def main() -> None:
     ap.add_argument("--compare", type=Path, help="another source tree, run interleaved: ours / old")
     ap.add_argument("--docs", type=Path, help="a folder with KIND.pdf and KIND-root.der to use (not built)")
     args = ap.parse_args()
+    from installed import prepare  # bench/, this script's folder
+
+    prepare(ROOT)
+    if args.compare:
+        prepare(args.compare)
     print("load:", os.getloadavg())
     with tempfile.TemporaryDirectory() as d:
         for kind in args.kinds.split(","):

@@ -54,7 +54,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def _parser_for(argv: list[str]) -> argparse.ArgumentParser:
     first = argv[0] if argv else None
     if first in COMMANDS:
-        return build_parser(first)
+        from agent.cli.dataclass_code import cached
+
+        with cached():  # the command's module and what it imports, with their dataclasses
+            return build_parser(first)
     if first == "--version":
         return build_parser("")
     return build_parser()  # the overview, or argparse's "invalid choice" naming every command

@@ -123,7 +123,9 @@ def _is_submodule(package: types.ModuleType, attr: str) -> bool:
 def import_lean(name: str) -> types.ModuleType:
     """importlib.import_module(name), without what pyHanko loads that `name` does not use (see above)
     when pyHanko is not loaded yet."""
-    with _LOCK:
+    from agent.cli.dataclass_code import cached
+
+    with _LOCK, cached():
         if any(m in sys.modules for m in _ALREADY_LOADED):
             return importlib.import_module(name)
         lazy = _defer_package_inits()

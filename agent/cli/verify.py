@@ -6,6 +6,7 @@ Exit codes: 0 valid, 1 invalid, 3 indeterminate or no seals, 2 error.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -201,6 +202,11 @@ def _verify_read_document(
         from agent.cli.pyhanko_import import import_lean
 
         import_lean("stamping.pdf.verify")  # without pyHanko's signer and HTTP clients
+    else:
+        from agent.cli.dataclass_code import cached
+
+        with cached():
+            importlib.import_module(f"stamping.{doc_format.name}.verify")
     anchors, extra = _certificates(args)
     lookup = _status_lookup(args.platform) if args.platform else None  # closed below, whatever happens
     client = getattr(lookup, "client", None)

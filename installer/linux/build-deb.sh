@@ -94,6 +94,9 @@ sed -i '/direct_url.json/d' "$VENV"/lib/python*/site-packages/sealbridge-*.dist-
 # (script shebangs, pyvenv.cfg). Then byte-compile with the installed paths, so dpkg owns the .pyc files.
 grep -rlI --null -F "$STAGE" "$VENV" | xargs -0 -r sed -i "s|$STAGE||g"
 "$TARGET_PYTHON" -m compileall -q -j 0 -s "$STAGE" -p / "$VENV/lib" >/dev/null
+# With them, the methods @dataclass would compile at every command's start-up (agent/cli/dataclass_code.py):
+# by the packaged modules (-I: not the source tree in the working directory; -B: no bytecode written now).
+quiet "$VENV/bin/python" -I -B -m agent.cli.dataclass_code
 
 # --- files around the venv -----------------------------------------------------------------------------------
 install -D -m 755 "$HERE/sealbridge-native-host" "$STAGE$APP/bin/sealbridge-native-host"

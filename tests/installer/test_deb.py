@@ -131,6 +131,29 @@ def test_cli_version(deb: dict) -> None:
     assert resolved.read_text().splitlines()[0] == "#!/opt/sealbridge/venv/bin/python"
 
 
+def test_dataclass_methods_ship_compiled(deb: dict) -> None:
+    """The package carries the compiled dataclass methods (agent/cli/dataclass_code.py), owned by dpkg, and
+    the installed verifier's start-up compiles none of them."""
+    script = (
+        "from agent.cli import dataclass_code as d\n"
+        "compiled = []\n"
+        "d.compile = lambda *a: compiled.append(a) or compile(*a)\n"
+        "from agent.cli.pyhanko_import import import_lean\n"
+        "import_lean('stamping.pdf.verify')\n"
+        "print(d.cache_path(), len(compiled), len(d._used))\n"
+    )
+    proc = subprocess.run(
+        ["/opt/sealbridge/venv/bin/python", "-I", "-B", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    path, compiled, used = proc.stdout.split()
+    assert Path(path) in deb["paths"] and path.startswith("/opt/sealbridge/venv/lib/")
+    assert (int(compiled), int(used) > 300) == (0, True)
+
+
 def test_bundled_libraries_load_from_the_package(deb: dict) -> None:
     code = (
         "import agent, formats, stamping, central, tongsuopy, pikepdf, pypdfium2, pyhanko, lxml, pkcs11, "
