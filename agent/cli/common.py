@@ -144,15 +144,18 @@ def read_document(path: str | Path) -> bytes:
     p = Path(path)
     size = document_size(p)
     try:
-        data = read_whole(p, size)
+        data = read_whole(p, size, most=MAX_DOCUMENT_BYTES + 1)
     except FileNotFoundError:
         raise SealBridgeError("FILE_NOT_FOUND", str(p)) from None
     except OSError as exc:
         raise SealBridgeError("BAD_REQUEST", f"cannot read {p}: {exc.strerror}") from None
     if not data:
         raise SealBridgeError("DOC_EMPTY", str(p))
-    if len(data) > MAX_DOCUMENT_BYTES:  # it grew past the limit after its size was checked
-        raise SealBridgeError("DOC_TOO_LARGE", f"{p} is {len(data)} bytes; the limit is {MAX_DOCUMENT_BYTES}")
+    if len(data) > MAX_DOCUMENT_BYTES:  # it grew past the limit after its size was checked (read no further)
+        raise SealBridgeError(
+            "DOC_TOO_LARGE",
+            f"{p} grew past {MAX_DOCUMENT_BYTES} bytes while read; the limit is {MAX_DOCUMENT_BYTES}",
+        )
     return data
 
 

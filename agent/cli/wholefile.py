@@ -9,7 +9,8 @@ madvise(MADV_HUGEPAGE) comes 2 MiB at a time, and the same read takes half as lo
 The bytes object is made empty first (bytes(n): zero pages from calloc, not touched yet), its memory
 advised, then filled from the file before anyone else holds it: the same thing CPython's own readers do
 when they build a bytes object in place. Elsewhere (another system, a small file, no libc), and whenever
-the file does not read back at the size it had, it is Path.read_bytes(), as before.
+the file does not read back at the size it had, it is a plain read of the file as it is then, of at most
+`most` bytes: a file that keeps growing (a log, a device, a download still running) is not read without end.
 """
 
 from __future__ import annotations
@@ -25,18 +26,19 @@ _HUGE_PAGE = 2 << 20
 _MADV_HUGEPAGE = 14  # Linux, every architecture
 
 
-def read_whole(path: Path, size: int) -> bytes:
-    """The bytes of `path`, whose size was found to be `size` just before. Raises what reading raises
-    (OSError and its subclasses), as Path.read_bytes()."""
+def read_whole(path: Path, size: int, most: int | None = None) -> bytes:
+    """The bytes of `path`, whose size was found to be `size` just before; at most `most` of them when
+    given (the caller's limit plus one, to tell a file over it). Raises what reading raises (OSError and its
+    subclasses), as Path.read_bytes()."""
     libc = _libc() if sys.platform == "linux" and size >= HUGE_FROM else None
     if libc is None:
-        return path.read_bytes()
+        return _read_plain(path, most)
     import ctypes  # only here: a small document's command does not load it
 
     data = bytes(size)
     address = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
     if not address:
-        return path.read_bytes()
+        return _read_plain(path, most)
     start = -(-address // _HUGE_PAGE) * _HUGE_PAGE  # whole huge pages inside the buffer only
     end = (address + size) // _HUGE_PAGE * _HUGE_PAGE
     if end > start:  # a refusal (THP off, an old kernel) costs nothing: the read is as before
@@ -50,8 +52,15 @@ def read_whole(path: Path, size: int) -> bytes:
         grown = filled == size and file.read(1) != b""
     if filled != size or grown:  # the file changed size meanwhile: read it as it is now
         del data
-        return path.read_bytes()
+        return _read_plain(path, most)
     return data
+
+
+def _read_plain(path: Path, most: int | None) -> bytes:
+    if most is None:
+        return path.read_bytes()
+    with open(path, "rb") as file:
+        return file.read(most)
 
 
 def _fill(file: Any, target: memoryview) -> int:

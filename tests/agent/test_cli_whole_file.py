@@ -11,6 +11,7 @@ import pytest
 
 from agent.cli.common import read_document
 from agent.cli.wholefile import HUGE_FROM, read_whole
+from formats.errors import SealBridgeError
 from tests.support.fresh_python import run_python
 
 _HUGE_PAGE = 2 << 20
@@ -37,6 +38,29 @@ def test_a_file_that_grew_or_shrank_since_its_size_was_taken_is_read_as_it_is(tm
     assert read_whole(path, len(data) + 999) == data  # shrank
     with pytest.raises(FileNotFoundError):
         read_whole(tmp_path / "gone.pdf", HUGE_FROM)
+
+
+@pytest.mark.parametrize("size", [5000, HUGE_FROM + 5000])
+def test_a_file_that_grew_is_read_no_further_than_asked(tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(data)
+    assert read_whole(path, size - 4000, most=size - 3000) == data[: size - 3000]  # grew after the size check
+    assert read_whole(path, size, most=size + 1) == data  # as it was: all of it
+
+
+def test_a_document_that_grew_past_the_limit_after_its_check_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agent.cli.common as common
+
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(b"%PDF-1.7\n" + os.urandom(5000))
+    monkeypatch.setattr(common, "MAX_DOCUMENT_BYTES", 1000)
+    monkeypatch.setattr(common, "document_size", lambda _p: 500)  # its size when checked
+    with pytest.raises(SealBridgeError) as err:
+        read_document(path)
+    assert err.value.code == "DOC_TOO_LARGE" and "grew past 1000 bytes" in str(err.value.detail)
 
 
 #: In a fresh process (whose allocator hands out large blocks as fresh mappings, not memory another
