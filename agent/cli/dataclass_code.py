@@ -39,9 +39,11 @@ MAX_ENTRIES = 8192
 
 _lock = threading.RLock()
 _depth = 0
-_loaded: dict[bytes, bytes] | None = None  # digest -> marshal'd code, as read from the file
-_added: dict[bytes, types.CodeType] = {}
-_used: set[bytes] = set()
+#: digest -> marshal'd code, as read from the file, less what was used (once made, a method's code lives on
+#: in the method; the bytes it came from are dropped, and saving reads the file again)
+_loaded: dict[bytes, bytes] | None = None
+_used: dict[bytes, types.CodeType] = {}  # every text this process made methods of (texts repeat), its code
+_added: dict[bytes, types.CodeType] = {}  # those of them compiled here: what the file lacks
 
 
 def cache_path() -> Path | None:
@@ -96,10 +98,12 @@ def _code_for(source: str) -> types.CodeType:
     with _lock:
         if _loaded is None:
             _loaded = _read(cache_path())
-        _used.add(key)
-        code = _added.get(key) or _unmarshal(_loaded.get(key))
+        code = _used.get(key)
         if code is None:
-            code = _added[key] = compile(source, "<string>", "exec")
+            code = _unmarshal(_loaded.pop(key, None))
+            if code is None:
+                code = _added[key] = compile(source, "<string>", "exec")
+            _used[key] = code
     return code
 
 
@@ -150,7 +154,7 @@ def save() -> bool:
     with _lock:
         if path is None or not _added:
             return False
-        table = {**(_loaded or {}), **{k: marshal.dumps(v) for k, v in _added.items()}}
+        table = {**_read(path), **(_loaded or {}), **{k: marshal.dumps(v) for k, v in _added.items()}}
         if len(table) > MAX_ENTRIES:
             table = {k: v for k, v in table.items() if k in _used}
         blob = _header() + marshal.dumps(table)
@@ -171,7 +175,7 @@ def save() -> bool:
         except OSError:
             return False  # a read-only installation: the methods are compiled each time, as without it
         _added.clear()
-        _loaded = table
+        _loaded = {k: v for k, v in table.items() if k not in _used}
         return True
 
 

@@ -25,7 +25,7 @@ def cache_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     """The cache at a path of this test's own, the module's state fresh, and put back afterwards."""
     path = tmp_path / "pycache" / "dataclass_code.test.code"
     monkeypatch.setattr(dataclass_code, "cache_path", lambda: path)
-    for name, value in (("_loaded", None), ("_added", {}), ("_used", set())):
+    for name, value in (("_loaded", None), ("_added", {}), ("_used", {})):
         monkeypatch.setattr(dataclass_code, name, value)
     yield path
     assert "exec" not in vars(dataclasses)
@@ -33,7 +33,7 @@ def cache_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 
 def _forget(monkeypatch: pytest.MonkeyPatch) -> None:
     """As a new process starts: nothing read or compiled yet."""
-    for name, value in (("_loaded", None), ("_added", {}), ("_used", set())):
+    for name, value in (("_loaded", None), ("_added", {}), ("_used", {})):
         monkeypatch.setattr(dataclass_code, name, value)
 
 
@@ -108,6 +108,7 @@ def test_classes_made_from_the_cache_behave_as_those_made_the_usual_way(
         from_file = _behaviour(_make_classes())
     assert not dataclass_code._added  # every method came from the file
     assert from_file == compiled_now == usual
+    assert dataclass_code._loaded == {}  # the bytes each came from are not kept once it is made
     assert usual[0] == "_make_classes.<locals>.Point(x=1, y=2)"
 
 
@@ -234,7 +235,7 @@ def test_only_what_a_run_used_is_kept_past_the_limit(
     with dataclass_code.cached(write=True):
         _make_classes()
     kept = marshal.loads(cache_file.read_bytes()[len(_header()) :])
-    assert kept and set(kept) == dataclass_code._used and not set(kept) & set(old)
+    assert kept and set(kept) == set(dataclass_code._used) and not set(kept) & set(old)
 
 
 def test_a_frozen_program_keeps_no_file(monkeypatch: pytest.MonkeyPatch) -> None:
