@@ -38,12 +38,16 @@ WRITEBACK_EVERY = 32 << 20
 
 # Large enough that the worker seldom needs the GIL (three times a chunk: between reading, hashing and
 # writing, which run without it; each time it may wait for a busy main thread), small enough to stream.
-CHUNK = 4 << 20
+# The CLI's copy runs while a soft token's PIN derivation holds its 64 MiB and the stamper loads, the
+# CLI's peak memory: 2 MiB chunks keep it 4 MiB below 4 MiB ones (100 MB PDF: 130.4 -> 126.3 MiB), at no
+# time measurable here (bench/pdf_stamp.py, 12 interleaved runs per size).
+CHUNK = 2 << 20
 
 # The most bytes the hashing thread reads ahead of the writing one (read from a path: its buffers, at
 # least two: one being hashed, one being written). Held writes wait for a stamp's checks, 10-20 ms here
-# (some 5 MB of hashing); each buffer more is a part of the peak memory the CLI stamp is measured by.
-HELD_MAX = 8 << 20
+# (some 5 MB of hashing: the hashing may wait for them a few ms); each buffer more is a part of the peak
+# memory the CLI stamp is measured by.
+HELD_MAX = 4 << 20
 
 #: The digests a signature over a copied document may use (pyHanko's md_algorithm names).
 _ALGORITHMS = ("sm3", "sha256", "sha384", "sha512")
