@@ -13,12 +13,14 @@ from that code with the class's own globals and values, as before. Outside cache
 untouched.
 
 The cache is a file beside this module's bytecode (importlib.util.cache_from_source): one marshal'd dict,
-from a digest of each source text to its code (itself marshal'd, so a command unmarshals only the methods
-it makes, not every command's), behind a header naming this interpreter's bytecode version. It is written, whole and atomically, when a run compiled something it did not have, under the
-same rule as bytecode (not when sys.dont_write_bytecode is set; nothing is said if the place is not
-writable); an installation makes it when it byte-compiles (`python -m agent.cli.dataclass_code`, run by
-`make venv` and the Debian package build). A file that is missing, unreadable or of another interpreter
-is the same as an empty one: methods are compiled as usual.
+from a digest of each source text to its code, itself marshal'd (a command unmarshals only the methods it
+makes, and drops those bytes once it has), behind a header naming this interpreter's bytecode version.
+It is written, whole and atomically, when a run compiled something it did not have, under the same rule
+as bytecode (not when sys.dont_write_bytecode is set; nothing is said if the place is not writable); an
+installation makes it when it byte-compiles (`python -m agent.cli.dataclass_code`, run by `make venv` and
+the Debian package build). A file that is missing, unreadable or of another interpreter is the same as an
+empty one: methods are compiled as usual. It is trusted as the `.pyc` files beside it are: whoever can
+write there can change the program's bytecode already.
 """
 
 from __future__ import annotations
@@ -117,10 +119,13 @@ def _unmarshal(blob: bytes | None) -> types.CodeType | None:
     return code if type(code) is types.CodeType else None
 
 
-def _exec(source: Any, globals: dict[str, Any] | None = None, locals: dict[str, Any] | None = None) -> None:  # noqa: A002
+def _exec(source: Any, globals: dict[str, Any] | None = None, locals: Any = None) -> None:  # noqa: A002
     """exec() as dataclasses calls it, with a text's code taken from the cache."""
     if type(source) is str:
         source = _code_for(source)
+    if globals is None:  # as exec() itself: the caller's namespaces, not this module's
+        caller = sys._getframe(1)
+        globals, locals = caller.f_globals, caller.f_locals if locals is None else locals  # noqa: A001
     exec(source, globals, locals)  # noqa: S102 - the text dataclasses wrote, compiled as exec() would
 
 

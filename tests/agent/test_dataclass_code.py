@@ -123,6 +123,14 @@ def test_the_methods_are_those_exec_makes_of_the_same_text(cache_file: Path) -> 
     assert spaces["__create_fn__"](1)(2, 3) == (1, 3, 2)
 
 
+def test_without_globals_the_callers_are_used_as_by_exec(cache_file: Path) -> None:
+    spaces: dict[str, Any] = {}
+    dataclass_code._exec("seen = __name__", None, spaces)
+    plain: dict[str, Any] = {}
+    exec("seen = __name__", None, plain)  # noqa: S102 - the text above
+    assert spaces == plain == {"seen": __name__}
+
+
 def _shape(code: types.CodeType) -> tuple[Any, ...]:
     consts = tuple(_shape(c) if isinstance(c, types.CodeType) else c for c in code.co_consts)
     return (
