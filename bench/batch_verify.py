@@ -96,6 +96,9 @@ def main() -> int:
     ap.add_argument("--tree", type=Path, default=REPO, help="source tree whose program is measured")
     ap.add_argument("--baseline-only", action="store_true", help="only one process per file (old trees)")
     args = ap.parse_args()
+    from installed import prepare  # bench/, this script's folder
+
+    prepare(args.tree.resolve())  # its processes start as an installation's do
     cache = Path(tempfile.gettempdir()) / "sealbridge-bench-batch"
     t0 = time.perf_counter()
     root_der = sealed_folder(cache, args.pdfs, args.ofds)

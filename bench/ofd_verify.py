@@ -94,6 +94,11 @@ def main() -> int:
     ap.add_argument("--seals", type=int, default=10)
     ap.add_argument("--compare", type=Path, help="another source tree to measure in the same run")
     args = ap.parse_args()
+    from installed import prepare  # bench/, this script's folder
+
+    for tree in (ROOT, args.compare):
+        if tree is not None:
+            prepare(tree)  # the processes below start as an installation's do
 
     t0 = time.perf_counter()
     signer, seal, root = make_signer()

@@ -32,13 +32,13 @@ def read_whole(path: Path, size: int, most: int | None = None) -> bytes:
     subclasses), as Path.read_bytes()."""
     libc = _libc() if sys.platform == "linux" and size >= HUGE_FROM else None
     if libc is None:
-        return _read_plain(path, most)
+        return _read_plain(path, size, most)
     import ctypes  # only here: a small document's command does not load it
 
     data = bytes(size)
     address = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
     if not address:
-        return _read_plain(path, most)
+        return _read_plain(path, size, most)
     start = -(-address // _HUGE_PAGE) * _HUGE_PAGE  # whole huge pages inside the buffer only
     end = (address + size) // _HUGE_PAGE * _HUGE_PAGE
     if end > start:  # a refusal (THP off, an old kernel) costs nothing: the read is as before
@@ -52,15 +52,24 @@ def read_whole(path: Path, size: int, most: int | None = None) -> bytes:
         grown = filled == size and file.read(1) != b""
     if filled != size or grown:  # the file changed size meanwhile: read it as it is now
         del data
-        return _read_plain(path, most)
+        return _read_plain(path, size, most)
     return data
 
 
-def _read_plain(path: Path, most: int | None) -> bytes:
+def _read_plain(path: Path, size: int, most: int | None) -> bytes:
     if most is None:
         return path.read_bytes()
     with open(path, "rb") as file:
-        return file.read(most)
+        # The size it had and one byte more, to see whether it grew: not a buffer of `most` bytes (200 MiB
+        # of address space for every small document, refused outright where memory is not overcommitted).
+        data = file.read(min(most, size + 1))
+        if len(data) <= size:
+            return data
+        parts, total = [data], len(data)
+        while total < most and (piece := file.read(min(most - total, 1 << 20))):
+            parts.append(piece)
+            total += len(piece)
+        return b"".join(parts)
 
 
 def _fill(file: Any, target: memoryview) -> int:

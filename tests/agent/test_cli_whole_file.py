@@ -47,6 +47,8 @@ def test_a_file_that_grew_is_read_no_further_than_asked(tmp_path: Path, size: in
     path.write_bytes(data)
     assert read_whole(path, size - 4000, most=size - 3000) == data[: size - 3000]  # grew after the size check
     assert read_whole(path, size, most=size + 1) == data  # as it was: all of it
+    assert read_whole(path, size - 4000, most=size + 1) == data  # grew, within the bound: all of it
+    assert read_whole(path, size + 4000, most=size + 1) == data  # shrank
 
 
 def test_a_document_that_grew_past_the_limit_after_its_check_is_refused(
