@@ -91,12 +91,8 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
     # helper is forked then: no thread may run at the fork), the lightest first so that the last one
     # started keeps the fork waiting as little as may be.
     tried: set[int] = set()
-    if helped and not digests.ready() and _carries_gm(embedded):
-        # The SM2 backend's first load (a seal's maker signature is SM2, as a GM signature is): paid here,
-        # while the digests are still being computed, not in the check before the fork below.
-        from formats.gm.sm2 import warm_up
-
-        warm_up()
+    if helped and not digests.ready():
+        _warm_up(embedded)
     analysed = {id(emb) for emb in _analyse_while(embedded, digests.ready if helped else None, tried)}
     digests.seed(embedded)
     if options.document_digests is None:
@@ -111,11 +107,9 @@ def verify(data: bytes, options: VerifyOptions | None = None) -> Report:
 
     everything = range(len(prepared))
     if helped:
-        first, mine, helpers = _shares(prepared, tried)
-        # One signature first, here: what every check loads on first use (pyHanko's difference rules, the
-        # SM2 backend, the seal picture's decoding) then loads once, before the fork, not in both processes.
-        checked = {first: check(first)}
-        checked.update(forkshare.share_with_helper(check, mine, helpers))
+        # Forked as soon as the digests are there: what a first check loads was loaded above (_warm_up),
+        # once for both processes.
+        checked = forkshare.share_with_helper(check, *_shares(prepared, tried))
     else:
         checked = {i: check(i) for i in everything}
     ordered: list[tuple[int, SealReport]] = []
@@ -145,6 +139,29 @@ def _analyse_while(
     return done
 
 
+def _warm_up(embedded: list[EmbeddedPdfSignature]) -> None:
+    """Load what the first check of these signatures would load on first use, while the digests are still
+    being computed and before the helper is forked, so that it is loaded once, not in both processes: the
+    SM2 backend (a seal's maker signature is SM2, as a GM signature is) and cryptography's OpenSSL backend,
+    which its ECDSA verifier imports when first made (~6 ms)."""
+    if _carries_gm(embedded):
+        from formats.gm.sm2 import warm_up
+
+        warm_up()
+    if _any_ecdsa(embedded):
+        import cryptography.hazmat.backends.openssl.backend  # noqa: F401
+
+
+def _any_ecdsa(embedded: list[EmbeddedPdfSignature]) -> bool:
+    for emb in embedded:
+        try:
+            if "ecdsa" in emb.signer_info["signature_algorithm"]["algorithm"].native:
+                return True
+        except Exception:  # noqa: BLE001 - an unreadable CMS: its own check reports it
+            continue
+    return False
+
+
 def _carries_gm(embedded: list[EmbeddedPdfSignature]) -> bool:
     """Will checking these signatures likely verify SM2: an SM3 digest (an SM2 signature) or a seal in the
     signed attributes (whose maker's signature is SM2 wherever GB/T 38540 seals are made)? Only a guess for
@@ -171,19 +188,16 @@ def _later_revisions(emb: EmbeddedPdfSignature) -> int:
 
 def _shares(
     prepared: list[tuple[ScannedSignature, EmbeddedPdfSignature | SealReport]], analysed: set[int]
-) -> tuple[int, list[int], list[int]]:
-    """(the signature to check first, the others to check here, those for the helper), about equal in
-    work: a signature's difference analysis (unless done already: `analysed`) compares its revision with
-    each later one, so the earliest weigh most. First comes a light one that still has a later revision
-    to compare."""
+) -> tuple[list[int], list[int]]:
+    """(the signatures to check here, those for the helper), about equal in work: a signature's difference
+    analysis (unless done already: `analysed`) compares its revision with each later one, so the earliest
+    weigh most. The heaviest go first, each to the side with less so far."""
     weights = []
     for i, (_, item) in enumerate(prepared):
         if isinstance(item, EmbeddedPdfSignature):
             later = 0 if id(item) in analysed else _later_revisions(item)
             weights.append((later + 2, i))
     weights.sort()
-    first = next((w for w in weights if w[0] > 2), weights[0])
-    weights.remove(first)
     mine = [i for i, (_, item) in enumerate(prepared) if not isinstance(item, EmbeddedPdfSignature)]
     helpers: list[int] = []
     load = [0, 0]
@@ -191,7 +205,7 @@ def _shares(
         side = 0 if load[0] <= load[1] else 1
         (helpers if side == 0 else mine).append(i)
         load[side] += weight
-    return first[1], sorted(mine), sorted(helpers)
+    return sorted(mine), sorted(helpers)
 
 
 def _read_and_scan(data: bytes) -> tuple[PdfFileReader | None, Exception | None, list[ScannedSignature]]:

@@ -118,7 +118,7 @@ def test_only_documents_with_gm_signatures_or_seals_warm_the_sm2_backend(sm2_par
 
     from pyhanko.pdf_utils.reader import PdfFileReader
 
-    from stamping.pdf.verify import _carries_gm
+    from stamping.pdf.verify import _any_ecdsa, _carries_gm
     from tests.support.pdf_flows import pyhanko_sign, stamp_pdf
     from tests.support.pdf_maker import contract_pdf
 
@@ -129,3 +129,37 @@ def test_only_documents_with_gm_signatures_or_seals_warm_the_sm2_backend(sm2_par
     assert not _carries_gm(signatures(plain))  # a PAdES signature without a seal: no SM2 to verify
     assert _carries_gm(signatures(stamp_pdf(plain, ecdsa_party)))  # an ECDSA seal: its maker signed in SM2
     assert _carries_gm(signatures(stamp_pdf(contract_pdf(1), sm2_party)))
+    # cryptography's OpenSSL backend, which its ECDSA verifier loads, only where there is ECDSA to verify
+    assert _any_ecdsa(signatures(plain)) and _any_ecdsa(signatures(stamp_pdf(plain, ecdsa_party)))
+    assert not _any_ecdsa(signatures(stamp_pdf(contract_pdf(1), sm2_party)))
+
+
+def test_the_helper_is_given_about_half_of_the_checks(ecdsa_party) -> None:  # type: ignore[no-untyped-def]
+    """_shares splits the signatures in two by their difference analysis's weight (one comparison per
+    later revision, unless analysed already); what is no pyHanko signature stays here."""
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from stamping.pdf.verify import _later_revisions, _shares
+    from stamping.report import SealReport
+    from tests.support.pdf_flows import stamp_pdf
+    from tests.support.pdf_maker import contract_pdf
+
+    pdf = contract_pdf(1)
+    for _ in range(6):
+        pdf = stamp_pdf(pdf, ecdsa_party)
+    sigs = list(PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures)
+    assert sorted(_later_revisions(s) for s in sigs) == [0, 1, 2, 3, 4, 5]
+    prepared = [(None, s) for s in sigs] + [(None, SealReport(id="unsupported", type="sign"))]
+
+    def split(analysed: set[int]) -> tuple[int, int]:
+        mine, helpers = _shares(prepared, analysed)  # type: ignore[arg-type]
+        assert sorted(mine + helpers) == list(range(7)) and 6 in mine and 6 not in helpers
+        weight = {i: 2 + (0 if id(sigs[i]) in analysed else _later_revisions(sigs[i])) for i in range(6)}
+        return sum(weight[i] for i in mine if i != 6), sum(weight[i] for i in helpers)
+
+    assert split(set()) == (13, 14)  # weights 7, 6, 5, 4, 3, 2: 6+5+2 here, 7+4+3 in the helper
+    heavy = {id(s) for s in sigs if _later_revisions(s) >= 4}
+    here, there = split(heavy)  # analysed already: they weigh what a check without it does
+    assert abs(here - there) <= 2, (here, there)
