@@ -1,21 +1,26 @@
-"""Read a whole document file into one `bytes`, its memory prepared in one request instead of page by page.
+"""Read a whole document file into one `bytes`, on huge pages while they come quickly, else on small pages
+asked for all at once.
 
 A 50 MB document read with Path.read_bytes() lands in memory the kernel hands out 4 KiB at a time: 13,000
 page faults, each a trap into the kernel (dearer still in a virtual machine), about half of the read's
 time. `sealbridge verify` reads the file before anything else can start, so this is time the user waits for.
 The bytes object is made empty first (bytes(n): zero pages from calloc, not touched yet), its memory
-advised, then filled from the file before anyone else holds it: the same thing CPython's own readers do
-when they build a bytes object in place. The advice is one of two:
+prepared, then filled from the file before anyone else holds it: the same thing CPython's own readers do
+when they build a bytes object in place. The memory is prepared 2 MiB at a time:
 
-- Huge pages (madvise(MADV_HUGEPAGE), which most Linux desktops honour in their `madvise` mode): the memory
-  comes 2 MiB at a time, and the read takes half as long (27 ms -> 14 ms for 50 MB on a desktop).
-- Except in a virtual machine whose hypervisor takes free memory back (free page reporting: virtio-balloon's
-  REPORTING feature, Hyper-V's balloon). The guest then reports its free 2 MiB blocks, the host unmaps
-  them, and a huge page is such a block: zeroing it faults every piece of it in from the host. Measured
-  here (KVM, reporting at order 9), 52 MB read a few seconds after the last large allocation, as a user
-  runs one command: 128-184 ms on huge pages, 38-60 ms on small ones, which come from the guest's own
-  recently used memory. There the pages are asked for all at once instead (MADV_POPULATE_WRITE, Linux
-  5.14+): one request rather than 13,000 traps, 36 against 42 ms (medians of 15).
+- Each whole 2 MiB of the buffer is advised for a huge page (madvise(MADV_HUGEPAGE), which most Linux
+  desktops honour in their `madvise` mode) and touched, which is when the kernel zeroes it: 0.1-0.3 ms.
+  On huge pages the read takes half as long (27 ms -> 14 ms for 50 MB on a desktop).
+- Until one is slow (COLD_HUGE_PAGE_NS). In a virtual machine whose hypervisor takes free memory back (free
+  page reporting: virtio-balloon's REPORTING, as this KVM guest has, or Hyper-V's balloon) the guest reports
+  its free 2 MiB blocks and the host unmaps them; a huge page that is such a block faults every piece of
+  itself in from the host while it is zeroed, 4-8 ms. Blocks freed in the last seconds are not reported
+  yet, and the kernel hands those out first. Measured here, 52 MB read a few seconds after the last large
+  allocation (as a user runs one command): 95-223 ms on huge pages alone, 42-68 ms on small pages; run
+  back to back, 14-18 ms on huge pages.
+- The rest of the buffer, once a huge page was slow (or refused: THP off, not Linux 2.6.38+), is asked for
+  on small pages at once (MADV_POPULATE_WRITE, Linux 5.14+): one request rather than thousands of traps,
+  36 against 42 ms for 52 MB (medians of 15). These come from the memory the guest used recently.
 
 Elsewhere (another system, a small file, no libc), and whenever the file does not read back at the size it
 had, it is a plain read of the file as it is then, of at most `most` bytes: a file that keeps growing (a
@@ -27,6 +32,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +41,9 @@ HUGE_FROM = 8 << 20
 _HUGE_PAGE = 2 << 20
 _MADV_HUGEPAGE = 14  # Linux, every architecture
 _MADV_POPULATE_WRITE = 23
-_VIRTIO_BALLOON = "0x0005"  # the virtio device id of a memory balloon
-_VIRTIO_BALLOON_F_REPORTING = 5  # its feature bit for free page reporting
+#: A huge page whose zeroing takes longer than this came from memory the host had taken back: the rest of
+#: the buffer goes on small pages. Zeroing 2 MiB takes 0.1-0.3 ms, such a page 4-8 ms.
+COLD_HUGE_PAGE_NS = 1_500_000
 
 
 def read_whole(path: Path, size: int, most: int | None = None) -> bytes:
@@ -52,13 +59,7 @@ def read_whole(path: Path, size: int, most: int | None = None) -> bytes:
     address = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
     if not address:
         return _read_plain(path, size, most)
-    huge = huge_pages_come_warm()
-    page = _HUGE_PAGE if huge else os.sysconf("SC_PAGE_SIZE")
-    start = -(-address // page) * page  # whole pages inside the buffer only
-    end = (address + size) // page * page
-    if end > start:  # a refusal (THP off, an old kernel) costs nothing: the read is as before
-        advice = _MADV_HUGEPAGE if huge else _MADV_POPULATE_WRITE
-        libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), advice)
+    _prepare(libc, address, size)
     with open(path, "rb", buffering=0) as file:
         target = memoryview((ctypes.c_char * size).from_address(address)).cast("B")
         try:
@@ -98,29 +99,35 @@ def _fill(file: Any, target: memoryview) -> int:
     return filled
 
 
-@functools.cache
-def huge_pages_come_warm(sysfs: Path = Path("/sys")) -> bool:
-    """Are huge pages worth asking for: False where the hypervisor takes free 2 MiB blocks back (the kernel
-    can report free pages, and a virtio balloon negotiated REPORTING or Hyper-V's balloon is bound), True
-    everywhere else, a physical machine among them."""
-    if not (sysfs / "module" / "page_reporting").is_dir():
-        return True  # a kernel without free page reporting gives back nothing
-    if any((sysfs / "bus" / "vmbus" / "drivers" / "hv_balloon").glob("*-*-*-*-*")):
-        return False  # a bound Hyper-V balloon reports free pages where the host offers it
-    try:
-        devices = list((sysfs / "bus" / "virtio" / "devices").iterdir())
-    except OSError:  # no virtio bus
-        return True
-    for device in devices:
-        try:
-            if (device / "device").read_text().strip() != _VIRTIO_BALLOON:
-                continue
-            features = (device / "features").read_text().strip()
-        except OSError:  # a device going away, or one this user may not read: not known to report
-            continue
-        if features[_VIRTIO_BALLOON_F_REPORTING : _VIRTIO_BALLOON_F_REPORTING + 1] == "1":
-            return False
-    return True
+def _prepare(libc: Any, address: int, size: int) -> None:
+    """Have the kernel back the `size` bytes at `address` with memory now: huge pages while they come
+    quickly, then small ones (see the module's description). Refusals cost nothing: what is not prepared
+    is faulted in by the read, as it always was."""
+    import ctypes
+
+    small = os.sysconf("SC_PAGE_SIZE")
+    low, high = -(-address // small) * small, (address + size) // small * small  # whole pages only
+    at = -(-address // _HUGE_PAGE) * _HUGE_PAGE
+    prepared = at
+    while at + _HUGE_PAGE <= address + size:
+        if libc.madvise(ctypes.c_void_p(at), ctypes.c_size_t(_HUGE_PAGE), _MADV_HUGEPAGE) != 0:
+            break
+        took = _touch(at)
+        at = prepared = at + _HUGE_PAGE
+        if took > COLD_HUGE_PAGE_NS:
+            break
+    for start, end in ((low, min(-(-address // _HUGE_PAGE) * _HUGE_PAGE, high)), (prepared, high)):
+        if end > start:
+            libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), _MADV_POPULATE_WRITE)
+
+
+def _touch(address: int) -> int:
+    """Nanoseconds taken to write one byte at `address`: the fault that zeroes its page."""
+    import ctypes
+
+    before = time.perf_counter_ns()
+    ctypes.memset(address, 0, 1)
+    return time.perf_counter_ns() - before
 
 
 @functools.cache

@@ -1,6 +1,6 @@
-"""agent/cli/wholefile.py: a large document is read into bytes on huge pages where Linux gives them and the
-hypervisor (if any) does not take free memory back, and the bytes are the file's, whatever its size and
-whatever it did between the size check and the read."""
+"""agent/cli/wholefile.py: a large document is read into bytes on huge pages while Linux gives them quickly,
+then on small pages asked for at once, and the bytes are the file's, whatever its size and whatever it did
+between the size check and the read."""
 
 from __future__ import annotations
 
@@ -12,21 +12,21 @@ import pytest
 
 from agent.cli import wholefile
 from agent.cli.common import read_document
-from agent.cli.wholefile import HUGE_FROM, huge_pages_come_warm, read_whole
+from agent.cli.wholefile import HUGE_FROM, read_whole
 from formats.errors import SealBridgeError
 from tests.support.fresh_python import run_python
 
 _HUGE_PAGE = 2 << 20
 
 
-@pytest.mark.parametrize("huge", [True, False], ids=["huge pages", "pages populated"])
+@pytest.mark.parametrize("cold_ns", [10**12, -1], ids=["huge pages", "first huge page cold"])
 @pytest.mark.parametrize(
     "size", [1, HUGE_FROM - 1, HUGE_FROM, HUGE_FROM + 4097, HUGE_FROM + 3 * _HUGE_PAGE + 12345]
 )
 def test_the_bytes_are_the_files(
-    tmp_path: Path, size: int, huge: bool, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, size: int, cold_ns: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(wholefile, "huge_pages_come_warm", lambda: huge)
+    monkeypatch.setattr(wholefile, "COLD_HUGE_PAGE_NS", cold_ns)
     data = os.urandom(size)
     path = tmp_path / "doc.pdf"
     path.write_bytes(data)
@@ -81,7 +81,7 @@ from pathlib import Path
 from agent.cli import wholefile
 from agent.cli.wholefile import read_whole
 
-wholefile.huge_pages_come_warm = lambda: sys.argv[2] == "huge"
+wholefile.COLD_HUGE_PAGE_NS = int(sys.argv[2])
 
 def mappings(data):
     address = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
@@ -110,11 +110,11 @@ print(json.dumps([mappings(ours), mappings(plain)]))
 @pytest.mark.skipif(
     not Path("/sys/kernel/mm/transparent_hugepage").is_dir(), reason="no transparent huge pages (Linux only)"
 )
-def _mappings_after_reading(tmp_path: Path, size: int, pages: str) -> tuple[list[list], list[list]]:
-    """_MAPPINGS's answer for a random file of `size` bytes, read with huge pages thought warm or not."""
+def _mappings_after_reading(tmp_path: Path, size: int, cold_ns: int) -> tuple[list[list], list[list]]:
+    """_MAPPINGS's answer for a random file of `size` bytes, huge pages slower than `cold_ns` being cold."""
     path = tmp_path / "doc.pdf"
     path.write_bytes(os.urandom(size))
-    res = run_python(_MAPPINGS, str(path), pages)
+    res = run_python(_MAPPINGS, str(path), str(cold_ns))
     assert res.returncode == 0, res.stderr
     ours, plain = json.loads(res.stdout)
     return ours, plain
@@ -122,7 +122,7 @@ def _mappings_after_reading(tmp_path: Path, size: int, pages: str) -> tuple[list
 
 def test_a_large_document_is_read_into_memory_advised_for_huge_pages(tmp_path: Path) -> None:
     size = 16 << 20
-    ours, plain = _mappings_after_reading(tmp_path, size, "huge")
+    ours, plain = _mappings_after_reading(tmp_path, size, 10**12)  # none is cold
     assert ["header", False] in ours, ours  # the object's header: never on an advised page
     advised = [(low, high) for low, high, flag in (m for m in ours if m[0] != "header") if flag]
     # Inside the bytes only; seven whole huge pages lie inside 16 MiB wherever it starts.
@@ -131,57 +131,55 @@ def test_a_large_document_is_read_into_memory_advised_for_huge_pages(tmp_path: P
     assert not any(m[-1] for m in plain), plain  # a plain read asks for nothing
 
 
-def test_where_huge_pages_come_cold_the_memory_is_populated_on_small_pages(tmp_path: Path) -> None:
-    ours, _ = _mappings_after_reading(tmp_path, 16 << 20, "small")
-    assert not any(m[-1] for m in ours), ours  # nothing advised for huge pages
+def test_after_a_cold_huge_page_the_rest_is_on_small_pages(tmp_path: Path) -> None:
+    ours, _ = _mappings_after_reading(tmp_path, 16 << 20, -1)  # every huge page is cold: only the first
+    advised = [(low, high) for low, high, flag in (m for m in ours if m[0] != "header") if flag]
+    assert len(advised) == 1 and advised[0][1] - advised[0][0] == _HUGE_PAGE, ours
 
 
-def _sysfs(root: Path, *, reporting: bool, balloons: dict[str, str], hyperv: bool = False) -> Path:
-    """A /sys with what huge_pages_come_warm() reads: the page_reporting module, virtio devices
-    ({name: features} for balloons, beside a block device) and Hyper-V's balloon driver."""
-    if reporting:
-        (root / "module" / "page_reporting" / "parameters").mkdir(parents=True)
-    devices = root / "bus" / "virtio" / "devices"
-    devices.mkdir(parents=True)
-    (devices / "virtio9").mkdir()
-    (devices / "virtio9" / "device").write_text("0x0002\n")
-    (devices / "virtio9" / "features").write_text("0" * 5 + "1" * 59 + "\n")  # bit 5 means nothing here
-    for name, features in balloons.items():
-        (devices / name).mkdir()
-        (devices / name / "device").write_text("0x0005\n")
-        (devices / name / "features").write_text(features + "\n")
-    if hyperv:
-        driver = root / "bus" / "vmbus" / "drivers" / "hv_balloon"
-        driver.mkdir(parents=True)
-        (driver / "525074dc-8985-46e2-8057-a307dc18a502").mkdir()
-    return root
+class _Libc:
+    """madvise as the test wants it to answer, each call recorded as (offset from the buffer, length, advice)."""
 
+    def __init__(self, base: int, refuse_huge: bool = False) -> None:
+        self.base, self.refuse_huge, self.calls = base, refuse_huge, []
 
-_REPORTS = "0110010" + "0" * 57  # stats, deflate on OOM, free page reporting (bit 5)
-_NO_REPORTS = "0110000" + "0" * 57
+    def madvise(self, start: object, length: object, advice: int) -> int:
+        offset, size = start.value - self.base, length.value  # type: ignore[attr-defined]
+        self.calls.append((offset, size, advice))
+        return -1 if self.refuse_huge and advice == wholefile._MADV_HUGEPAGE else 0
 
 
 @pytest.mark.parametrize(
-    ("reporting", "balloons", "hyperv", "warm"),
+    ("times_ms", "refuse_huge", "huge_pages"),
     [
-        (False, {}, False, True),  # a physical machine (no balloon)
-        (False, {"virtio0": _REPORTS}, False, True),  # a kernel that cannot report
-        (True, {}, False, True),  # can report, nothing to report to
-        (True, {"virtio0": _NO_REPORTS}, False, True),  # a balloon that does not take free pages
-        (True, {"virtio0": _NO_REPORTS, "virtio3": _REPORTS}, False, False),
-        (True, {"virtio0": _REPORTS}, False, False),  # this machine's KVM guest
-        (True, {"virtio0": "01"}, False, True),  # features too short to say
-        (True, {}, True, False),  # Hyper-V's balloon
+        ([0.2] * 10, False, 7),  # all quick: every whole huge page
+        ([0.2, 0.3, 6.0, 0.2], False, 3),  # the third is cold: it stays, the rest goes on small pages
+        ([7.0], False, 1),
+        ([], True, 0),  # THP refused: all on small pages
     ],
 )
-def test_huge_pages_are_cold_where_the_hypervisor_takes_free_memory_back(
-    tmp_path: Path, reporting: bool, balloons: dict[str, str], hyperv: bool, warm: bool
+def test_huge_pages_while_they_come_quickly(
+    monkeypatch: pytest.MonkeyPatch, times_ms: list[float], refuse_huge: bool, huge_pages: int
 ) -> None:
-    sysfs = _sysfs(tmp_path, reporting=reporting, balloons=balloons, hyperv=hyperv)
-    assert huge_pages_come_warm.__wrapped__(sysfs) is warm
+    base = 1000 * _HUGE_PAGE + 4096 * 5 + 123  # not aligned: a small-page head, then whole huge pages
+    size = 16 << 20
+    touched: list[int] = []
+    pending = iter(times_ms)
 
+    def touch(address: int) -> int:
+        touched.append(address)
+        return int(next(pending) * 1e6)
 
-def test_a_missing_sysfs_means_huge_pages_come_warm(tmp_path: Path) -> None:
-    assert huge_pages_come_warm.__wrapped__(tmp_path / "nothing") is True
-    (tmp_path / "module" / "page_reporting").mkdir(parents=True)  # no virtio bus at all
-    assert huge_pages_come_warm.__wrapped__(tmp_path) is True
+    monkeypatch.setattr(wholefile, "_touch", touch)
+    libc = _Libc(base, refuse_huge)
+    wholefile._prepare(libc, base, size)
+    huge = [(o, n) for o, n, a in libc.calls if a == wholefile._MADV_HUGEPAGE and not refuse_huge]
+    first = 1001 * _HUGE_PAGE - base  # the first huge page boundary inside the buffer
+    assert huge == [(first + i * _HUGE_PAGE, _HUGE_PAGE) for i in range(huge_pages)]
+    assert [t - base for t in touched] == [o for o, _ in huge]
+    small = [(o, n) for o, n, a in libc.calls if a == wholefile._MADV_POPULATE_WRITE]
+    head = 4096 - 123  # the first whole small page: up to the first huge page
+    tail_end = (base + size) // 4096 * 4096 - base
+    assert small[0] == (head, first - head)
+    rest = first + huge_pages * _HUGE_PAGE
+    assert small[1:] == ([(rest, tail_end - rest)] if tail_end > rest else [])
