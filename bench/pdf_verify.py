@@ -12,7 +12,8 @@ For each kind of key (ECDSA P-256 and SM2), every round runs, interleaved, as fr
 -C /tmp/base`), interleaved in the same rounds, and prints ours / old. `--docs DIR` takes KIND.pdf and
 KIND-root.der from DIR instead of building them (and keeps them).
 The floor is one SM3 pass over the file in-process (streamed, best of N) plus the start-up of (c).
-Best of N for each; peak RSS of each process from wait4(). Also in-process (in a child): ours
+Best of N for each, and each round's own ratio of (a) to that round's floor (median, best, worst); the
+contenders take turns at going first. Peak RSS of each process from wait4(). Also in-process (in a child): ours
 stamping.pdf.verify against pyHanko over all signatures, on the bytes already in memory.
 The parent stays small (documents are built and the in-process figures taken in child processes): a forked
 child starts with its parent's peak RSS, which would otherwise mask every child's own.
@@ -166,8 +167,12 @@ def bench_kind(
     walls: dict[str, list[float]] = {name: [] for name in commands}
     cpu: dict[str, float] = {}
     sm3_times = []
-    for _ in range(rounds):
-        for name, (argv, env) in commands.items():
+    names = list(commands)
+    for r in range(rounds):
+        # Each round in another order: what ran just before (a large process's freed memory, a busy spell)
+        # falls on each contender in turn, not always on the same one.
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            argv, env = commands[name]
             seconds, rss, out, cpu_s = run_process(argv, env)
             walls[name].append(seconds)
             cpu[name] = min(cpu_s, cpu.get(name, cpu_s))
@@ -202,6 +207,13 @@ def bench_kind(
         f"  medians: ours {med['ours']:.3f} s, stock {med['stock']:.3f} s, start-up {med['startup']:.3f} s, "
         f"SM3 pass {statistics.median(sm3_times):.3f} s; ours / stock {med['ours'] / med['stock']:.2f}, "
         f"ours / (SM3 pass + start-up) {med['ours'] / (statistics.median(sm3_times) + med['startup']):.2f}"
+    )
+    # Each round's own ratio: ours against the SM3 pass and start-up measured in that round, seconds apart
+    # (the best of each, above, may come from different moments of a machine whose speed wanders).
+    paired = [o / (h + s) for o, h, s in zip(walls["ours"], sm3_times, walls["startup"], strict=True)]
+    print(
+        f"  per round, ours / (that round's SM3 pass + start-up): median {statistics.median(paired):.2f}, "
+        f"best {min(paired):.2f}, worst {max(paired):.2f}"
     )
     # A shared machine stretches wall times; CPU seconds are steadier (ours includes its hashing thread).
     print(f"  CPU ratio ours / stock pyHanko: {cpu['ours'] / cpu['stock']:.2f}")
