@@ -18,7 +18,7 @@ when they build a bytes object in place. The memory is prepared 2 MiB at a time:
   yet, and the kernel hands those out first. Measured here, 52 MB read a few seconds after the last large
   allocation (as a user runs one command): 95-223 ms on huge pages alone, 42-68 ms on small pages; run
   back to back, 14-18 ms on huge pages.
-- The rest of the buffer, once a huge page was slow (or refused: THP off, not Linux 2.6.38+), is asked for
+- The rest of the buffer, once a huge page was slow (or refused, or not given: THP off), is asked for
   on small pages at once (MADV_POPULATE_WRITE, Linux 5.14+): one request rather than thousands of traps,
   36 against 42 ms for 52 MB (medians of 15). These come from the memory the guest used recently.
 
@@ -44,6 +44,8 @@ _MADV_POPULATE_WRITE = 23
 #: A huge page whose zeroing takes longer than this came from memory the host had taken back: the rest of
 #: the buffer goes on small pages. Zeroing 2 MiB takes 0.1-0.3 ms, such a page 4-8 ms.
 COLD_HUGE_PAGE_NS = 1_500_000
+#: Faster than this, the touch faulted in one small page (a few microseconds), not a zeroed 2 MiB.
+NOT_HUGE_PAGE_NS = 25_000
 
 
 def read_whole(path: Path, size: int, most: int | None = None) -> bytes:
@@ -113,6 +115,8 @@ def _prepare(libc: Any, address: int, size: int) -> None:
         if libc.madvise(ctypes.c_void_p(at), ctypes.c_size_t(_HUGE_PAGE), _MADV_HUGEPAGE) != 0:
             break
         took = _touch(at)
+        if took < NOT_HUGE_PAGE_NS:
+            break  # no 2 MiB were zeroed: huge pages are off (THP `never`), this one goes on small pages too
         at = prepared = at + _HUGE_PAGE
         if took > COLD_HUGE_PAGE_NS:
             break

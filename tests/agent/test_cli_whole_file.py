@@ -107,9 +107,6 @@ print(json.dumps([mappings(ours), mappings(plain)]))
 """
 
 
-@pytest.mark.skipif(
-    not Path("/sys/kernel/mm/transparent_hugepage").is_dir(), reason="no transparent huge pages (Linux only)"
-)
 def _mappings_after_reading(tmp_path: Path, size: int, cold_ns: int) -> tuple[list[list], list[list]]:
     """_MAPPINGS's answer for a random file of `size` bytes, huge pages slower than `cold_ns` being cold."""
     path = tmp_path / "doc.pdf"
@@ -120,6 +117,16 @@ def _mappings_after_reading(tmp_path: Path, size: int, cold_ns: int) -> tuple[li
     return ours, plain
 
 
+def _thp_mode() -> str | None:
+    """The system's transparent huge page mode (`always`, `madvise`, `never`), None without THP."""
+    try:
+        text = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+    except OSError:
+        return None
+    return text[text.index("[") + 1 : text.index("]")] if "[" in text else None
+
+
+@pytest.mark.skipif(_thp_mode() in (None, "never"), reason="no transparent huge pages to be given")
 def test_a_large_document_is_read_into_memory_advised_for_huge_pages(tmp_path: Path) -> None:
     size = 16 << 20
     ours, plain = _mappings_after_reading(tmp_path, size, 10**12)  # none is cold
@@ -150,16 +157,17 @@ class _Libc:
 
 
 @pytest.mark.parametrize(
-    ("times_ms", "refuse_huge", "huge_pages"),
+    ("times_ms", "refuse_huge", "advised", "huge_pages"),
     [
-        ([0.2] * 10, False, 7),  # all quick: every whole huge page
-        ([0.2, 0.3, 6.0, 0.2], False, 3),  # the third is cold: it stays, the rest goes on small pages
-        ([7.0], False, 1),
-        ([], True, 0),  # THP refused: all on small pages
+        ([0.2] * 10, False, 7, 7),  # all quick: every whole huge page
+        ([0.2, 0.3, 6.0, 0.2], False, 3, 3),  # the third is cold: it stays, the rest goes on small pages
+        ([7.0], False, 1, 1),
+        ([0.2, 0.003], False, 2, 1),  # the second was no huge page (THP off): it goes on small pages
+        ([], True, 1, 0),  # THP refused: all on small pages
     ],
 )
 def test_huge_pages_while_they_come_quickly(
-    monkeypatch: pytest.MonkeyPatch, times_ms: list[float], refuse_huge: bool, huge_pages: int
+    monkeypatch: pytest.MonkeyPatch, times_ms: list[float], refuse_huge: bool, advised: int, huge_pages: int
 ) -> None:
     base = 1000 * _HUGE_PAGE + 4096 * 5 + 123  # not aligned: a small-page head, then whole huge pages
     size = 16 << 20
@@ -173,13 +181,13 @@ def test_huge_pages_while_they_come_quickly(
     monkeypatch.setattr(wholefile, "_touch", touch)
     libc = _Libc(base, refuse_huge)
     wholefile._prepare(libc, base, size)
-    huge = [(o, n) for o, n, a in libc.calls if a == wholefile._MADV_HUGEPAGE and not refuse_huge]
     first = 1001 * _HUGE_PAGE - base  # the first huge page boundary inside the buffer
-    assert huge == [(first + i * _HUGE_PAGE, _HUGE_PAGE) for i in range(huge_pages)]
-    assert [t - base for t in touched] == [o for o, _ in huge]
+    pages = [(first + i * _HUGE_PAGE, _HUGE_PAGE) for i in range(advised)]
+    assert [(o, n) for o, n, a in libc.calls if a == wholefile._MADV_HUGEPAGE] == pages
+    assert [t - base for t in touched] == [o for o, _ in pages][: len(times_ms)]
     small = [(o, n) for o, n, a in libc.calls if a == wholefile._MADV_POPULATE_WRITE]
     head = 4096 - 123  # the first whole small page: up to the first huge page
     tail_end = (base + size) // 4096 * 4096 - base
     assert small[0] == (head, first - head)
-    rest = first + huge_pages * _HUGE_PAGE
+    rest = first + huge_pages * _HUGE_PAGE  # after the huge pages kept, all on small pages
     assert small[1:] == ([(rest, tail_end - rest)] if tail_end > rest else [])
