@@ -109,8 +109,7 @@ def _prepare(libc: Any, address: int, size: int) -> None:
 
     small = os.sysconf("SC_PAGE_SIZE")
     low, high = -(-address // small) * small, (address + size) // small * small  # whole pages only
-    at = -(-address // _HUGE_PAGE) * _HUGE_PAGE
-    prepared = at
+    first_huge = at = prepared = -(-address // _HUGE_PAGE) * _HUGE_PAGE
     while at + _HUGE_PAGE <= address + size:
         if libc.madvise(ctypes.c_void_p(at), ctypes.c_size_t(_HUGE_PAGE), _MADV_HUGEPAGE) != 0:
             break
@@ -120,7 +119,7 @@ def _prepare(libc: Any, address: int, size: int) -> None:
         at = prepared = at + _HUGE_PAGE
         if took > COLD_HUGE_PAGE_NS:
             break
-    for start, end in ((low, min(-(-address // _HUGE_PAGE) * _HUGE_PAGE, high)), (prepared, high)):
+    for start, end in ((low, min(first_huge, high)), (prepared, high)):
         if end > start:
             libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), _MADV_POPULATE_WRITE)
 
