@@ -1,7 +1,7 @@
 """A 20 MB PDF stamped through the agent's WebSocket (binary frames, approval, PIN login) versus calling
 stamping.pdf's stamp() directly with an already logged-in signer plus one soft-token PIN login, in the same
-run (interleaved, best of N); prints the ratio, CPU time beside wall time, and the agent process's peak
-memory.
+run (interleaved, best of N); prints the ratio (also each round's own, against that round's direct stamp and
+login), CPU time beside wall time, and the agent process's peak memory.
 
     .venv/bin/python bench/agent_roundtrip.py [--mb 20] [--runs 5] [--compare OLD_TREE] [--client-digests]
 
@@ -30,6 +30,7 @@ import asyncio
 import io
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -254,6 +255,13 @@ async def main() -> None:
             )
     print(f"ratio agent / direct:                    {a / d:8.2f}")
     print(f"ratio agent / (direct + login):          {a / (d + login_s):8.2f}")
+    # Each round's own ratio, against the direct stamp and login of that round, seconds apart: the best of
+    # each (above) may come from different moments of a machine whose speed wanders.
+    paired = sorted(w / (dt + lt) for w, dt, lt in zip(ours.wall, direct_t, login_t, strict=True))
+    print(
+        f"  per round, agent / (that round's direct + login): median {statistics.median(paired):.2f}, "
+        f"best {paired[0]:.2f}, worst {paired[-1]:.2f}"
+    )
     for agent in agents[1:]:
         print(f"ratio agent ({agent.name}) / (direct + login): {agent.best()[0] / (d + login_s):8.2f}")
 
