@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import marshal
-import os
 import sys
 import threading
 import types
@@ -163,21 +162,13 @@ def save() -> bool:
         if len(table) > MAX_ENTRIES:
             table = {k: v for k, v in table.items() if k in _used}
         blob = _header() + marshal.dumps(table)
-        import tempfile
+        from formats.errors import SealBridgeError
+        from stamping.fileout import atomic_write
 
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    os.fchmod(out.fileno(), 0o644)  # as bytecode: readable by whoever runs the program
-                    out.write(blob)
-                os.replace(temp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
-                raise
-        except OSError:
+            atomic_write(path, blob, 0o644)  # as bytecode: readable by whoever runs the program
+        except (OSError, SealBridgeError):
             return False  # a read-only installation: the methods are compiled each time, as without it
         _added.clear()
         _loaded = {k: v for k, v in table.items() if k not in _used}
