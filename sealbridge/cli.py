@@ -70,10 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     from sealbridge.parent_death import exit_with_parent_if_asked
 
     exit_with_parent_if_asked()  # first: a child of the demo must not outlive it
-    from agent.cli.collector import collector_paused_then_frozen
-
     whole_program = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
+    if whole_program:
+        from agent.cli.verify_early import start
+
+        start(argv)  # `verify` of one large PDF: its reader and hasher start before the command loads
+    from agent.cli.collector import collector_paused_then_frozen
+
     with collector_paused_then_frozen():  # start-up: the command's module and what it imports
         from agent.cli.common import quiet_libraries
 

@@ -19,6 +19,7 @@ from agent.cli.common import (
     about_file,
     add_json_flag,
     command,
+    document_size,
     json_text,
     print_json,
     read_document,
@@ -27,13 +28,18 @@ from formats.errors import SealBridgeError
 from formats.pdfhead import is_pdf_head
 
 if TYPE_CHECKING:  # the verifier's modules load when a document is verified, not to parse arguments
+    from agent.cli.sharedread import SharedRead
     from stamping.messages import Lang
+    from stamping.pdf.sigdigest import ForkedDocumentPass
     from stamping.platform_status import StatusLookup
     from stamping.report import Report
 
 _CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 #: Below this, hashing takes less than starting threads is worth (stamping.ofd.entrypass.THREADS_FROM).
 _HASH_WHILE_LOADING_FROM = 4 << 20
+#: Who read the last document verified alone, for tests and diagnostics: "by the child" (a large PDF,
+#: agent.cli.sharedread) or "here".
+last_read = "here"
 
 
 def register(subparsers: Any) -> None:
@@ -185,9 +191,38 @@ def _verify_document(args: argparse.Namespace) -> int:
     # The process checks this one document and ends: the collector's passes over what the imports and
     # the verification make (objects by the hundred thousand, little garbage) would only delay the answer,
     # and what is frozen at the end is not scanned by the last pass at exit either.
+    global last_read
     with collector_paused_then_frozen():
+        early = _pdf_read_by_child(args.file)
+        if early is not None:
+            shared, document_pass = early
+            from agent.cli.pyhanko_import import import_lean
+
+            import_lean("stamping.pdf.verify")  # while the child reads the file
+            data = shared.take(timeout=30.0 + len(shared.data) / 10e6)
+            if data is not None:
+                last_read = "by the child"
+                return _verify_read_document(args, data, document_pass)
+            document_pass.cancel()
+        last_read = "here"
         data = read_document(args.file)
         return _verify_read_document(args, data, _hash_while_loading(data))
+
+
+def _pdf_read_by_child(path: str) -> tuple[SharedRead, ForkedDocumentPass] | None:
+    """A large PDF: the child that reads it into memory shared with this process and then hashes it
+    (agent.cli.sharedread), forked at the program's start (agent.cli.verify_early) or now; None where that
+    cannot be (the file is then read here, as any other)."""
+    from agent.cli import verify_early
+
+    claimed = verify_early.claim(path)
+    if claimed is not None:
+        return claimed
+    size = document_size(path)  # refused here, with its code, when over the limit, empty or missing
+    if sys.platform != "linux":
+        return None
+    opened = verify_early.open_pdf_pass(path, size)
+    return None if opened is None else opened[1:]
 
 
 def _verify_read_document(

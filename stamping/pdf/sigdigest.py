@@ -28,7 +28,7 @@ import os
 import select
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from stamping import gilhandoff
@@ -178,8 +178,10 @@ class ForkedDocumentPass:
         self._requests: int | None = requests
 
     @classmethod
-    def start(cls, data: bytes) -> ForkedDocumentPass | None:
-        """The pass started in a child; None where no child can be started (the caller uses a DocumentPass)."""
+    def start(cls, data: bytes, fill: Callable[[], bool] | None = None) -> ForkedDocumentPass | None:
+        """The pass started in a child; None where no child can be started (the caller uses a DocumentPass).
+        With `fill`, the child first calls it to put the document into `data` (memory it shares with this
+        process: agent.cli.sharedread), and hashes only if that says the document is whole."""
         try:
             request_read, request_write = os.pipe()
         except OSError:
@@ -191,6 +193,9 @@ class ForkedDocumentPass:
             for fd in (request_write, *_ASKING):
                 with contextlib.suppress(OSError):
                     os.close(fd)
+            if fill is not None and not fill():
+                os.close(request_read)
+                return {}
             return _pass_answers(data, request_read)
 
         child = forkshare.start_child(work)
@@ -246,6 +251,14 @@ class ForkedDocumentPass:
         return bool(readable)
 
     can_fork = staticmethod(forkshare.can_fork)
+
+    def cancel(self) -> None:
+        """Not wanted after all (the document it was to read is read again): the child is ended and reaped
+        now, and nothing is answered."""
+        if self._answers is None:
+            self._no_more_requests()
+            forkshare.child_result(self._pid, self._read_end, timeout=0)  # closes, kills and reaps
+            self._answers = {}
 
     def _wait(self) -> dict[tuple[str, Pairs], bytes]:
         if self._answers is None:

@@ -14,7 +14,7 @@ from formats.gm import sm3
 from stamping.placement import At
 from tests.support.byteranges import byte_ranges, covers, edge_positions
 from tests.support.fresh_python import run_python, run_python_ok
-from tests.support.pdf_flows import stamp_pdf
+from tests.support.pdf_flows import root_files, stamp_pdf
 from tests.support.pdf_maker import contract_pdf
 
 
@@ -30,11 +30,7 @@ def sealed(sm2_party, ecdsa_party, tmp_path_factory) -> tuple[bytes, list[str]]:
         pdf = stamp_pdf(pdf, party, [place])
     folder = tmp_path_factory.mktemp("forked")
     (folder / "doc.pdf").write_bytes(pdf)
-    roots = []
-    for i, party in enumerate((sm2_party, ecdsa_party)):
-        roots.append(folder / f"root{i}.der")
-        roots[-1].write_bytes(party.root)
-    return pdf, [str(folder / "doc.pdf"), *map(str, roots)]
+    return pdf, [str(folder / "doc.pdf"), *root_files(folder, sm2_party, ecdsa_party)]
 
 
 #: In a fresh process (the test process may run threads: no fork there).

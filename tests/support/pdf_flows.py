@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from stamping.options import StampOptions, VerifyOptions
 from stamping.pdf import stamp
@@ -17,6 +18,15 @@ def stamp_pdf(data: bytes, party, placements=None, **opts) -> bytes:  # type: ig
 
 def trusting(*parties) -> VerifyOptions:  # type: ignore[no-untyped-def]
     return VerifyOptions(trust_anchors=[p.root for p in parties])
+
+
+def root_files(folder: Path, *parties) -> list[str]:  # type: ignore[no-untyped-def]
+    """Each party's root certificate written to `folder` (root0.der, root1.der...): their paths, for --trust."""
+    paths = []
+    for i, party in enumerate(parties):
+        paths.append(folder / f"root{i}.der")
+        paths[-1].write_bytes(party.root)
+    return [str(p) for p in paths]
 
 
 def pyhanko_sign(pdf: bytes, party, field_name: str, **metadata) -> bytes:  # type: ignore[no-untyped-def]
