@@ -103,7 +103,7 @@ def open_pdf_pass(
             return None
         shared.forked()
         return _identity(info), shared, document_pass
-    except OSError:
+    except (OSError, MemoryError):  # no pipe, no process, no memory for the buffer: read_document decides
         return None
     finally:
         os.close(fd)  # the child has its own
