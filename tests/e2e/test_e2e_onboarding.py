@@ -17,6 +17,7 @@ from tests.support.e2e_browser import (
     CHROMIUM,
     Browser,
     b64decode,
+    click_to_close,
     launch,
     save_artifact,
     sealbridge_verify,
@@ -156,7 +157,7 @@ def test_always_allow_survives_a_browser_restart(playwright, env, documents, tmp
             assert detected["site"] == "allowed" and detected["siteAllowed"] is True, detected
             window = b.stamp_and_wait_for_window(page, "after-restart", STAMP)  # no prompt first
             assert not b.site_prompts()
-            window.click("#cancel")
+            click_to_close(window)
             result = b.job(page, "after-restart")
             assert not result["ok"] and result["code"] == "USER_CANCELLED", result
         finally:
@@ -272,7 +273,7 @@ def test_a_big_document_shows_progress_and_its_window_before_the_agent_has_read_
         uploading = [e["fraction"] for e in events if e["phase"] == "uploading"]
         assert len(receiving) >= 10 and receiving == sorted(receiving) and receiving[-1] == 1, receiving
         assert uploading and uploading[-1] == 1, uploading
-        window.click("#cancel")
+        click_to_close(window)
         result = browser.job(portal_page, "big", timeout=60_000)
         assert not result["ok"] and result["code"] == "USER_CANCELLED", result
     finally:
@@ -303,7 +304,7 @@ def test_the_window_at_400x650_shows_pin_and_button_without_scrolling(
         save_artifact("approval-window-400x650-zoom.png", window.screenshot())
         window.click("#zoom-close")
     finally:
-        window.click("#cancel")
+        click_to_close(window)
     result = browser.job(portal_page, "small")
     assert not result["ok"] and result["code"] == "USER_CANCELLED", result
 

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from tests.support.central import http
-from tests.support.e2e_browser import Browser, save_artifact
+from tests.support.e2e_browser import Browser, click_to_close, save_artifact
 
 pytestmark = pytest.mark.browser
 
@@ -68,6 +68,6 @@ def test_a_seal_revoked_meanwhile_is_refused_and_another_seal_stamps(
     assert said.get_attribute("data-state") == "revoked" and "已注销" in said.text_content()
     assert window.input_value("#seal") == env.soft_esid
     save_artifact("approval-window-seal-revoked.png", window.screenshot(full_page=True))
-    window.click("#cancel")
+    click_to_close(window)
     result = browser.job(portal_page, "next")
     assert not result["ok"] and result["code"] == "USER_CANCELLED", result

@@ -11,6 +11,7 @@ import pytest
 from tests.support.e2e_browser import (
     Browser,
     b64decode,
+    click_to_close,
     save_artifact,
     seal_options,
     sealbridge_verify,
@@ -69,5 +70,5 @@ def test_pulling_the_skf_key_updates_the_window(browser: Browser, portal_page, d
             env.skf.insert()
         if not window.is_closed():
             with window.expect_event("close", timeout=10_000):
-                window.click("#cancel")
+                click_to_close(window)
     assert browser.job(portal_page, "skf-pull")["code"] == "USER_CANCELLED"

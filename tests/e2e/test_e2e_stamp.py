@@ -8,7 +8,14 @@ import re
 
 import pytest
 
-from tests.support.e2e_browser import Browser, b64decode, save_artifact, seal_options, sealbridge_verify
+from tests.support.e2e_browser import (
+    Browser,
+    b64decode,
+    click_to_close,
+    save_artifact,
+    seal_options,
+    sealbridge_verify,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -92,7 +99,7 @@ def test_wrong_pin_shows_retries_left_and_cancel_returns_user_cancelled(
     assert browser.jobs_pending(portal_page, "wrong-pin")  # the page is still waiting: the user may retry
 
     with window.expect_event("close", timeout=10_000):
-        window.click("#cancel")
+        click_to_close(window)
     result = browser.job(portal_page, "wrong-pin")
     assert not result["ok"]
     assert result["code"] == "USER_CANCELLED" and result["name"] == "SealBridgeError", result
@@ -141,5 +148,5 @@ def test_one_window_per_site_at_a_time(browser: Browser, portal_page, documents)
     assert not second["ok"] and second["code"] == "BUSY", second
     assert len(browser.approval_windows()) == before
     with window.expect_event("close", timeout=10_000):
-        window.click("#cancel")
+        click_to_close(window)
     assert browser.job(portal_page, "first")["code"] == "USER_CANCELLED"

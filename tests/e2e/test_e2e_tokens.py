@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.e2e_browser import Browser, save_artifact, seal_options, wait_for
+from tests.support.e2e_browser import Browser, click_to_close, save_artifact, seal_options, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -49,6 +49,6 @@ def test_token_removed_while_the_window_is_open(browser: Browser, portal_page, d
     finally:
         if not window.is_closed():
             with window.expect_event("close", timeout=10_000):
-                window.click("#cancel")
+                click_to_close(window)
         stranger.close()
     assert browser.job(portal_page, "hotplug")["code"] == "USER_CANCELLED"
