@@ -16,6 +16,8 @@ One command runs per `sealbridge` process, and its start-up is on the path the u
   stamping nor verifying fetches anything (SealBridge's TSA client is agent/tsa_client.py, on urllib).
   Likewise cryptography's PKCS#12 loader, which pyhanko.pdf_utils.crypt.pubkey imports to open key files
   for decrypting public-key encrypted PDFs, and which loads cryptography.x509 and the email package (~25 ms).
+  And uuid and tzlocal, which pyHanko's content and metadata modules name for writing (uuid4() for a
+  resource's name, get_localzone() for a date), and which load platform and zoneinfo (~8 ms).
   While the module is imported a stand-in takes each of their places, and is gone afterwards: what the
   stand-ins handed out loads the real thing when first used. pyhanko.sign.timestamps gets its names back
   through a module __getattr__ (PEP 562), so `from pyhanko.sign.timestamps import HTTPTimeStamper` is the
@@ -41,6 +43,10 @@ _DEFERRED = {
     "pyhanko.sign.timestamps.aiohttp_client": ("HTTPTimeStamper", "AIOHttpTimeStamper"),
     "pyhanko_certvalidator.fetchers.aiohttp_fetchers": ("AIOHttpFetcherBackend",),
     "cryptography.hazmat.primitives.serialization.pkcs12": ("load_key_and_certificates",),
+    # Named at module level for writing (a resource's random name, a date in the local zone), which a
+    # verifier never does: uuid loads platform, tzlocal loads zoneinfo (~8 ms together).
+    "uuid": ("uuid4",),
+    "tzlocal": ("get_localzone",),
 }
 _REEXPORTER = "pyhanko.sign.timestamps"
 #: Packages whose initialiser waits for the first name asked of it; a parent before its subpackages.
@@ -129,7 +135,8 @@ def import_lean(name: str) -> types.ModuleType:
         if any(m in sys.modules for m in _ALREADY_LOADED):
             return importlib.import_module(name)
         lazy = _defer_package_inits()
-        stand_ins = {module: _stand_in(module, names) for module, names in _DEFERRED.items()}
+        # Never for a module already loaded: its importers have the real one, and so must later ones.
+        stand_ins = {m: _stand_in(m, names) for m, names in _DEFERRED.items() if m not in sys.modules}
         sys.modules.update(stand_ins)
         try:
             return importlib.import_module(name)

@@ -35,6 +35,10 @@ _NOT_FOR_VERIFYING = (
     "pikepdf",  # a plain document's signatures are listed from pyHanko's parse (stamping.pdf.sigfields)
     "cryptography.x509",  # loaded by the PKCS#12 loader, deferred
     "formats.ses.build",  # formats.ses gives readers only; builders import it themselves
+    "uuid",  # pyHanko names uuid4 and get_localzone for writing only: deferred, with platform and zoneinfo
+    "platform",
+    "tzlocal",
+    "zoneinfo",
 )
 
 
@@ -91,6 +95,37 @@ def test_the_deferred_packages_are_pyhankos_own_on_first_use() -> None:
         "namespace = {}\n"
         "exec('from pyhanko.sign.signers import *', namespace)\n"
         "assert namespace['PdfSignatureMetadata'] is signers.PdfSignatureMetadata\n"
+        "print('ok')\n"
+    )
+
+
+def test_the_deferred_uuid4_and_local_zone_are_the_real_ones_when_used() -> None:
+    """What pyHanko's modules bound while they were deferred calls the real functions, and a later import
+    gets the real module; a module already loaded before is left as it was."""
+    run_python_ok(
+        "import sys, uuid as before\n"
+        "from agent.cli.pyhanko_import import import_lean\n"
+        "import_lean('stamping.pdf.verify')\n"
+        "assert sys.modules['uuid'] is before  # loaded already: no stand-in took its place\n"
+        "from pyhanko.pdf_utils import content\n"
+        "assert content.uuid is before\n"
+        "assert 'tzlocal' not in sys.modules\n"
+        "from pyhanko.pdf_utils.metadata import info\n"
+        "zone = info.tzlocal.get_localzone()\n"
+        "import tzlocal\n"
+        "assert tzlocal.__file__ and zone == tzlocal.get_localzone() and info.tzlocal is not tzlocal\n"
+        "print('ok')\n"
+    )
+    run_python_ok(
+        "import sys\n"
+        "from agent.cli.pyhanko_import import import_lean\n"
+        "import_lean('stamping.pdf.verify')\n"
+        "assert 'uuid' not in sys.modules\n"
+        "from pyhanko.pdf_utils import content\n"
+        "made = content.uuid.uuid4()\n"
+        "import uuid\n"
+        "assert uuid.__file__ and isinstance(made, uuid.UUID) and made.version == 4\n"
+        "assert sys.modules['uuid'] is uuid and content.uuid is not uuid  # the stand-in stays with its importer\n"
         "print('ok')\n"
     )
 
