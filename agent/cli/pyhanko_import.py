@@ -52,7 +52,7 @@ _REEXPORTER = "pyhanko.sign.timestamps"
 #: Packages whose initialiser waits for the first name asked of it; a parent before its subpackages.
 _LAZY_PACKAGES = ("pyhanko.sign", "pyhanko.sign.signers")
 _ALREADY_LOADED = ("pyhanko.sign", "pyhanko_certvalidator", "aiohttp")
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # re-entrant: see Deferred.real
 
 
 class Deferred:
@@ -62,7 +62,17 @@ class Deferred:
         self.module, self.name = module, name
 
     def real(self) -> Any:
-        return getattr(importlib.import_module(self.module), self.name)
+        value = getattr(importlib.import_module(self.module), self.name)
+        if isinstance(value, Deferred):
+            # The stand-in itself: an import_lean() on another thread (the CLI stamp loads its stamper
+            # beside the token login) still has it in sys.modules, and takes it out before it lets go of
+            # the lock. On this very thread (a deferred name used while pyHanko loads) the lock is this
+            # thread's own: import_lean then imports as Python does.
+            with _LOCK:
+                value = getattr(importlib.import_module(self.module), self.name)
+            if isinstance(value, Deferred):
+                raise ImportError(f"{self.module}.{self.name} is used while pyHanko loads")
+        return value
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.real()(*args, **kwargs)

@@ -130,6 +130,49 @@ def test_the_deferred_uuid4_and_local_zone_are_the_real_ones_when_used() -> None
     )
 
 
+def test_a_deferred_name_used_while_another_thread_loads_pyhanko_waits_for_the_real_one() -> None:
+    """A thread that meets a stand-in while import_lean runs on another (the CLI stamp's login beside its
+    loader) waits for the real function instead of recursing; on the loading thread itself the use is an
+    ImportError, which import_lean answers with the plain import."""
+    run_python_ok(
+        "import sys, threading\n"
+        "from agent.cli import pyhanko_import as lean\n"
+        "assert 'uuid' not in sys.modules\n"
+        "stand_in = lean._stand_in('uuid', ('uuid4',))\n"
+        "held, release = threading.Event(), threading.Event()\n"
+        "def loading():\n"
+        "    with lean._LOCK:\n"
+        "        sys.modules['uuid'] = stand_in\n"
+        "        held.set()\n"
+        "        release.wait()\n"
+        "        del sys.modules['uuid']\n"
+        "loader = threading.Thread(target=loading)\n"
+        "loader.start()\n"
+        "held.wait()\n"
+        "got = []\n"
+        "user = threading.Thread(target=lambda: got.append(stand_in.uuid4()))\n"
+        "user.start()\n"
+        "user.join(0.5)\n"
+        "assert user.is_alive() and not got  # waiting for the loader, not failed\n"
+        "release.set()\n"
+        "user.join()\n"
+        "loader.join()\n"
+        "import uuid\n"
+        "assert len(got) == 1 and isinstance(got[0], uuid.UUID)\n"
+        "del sys.modules['uuid']\n"
+        "with lean._LOCK:\n"
+        "    sys.modules['uuid'] = stand_in\n"
+        "    try:\n"
+        "        stand_in.uuid4()\n"
+        "        raise AssertionError('used on the loading thread')\n"
+        "    except ImportError:\n"
+        "        pass\n"
+        "    finally:\n"
+        "        del sys.modules['uuid']\n"
+        "print('ok')\n"
+    )
+
+
 def test_the_deferred_pkcs12_loader_opens_a_key_file(tmp_path: Path) -> None:
     """pyHanko's public-key decryption still loads a PKCS#12 file: the stand-in's loader is the real one."""
     from cryptography import x509
