@@ -14,8 +14,8 @@ takes what it read:
   agent.cli.wholefile does). The whole pages inside its buffer are then mapped again, shared between this
   process and the child to be forked (mmap MAP_SHARED|MAP_FIXED over them), so what the child writes there
   this process sees.
-- The few bytes before the first whole page and after the last (the page that also holds the object's
-  header) stay private: the child sends them down a pipe once it has read the file, with word that the
+- The few bytes before the first whole page (whose page also holds the object's header) and after the
+  last stay private: the child sends them down a pipe once it has read the file, with word that the
   read is whole, and this process copies them in.
 - The child reads from the file this process opened (pread: not a path that could be swapped meanwhile),
   exactly the size this process found, and checks that the file did not grow. Anything else (a short read,
@@ -69,11 +69,12 @@ class SharedRead:
         page = mmap.PAGESIZE
         low, high = -(-address // page) * page, (address + size) // page * page
         flags = mmap.MAP_SHARED | mmap.MAP_ANONYMOUS | _MAP_FIXED
+        # Kept whatever happens: a MAP_FIXED that fails may already have unmapped the old pages, and memory
+        # with a hole in it must never be handed out again.
+        KEPT.append(data)
         got = libc.mmap(ctypes.c_void_p(low), ctypes.c_size_t(high - low), _PROT_RW, flags, -1, 0)
         if got != low:
-            # MAP_FIXED either maps exactly there or fails (leaving the old mapping as it was)
             return None
-        KEPT.append(data)
         try:
             pipe = os.pipe()
         except OSError:
@@ -143,7 +144,7 @@ class SharedRead:
                     break
                 pieces.append(piece)
                 got += len(piece)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a descriptor past what select() takes
             return None
         finally:
             self._close("_read_end")
