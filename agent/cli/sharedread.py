@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import functools
 import mmap
 import os
 import select
 import sys
 import time
-from typing import Any
+
+from agent.cli.wholefile import buffer_address, libc
 
 _MAP_FIXED = 0x10  # Linux, every architecture
 _PROT_RW = mmap.PROT_READ | mmap.PROT_WRITE
@@ -59,12 +59,12 @@ class SharedRead:
     def prepare(cls, fd: int, size: int) -> SharedRead | None:
         """The buffer for a file of `size` bytes open at `fd`; None where it cannot be shared (the caller
         reads the file as usual)."""
-        libc = _libc() if sys.platform == "linux" and size > 2 * mmap.PAGESIZE else None
-        if libc is None:
+        lib = libc() if sys.platform == "linux" and size > 2 * mmap.PAGESIZE else None
+        if lib is None:
             return None
         data = bytes(size)
-        address = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
-        if not address:
+        address = buffer_address(data)
+        if address is None:
             return None
         page = mmap.PAGESIZE
         low, high = -(-address // page) * page, (address + size) // page * page
@@ -72,7 +72,7 @@ class SharedRead:
         # Kept whatever happens: a MAP_FIXED that fails may already have unmapped the old pages, and memory
         # with a hole in it must never be handed out again.
         KEPT.append(data)
-        got = libc.mmap(ctypes.c_void_p(low), ctypes.c_size_t(high - low), _PROT_RW, flags, -1, 0)
+        got = lib.mmap(ctypes.c_void_p(low), ctypes.c_size_t(high - low), _PROT_RW, flags, -1, 0)
         if got != low:
             return None
         try:
@@ -154,21 +154,3 @@ class SharedRead:
         ctypes.memmove(self._address, message[1 : 1 + head], head)
         ctypes.memmove(self._high, message[1 + head :], tail)
         return self.data
-
-
-@functools.cache
-def _libc() -> Any:
-    try:
-        libc = ctypes.CDLL(None)
-        libc.mmap.argtypes = (
-            ctypes.c_void_p,
-            ctypes.c_size_t,
-            ctypes.c_int,
-            ctypes.c_int,
-            ctypes.c_int,
-            ctypes.c_long,
-        )
-        libc.mmap.restype = ctypes.c_void_p
-    except (OSError, AttributeError):
-        return None
-    return libc

@@ -52,16 +52,16 @@ def read_whole(path: Path, size: int, most: int | None = None) -> bytes:
     """The bytes of `path`, whose size was found to be `size` just before; at most `most` of them when
     given (the caller's limit plus one, to tell a file over it). Raises what reading raises (OSError and its
     subclasses), as Path.read_bytes()."""
-    libc = _libc() if sys.platform == "linux" and size >= HUGE_FROM else None
-    if libc is None:
+    lib = libc() if sys.platform == "linux" and size >= HUGE_FROM else None
+    if lib is None:
         return _read_plain(path, size, most)
     import ctypes  # only here: a small document's command does not load it
 
     data = bytes(size)
-    address = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
-    if not address:
+    address = buffer_address(data)
+    if address is None:
         return _read_plain(path, size, most)
-    _prepare(libc, address, size)
+    _prepare(lib, address, size)
     with open(path, "rb", buffering=0) as file:
         target = memoryview((ctypes.c_char * size).from_address(address)).cast("B")
         try:
@@ -133,14 +133,32 @@ def _touch(address: int) -> int:
     return time.perf_counter_ns() - before
 
 
+def buffer_address(data: bytes) -> int | None:
+    """Where a bytes object's contents are in memory (None where ctypes cannot say)."""
+    import ctypes
+
+    return ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or None
+
+
 @functools.cache
-def _libc() -> Any:
+def libc() -> Any:
+    """The C library with madvise() and mmap() declared (agent.cli.sharedread maps over a buffer too);
+    None where there is none to call."""
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None)  # this process's own symbols, the C library's among them
-        libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-        libc.madvise.restype = ctypes.c_int
+        lib = ctypes.CDLL(None)  # this process's own symbols, the C library's among them
+        lib.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        lib.madvise.restype = ctypes.c_int
+        lib.mmap.argtypes = (
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_long,
+        )
+        lib.mmap.restype = ctypes.c_void_p
     except (ImportError, OSError, AttributeError):  # no ctypes in this build, no madvise in this libc
         return None
-    return libc
+    return lib
