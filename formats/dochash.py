@@ -21,9 +21,10 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from formats.errors import SealBridgeError
+if TYPE_CHECKING:
+    from formats.errors import SealBridgeError
 
 #: The algorithms documents are hashed with (hashlib's names), and each one's `cryptography` class name
 #: and digest size (a hashlib constructor that answers with another size is not the algorithm we want).
@@ -134,4 +135,8 @@ def _hashlib_constructor(name: str) -> Callable[..., Hasher] | None:
 
 
 def _unsupported(name: str) -> SealBridgeError:
+    # Imported here: the child that hashes a document for `sealbridge verify` (stamping.pdf.sigdigest) loads
+    # this module and hashlib, not the errors' dataclasses (with inspect and ast, ~8 ms of its pass).
+    from formats.errors import SealBridgeError
+
     return SealBridgeError("MECHANISM_UNSUPPORTED", f"digest algorithm {name!r}")

@@ -8,11 +8,14 @@ imports them all, to list every command with its help line."""
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
+from typing import TYPE_CHECKING
 
 from agent.cli import COMMANDS as AGENT_COMMANDS
+
+if TYPE_CHECKING:
+    import argparse
 
 # command name -> (package, module) whose register(subparsers) adds it and sets `func` (args -> int).
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -23,24 +26,34 @@ COMMANDS: dict[str, tuple[str, str]] = {
 COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
 
 
-class _Version(argparse.Action):
-    """`--version`, reading the installed version only when asked (importlib.metadata is not free)."""
+def _version_action() -> type[argparse.Action]:
+    """`--version`'s action, reading the installed version only when asked (importlib.metadata is not
+    free). Made when a parser is built, not when this module loads: argparse is not loaded before main()
+    has called verify_early.start(), which forks a large PDF's hashing child as early as it can."""
+    import argparse
 
-    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show the version")
+    class Version(argparse.Action):
+        def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **_: object) -> None:
+            super().__init__(
+                option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show the version"
+            )
 
-    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
-        from agent import __version__
+        def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+            from agent import __version__
 
-        sys.stdout.write(f"sealbridge {__version__}\n")  # on stdout, as argparse's own version action
-        parser.exit()
+            sys.stdout.write(f"sealbridge {__version__}\n")  # on stdout, as argparse's own version action
+            parser.exit()
+
+    return Version
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole program's parser; with `only` (a command name), just that command's module registered,
     or none for the empty string."""
+    import argparse
+
     parser = argparse.ArgumentParser(prog="sealbridge", description="SealBridge electronic seals (电子印章)")
-    parser.add_argument("--version", action=_Version)
+    parser.add_argument("--version", action=_version_action())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = COMMAND_MODULES if only is None else ([COMMANDS[only]] if only else [])
     for package, name in modules:
@@ -67,18 +80,18 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command: `argv` (default: this program's arguments) parsed and dispatched; its exit code.
     Without `argv` this is the whole program (the console script, `python -m sealbridge`), and a command
     that leaves nothing behind may end the process here (see _end_now); given a list, it returns."""
-    from sealbridge.parent_death import exit_with_parent_if_asked
-
-    exit_with_parent_if_asked()  # first: a child of the demo must not outlive it
-    whole_program = argv is None
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if whole_program:
-        from agent.cli.verify_early import start
-
-        start(argv)  # `verify` of one large PDF: its reader and hasher start before the command loads
     from agent.cli.collector import collector_paused_then_frozen
 
     with collector_paused_then_frozen():  # start-up: the command's module and what it imports
+        from sealbridge.parent_death import exit_with_parent_if_asked
+
+        exit_with_parent_if_asked()  # first: a child of the demo must not outlive it
+        whole_program = argv is None
+        argv = sys.argv[1:] if argv is None else list(argv)
+        if whole_program:
+            from agent.cli.verify_early import start
+
+            start(argv)  # `verify` of one large PDF: its reader and hasher start before the command loads
         from agent.cli.common import quiet_libraries
 
         quiet_libraries()

@@ -140,9 +140,9 @@ def _hex_xref_update(pdf: bytes) -> bytes:
     return pdf + xref + b"startxref\n%d\n%%%%EOF\n" % at
 
 
-def _filler_again(pdf: bytes, last_byte_flipped: bool = False) -> bytes:
+def _filler_again(pdf: bytes, last_byte_flipped: bool = False, indirect_length: bool = False) -> bytes:
     """A later revision writing the filler object again, byte for byte (as editors that save every object in
-    each update do), or with its payload's last byte changed."""
+    each update do), or with its payload's last byte changed, or with its /Length in an object of its own."""
     ref = _filler_ref(pdf)
     start = pdf.index(b"\n%d 0 obj" % ref.idnum) + 1
     body = bytearray(pdf[start : pdf.index(b"endobj", start) + len(b"endobj")])
@@ -152,7 +152,30 @@ def _filler_again(pdf: bytes, last_byte_flipped: bool = False) -> bytes:
     out = pdf + b"\n"
     trailer = PdfFileReader(io.BytesIO(pdf), strict=False).trailer
     root, size = trailer.raw_get("/Root"), int(trailer["/Size"])
-    return _with_xref_stream(out + bytes(body) + b"\n", root, [(ref.idnum, len(out))], size)
+    offsets = [(ref.idnum, len(out))]
+    if indirect_length:
+        body = bytearray(re.sub(rb"/Length \d+", b"/Length %d 0 R" % size, bytes(body), count=1))
+        out += bytes(body) + b"\n"
+        offsets.append((size, len(out)))
+        out += b"%d 0 obj\n%d\nendobj\n" % (size, FILLER)
+        return _with_xref_stream(out, root, offsets, size + 1)
+    return _with_xref_stream(out + bytes(body) + b"\n", root, offsets, size)
+
+
+def test_only_a_payload_is_read_through_python(sealed: bytes) -> None:
+    """The tokenizer's many small reads are BytesIO's own (a read written in Python costs twice as much); a
+    payload is a view, its /Length direct or in an object of its own (read while the payload is)."""
+    doc = _filler_again(sealed, indirect_length=True)
+    stream = payloadviews.document_stream(doc)
+    reader = PdfFileReader(stream, strict=False)
+    ref = _filler_ref(doc)
+    last = reader.xrefs.total_revisions - 1
+    for revision in (last - 1, last):
+        filler = reader.get_historical_resolver(revision)(ref.reference)
+        assert isinstance(filler.encoded_data, memoryview) and len(filler.encoded_data) == FILLER, revision
+    assert isinstance(filler.raw_get("/Length"), generic.IndirectObject)  # the last revision's: indirect
+    assert filler.encoded_data == sealed[_payload_offset(sealed) :][:FILLER]
+    assert "read" not in vars(stream) and type(stream).read is io.BytesIO.read
 
 
 def test_a_payload_written_again_compares_by_its_bytes(sealed: bytes, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -205,6 +228,7 @@ CHANGES = {
     "ASCIIHex xref stream later": _hex_xref_update,
     "payload written again later": _filler_again,
     "payload written again, last byte changed": lambda pdf: _filler_again(pdf, last_byte_flipped=True),
+    "payload written again, /Length indirect": lambda pdf: _filler_again(pdf, indirect_length=True),
 }
 
 
