@@ -7,12 +7,12 @@ that fill it cost more than the copying (13,000 faults for 50 MB, 30-40 ms of `s
 costs neither, and the bytes it shows cannot change (a bytes object).
 
 Only a payload is read in one piece that large (pyHanko reads everything else a few bytes at a time), so a
-read of VIEW_FROM_READ_SIZE or more of what follows a dictionary with a /Length is a view. pyHanko keeps it as the stream's encoded data, which the
-difference analysis compares (a view compares by content) and otherwise only hands to a decoder. Not every
-decoder takes a view (ASCIIHexDecode and ASCII85Decode split their input with bytes methods; asn1crypto,
-for DSS certificates, wants bytes): decoding therefore starts from a bytes copy of the view
-(_install), made only for a stream whose decoded data is asked for, never for the page images the
-analysis merely compares.
+read of VIEW_FROM_READ_SIZE or more of what follows a dictionary with a /Length is a view. pyHanko keeps
+it as the stream's encoded data, which the difference analysis compares (a view compares by content) and
+otherwise only hands to a decoder. Not every decoder takes a view (ASCIIHexDecode and ASCII85Decode split
+their input with bytes methods; asn1crypto, for DSS certificates, wants bytes): decoding therefore starts
+from a bytes copy of the view (_install), made only for a stream whose decoded data is asked for, never
+for the page images the analysis merely compares.
 
 The analysis also compares payloads: an object a later revision wrote again unchanged (some editors save every
 object again in each update) is recognised by comparing it with its earlier version. Two memoryviews compare
@@ -111,12 +111,11 @@ _EQUAL = b""
 
 
 def _install() -> None:
-    """Once per process, the first time a view can be made: pyHanko's reading of a stream's payload reads
-    through _ViewingReader.read_viewing, StreamObject.read_data (behind `.data`) decodes
-    a payload held as a view from a bytes copy of it (the view stays the stream's encoded data), and the
-    difference analysis's comparison of two streams compares viewed payloads with _same_payload. Streams
-    whose encoded data is bytes (everything outside a verification of a large document) go exactly as
-    before."""
+    """Once per process, the first time a view can be made: pyHanko reads a stream's payload from a
+    _ViewingReader through its read_viewing, StreamObject.read_data (behind `.data`) decodes a payload held
+    as a view from a bytes copy of it (the view stays the stream's encoded data), and the difference
+    analysis's comparison of two streams compares viewed payloads with _same_payload. Streams whose encoded
+    data is bytes (everything outside a verification of a large document) go exactly as before."""
     global _installed
     with _INSTALL:
         if _installed:
