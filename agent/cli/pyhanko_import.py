@@ -22,6 +22,8 @@ One command runs per `sealbridge` process, and its start-up is on the path the u
   stand-ins handed out loads the real thing when first used. pyhanko.sign.timestamps gets its names back
   through a module __getattr__ (PEP 562), so `from pyhanko.sign.timestamps import HTTPTimeStamper` is the
   real class; a name another module bound is a proxy that imports the real class when called.
+- ssl, which asyncio (imported by pyHanko) imports as it loads (~5 ms): asyncio is imported first, through
+  agent/cli/lean_asyncio.py, which has it load ssl the first time it speaks TLS.
 
 If the import fails with any of this in place, the deferred initialisers are run, the stand-ins removed
 and the import done again as Python does it. A process that already loaded pyHanko or aiohttp imports as
@@ -140,10 +142,12 @@ def import_lean(name: str) -> types.ModuleType:
     """importlib.import_module(name), without what pyHanko loads that `name` does not use (see above)
     when pyHanko is not loaded yet."""
     from agent.cli.dataclass_code import cached
+    from agent.cli.lean_asyncio import import_asyncio
 
     with _LOCK, cached():
         if any(m in sys.modules for m in _ALREADY_LOADED):
             return importlib.import_module(name)
+        import_asyncio()  # which pyHanko imports: without ssl until TLS is used
         lazy = _defer_package_inits()
         # Never for a module already loaded: its importers have the real one, and so must later ones.
         stand_ins = {m: _stand_in(m, names) for m, names in _DEFERRED.items() if m not in sys.modules}
