@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from agent.cli import lean_asyncio
 from tests.support.fresh_python import run_python
+from tests.support.selfsigned import self_signed_ecdsa
 
 _MODULES = ("asyncio.base_events", "asyncio.selector_events", "asyncio.sslproto")
 #: What a process prints of asyncio's modules: every name each defines, and ssl's place in them.
@@ -33,21 +31,9 @@ _DESCRIBE = (
 def localhost_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for localhost and its key (PEM files)."""
     folder = tmp_path_factory.mktemp("tls")
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key, cert = self_signed_ecdsa("localhost", dns_names=("localhost",))
+    pem = x509.load_der_x509_certificate(cert).public_bytes(serialization.Encoding.PEM)
+    (folder / "cert.pem").write_bytes(pem)
     (folder / "key.pem").write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from tests.support.selfsigned import self_signed_ecdsa
 
 PIN = "123456"
-
-
-def self_signed_ecdsa(cn: str = "test signer") -> tuple[ec.EllipticCurvePrivateKey, bytes]:
-    """A P-256 key with a self-signed certificate, made with `cryptography` only (independent of formats.x509)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return key, cert.public_bytes(Encoding.DER)
 
 
 @pytest.fixture
