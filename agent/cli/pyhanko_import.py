@@ -23,7 +23,7 @@ One command runs per `sealbridge` process, and its start-up is on the path the u
   through a module __getattr__ (PEP 562), so `from pyhanko.sign.timestamps import HTTPTimeStamper` is the
   real class; a name another module bound is a proxy that imports the real class when called.
 - ssl, which asyncio (imported by pyHanko) imports as it loads (~5 ms): asyncio is imported first, through
-  agent/cli/lean_asyncio.py, which has it load ssl the first time it speaks TLS.
+  agent/cli/lean_asyncio.py, which has it load ssl the first time it needs it (TLS, or a socket call).
 
 If the import fails with any of this in place, the deferred initialisers are run, the stand-ins removed
 and the import done again as Python does it. A process that already loaded pyHanko or aiohttp imports as

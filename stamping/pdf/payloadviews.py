@@ -98,39 +98,44 @@ def document_stream(data: bytes) -> io.BytesIO:
     """The stream pyHanko's reader parses `data` from: its bytes shared, not copied. Below
     VIEWS_FROM_DOCUMENT_SIZE a plain BytesIO: each read through _ViewingReader costs a call in Python, which a
     small document's few payloads do not repay."""
-    if len(data) < VIEWS_FROM_DOCUMENT_SIZE:
+    if len(data) < VIEWS_FROM_DOCUMENT_SIZE or not _install():
         return io.BytesIO(data)
-    _install()
     return _ViewingReader(data)
 
 
 _INSTALL = threading.Lock()
-_installed = False
+_installed: bool | None = None  # None: not tried yet
+#: What _install() wraps in pyHanko (0.38): where a payload is read, decoded, and compared.
+_HOOKS = ((generic, "_maybe_read_stream_payload"), (generic.StreamObject, "read_data"), (policies, "_is_id"))
 #: Stands in for two equal payloads while pyHanko compares the rest of their streams.
 _EQUAL = b""
 
 
-def _install() -> None:
+def _install() -> bool:
     """Once per process, the first time a view can be made: pyHanko reads a stream's payload from a
     _ViewingReader through its read_viewing, StreamObject.read_data (behind `.data`) decodes a payload held
     as a view from a bytes copy of it (the view stays the stream's encoded data), and the difference
     analysis's comparison of two streams compares viewed payloads with _same_payload. Streams whose encoded
-    data is bytes (everything outside a verification of a large document) go exactly as before."""
+    data is bytes (everything outside a verification of a large document) go exactly as before.
+    False where a pyHanko without those functions is installed: documents are then parsed from a copy."""
     global _installed
     with _INSTALL:
-        if _installed:
-            return
+        if _installed is not None:
+            return _installed
+        if not all(callable(getattr(owner, name, None)) for owner, name in _HOOKS):
+            _installed = False
+            return False
         read_data = generic.StreamObject.read_data
         is_identical = policies._is_id
         read_payload = generic._maybe_read_stream_payload
 
         @functools.wraps(read_payload)
-        def read_payload_as_view(stream: Any, data: dict[str, Any], handler: Any) -> Any:
+        def read_payload_as_view(stream: Any, data: Any, *rest: Any, **kwargs: Any) -> Any:
             if type(stream) is not _ViewingReader or "/Length" not in data or "read" in vars(stream):
-                return read_payload(stream, data, handler)  # no payload here, or already viewing
+                return read_payload(stream, data, *rest, **kwargs)  # no payload here, or already viewing
             stream.read = stream.read_viewing
             try:
-                return read_payload(stream, data, handler)
+                return read_payload(stream, data, *rest, **kwargs)
             finally:
                 del stream.read
 
@@ -167,3 +172,4 @@ def _install() -> None:
         generic._maybe_read_stream_payload = read_payload_as_view
         policies._is_id = is_identical_fast
         _installed = True
+        return True

@@ -1,6 +1,7 @@
 """asyncio loaded without ssl (agent/cli/lean_asyncio.py), in fresh processes: ssl is not loaded until
-asyncio speaks TLS, a TLS connection through asyncio then works, and asyncio's modules end up as an
-ordinary import makes them; other threads import ssl as usual meanwhile."""
+asyncio needs it (TLS, a socket call), a TLS connection through asyncio then works, and asyncio's modules
+end up as an ordinary import makes them; other threads import ssl as usual meanwhile; a Python without
+ssl, and an import that fails while ssl is refused, leave asyncio as an ordinary import would."""
 
 from __future__ import annotations
 
@@ -102,3 +103,73 @@ def test_only_the_importing_thread_goes_without_ssl() -> None:
     thread.start()
     thread.join()
     assert elsewhere == [None]  # another thread's import finds the real ssl
+
+
+_SOCKET_ROUND_TRIP = (
+    "import socket\n"
+    "async def round_trip():\n"
+    "    loop = asyncio.get_running_loop()\n"
+    "    a, b = socket.socketpair()\n"
+    "    a.setblocking(False)\n"
+    "    b.setblocking(False)\n"
+    "    await loop.sock_sendall(a, b'x')\n"
+    "    return await loop.sock_recv(b, 1)\n"
+    "assert asyncio.run(round_trip()) == b'x'\n"
+)
+
+
+def test_a_socket_call_loads_ssl_for_its_check_and_works() -> None:
+    """Every socket call of the event loop checks for an SSL socket (`isinstance(sock, ssl.SSLSocket)`)."""
+    res = run_python(
+        "import json, sys\n"
+        "from agent.cli.lean_asyncio import import_asyncio\n"
+        "import_asyncio()\n"
+        "import asyncio\n"
+        "assert 'ssl' not in sys.modules\n" + _SOCKET_ROUND_TRIP + _DESCRIBE
+    )
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["ssl is ssl"] == [True, True, True]
+
+
+def test_a_python_without_ssl_keeps_asyncio_as_it_always_was() -> None:
+    res = run_python(
+        "import sys\n"
+        "class NoSSL:  # a Python built without OpenSSL\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name in ('ssl', '_ssl'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, NoSSL())\n"
+        "from agent.cli.lean_asyncio import import_asyncio\n"
+        "import_asyncio()\n"
+        "import asyncio\n"
+        f"assert all(sys.modules[m].ssl is None for m in {_MODULES!r})\n"
+        + _SOCKET_ROUND_TRIP
+        + "print('ok')\n"
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+@pytest.mark.parametrize("failure", ["ImportError", "KeyboardInterrupt"])
+def test_an_import_that_fails_with_ssl_refused_leaves_nothing_half_loaded(failure: str) -> None:
+    """A module of asyncio that fails to load while ssl is refused: the import is done again as Python does
+    it (an ImportError), or what it loaded is dropped and the exception goes on (anything else)."""
+    res = run_python(
+        "import sys\n"
+        "class OneShot:\n"
+        "    done = False\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'asyncio.unix_events' and not OneShot.done:\n"
+        "            OneShot.done = True\n"
+        f"            raise {failure}('simulated')\n"
+        "sys.meta_path.insert(0, OneShot())\n"
+        "from agent.cli.lean_asyncio import import_asyncio\n"
+        "try:\n"
+        "    import_asyncio()\n"
+        "except KeyboardInterrupt:\n"
+        "    assert not any(m == 'asyncio' or m.startswith('asyncio.') for m in sys.modules)\n"
+        "import asyncio, ssl\n"
+        f"assert all(sys.modules[m].ssl is ssl for m in {_MODULES!r})\n"
+        + _SOCKET_ROUND_TRIP
+        + "print('ok')\n"
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr

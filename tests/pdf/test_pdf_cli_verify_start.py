@@ -40,7 +40,7 @@ _NOT_FOR_VERIFYING = (
     "tzlocal",
     "zoneinfo",
     "zipfile",  # only an OFD's sniff needs it (stamping.documents)
-    "ssl",  # asyncio loads it when it first speaks TLS (agent/cli/lean_asyncio.py)
+    "ssl",  # asyncio loads it when it first needs it: TLS, a socket call (agent/cli/lean_asyncio.py)
 )
 #: What the program loads before it forks a large PDF's hashing child (agent.cli.verify_early) must not
 #: include these (that time is spent on one core), nor must the child (it hashes with formats.dochash).

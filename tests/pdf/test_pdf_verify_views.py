@@ -17,6 +17,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from stamping.pdf import payloadviews, verify
 from stamping.placement import At
+from tests.support.fresh_python import run_python_ok
 from tests.support.pdf_flows import stamp_pdf, trusting
 from tests.support.pdf_maker import PageSpec, make_pdf
 
@@ -256,3 +257,21 @@ def test_views_give_the_reports_a_copy_gives(  # type: ignore[no-untyped-def]
     else:
         assert {checks["changes_after"] for _, checks in viewed} == {"CHANGES_NOT_ALLOWED"}, viewed
         assert all(checks["integrity"] != "BYTE_RANGE_DIGEST_MISMATCH" for _, checks in viewed)
+
+
+def test_a_pyhanko_without_the_functions_wrapped_parses_from_a_copy() -> None:
+    """Where the installed pyHanko lacks a function payloadviews wraps, large documents are parsed from a
+    plain copy (slower, never wrong), not a crash."""
+    run_python_ok(
+        "import io\n"
+        "from pyhanko.pdf_utils import generic\n"
+        "from pyhanko.pdf_utils.reader import PdfFileReader\n"
+        "from stamping.pdf import payloadviews\n"
+        "from tests.support.pdf_maker import PageSpec, make_pdf\n"
+        "payloadviews._HOOKS = (*payloadviews._HOOKS, (generic, '_not_in_this_pyhanko'))\n"
+        "pdf = make_pdf([PageSpec(lines=[(72, 780, 'Scanned page')])], filler_bytes=5 << 20)\n"
+        "stream = payloadviews.document_stream(pdf)\n"
+        "assert type(stream) is io.BytesIO, type(stream)\n"
+        "assert int(PdfFileReader(stream, strict=False).root['/Pages']['/Count']) == 1\n"
+        "print('ok')\n"
+    )
