@@ -35,7 +35,7 @@ import select
 import sys
 import time
 
-from agent.cli.wholefile import buffer_address, libc
+from agent.cli.wholefile import buffer_address, libc, read_into
 
 _MAP_FIXED = 0x10  # Linux, every architecture
 _PROT_RW = mmap.PROT_READ | mmap.PROT_WRITE
@@ -52,6 +52,8 @@ class SharedRead:
     ) -> None:
         self.data = data
         self._address, self._low, self._high = address, low, high
+        # The bytes outside the shared pages, which come down the pipe: before the first, after the last.
+        self._head, self._tail = low - address, address + len(data) - high
         self._fd = fd
         self._read_end, self._write_end = pipe
 
@@ -86,20 +88,11 @@ class SharedRead:
         pages and whether the read is whole. True when it is (the child may then hash the buffer)."""
         self._close("_read_end")
         size = len(self.data)
-        whole = False
         try:
-            target = memoryview((ctypes.c_char * size).from_address(self._address)).cast("B")
-            filled = 0
-            while filled < size:
-                got = os.preadv(self._fd, [target[filled:]], filled)
-                if not got:
-                    break
-                filled += got
-            whole = filled == size and os.pread(self._fd, 1, size) == b""
+            whole = read_into(self._fd, self._address, size)
         except OSError:
             whole = False
-        head, tail = self._low - self._address, self._address + size - self._high
-        message = b"1" + self.data[:head] + self.data[size - tail :] if whole else b"0"
+        message = b"1" + self.data[: self._head] + self.data[size - self._tail :] if whole else b"0"
         write_end, self._write_end = self._write_end, -1
         try:
             with open(write_end, "wb", closefd=True) as out:
@@ -128,8 +121,7 @@ class SharedRead:
     def take(self, timeout: float) -> bytes | None:
         """The file's bytes once the child read them whole; None if it did not (or took over `timeout`
         seconds): the caller then reads the file itself."""
-        size = len(self.data)
-        head, tail = self._low - self._address, self._address + size - self._high
+        head, tail = self._head, self._tail
         want = 1 + head + tail
         pieces: list[bytes] = []
         got = 0

@@ -55,21 +55,14 @@ def read_whole(path: Path, size: int, most: int | None = None) -> bytes:
     lib = libc() if sys.platform == "linux" and size >= HUGE_FROM else None
     if lib is None:
         return _read_plain(path, size, most)
-    import ctypes  # only here: a small document's command does not load it
-
     data = bytes(size)
     address = buffer_address(data)
     if address is None:
         return _read_plain(path, size, most)
     _prepare(lib, address, size)
     with open(path, "rb", buffering=0) as file:
-        target = memoryview((ctypes.c_char * size).from_address(address)).cast("B")
-        try:
-            filled = _fill(file, target)
-        finally:
-            target.release()
-        grown = filled == size and file.read(1) != b""
-    if filled != size or grown:  # the file changed size meanwhile: read it as it is now
+        whole = read_into(file.fileno(), address, size)
+    if not whole:  # the file changed size meanwhile: read it as it is now
         del data
         return _read_plain(path, size, most)
     return data
@@ -91,14 +84,23 @@ def _read_plain(path: Path, size: int, most: int | None) -> bytes:
         return b"".join(parts)
 
 
-def _fill(file: Any, target: memoryview) -> int:
-    filled = 0
-    while filled < len(target):
-        got = file.readinto(target[filled:])
-        if not got:
-            break
-        filled += got
-    return filled
+def read_into(fd: int, address: int, size: int) -> bool:
+    """Read the file open at `fd` from its start (pread: its offset is left alone) into the `size` bytes of
+    memory at `address`; True when it held exactly that many bytes, no fewer and no more. Raises OSError as
+    reading does. (agent.cli.sharedread reads the same way, in the child, into memory it shares.)"""
+    import ctypes  # only here: a small document's command does not load it
+
+    target = memoryview((ctypes.c_char * size).from_address(address)).cast("B")
+    try:
+        filled = 0
+        while filled < size:
+            got = os.preadv(fd, [target[filled:]], filled)
+            if not got:
+                break
+            filled += got
+    finally:
+        target.release()
+    return filled == size and os.pread(fd, 1, size) == b""
 
 
 def _prepare(libc: Any, address: int, size: int) -> None:

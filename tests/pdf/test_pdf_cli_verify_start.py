@@ -22,7 +22,7 @@ import pytest
 from stamping.pdf import verify
 from stamping.placement import At
 from tests.support.fresh_python import run_python, run_python_ok
-from tests.support.pdf_flows import stamp_pdf, trusting
+from tests.support.pdf_flows import root_files, stamp_pdf, trusting
 from tests.support.pdf_maker import contract_pdf
 
 _BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
@@ -293,10 +293,10 @@ def test_stamping_after_the_lean_verifier_import_in_one_process_still_works() ->
     )
 
 
-def _cli_verify(pdf: Path, roots: list[Path]) -> tuple[int, dict, list[str], str]:
+def _cli_verify(pdf: Path, roots: list[str]) -> tuple[int, dict, list[str], str]:
     """(exit code, JSON report, the modules of _NOT_FOR_VERIFYING it loaded, how forkshare's last run went)
     of a CLI run in a fresh process."""
-    args = ["verify", str(pdf), "--json"] + [a for r in roots for a in ("--trust", str(r))]
+    args = ["verify", str(pdf), "--json"] + [a for r in roots for a in ("--trust", r)]
     res = run_python(
         "import json, sys\n"
         "from sealbridge.cli import main\n"
@@ -324,10 +324,7 @@ def _verdicts(report: dict) -> list[tuple[str, dict[str, tuple[str, list[str]]]]
 
 def test_the_cli_reports_what_the_verifier_reports_and_loads_no_signer(tmp_path: Path, sealed) -> None:  # type: ignore[no-untyped-def]
     pdf, parties = sealed
-    roots = []
-    for i, party in enumerate(parties):
-        roots.append(tmp_path / f"root{i}.der")
-        roots[-1].write_bytes(party.root)
+    roots = root_files(tmp_path, *parties)
     ranges = sorted(
         (tuple(int(v) for v in m.groups()) for m in _BYTE_RANGE.finditer(pdf)), key=lambda br: br[2] + br[3]
     )
