@@ -47,6 +47,8 @@ class SharedRead:
     """A `bytes` of the file's size whose whole pages are shared with the child about to be forked.
     fill() in the child reads the file into it; take() in this process waits for that and returns it."""
 
+    read_by = "by the child"
+
     def __init__(
         self, data: bytes, address: int, low: int, high: int, fd: int, pipe: tuple[int, int]
     ) -> None:

@@ -28,7 +28,7 @@ from formats.errors import SealBridgeError
 from formats.pdfhead import is_pdf_head
 
 if TYPE_CHECKING:  # the verifier's modules load when a document is verified, not to parse arguments
-    from agent.cli.sharedread import SharedRead
+    from agent.cli.verify_early import Document
     from stamping.messages import Lang
     from stamping.pdf.sigdigest import ForkedDocumentPass
     from stamping.platform_status import StatusLookup
@@ -37,8 +37,8 @@ if TYPE_CHECKING:  # the verifier's modules load when a document is verified, no
 _CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 #: Below this, hashing takes less than starting threads is worth (stamping.ofd.entrypass.THREADS_FROM).
 _HASH_WHILE_LOADING_FROM = 4 << 20
-#: Who read the last document verified alone, for tests and diagnostics: "by the child" (a large PDF,
-#: agent.cli.sharedread) or "here".
+#: Who read the last document verified alone, for tests and diagnostics: a large PDF "mapped" (under a read
+#: lease, agent.cli.mappeddoc) or read "by the child" (agent.cli.sharedread); any other, "here".
 last_read = "here"
 
 
@@ -201,7 +201,7 @@ def _verify_document(args: argparse.Namespace) -> int:
             import_lean("stamping.pdf.verify")  # while the child reads the file
             data = shared.take(timeout=30.0 + len(shared.data) / 10e6)
             if data is not None:
-                last_read = "by the child"
+                last_read = shared.read_by
                 return _verify_read_document(args, data, document_pass)
             document_pass.cancel()
         last_read = "here"
@@ -209,10 +209,10 @@ def _verify_document(args: argparse.Namespace) -> int:
         return _verify_read_document(args, data, _hash_while_loading(data))
 
 
-def _pdf_read_by_child(path: str) -> tuple[SharedRead, ForkedDocumentPass] | None:
-    """A large PDF: the child that reads it into memory shared with this process and then hashes it
-    (agent.cli.sharedread), forked at the program's start (agent.cli.verify_early) or now; None where that
-    cannot be (the file is then read here, as any other)."""
+def _pdf_read_by_child(path: str) -> tuple[Document, ForkedDocumentPass] | None:
+    """A large PDF, mapped (agent.cli.mappeddoc) or read by a child into memory shared with this process
+    (agent.cli.sharedread), and the child that hashes it, forked at the program's start
+    (agent.cli.verify_early) or now; None where that cannot be (the file is then read here, as any other)."""
     from agent.cli import verify_early
 
     claimed = verify_early.claim(path)

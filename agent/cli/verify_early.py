@@ -3,8 +3,9 @@
 What a process does before it forks its document pass (stamping.pdf.sigdigest.ForkedDocumentPass) runs on
 one core; what it does after, on two. The program's own start-up (argparse, the command's modules, their
 logging, json and dataclasses: 25-35 ms) need not come first: sealbridge.cli calls start() with the raw
-arguments before anything else, and when they name one file that is a large PDF, the child that reads it
-into shared memory and hashes it (agent.cli.sharedread) is forked there and then.
+arguments before anything else, and when they name one file that is a large PDF, the child that hashes it
+is forked there and then: the file mapped under a read lease (agent.cli.mappeddoc), where the system allows
+one, or else read by that child into memory it shares with this process (agent.cli.sharedread).
 
 This only guesses from the raw arguments (argparse decides later, and may even reject them). The verify
 command claims the pass with claim(): only for the file it was given in the end, and only if that path
@@ -20,15 +21,18 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from agent.cli.mappeddoc import MappedDocument
     from agent.cli.sharedread import SharedRead
     from stamping.pdf.sigdigest import ForkedDocumentPass
+
+    Document = MappedDocument | SharedRead
 
 #: From this size on (a 50 MB file's read takes 30-45 ms; an 8 MiB one's, the fork's few ms).
 SHARED_FROM = 8 << 20
 #: verify's options that take a value (the next argument, unless given as --option=value).
 _VALUED = ("--trust", "--cert", "--platform", "--lang", "--evidence", "--jobs")
 
-_started: tuple[str, tuple[int, int], SharedRead, ForkedDocumentPass] | None = None
+_started: tuple[str, tuple[int, int], Document, ForkedDocumentPass] | None = None
 
 
 def start(argv: list[str]) -> None:
@@ -47,7 +51,7 @@ def start(argv: list[str]) -> None:
             _started = (path, identity, shared, document_pass)
 
 
-def claim(path: str) -> tuple[SharedRead, ForkedDocumentPass] | None:
+def claim(path: str) -> tuple[Document, ForkedDocumentPass] | None:
     """The pass start() began, if it is for `path` and that path still names the file it read; None
     otherwise (a pass begun for another file is ended)."""
     global _started
@@ -68,10 +72,11 @@ def claim(path: str) -> tuple[SharedRead, ForkedDocumentPass] | None:
 
 def open_pdf_pass(
     path: str, size: int | None = None
-) -> tuple[tuple[int, int], SharedRead, ForkedDocumentPass] | None:
+) -> tuple[tuple[int, int], Document, ForkedDocumentPass] | None:
     """The file at `path`, if it is a PDF of at least SHARED_FROM bytes (and, when given, `size`, which the
     caller checked against the document limit; otherwise checked here): (its device and inode, the
-    shared buffer, the pass forked to fill and hash it); None when it is not, or cannot be."""
+    document (mapped, or a shared buffer), the pass forked to hash it (and fill the buffer first)); None
+    when it is not, or cannot be."""
     import stat
 
     from formats.limits import MAX_DOCUMENT_BYTES
@@ -89,12 +94,13 @@ def open_pdf_pass(
             return None  # a small file: nothing more is loaded for it here
         if not is_pdf_head(os.pread(fd, PDF_HEADER_WINDOW, 0)):
             return None
+        from agent.cli.mappeddoc import MappedDocument
         from agent.cli.sharedread import SharedRead
         from stamping.pdf.sigdigest import ForkedDocumentPass
 
         if not ForkedDocumentPass.can_fork():
             return None
-        shared = SharedRead.prepare(fd, info.st_size)
+        shared = MappedDocument.open(fd, info.st_size) or SharedRead.prepare(fd, info.st_size)
         if shared is None:
             return None
         document_pass = ForkedDocumentPass.start(shared.data, fill=shared.fill)

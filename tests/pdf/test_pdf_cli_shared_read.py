@@ -1,9 +1,10 @@
-"""`sealbridge verify` of a large PDF has its forked child read the file into memory it shares with the
-verifying process, then hash it (agent.cli.sharedread), forked at the program's start when the raw
-arguments name one such file (agent.cli.verify_early). Checked in real processes: the bytes are the file's,
-head and tail included; a file that is not whole as read is read again by the process itself; a pass begun
-for another file, or for a path that names another file by now, is ended; and the reports are those of the
-verifier in one process, with a byte flipped in each revision caught by every seal that covers it."""
+"""`sealbridge verify` of a large PDF that cannot be mapped (agent.cli.mappeddoc) has its forked child read
+the file into memory it shares with the verifying process, then hash it (agent.cli.sharedread), forked at
+the program's start when the raw arguments name one such file (agent.cli.verify_early). Checked in real
+processes: the bytes are the file's, head and tail included; a file that is not whole as read is read
+again by the process itself; a pass begun for another file, or for a path that names another file by now,
+is ended; and the reports are those of the verifier in one process, the document mapped or read, with a
+byte flipped in each revision caught by every seal that covers it."""
 
 from __future__ import annotations
 
@@ -173,8 +174,13 @@ sys.exit(main(args))
 """
 
 
-@pytest.mark.parametrize("whole", ["whole", "given"])
-def test_the_cli_reports_what_the_verifier_reports(large, tmp_path: Path, whole: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("whole", "read_by"),
+    [("whole", "mapped"), ("given", "mapped"), ("whole", "by the child"), ("given", "by the child")],
+)
+def test_the_cli_reports_what_the_verifier_reports(large, tmp_path: Path, whole: str, read_by: str) -> None:  # type: ignore[no-untyped-def]
+    """The document mapped (agent.cli.mappeddoc), or, while this process has the file open for writing
+    (no lease then), read by the child."""
     pdf, _, roots, parties = large
     ranges = byte_ranges(pdf)
     flips = {"intact": None, "first revision": ranges[0][1] // 2, "second revision": ranges[1][2] + 10}
@@ -185,8 +191,13 @@ def test_the_cli_reports_what_the_verifier_reports(large, tmp_path: Path, whole:
         doc = tmp_path / f"{name}.pdf"
         doc.write_bytes(data)
         args = ["verify", "--trust", roots[0], str(doc), "--json", "--trust", roots[1]]
-        res = run_python(_CLI, whole, *args, timeout=300)
-        assert res.stderr.strip().splitlines()[-1] == "by the child", (name, res.stderr)
+        writer = os.open(doc, os.O_WRONLY) if read_by == "by the child" else None
+        try:
+            res = run_python(_CLI, whole, *args, timeout=300)
+        finally:
+            if writer is not None:
+                os.close(writer)
+        assert res.stderr.strip().splitlines()[-1] == read_by, (name, res.stderr)
         report = json.loads(res.stdout)
         expected = verify(bytes(data), trusting(*parties)).to_dict()
         assert [s["verdict"] for s in report["seals"]] == [s["verdict"] for s in expected["seals"]], name

@@ -28,3 +28,12 @@ def run_python_ok(code: str, *args: str, path: Path | None = None, timeout: floa
     """run_python() for code that checks with its own asserts and prints `ok` when all of them held."""
     res = run_python(code, *args, path=path, timeout=timeout)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def start_python(code: str, *args: str) -> subprocess.Popen[str]:
+    """`python -c code args...` as run_python() runs it, but started and left running: its standard input
+    and output are pipes, for code that says when it is ready and waits for a line before it goes on."""
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args], cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
