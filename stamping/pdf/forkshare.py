@@ -17,13 +17,12 @@ thing while this process goes on (the document pass of stamping.pdf.sigdigest.Fo
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
-import pickle
 import select
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -37,7 +36,12 @@ last_run = "alone"
 
 
 def can_fork() -> bool:
-    return hasattr(os, "fork") and threading.active_count() == 1
+    if not hasattr(os, "fork"):
+        return False
+    # threading is not imported for this (a large PDF's `sealbridge verify` forks before it is loaded):
+    # until it is, a thread can only have been started through _thread, whose own count then says so.
+    threading = sys.modules.get("threading")
+    return _thread._count() == 0 if threading is None else threading.active_count() == 1
 
 
 def start_child(work: Callable[[], object]) -> tuple[int, int] | None:
@@ -65,7 +69,10 @@ def start_child(work: Callable[[], object]) -> tuple[int, int] | None:
                 end_with_parent(parent)  # work for a process that is gone is never worth finishing
             os.close(read_end)
             _detach_standard_streams()
-            payload = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
+            result = work()
+            import pickle  # once the work is done: the child's first job is the work
+
+            payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_end, "wb") as out:
                 out.write(payload)
             code = 0
@@ -114,6 +121,8 @@ def child_result(pid: int, read_end: int, timeout: float | None = None) -> objec
     if not finished or (status is not None and os.waitstatus_to_exitcode(status) != 0):
         return None  # (exit status unknown: a payload that unpickles whole was written by a child that succeeded)
     try:
+        import pickle
+
         return pickle.loads(b"".join(pieces))  # noqa: S301 - written by our own forked child, never by the document
     except Exception:  # noqa: BLE001 - a truncated payload
         return None

@@ -23,18 +23,19 @@ end of the file) is not seeded: pyHanko then reads it itself and reaches the sam
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import select
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from stamping import gilhandoff
 from stamping.pdf import forkshare
 
+# json, threading and gilhandoff (threading too) are imported where used: `sealbridge verify` of a large PDF
+# imports this module before it forks its hashing child, on one core (~3 ms of a few milliseconds' start).
 if TYPE_CHECKING:
+    import threading
+
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
 Pairs = tuple[tuple[int, int], ...]
@@ -113,6 +114,10 @@ class DocumentPass:
         if len(data) <= INLINE_UP_TO:
             self._hash()
             return
+        import threading
+
+        from stamping import gilhandoff
+
         self._thread = threading.Thread(target=self._run, name="pdf-document-pass", daemon=True)
         gilhandoff.begin()  # each piece ends by taking the GIL back: promptly, please (end() in _run)
         try:
@@ -132,6 +137,8 @@ class DocumentPass:
             self._states.final = {}
 
     def _run(self) -> None:
+        from stamping import gilhandoff
+
         try:
             self._hash()
         finally:
@@ -223,6 +230,8 @@ class ForkedDocumentPass:
             # file): this process never waits here. Were the pipe full, the child would get a cut request
             # it cannot read, and this process would hash the ranges itself.
             os.set_blocking(fd, False)
+            import json
+
             payload = memoryview(json.dumps(wanted).encode("ascii"))
             while payload:
                 payload = payload[os.write(fd, payload) :]
@@ -364,6 +373,8 @@ def _read_requests(fd: int) -> list[Pairs]:
             size += len(piece)
         else:
             return []
+        import json
+
         wanted = json.loads(b"".join(pieces) or b"[]")
         return [_as_pairs(item) for item in wanted[:_MAX_REQUESTS]]
     except (OSError, ValueError, TypeError):
@@ -405,6 +416,8 @@ class SignatureDigests:
         if isinstance(document, ForkedDocumentPass):
             document.request(sorted(ranges))  # the child computes them (no thread here: none may stop a fork)
         elif document.on_a_thread:
+            import threading
+
             self._thread = threading.Thread(target=self._run, name="pdf-range-digests", daemon=True)
             self._thread.start()
         else:  # a small document's pass is over already: its ranges take less than a thread would

@@ -9,6 +9,7 @@ CLI's verdicts are those of the verifier imported the ordinary way in one proces
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import os
@@ -19,6 +20,7 @@ from pathlib import Path
 import pikepdf
 import pytest
 
+from agent.cli.verify_early import SHARED_FROM
 from stamping.pdf import verify
 from stamping.placement import At
 from tests.support.fresh_python import run_python, run_python_ok
@@ -44,26 +46,42 @@ _NOT_FOR_VERIFYING = (
 )
 #: What the program loads before it forks a large PDF's hashing child (agent.cli.verify_early) must not
 #: include these (that time is spent on one core), nor must the child (it hashes with formats.dochash).
-_NOT_BEFORE_THE_EARLY_FORK = ("argparse", "dataclasses", "formats.errors", "pyhanko", "asyncio")
+_NOT_BEFORE_THE_EARLY_FORK = (
+    "argparse",
+    "dataclasses",
+    "formats.errors",
+    "pyhanko",
+    "asyncio",
+    "json",  # the child reads its requests with it, the CLI writes them: both after the fork
+    "pickle",  # the child's answers: after it has hashed
+    "threading",
+)
 
 
 def _loaded_after(code: str, names: tuple[str, ...]) -> list[str]:
-    """Which of `names` a fresh process has loaded after running `code`."""
-    res = run_python(
-        f"import json, sys\n{code}print(json.dumps(sorted(m for m in {names!r} if m in sys.modules)))\n"
-    )
+    """Which of `names` a fresh process has loaded after running `code` (which may import json itself)."""
+    res = run_python(f"import sys\n{code}print(sorted(m for m in {names!r} if m in sys.modules))\n")
     assert res.returncode == 0, res.stderr
-    return json.loads(res.stdout)
+    return ast.literal_eval(res.stdout.strip().splitlines()[-1])
 
 
-def test_what_loads_before_the_early_fork_and_in_its_child_is_small() -> None:
-    code = (
-        "import sealbridge.cli, sealbridge.parent_death\n"
-        "import agent.cli.verify_early, agent.cli.sharedread, stamping.pdf.sigdigest\n"
-        "from formats.dochash import new_hash\n"
-        "new_hash('sm3'), new_hash('sha256')\n"
+def test_what_loads_before_the_early_fork_and_in_its_child_is_small(tmp_path: Path) -> None:
+    # The program's start as sealbridge.cli.main() runs it, to the early fork of a large PDF's hashing child
+    # (mapped, and read by the child: both kinds), and what the child hashes with.
+    pdf = tmp_path / "large.pdf"
+    pdf.write_bytes(_with_filler(contract_pdf(1), SHARED_FROM))
+    start = (
+        "import os\n"
+        "import sealbridge.cli, agent.cli.collector, sealbridge.parent_death\n"  # as main() has them then
+        "from agent.cli import verify_early\n"
+        "{hold}"
+        f"verify_early.start(['verify', {str(pdf)!r}])\n"
+        "assert verify_early._started is not None and verify_early._started[2].read_by == {read_by!r}\n"
     )
-    assert _loaded_after(code, _NOT_BEFORE_THE_EARLY_FORK) == []
+    for read_by, hold in (("mapped", ""), ("by the child", f"writer = os.open({str(pdf)!r}, os.O_WRONLY)\n")):
+        assert _loaded_after(start.format(hold=hold, read_by=read_by), _NOT_BEFORE_THE_EARLY_FORK) == []
+    hashing = "from formats.dochash import new_hash\nnew_hash('sm3'), new_hash('sha256')\n"
+    assert _loaded_after(hashing, _NOT_BEFORE_THE_EARLY_FORK) == []
 
 
 def _with_filler(pdf: bytes, size: int) -> bytes:

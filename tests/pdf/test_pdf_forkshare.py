@@ -74,6 +74,34 @@ def test_no_helper_is_forked_while_another_thread_runs() -> None:
     assert forkshare.last_run == "alone"
 
 
+#: Before threading is loaded (a large PDF's `sealbridge verify` forks its hashing child then), a thread
+#: started through _thread keeps a fork from happening too.
+_NO_THREADING = """
+import _thread, sys
+from stamping.pdf import forkshare
+
+assert "threading" not in sys.modules
+assert forkshare.can_fork()
+started, stop = _thread.allocate_lock(), _thread.allocate_lock()
+started.acquire()
+stop.acquire()
+
+def other():
+    started.release()
+    stop.acquire()
+
+_thread.start_new_thread(other, ())
+started.acquire()
+assert not forkshare.can_fork()
+assert "threading" not in sys.modules
+print("ok")
+"""
+
+
+def test_no_fork_while_a_thread_runs_before_threading_is_loaded() -> None:
+    run_python_ok(_NO_THREADING)
+
+
 @pytest.fixture(scope="module")
 def sealed(sm2_party, ecdsa_party, rsa_party) -> tuple[bytes, list]:  # type: ignore[no-untyped-def]
     pdf = contract_pdf(2)
