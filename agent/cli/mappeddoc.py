@@ -11,13 +11,21 @@ What a mapping does not give by itself is what a read does: bytes that cannot ch
 checked. A file that another program rewrites meanwhile would have one document's signatures checked
 against another's digests, and a file cut short would end the command with SIGBUS. So a document is mapped
 only under a read lease (fcntl F_SETLEASE, F_RDLCK), which the kernel grants only while nobody has the file
-open for writing, and which then holds back anyone who opens it for writing or truncates it (their open()
-waits) until this process ends, or until the system's lease-break-time has passed. The command does not
-give the lease up when asked to (SIGIO is ignored here): a writer waits for the verification, at most
-lease-break-time. Documents are mapped only where that time is long enough (LEASE_BREAK_AT_LEAST) and up
-to MAPPED_UP_TO bytes, so that the verification ends well within it. A lease is granted to the file's
-owner (or a process with CAP_LEASE): anyone else's file, a file open for writing, a file system without
-leases, another system, and the document is read as before.
+open for writing, and which then holds back whoever opens it for writing or truncates it with truncate()
+(their call waits; one that may not wait gets EAGAIN) until the lease is let go of or the system's
+lease-break-time has passed since the first such attempt. The command keeps it until it ends (SIGIO, the
+request to let go, is ignored while it is held), and the descriptor it was taken on stays open as long:
+on overlayfs (containers) the mapping holds the file below, not the one the lease is on. Before its
+report goes out the command asks whether a writer came meanwhile (unchanged()): the lease is then being
+broken, so the file may since have changed, and the command verifies a fresh read of it instead.
+
+An open() with O_RDONLY|O_TRUNC truncates without breaking a read lease. So a document is mapped only
+when nobody but its owner can write it: this process's own file (the lease is the owner's anyway, or
+CAP_LEASE's), with neither group nor others allowed to write; a program of the owner's that cuts it
+short that way ends the command (SIGBUS), as it could kill it. Documents are mapped only where
+lease-break-time is long enough (LEASE_BREAK_AT_LEAST) and up to MAPPED_UP_TO bytes. Anyone else's file, a
+file others may write or that is open for writing, a file system without leases, another system, and
+the document is read as before.
 
 Python has no `bytes` over memory it did not allocate, and the verifier, pyHanko's reader and the hashing
 all take `bytes`. The object is therefore laid out here, as CPython lays out a bytes object (refcount,
@@ -40,6 +48,7 @@ import sys
 from typing import Any
 
 #: Up to this size a verification ends far within the lease-break time (a 512 MiB PDF: its hashing ~2.5 s).
+#: Beyond formats.limits.MAX_DOCUMENT_BYTES (200 MiB) today, which the CLI checks first.
 MAPPED_UP_TO = 512 << 20
 #: The system's lease-break-time (seconds) must be at least this for a document to be mapped.
 LEASE_BREAK_AT_LEAST = 20
@@ -66,14 +75,17 @@ def layout_known() -> bool:
         and ctypes.sizeof(ctypes.c_void_p) == 8
         and bytes.__basicsize__ == _HEADER + 1  # the header, and the closing NUL
         and bytes.__itemsize__ == 1
-        and _gil_enabled()  # a free-threaded build (3.13t) lays objects out otherwise
+        and not _free_threaded()  # lays objects out otherwise
         and not hasattr(sys, "gettotalrefcount")  # a debug build
     )
 
 
-def _gil_enabled() -> bool:
-    is_enabled = getattr(sys, "_is_gil_enabled", None)  # 3.13 on
-    return True if is_enabled is None else bool(is_enabled())
+def _free_threaded() -> bool:
+    if sys.version_info < (3, 13):
+        return False
+    import sysconfig
+
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
 class MappedDocument:
@@ -82,18 +94,36 @@ class MappedDocument:
 
     read_by = "mapped"
 
-    def __init__(self, data: bytes, start: int, length: int) -> None:
+    def __init__(self, data: bytes, start: int, length: int, held: int) -> None:
         self.data = data
         self._start, self._length = start, length
+        self._held = held  # the descriptor the lease is on, open until abandon() or the process's end
 
     @classmethod
     def open(cls, fd: int, size: int) -> MappedDocument | None:
         """The document, mapped; None where it cannot be (see the module's description): the caller reads
-        it. `fd` may be closed afterwards (the mapping holds the file, and the lease with it)."""
+        it. `fd` (open for reading) stays the caller's: the lease is kept on a duplicate of it."""
         if not (0 < size <= MAPPED_UP_TO) or not layout_known() or not _lease_break_long_enough():
             return None
         lib = _libc()
-        if lib is None or not _take_lease(fd):
+        if lib is None or not _only_the_owner_writes(fd):
+            return None
+        try:
+            held = os.dup(fd)  # inheritable=False: a program the command starts does not hold the lease
+        except OSError:
+            return None
+        sigio = signal.getsignal(signal.SIGIO)
+        document = cls._map(lib, held, size)
+        if document is None:
+            os.close(held)
+            if sigio is not None:  # (None: set outside Python, and not changed here either)
+                with contextlib.suppress(ValueError, OSError):
+                    signal.signal(signal.SIGIO, sigio)
+        return document
+
+    @classmethod
+    def _map(cls, lib: Any, fd: int, size: int) -> MappedDocument | None:
+        if not _take_lease(fd):
             return None
         try:
             # Found before the lease: a file written to meanwhile may be longer (a prefix would be verified)
@@ -123,7 +153,17 @@ class MappedDocument:
         header[0], header[1], header[2], header[3] = _IMMORTAL, id(bytes), size, -1
         data = ctypes.cast(start - _HEADER, ctypes.py_object).value
         KEPT.append(data)
-        return cls(data, start, length)
+        return cls(data, start, length, fd)
+
+    def unchanged(self) -> bool:
+        """Is the lease still whole (no writer has come since it was taken)? Once one has, the lease is
+        being broken: the file may have changed since lease-break-time, or will."""
+        if self._held < 0:
+            return False
+        try:
+            return fcntl.fcntl(self._held, fcntl.F_GETLEASE) == fcntl.F_RDLCK
+        except OSError:
+            return False
 
     def fill(self) -> bool:
         """(In the child, before it hashes.) The file's pages entered in this process's page tables at once
@@ -146,6 +186,9 @@ class MappedDocument:
         lib = _libc()
         if lib is not None:
             lib.mmap(self._start, self._length, mmap.PROT_READ, _ANON_PRIVATE | _MAP_FIXED, -1, 0)
+        held, self._held = self._held, -1
+        if held >= 0:
+            os.close(held)
 
 
 def _lease_break_long_enough() -> bool:
@@ -156,9 +199,20 @@ def _lease_break_long_enough() -> bool:
         return False
 
 
+def _only_the_owner_writes(fd: int) -> bool:
+    """Is the file this process's own, and may neither its group nor others write it?"""
+    import stat
+
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
+
+
 def _take_lease(fd: int) -> bool:
     # A writer's open() sends the lease holder SIGIO, whose default action ends the process: ignored, the
-    # writer waits until this process ends (or lease-break-time).
+    # writer waits until this process ends (or lease-break-time). Put back by open() if nothing is mapped.
     try:
         signal.signal(signal.SIGIO, signal.SIG_IGN)
     except (ValueError, OSError):  # not the main thread

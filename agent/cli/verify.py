@@ -38,7 +38,8 @@ _CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 #: Below this, hashing takes less than starting threads is worth (stamping.ofd.entrypass.THREADS_FROM).
 _HASH_WHILE_LOADING_FROM = 4 << 20
 #: Who read the last document verified alone, for tests and diagnostics: a large PDF "mapped" (under a read
-#: lease, agent.cli.mappeddoc) or read "by the child" (agent.cli.sharedread); any other, "here".
+#: lease, agent.cli.mappeddoc; "read again" here when a writer came meanwhile) or read "by the child"
+#: (agent.cli.sharedread); any other, "here".
 last_read = "here"
 
 
@@ -202,11 +203,25 @@ def _verify_document(args: argparse.Namespace) -> int:
             data = shared.take(timeout=30.0 + len(shared.data) / 10e6)
             if data is not None:
                 last_read = shared.read_by
-                return _verify_read_document(args, data, document_pass)
+                try:
+                    return _verify_read_document(
+                        args, data, document_pass, getattr(shared, "unchanged", None)
+                    )
+                except _ChangedMeanwhile:
+                    # A writer came while the mapped file was verified: what it verified may not be the file
+                    # any more. Let go of it (the writer goes on) and verify what a read of it gives now.
+                    shared.abandon()
+                    last_read = "read again"
+                    data = read_document(args.file)
+                    return _verify_read_document(args, data, _hash_while_loading(data))
             document_pass.cancel()
         last_read = "here"
         data = read_document(args.file)
         return _verify_read_document(args, data, _hash_while_loading(data))
+
+
+class _ChangedMeanwhile(Exception):
+    """The mapped document's lease was being broken by the time its report was ready."""
 
 
 def _pdf_read_by_child(path: str) -> tuple[Document, ForkedDocumentPass] | None:
@@ -226,8 +241,13 @@ def _pdf_read_by_child(path: str) -> tuple[Document, ForkedDocumentPass] | None:
 
 
 def _verify_read_document(
-    args: argparse.Namespace, data: bytes, digests_later: Callable[[], tuple[str, str]] | None
+    args: argparse.Namespace,
+    data: bytes,
+    digests_later: Callable[[], tuple[str, str]] | None,
+    unchanged: Callable[[], bool] | None = None,
 ) -> int:
+    """Verify `data`, read from args.file, and write the report (and evidence); its exit code. With
+    `unchanged`, the report is written only if it still says so (else _ChangedMeanwhile)."""
     from stamping.documents import document_format
     from stamping.options import VerifyOptions
 
@@ -268,6 +288,8 @@ def _verify_read_document(
         close = getattr(lookup, "close", None)
         if callable(close):
             close()  # the platform client's HTTP session and thread, so nothing complains at exit
+    if unchanged is not None and not unchanged():
+        raise _ChangedMeanwhile
     if args.evidence:
         _write_evidence(args, data, report, anchors, validated_at)
     if args.json:

@@ -103,7 +103,11 @@ def open_pdf_pass(
         shared = MappedDocument.open(fd, info.st_size) or SharedRead.prepare(fd, info.st_size)
         if shared is None:
             return None
-        document_pass = ForkedDocumentPass.start(shared.data, fill=shared.fill)
+        try:
+            document_pass = ForkedDocumentPass.start(shared.data, fill=shared.fill)
+        except BaseException:
+            shared.abandon()  # a mapped file's lease, which would hold back writers for nothing
+            raise
         if document_pass is None:
             shared.abandon()
             return None

@@ -39,9 +39,20 @@ def can_fork() -> bool:
     if not hasattr(os, "fork"):
         return False
     # threading is not imported for this (a large PDF's `sealbridge verify` forks before it is loaded):
-    # until it is, a thread can only have been started through _thread, whose own count then says so.
+    # until it is, a thread can only have been started through _thread (whose count shows it only once it
+    # runs) or from C, which Linux's list of the process's tasks shows at once.
     threading = sys.modules.get("threading")
-    return _thread._count() == 0 if threading is None else threading.active_count() == 1
+    if threading is not None:
+        return threading.active_count() == 1
+    return _thread._count() == 0 and _tasks() in (1, None)
+
+
+def _tasks() -> int | None:
+    """How many threads this process has, on Linux (None elsewhere)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return None
 
 
 def start_child(work: Callable[[], object]) -> tuple[int, int] | None:

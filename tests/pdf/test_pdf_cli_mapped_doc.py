@@ -49,8 +49,9 @@ path = sys.argv[1]
 expected = open(path, "rb").read()
 fd = os.open(path, os.O_RDONLY)
 doc = MappedDocument.open(fd, len(expected))
-os.close(fd)  # the mapping holds the file, and the lease with it
+os.close(fd)  # the lease is on a descriptor of its own (on overlayfs the mapping holds another file)
 assert doc is not None and doc.read_by == "mapped"
+assert os.path.samestat(os.fstat(doc._held), os.stat(path)) and doc.unchanged()
 data = doc.take(timeout=0)
 assert type(data) is bytes and len(data) == len(expected) and data == expected
 assert bytes(data) is data and data[-20:] == expected[-20:] and hash(data) == hash(expected)
@@ -68,7 +69,8 @@ assert mapped == [("r--p", ino)], mapped
 document_pass = ForkedDocumentPass.start(data, fill=doc.fill)
 assert document_pass() == (sm3(expected).hex(), hashlib.sha256(expected).hexdigest())
 print("ready", flush=True)
-sys.stdin.readline()
+sys.stdin.readline()  # meanwhile a writer tried to open the file
+assert not doc.unchanged()  # the lease is being broken: the file may change
 print("ok")
 """
 
@@ -122,10 +124,11 @@ def test_a_mapped_document_is_the_files_bytes_and_the_file_is_held(
     os.close(fd)
 
 
-#: A file open for writing, a lease-break time the verification could outlast, or a file whose size is no
-#: longer the one found before the lease: not mapped (and no lease is left behind).
+#: A file open for writing, one that others may write (O_RDONLY|O_TRUNC truncates without breaking a read
+#: lease) or that is someone else's, a lease-break time the verification could outlast, or a file whose size
+#: is no longer the one found before the lease: not mapped (and no lease is left behind).
 _NOT_MAPPED = """
-import os, sys
+import os, signal, sys
 from agent.cli import mappeddoc
 
 path, why = sys.argv[1], sys.argv[2]
@@ -134,19 +137,37 @@ if why == "open for writing":
     writer = os.open(path, os.O_WRONLY)
 elif why == "size changed":
     size -= 1
+elif why == "others may write":
+    os.chmod(path, 0o646)
+elif why == "group may write":
+    os.chmod(path, 0o664)
+elif why == "someone else's":
+    os.chown(path, 65534, 65534)
 else:
     short = path + ".lease-break-time"
     open(short, "w").write(str(mappeddoc.LEASE_BREAK_AT_LEAST - 1) + "\\n")
     mappeddoc._LEASE_BREAK_TIME = short
 fd = os.open(path, os.O_RDONLY)
+descriptors = sorted(os.listdir("/proc/self/fd"))
 assert mappeddoc.MappedDocument.open(fd, size) is None
-assert mappeddoc.KEPT == []
+assert mappeddoc.KEPT == [] and sorted(os.listdir("/proc/self/fd")) == descriptors  # none left open
 os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))  # no lease held
+assert signal.getsignal(signal.SIGIO) == signal.SIG_DFL  # put back where no lease was taken
 print("ok")
 """
 
 
-@pytest.mark.parametrize("why", ["open for writing", "lease-break time too short", "size changed"])
+@pytest.mark.parametrize(
+    "why",
+    [
+        "open for writing",
+        "others may write",
+        "group may write",
+        "someone else's",
+        "lease-break time too short",
+        "size changed",
+    ],
+)
 def test_a_document_that_cannot_be_held_is_not_mapped(pdf, tmp_path: Path, why: str) -> None:  # type: ignore[no-untyped-def]
     run_python_ok(_NOT_MAPPED, str(_file(tmp_path, pdf, False)), why)
 

@@ -111,21 +111,33 @@ _CLAIMS = """
 import os, shutil, sys
 from agent.cli import verify_early
 
-path, other = sys.argv[1], sys.argv[2]
+path, other, read_by = sys.argv[1:4]
+writers = []
+
+
+def hold(p):  # a file open for writing here gets no lease: the child reads it into shared memory
+    if read_by == "by the child":
+        writers.append(os.open(p, os.O_WRONLY))
+
+
+hold(path)
+hold(other)
 verify_early.start(["verify", "--trust", "x.der", path, "--json"])
-assert verify_early._started is not None
+assert verify_early._started is not None and verify_early._started[2].read_by == read_by
 assert verify_early.claim(other) is None  # another file: cancelled
 assert verify_early._started is None and verify_early.claim(path) is None
 
 verify_early.start(["verify", path])
 shutil.copy(path, path + ".new")
 os.replace(path + ".new", path)  # the same name, another file
+hold(path)
 assert verify_early.claim(path) is None
 
 verify_early.start(["verify", path])
 claimed = verify_early.claim(path)
 assert claimed is not None
 shared, document_pass = claimed
+assert shared.read_by == read_by
 assert shared.take(timeout=60) == open(path, "rb").read()
 document_pass()
 for args in (["verify", path, path], ["verify", "--help", path], ["stamp", path], ["verify", "--tr", "x", path]):
@@ -135,12 +147,13 @@ print("ok")
 """
 
 
-def test_a_pass_begun_early_is_claimed_for_its_own_file_only(large, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("read_by", ["mapped", "by the child"])
+def test_a_pass_begun_early_is_claimed_for_its_own_file_only(large, tmp_path: Path, read_by: str) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "doc.pdf"
     path.write_bytes(large[0])
     other = tmp_path / "other.pdf"
     other.write_bytes(large[0])
-    run_python_ok(_CLAIMS, str(path), str(other))
+    run_python_ok(_CLAIMS, str(path), str(other), read_by)
 
 
 def test_what_is_taken_for_the_one_file() -> None:
@@ -210,6 +223,39 @@ def test_the_cli_reports_what_the_verifier_reports(large, tmp_path: Path, whole:
             assert integrity == ["failed", "failed"] and res.returncode == 1, name
         else:
             assert integrity == ["ok", "failed"] and res.returncode == 1, name
+
+
+#: A writer comes while the mapped document is verified (its non-blocking open is refused, and the lease
+#: is being broken from then on): the report is that of a fresh read of the file.
+_WRITER_MEANWHILE = """
+import os, sys
+from agent.cli import verify as cli_verify, verify_early
+from sealbridge.cli import main
+
+path, *args = sys.argv[1:]
+verify_early.start(args)  # as main() does for the whole program
+assert verify_early._started[2].read_by == "mapped"
+try:
+    os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    raise AssertionError("opened for writing while mapped")
+except BlockingIOError:
+    pass
+code = main(args)
+print(cli_verify.last_read, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_a_writer_while_the_mapped_file_is_verified_has_it_read_again(large) -> None:  # type: ignore[no-untyped-def]
+    pdf, path, roots, parties = large
+    res = run_python(
+        _WRITER_MEANWHILE, str(path), "verify", str(path), "--json", "--trust", roots[0], "--trust", roots[1]
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.strip().splitlines()[-1] == "read again"
+    report = json.loads(res.stdout)
+    assert [s["verdict"] for s in report["seals"]] == ["valid", "valid"]
+    assert report["document"]["sm3"] == sm3(pdf).hex()
 
 
 def test_a_small_pdf_is_read_by_the_process_itself(tmp_path: Path, sm2_party) -> None:  # type: ignore[no-untyped-def]
