@@ -232,8 +232,4 @@ def _give_up_lease(fd: int) -> None:
 def _libc() -> Any:
     from agent.cli.wholefile import libc
 
-    lib = libc()
-    if lib is not None and lib.munmap.argtypes is None:
-        lib.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
-        lib.munmap.restype = ctypes.c_int
-    return lib
+    return libc()

@@ -103,6 +103,10 @@ class SharedRead:
             return False
         return whole
 
+    def unchanged(self) -> bool:
+        """Always: the bytes were read into this process's memory, which nobody else writes."""
+        return True
+
     def forked(self) -> None:
         """(In this process, once the child is forked.) The child alone writes to the pipe."""
         self._close("_write_end")

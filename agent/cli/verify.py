@@ -193,6 +193,7 @@ def _verify_document(args: argparse.Namespace) -> int:
     # the verification make (objects by the hundred thousand, little garbage) would only delay the answer,
     # and what is frozen at the end is not scanned by the last pass at exit either.
     global last_read
+    read_here = "here"
     with collector_paused_then_frozen():
         early = _pdf_read_by_child(args.file)
         if early is not None:
@@ -201,21 +202,18 @@ def _verify_document(args: argparse.Namespace) -> int:
 
             import_lean("stamping.pdf.verify")  # while the child reads the file
             data = shared.take(timeout=30.0 + len(shared.data) / 10e6)
-            if data is not None:
+            if data is None:
+                document_pass.cancel()
+            else:
                 last_read = shared.read_by
                 try:
-                    return _verify_read_document(
-                        args, data, document_pass, getattr(shared, "unchanged", None)
-                    )
+                    return _verify_read_document(args, data, document_pass, shared.unchanged)
                 except _ChangedMeanwhile:
                     # A writer came while the mapped file was verified: what it verified may not be the file
                     # any more. Let go of it (the writer goes on) and verify what a read of it gives now.
                     shared.abandon()
-                    last_read = "read again"
-                    data = read_document(args.file)
-                    return _verify_read_document(args, data, _hash_while_loading(data))
-            document_pass.cancel()
-        last_read = "here"
+                    read_here = "read again"
+        last_read = read_here
         data = read_document(args.file)
         return _verify_read_document(args, data, _hash_while_loading(data))
 
@@ -247,7 +245,8 @@ def _verify_read_document(
     unchanged: Callable[[], bool] | None = None,
 ) -> int:
     """Verify `data`, read from args.file, and write the report (and evidence); its exit code. With
-    `unchanged`, the report is written only if it still says so (else _ChangedMeanwhile)."""
+    `unchanged`, the report is written only if it still says the file is as verified (else
+    _ChangedMeanwhile)."""
     from stamping.documents import document_format
     from stamping.options import VerifyOptions
 

@@ -144,7 +144,7 @@ def buffer_address(data: bytes) -> int | None:
 
 @functools.cache
 def libc() -> Any:
-    """The C library with madvise() and mmap() declared (agent.cli.sharedread maps over a buffer too);
+    """The C library with madvise(), mmap() and munmap() declared (agent.cli.sharedread and mappeddoc map too);
     None where there is none to call."""
     try:
         import ctypes
@@ -161,6 +161,8 @@ def libc() -> Any:
             ctypes.c_long,
         )
         lib.mmap.restype = ctypes.c_void_p
+        lib.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+        lib.munmap.restype = ctypes.c_int
     except (ImportError, OSError, AttributeError):  # no ctypes in this build, no madvise in this libc
         return None
     return lib

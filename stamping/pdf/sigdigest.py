@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from stamping.pdf import forkshare
 
 # json, threading and gilhandoff (threading too) are imported where used: `sealbridge verify` of a large PDF
-# imports this module before it forks its hashing child, on one core (~3 ms of a few milliseconds' start).
+# imports this module before it forks its hashing child, while only one core works (they took ~4 ms there).
 if TYPE_CHECKING:
     import threading
 
