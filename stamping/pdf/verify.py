@@ -32,6 +32,7 @@ from stamping.options import VerifyOptions
 from stamping.pdf import forkshare, sigcheck
 from stamping.pdf.anchors import parsed_certificates, trust_manager
 from stamping.pdf.payloadviews import document_stream
+from stamping.pdf.revisionpaths import RevisionsReader
 from stamping.pdf.scanned import ScannedSignature
 from stamping.pdf.seal_attr import seal_from_signed_attrs
 from stamping.pdf.sigdigest import DocumentPass, ForkedDocumentPass, SignatureDigests
@@ -218,7 +219,7 @@ def _read_and_scan(data: bytes) -> tuple[PdfFileReader | None, Exception | None,
     scanned: list[ScannedSignature] | None = None
     with duplicate_keys() as twice:
         try:
-            reader = PdfFileReader(document_stream(data), strict=False)
+            reader = RevisionsReader(document_stream(data), strict=False)
         except (PdfError, ValueError, KeyError, TypeError, AssertionError) as exc:
             unreadable = exc
         if reader is not None:
@@ -244,7 +245,7 @@ def _document_pass(data: bytes, options: VerifyOptions) -> DocumentPass | Forked
 
 def _page_count(data: bytes, reader: PdfFileReader | None = None) -> int | None:
     try:
-        reader = reader or PdfFileReader(document_stream(data), strict=False)
+        reader = reader or RevisionsReader(document_stream(data), strict=False)
         return int(reader.root["/Pages"]["/Count"])
     except Exception:  # noqa: BLE001 - a page count is a courtesy; a damaged tree must not fail the report
         return None

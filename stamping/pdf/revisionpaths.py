@@ -1,0 +1,278 @@
+"""The paths to every object of a signed revision, as pyHanko's difference analysis maps them, without the
+copy of each object that pyHanko's own mapping makes.
+
+pyHanko's StandardDiffPolicy asks, for every signature, where each object a later revision wrote is used in
+the signed revision: HistoricalResolver._load_reverse_xref_cache walks the revision's whole object graph
+from its trailer and records every path to every indirect object. It reads the objects through the
+revision's HistoricalResolver, which makes a copy of each one (_subsume_object: its dictionaries and
+arrays rebuilt so that references resolve within that revision) and parses again, for each revision, every
+object a later revision replaced. The paths are quick to compute (2-5 ms for a revision of 100 objects);
+reading and copying the objects is the rest, 10-20 ms a revision here, once for every signature: with ten
+seals about a third of the difference analysis.
+
+reverse_paths() walks the same graph by the same rules (pyHanko 0.38's _compute_paths_to_refs: a page tree
+node entered only along the page tree's own /Kids, /Parent never followed, nor /P inside the structure
+tree, a structure element entered only from /StructTreeRoot /K, a reference already on the path not
+followed again; every path to an object recorded, also where it is not entered) but
+reads each object as the revision has it straight from the reader: the reader's own copy where no later
+revision changed it, else the version that revision has (parsed once for all revisions by a
+RevisionsReader). Nothing is copied. The result is handed to the resolver as the map pyHanko would have made,
+and pyHanko's analysis runs as before.
+
+Only for an unencrypted document (pyHanko decrypts lazily, through the copies) and within MAX_DEPTH. When
+anything goes wrong here no map is set, and pyHanko's own mapping runs and meets the same error, if any, in
+the same place. tests/pdf/test_pdf_revision_paths.py compares both maps, and both failures, over documents
+of many shapes (a pyHanko upgrade that maps otherwise shows there).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from typing import Any
+
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader, RawPdfPath
+
+
+class RevisionsReader(PdfFileReader):
+    """A PdfFileReader that parses each version of an object once.
+
+    pyHanko's reader keeps the current version of each object it parses, but parses an earlier version
+    again each time a HistoricalResolver asks for it ("never cache historical refs": the resolver copies
+    what it gets). The difference analysis of ten seals asks for the earlier versions of the pages and the
+    catalog over and over (210 parses of 138 versions, ~40 ms here). Sharing the parse changes nothing
+    pyHanko sees: a resolver copies the dictionaries and arrays it is given and decodes streams into its
+    own copies, and nothing writes to what _read_object returned. Only a version at a place in the file
+    (not in an object stream, whose decoding counts against the resolver's decoding budget) of an
+    unencrypted document."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._versions: dict[tuple[int, int, int], Any] | None = None  # not while the reader sets up
+        #: reference -> the revision that last changed it (None: none), for reverse_paths()
+        self.last_changes: dict[generic.Reference, int | None] = {}
+        super().__init__(*args, **kwargs)
+        self._versions = {}
+
+    def _read_object(
+        self,
+        ref: generic.Reference,
+        marker: Any,
+        never_decrypt: bool = False,
+        as_metadata_stream: bool = False,
+    ) -> Any:
+        versions = self._versions
+        if (
+            versions is None
+            or type(marker) is not int
+            or never_decrypt
+            or as_metadata_stream
+            or self.encrypted
+        ):
+            return super()._read_object(ref, marker, never_decrypt, as_metadata_stream)
+        key = (ref.idnum, ref.generation, marker)
+        try:
+            return versions[key]
+        except KeyError:
+            obj = versions[key] = super()._read_object(ref, marker)
+            return obj
+
+
+_EMPTY: tuple[()] = ()
+_STRUCT_TREE_ROOT = ("/StructTreeRoot", ("/Root", _EMPTY))  # the path /Root /StructTreeRoot
+_FOLLOWED = (generic.IndirectObject, generic.DictionaryObject, generic.ArrayObject)
+
+#: Deeper than this (a path's steps, the page or structure tree's levels, a chain of references to
+#: references) pyHanko's mapping is left to run: it recurses, and somewhere beyond a few hundred levels it
+#: fails (RecursionError) where a walk of another depth of stack might not. Up to here it cannot.
+MAX_DEPTH = 128
+
+
+class _TooDeep(Exception):
+    pass
+
+
+class _Revision:
+    """Objects as one revision has them, read without copies."""
+
+    def __init__(self, resolver: HistoricalResolver):
+        self.reader: PdfFileReader = resolver.reader
+        self.revision: int = resolver.revision
+        self.xrefs = self.reader.xrefs
+        # the same for every revision of a document: kept by a RevisionsReader
+        self.last_change: dict[generic.Reference, int | None] = getattr(self.reader, "last_changes", {})
+        self.seen: dict[generic.Reference, Any] = {}
+
+    def resolve(self, ref: generic.Reference) -> Any:
+        """As HistoricalResolver.get_object(ref), less the copy."""
+        try:
+            return self.seen[ref]
+        except KeyError:
+            pass
+        try:
+            last_change = self.last_change[ref]
+        except KeyError:
+            try:
+                last_change = self.xrefs.get_last_change(ref)
+            except KeyError:
+                last_change = None
+            self.last_change[ref] = last_change
+        if last_change is not None and last_change <= self.revision:
+            obj = self.reader.get_object(ref, transparent_decrypt=False)
+        else:
+            obj = self.reader.get_object(ref, self.revision, transparent_decrypt=False)
+        self.seen[ref] = obj
+        return obj
+
+    def deref(self, value: Any) -> Any:
+        """As value.get_object() on the resolver's copy: an indirect object is followed, also when it
+        points at another one."""
+        for _ in range(MAX_DEPTH):
+            if not isinstance(value, generic.IndirectObject):
+                return value
+            value = self.resolve(value.reference)
+        raise _TooDeep
+
+    def item(self, dictionary: Any, key: str) -> Any:
+        """As dictionary[key] on the resolver's copy (a null is a missing key)."""
+        value = self.deref(dict.__getitem__(dictionary, key))
+        if isinstance(value, generic.NullObject):
+            raise KeyError(key)
+        return value
+
+
+def reverse_paths(resolver: HistoricalResolver) -> dict[generic.Reference, set[RawPdfPath]] | None:
+    """The map _load_reverse_xref_cache would make for `resolver`; None where it is not made here."""
+    if resolver.reader.encrypted:
+        return None
+    rev = _Revision(resolver)
+    # A path is a linked list of (head, tail) pairs, the last step first, as pyHanko's ConsList.
+    collected: defaultdict[generic.Reference, set[Any]] = defaultdict(set)
+
+    root = rev.resolve(resolver.root_ref)
+    assert isinstance(root, generic.DictionaryObject)
+    pages_raw = root.raw_get("/Pages")
+    pages_path = ("/Pages", ("/Root", _EMPTY))
+    page_tree: dict[generic.Reference, Any] = {}
+    if isinstance(pages_raw, generic.IndirectObject):
+        page_tree[pages_raw.reference] = pages_path
+    for ref, path in _page_tree_refs(rev, rev.deref(pages_raw), pages_path, 0):
+        if ref in page_tree:
+            raise ValueError("circular page tree")  # pyHanko raises; its own mapping says so
+        page_tree[ref] = path
+    struct_tree: set[generic.Reference] = set()
+    try:
+        struct_root = rev.deref(root.raw_get("/StructTreeRoot"))
+        for ref in _struct_tree_refs(rev, struct_root, 0):
+            if ref in struct_tree:
+                raise ValueError("circular structure tree")
+            struct_tree.add(ref)
+    except KeyError:
+        pass
+
+    def walk(obj: Any, path: Any, on_path: frozenset[generic.Reference], in_struct: bool, depth: int) -> None:
+        # Only references, dictionaries and arrays are passed in: anything else ends a path unrecorded.
+        if depth > MAX_DEPTH:
+            raise _TooDeep
+        if isinstance(obj, generic.IndirectObject):
+            ref = obj.reference
+            if ref in on_path:
+                return
+            collected[ref].add(path)
+            on_path = on_path | {ref}
+            obj = rev.resolve(ref)
+            if page_tree.get(ref, path) != path:
+                return
+            if not in_struct and ref in struct_tree:
+                return
+        if isinstance(obj, generic.DictionaryObject):
+            at_struct_root = not in_struct and path == _STRUCT_TREE_ROOT
+            for key, value in obj.items():
+                if isinstance(value, _FOLLOWED) and key != "/Parent" and not (in_struct and key == "/P"):
+                    walk(
+                        value, (key, path), on_path, in_struct or (at_struct_root and key == "/K"), depth + 1
+                    )
+        elif isinstance(obj, generic.ArrayObject):
+            for ix, value in enumerate(obj):
+                if isinstance(value, _FOLLOWED):
+                    walk(value, (ix, path), on_path, in_struct, depth + 1)
+
+    walk(resolver.trailer_view, _EMPTY, frozenset(), False, 0)
+    return {ref: {RawPdfPath(*_steps(p)) for p in paths} for ref, paths in collected.items()}
+
+
+def _steps(path: Any) -> list[Any]:
+    out = []
+    while path:
+        out.append(path[0])
+        path = path[1]
+    out.reverse()
+    return out
+
+
+def _page_tree_refs(rev: _Revision, pages: Any, path: Any, depth: int):  # noqa: ANN202 - a generator
+    if depth > MAX_DEPTH:
+        raise _TooDeep
+    for ix, kid in enumerate(rev.item(pages, "/Kids")):
+        kid_path = (ix, ("/Kids", path))
+        if isinstance(kid, generic.IndirectObject):
+            yield kid.reference, kid_path
+        kid = rev.deref(kid)
+        if kid.get("/Type", None) == "/Pages":
+            yield from _page_tree_refs(rev, kid, kid_path, depth + 1)
+
+
+def _struct_tree_refs(rev: _Revision, elem: Any, depth: int):  # noqa: ANN202 - a generator
+    if depth > MAX_DEPTH:
+        raise _TooDeep
+    try:
+        children = rev.item(elem, "/K")
+    except KeyError:
+        return
+    if not isinstance(children, generic.ArrayObject):
+        children = (children,)
+    for child in children:
+        child_ref = None
+        if isinstance(child, generic.IndirectObject):
+            child_ref = child.reference
+            child = rev.deref(child)
+        if not isinstance(child, generic.DictionaryObject):
+            continue
+        try:
+            if rev.item(child, "/Type") != "/StructElem":
+                continue
+        except KeyError:
+            pass
+        if child_ref is not None:
+            yield child_ref
+        yield from _struct_tree_refs(rev, child, depth + 1)
+
+
+_INSTALL = threading.Lock()
+_installed = False
+
+
+def install() -> None:
+    """Idempotent: HistoricalResolver._load_reverse_xref_cache takes the map from reverse_paths() where it
+    can, else runs as pyHanko wrote it."""
+    global _installed
+    with _INSTALL:
+        if _installed:
+            return
+        original = HistoricalResolver._load_reverse_xref_cache
+
+        def load_reverse_xref_cache(self: HistoricalResolver) -> None:
+            if self._indirect_object_access_cache is not None:
+                return
+            try:
+                paths = reverse_paths(self)
+            except Exception:  # noqa: BLE001 - pyHanko's own mapping meets it, or copes
+                paths = None
+            if paths is None:
+                original(self)
+            else:
+                self._indirect_object_access_cache = paths
+
+        load_reverse_xref_cache.__wrapped__ = original  # type: ignore[attr-defined]
+        HistoricalResolver._load_reverse_xref_cache = load_reverse_xref_cache  # type: ignore[method-assign]
+        _installed = True

@@ -1,0 +1,536 @@
+"""Revisions read once (stamping/pdf/revisionpaths.py).
+
+The map of the paths to every object of a revision, which pyHanko's difference analysis asks of each signed
+revision, is the one pyHanko's own mapping makes: for documents of many shapes (a nested page tree, links
+across pages, a structure tree, outlines, cycles, a reference to a reference, object streams, classic and
+stream cross-references, revisions added by pyHanko, by SealBridge and by hand) and for every revision of
+each. Where pyHanko's mapping fails this one fails too, and the installed mapping then is pyHanko's own;
+deeper than MAX_DEPTH and for an encrypted document pyHanko's own runs. A RevisionsReader parses each
+version of an object once, and each resolver still gets a copy of its own. Whole verification reports are
+the ones pyHanko's own mapping and reader give.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pikepdf
+import pytest
+from pikepdf import Array, Dictionary, Name
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
+
+from stamping.pdf import revisionpaths, verify
+from stamping.pdf.sm2_pyhanko import register_oids
+from stamping.placement import At
+from tests.support.pdf_flows import pyhanko_sign, stamp_pdf, trusting
+from tests.support.pdf_maker import contract_pdf
+
+register_oids()  # installs the mapping; pyHanko's own stays reachable as __wrapped__
+PYHANKO_MAPPING = HistoricalResolver._load_reverse_xref_cache.__wrapped__  # type: ignore[attr-defined]
+
+
+# -- documents ---------------------------------------------------------------------------------------------
+
+
+def _shaped(object_streams: bool) -> bytes:
+    """Three pages in a nested page tree, links across them (with /P back to their page), a structure tree
+    (a single /K child, elements with and without /Type, a marked-content reference, an object reference,
+    /P back-pointers, a parent tree), outlines whose entries point at each other, a cycle of references
+    outside any tree, nested arrays and a null."""
+    pdf = pikepdf.new()
+    content = pdf.make_stream(b"BT /F1 12 Tf 72 720 Td (x) Tj ET")
+    root_pages = pdf.Root.Pages
+    inner = pdf.make_indirect(Dictionary(Type=Name.Pages, Parent=root_pages, Count=2))
+
+    def page(parent: Any) -> Any:
+        return pdf.make_indirect(
+            Dictionary(
+                Type=Name.Page,
+                Parent=parent,
+                MediaBox=Array([0, 0, 595, 842]),
+                Contents=content,
+                Resources={},
+            )
+        )
+
+    p1, p2, p3 = page(inner), page(inner), page(root_pages)
+    inner.Kids = Array([p1, p2])
+    root_pages.Kids = Array([inner, p3])
+    root_pages.Count = 3
+    link = pdf.make_indirect(
+        Dictionary(
+            Type=Name.Annot, Subtype=Name.Link, Rect=Array([0, 0, 9, 9]), Dest=Array([p3, Name.Fit]), P=p1
+        )
+    )
+    back = pdf.make_indirect(
+        Dictionary(Type=Name.Annot, Subtype=Name.Link, Rect=Array([9, 9, 19, 19]), Dest=Array([p1, Name.Fit]))
+    )
+    p1.Annots = Array([link, back])
+    p3.Annots = Array(
+        [
+            pdf.make_indirect(
+                Dictionary(
+                    Type=Name.Annot,
+                    Subtype=Name.Link,
+                    Rect=Array([1, 1, 2, 2]),
+                    P=p3,
+                    Dest=Array([inner, Name.Fit]),
+                )
+            )
+        ]
+    )
+
+    tree = pdf.make_indirect(Dictionary(Type=Name.StructTreeRoot))
+    document = pdf.make_indirect(Dictionary(Type=Name.StructElem, S=Name.Document, P=tree))
+    para1 = pdf.make_indirect(
+        Dictionary(
+            Type=Name.StructElem,
+            S=Name.P,
+            P=document,
+            Pg=p1,
+            K=Array([0, Dictionary(Type=Name.MCR, MCID=1, Pg=p2)]),
+        )
+    )
+    para2 = pdf.make_indirect(Dictionary(S=Name.P, P=document, Pg=p3, K=2))  # no /Type: a StructElem still
+    attributes = pdf.make_indirect(Dictionary(O=Name.Layout, Placement=Name.Block))
+    span = pdf.make_indirect(Dictionary(Type=Name.StructElem, S=Name.Span, P=para2, K=3, A=attributes))
+    para2.K = Array([2, span])
+    document.K = Array([para1, para2, Dictionary(Type=Name.OBJR, Obj=link, Pg=p1)])
+    tree.K = document  # one child: not an array
+    tree.ParentTree = pdf.make_indirect(Dictionary(Nums=Array([0, Array([para1, para2, span])])))
+    pdf.Root.StructTreeRoot = tree
+    pdf.Root.MarkInfo = Dictionary(Marked=True)
+
+    outlines = pdf.make_indirect(Dictionary(Type=Name.Outlines, Count=2))
+    first = pdf.make_indirect(Dictionary(Title="first", Parent=outlines, Dest=Array([p2, Name.Fit])))
+    second = pdf.make_indirect(
+        Dictionary(Title="second", Parent=outlines, Prev=first, Dest=Array([p3, Name.Fit]))
+    )
+    first.Next = second
+    outlines.First, outlines.Last = first, second
+    pdf.Root.Outlines = outlines
+
+    ring_a = pdf.make_indirect(Dictionary(Name=Name.A))
+    ring_b = pdf.make_indirect(Dictionary(Name=Name.B, Next=ring_a))
+    ring_a.Next = ring_b
+    pdf.Root.Ring = ring_a
+    pdf.Root.Nested = Array([Array([Array([ring_b, None]), 1]), Dictionary(Deep=Array([p2]))])
+    out = io.BytesIO()
+    mode = pikepdf.ObjectStreamMode.generate if object_streams else pikepdf.ObjectStreamMode.disable
+    pdf.save(out, object_stream_mode=mode, compress_streams=False)
+    return out.getvalue()
+
+
+def _trailer(pdf: bytes) -> tuple[generic.IndirectObject, int]:
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    return reader.trailer.raw_get("/Root"), int(reader.trailer["/Size"])
+
+
+def _append(pdf: bytes, objects: dict[int, bytes], size: int, root: generic.IndirectObject) -> bytes:
+    """An incremental update written by hand: `objects` (number -> body) and a classic xref table."""
+    out = bytearray(pdf if pdf.endswith(b"\n") else pdf + b"\n")
+    offsets = {}
+    for number, body in sorted(objects.items()):
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    previous = int(re.findall(rb"startxref\s+(\d+)", pdf)[-1])
+    at = len(out)
+    out += b"xref\n"
+    for number, offset in sorted(offsets.items()):
+        out += b"%d 1\n%010d 00000 n \n" % (number, offset)
+    out += b"trailer\n<< /Size %d /Root %d %d R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n" % (
+        size,
+        root.idnum,
+        root.generation,
+        previous,
+        at,
+    )
+    return bytes(out)
+
+
+def _catalog_with(pdf: bytes, extra: bytes) -> bytes:
+    """The catalog written again with `extra` added to its entries (raw PDF syntax)."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    catalog = generic.DictionaryObject({k: reader.root.raw_get(k) for k in reader.root})
+    written = io.BytesIO()
+    catalog.write_to_stream(written)
+    body = written.getvalue()
+    assert body.endswith(b">>")
+    return body[:-2] + b" " + extra + b" >>"
+
+
+def _reference_to_reference(pdf: bytes) -> bytes:
+    """A revision adding an object whose value is a reference to another object, one that refers to
+    itself, and an array holding both, named from the catalog."""
+    root, size = _trailer(pdf)
+    objects = {
+        size: b"<< /Kind /Target >>",
+        size + 1: b"%d 0 R" % size,
+        size + 2: b"<< /Self %d 0 R /Items [%d 0 R %d 0 R null] >>" % (size + 2, size, size + 1),
+        root.idnum: _catalog_with(pdf, b"/Pointer %d 0 R /Loop %d 0 R" % (size + 1, size + 2)),
+    }
+    return _append(pdf, objects, size + 3, root)
+
+
+def _annotation_added(pdf: bytes) -> bytes:
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    page_ref, _ = writer.find_page_for_modification(0)
+    note = generic.DictionaryObject(
+        {
+            generic.pdf_name("/Type"): generic.pdf_name("/Annot"),
+            generic.pdf_name("/Subtype"): generic.pdf_name("/Text"),
+            generic.pdf_name("/Rect"): generic.ArrayObject([generic.NumberObject(v) for v in (5, 5, 25, 25)]),
+            generic.pdf_name("/Contents"): generic.TextStringObject("金额改为 100 万"),
+        }
+    )
+    writer.register_annotation(page_ref, writer.add_object(note))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _revisions(base: bytes, parties: tuple[Any, Any], steps: list[str]) -> bytes:
+    """`base` with a revision for each step: a SealBridge seal (SM2), a stock pyHanko signature (ECDSA),
+    a revision written by hand (_reference_to_reference) or an annotation added by pyHanko's writer."""
+    doc = base
+    sealer, signer = parties
+    for i, step in enumerate(steps):
+        if step == "seal":
+            doc = stamp_pdf(doc, sealer, [At(1 + i % 2, 40 + 30 * i, 40)])
+        elif step == "sign":
+            doc = pyhanko_sign(doc, signer, f"Signature{i}")
+        elif step == "ref":
+            doc = _reference_to_reference(doc)
+        elif step == "annotation":
+            doc = _annotation_added(doc)
+    return doc
+
+
+SHAPES: dict[str, Callable[[tuple[Any, Any]], bytes]] = {
+    "contract, three seals": lambda p: _revisions(contract_pdf(2), p, ["seal", "seal", "seal"]),
+    "shaped, object streams, sealed and signed": lambda p: _revisions(
+        _shaped(True), p, ["seal", "sign", "seal"]
+    ),
+    "shaped, classic xref, by-hand revision between seals": lambda p: _revisions(
+        _shaped(False), p, ["seal", "ref", "seal", "annotation"]
+    ),
+    "shaped, object streams, by-hand revision first": lambda p: _revisions(
+        _shaped(True), p, ["ref", "sign", "seal"]
+    ),
+}
+
+
+# -- the two mappings --------------------------------------------------------------------------------------
+
+
+def _pyhankos(doc: bytes, revision: int) -> dict[Any, Any] | type[BaseException]:
+    resolver = PdfFileReader(io.BytesIO(doc), strict=False).get_historical_resolver(revision)
+    try:
+        PYHANKO_MAPPING(resolver)
+    except Exception as exc:  # noqa: BLE001 - which one is compared
+        return type(exc)
+    assert resolver._indirect_object_access_cache is not None
+    return resolver._indirect_object_access_cache
+
+
+def _ours(doc: bytes, revision: int) -> dict[Any, Any] | None | type[BaseException]:
+    resolver = revisionpaths.RevisionsReader(io.BytesIO(doc), strict=False).get_historical_resolver(revision)
+    try:
+        return revisionpaths.reverse_paths(resolver)
+    except Exception as exc:  # noqa: BLE001 - which one is compared
+        return type(exc)
+
+
+def _installed(doc: bytes, revision: int) -> dict[Any, Any] | type[BaseException]:
+    resolver = revisionpaths.RevisionsReader(io.BytesIO(doc), strict=False).get_historical_resolver(revision)
+    try:
+        resolver._load_reverse_xref_cache()
+    except Exception as exc:  # noqa: BLE001 - which one is compared
+        return type(exc)
+    assert resolver._indirect_object_access_cache is not None
+    return resolver._indirect_object_access_cache
+
+
+def _revision_count(doc: bytes) -> int:
+    return PdfFileReader(io.BytesIO(doc), strict=False).xrefs.total_revisions
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_the_map_is_pyhankos_for_every_revision(shape: str, sm2_party, ecdsa_party) -> None:  # type: ignore[no-untyped-def]
+    doc = SHAPES[shape]((sm2_party, ecdsa_party))
+    count = _revision_count(doc)
+    assert count >= 4
+    for revision in range(count):
+        expected = _pyhankos(doc, revision)
+        assert isinstance(expected, dict), (revision, expected)
+        assert len(expected) > 5
+        assert _ours(doc, revision) == expected, revision
+        assert _installed(doc, revision) == expected, revision
+
+
+def test_the_shapes_reach_what_the_mapping_treats_apart(sm2_party, ecdsa_party) -> None:  # type: ignore[no-untyped-def]
+    """The shaped document's map holds what its rules are about: what is under a page is reached only along
+    the page tree (not through a link's /Dest, an outline or a structure element's /Pg), what is under a
+    structure element only from /StructTreeRoot /K (not from the parent tree), a cycle is entered once per
+    path, and a reference to a reference ends its path."""
+    doc = SHAPES["shaped, classic xref, by-hand revision between seals"]((sm2_party, ecdsa_party))
+    paths = _ours(doc, _revision_count(doc) - 1)
+    assert isinstance(paths, dict)
+    found = {ref.idnum: {str(p) for p in at} for ref, at in paths.items()}
+    reader = PdfFileReader(io.BytesIO(doc), strict=False)
+    root = reader.root
+    content = root["/Pages"]["/Kids"][1].raw_get("/Contents").reference  # the third page's, shared by all
+    assert found[content.idnum] == {
+        ".Root.Pages.Kids[0].Kids[0].Contents",
+        ".Root.Pages.Kids[0].Kids[1].Contents",
+        ".Root.Pages.Kids[1].Contents",
+    }
+    span = root["/StructTreeRoot"]["/K"]["/K"][1]["/K"][1]
+    attributes = span.raw_get("/A").reference
+    assert found[attributes.idnum] == {".Root.StructTreeRoot.K.K[1].K[1].A"}
+    assert {p for p in found[span.container_ref.idnum] if "ParentTree" in p}  # recorded there, not entered
+    ring_a, ring_b = root.raw_get("/Ring").reference, root["/Ring"].raw_get("/Next").reference
+    assert found[ring_a.idnum] == {".Root.Ring", ".Root.Nested[0][0][0].Next"}
+    assert found[ring_b.idnum] == {".Root.Ring.Next", ".Root.Nested[0][0][0]"}
+    pointer = root.raw_get("/Pointer").reference
+    loop = root["/Loop"]
+    target = loop.raw_get("/Items").raw_get(0).reference
+    assert found[pointer.idnum] == {".Root.Pointer", ".Root.Loop.Items[1]"}
+    assert found[target.idnum] == {".Root.Loop.Items[0]"}
+    assert found[loop.container_ref.idnum] == {".Root.Loop"}
+
+
+# -- failures and what is left to pyHanko ------------------------------------------------------------------
+
+
+def _page_tree_cycle(pdf: bytes) -> bytes:
+    """The inner /Pages node lists the root /Pages node among its kids."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    root, size = _trailer(pdf)
+    pages_ref = reader.root.raw_get("/Pages")
+    inner_ref = reader.root["/Pages"].raw_get("/Kids").raw_get(0)
+    inner = reader.root["/Pages"]["/Kids"][0]
+    kids = b" ".join(b"%d 0 R" % k.reference.idnum for k in inner.raw_get("/Kids"))
+    body = b"<< /Type /Pages /Parent %d 0 R /Count 2 /Kids [%s %d 0 R] >>" % (
+        pages_ref.idnum,
+        kids,
+        pages_ref.idnum,
+    )
+    return _append(pdf, {inner_ref.idnum: body}, size, root)
+
+
+def _replace_catalog_entry(pdf: bytes, entry: bytes, value: bytes | None) -> bytes:
+    """The catalog written again with `entry` set to `value` (raw PDF syntax), or without it (None)."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    root, size = _trailer(pdf)
+    catalog = generic.DictionaryObject(
+        {k: reader.root.raw_get(k) for k in reader.root if k != entry.decode()}
+    )
+    written = io.BytesIO()
+    catalog.write_to_stream(written)
+    body = written.getvalue()[:-2] + (b"" if value is None else b" " + entry + b" " + value) + b" >>"
+    return _append(pdf, {root.idnum: body}, size, root)
+
+
+def _struct_tree_cycle(pdf: bytes) -> bytes:
+    """The span's /K lists the paragraph that holds it."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    root, size = _trailer(pdf)
+    para2 = reader.root["/StructTreeRoot"]["/K"]["/K"].raw_get(1).reference
+    span = reader.root["/StructTreeRoot"]["/K"]["/K"][1]["/K"].raw_get(1).reference
+    body = b"<< /Type /StructElem /S /Span /P %d 0 R /K [3 %d 0 R] >>" % (para2.idnum, para2.idnum)
+    return _append(pdf, {span.idnum: body}, size, root)
+
+
+BROKEN: dict[str, Callable[[bytes], bytes]] = {
+    "page tree cycle": _page_tree_cycle,
+    "/Pages without /Kids": lambda pdf: _replace_catalog_entry(
+        pdf, b"/Pages", b"<< /Type /Pages /Count 0 >>"
+    ),
+    "/Kids a number": lambda pdf: _replace_catalog_entry(pdf, b"/Pages", b"<< /Type /Pages /Kids 7 >>"),
+    "/Kids holding a name": lambda pdf: _replace_catalog_entry(
+        pdf, b"/Pages", b"<< /Type /Pages /Kids [/Oops] >>"
+    ),
+    "/StructTreeRoot an array": lambda pdf: _replace_catalog_entry(pdf, b"/StructTreeRoot", b"[1 2]"),
+    "/StructTreeRoot null": lambda pdf: _replace_catalog_entry(pdf, b"/StructTreeRoot", b"null"),
+    "/Pages missing": lambda pdf: _replace_catalog_entry(pdf, b"/Pages", None),
+    "structure tree cycle": _struct_tree_cycle,
+}
+
+
+@pytest.mark.parametrize("damage", list(BROKEN))
+def test_where_pyhankos_mapping_fails_so_does_this_one(damage: str) -> None:
+    doc = BROKEN[damage](_shaped(False))
+    last = _revision_count(doc) - 1
+    expected = _pyhankos(doc, last)
+    assert isinstance(expected, type) and issubclass(expected, Exception)
+    ours = _ours(doc, last)
+    assert isinstance(ours, type) and issubclass(ours, Exception), ours
+    assert _installed(doc, last) is expected  # pyHanko's own mapping ran, and failed as it does
+    # The revision before the damage maps as ever.
+    assert _ours(doc, last - 1) == _pyhankos(doc, last - 1)
+
+
+def _nested_arrays(depth: int) -> bytes:
+    return b"[" * depth + b"1" + b"]" * depth
+
+
+def _chain_of_references(pdf: bytes, links: int) -> bytes:
+    """The root /Pages node's second kid reached through `links` objects each holding a reference to the
+    next."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    root, size = _trailer(pdf)
+    pages_ref = reader.root.raw_get("/Pages").reference
+    pages = reader.root["/Pages"]
+    first, last = pages["/Kids"].raw_get(0).reference, pages["/Kids"].raw_get(1).reference
+    objects = {size + i: b"%d 0 R" % (size + i + 1) for i in range(links - 1)}
+    objects[size + links - 1] = b"%d 0 R" % last.idnum
+    objects[pages_ref.idnum] = b"<< /Type /Pages /Count 3 /Kids [%d 0 R %d 0 R] >>" % (first.idnum, size)
+    return _append(pdf, objects, size + links, root)
+
+
+DEEP: dict[str, Callable[[bytes], bytes]] = {
+    "nested arrays": lambda pdf: _replace_catalog_entry(
+        pdf, b"/Deep", _nested_arrays(revisionpaths.MAX_DEPTH + 5)
+    ),
+    "references to references": lambda pdf: _chain_of_references(pdf, revisionpaths.MAX_DEPTH + 5),
+}
+
+
+@pytest.mark.parametrize("shape", list(DEEP))
+def test_deeper_than_max_depth_is_left_to_pyhanko(shape: str) -> None:
+    doc = DEEP[shape](_shaped(False))
+    last = _revision_count(doc) - 1
+    expected = _pyhankos(doc, last)
+    assert isinstance(expected, dict)  # pyHanko maps it (a few hundred levels are within its recursion)
+    assert _ours(doc, last) is revisionpaths._TooDeep
+    assert _installed(doc, last) == expected
+    # Just within the depth: mapped here, the same map.
+    within = (
+        _replace_catalog_entry(_shaped(False), b"/Deep", _nested_arrays(revisionpaths.MAX_DEPTH - 5))
+        if shape == "nested arrays"
+        else _chain_of_references(_shaped(False), revisionpaths.MAX_DEPTH - 5)
+    )
+    assert _ours(within, last) == _pyhankos(within, last)
+    assert isinstance(_ours(within, last), dict)
+
+
+def test_an_encrypted_document_is_left_to_pyhanko() -> None:
+    out = io.BytesIO()
+    pikepdf.open(io.BytesIO(_shaped(False))).save(out, encryption=pikepdf.Encryption(owner="o", user="", R=6))
+    reader = revisionpaths.RevisionsReader(io.BytesIO(out.getvalue()), strict=False)
+    reader.decrypt("")
+    assert reader.encrypted
+    assert revisionpaths.reverse_paths(reader.get_historical_resolver(0)) is None
+    reader.root["/Pages"]["/Kids"][0]  # noqa: B018 - read objects: none is kept by RevisionsReader
+    assert reader._versions == {}
+
+
+# -- versions parsed once, copies of their own -------------------------------------------------------------
+
+
+def test_each_version_is_parsed_once_and_each_resolver_gets_a_copy_of_its_own(  # type: ignore[no-untyped-def]
+    sm2_party, ecdsa_party, monkeypatch
+) -> None:
+    doc = SHAPES["contract, three seals"]((sm2_party, ecdsa_party))
+    parses: list[tuple[int, Any]] = []
+    plain_read = PdfFileReader._read_object
+
+    def counted(self, ref, marker, *args, **kwargs):  # type: ignore[no-untyped-def]
+        parses.append((ref.idnum, marker))
+        return plain_read(self, ref, marker, *args, **kwargs)
+
+    monkeypatch.setattr(PdfFileReader, "_read_object", counted)
+    count = _revision_count(doc)
+
+    def read_every_revision(reader: PdfFileReader) -> list[Any]:
+        seen = []
+        for revision in range(count):
+            resolver = HistoricalResolver(reader, revision)  # a fresh one each time, as each signature's
+            for ref in sorted(reader.xrefs.explicit_refs_in_revision(count - 1), key=lambda r: r.idnum):
+                seen.append(resolver.get_object(ref))
+            seen.append(resolver.root)
+        return seen
+
+    plain = read_every_revision(PdfFileReader(io.BytesIO(doc), strict=False))
+    plain_parses, parses[:] = [p for p in parses if isinstance(p[1], int)], []
+    reader = revisionpaths.RevisionsReader(io.BytesIO(doc), strict=False)
+    shared = read_every_revision(reader)
+    assert shared == plain
+    parses = [p for p in parses if isinstance(p[1], int)]  # a version at a place in the file: parsed
+    assert len(parses) == len(set(parses)) < len(plain_parses)
+    assert set(parses) == set(plain_parses)
+    # What one resolver is given is its own: a change to it is not seen by another resolver of that revision.
+    root_ref = reader.root_ref
+    first = HistoricalResolver(reader, 0).get_object(root_ref)
+    first[generic.pdf_name("/Changed")] = generic.NumberObject(1)
+    assert "/Changed" not in HistoricalResolver(reader, 0).get_object(root_ref)
+    assert "/Changed" not in reader.get_object(root_ref, 0)
+
+
+# -- whole reports -----------------------------------------------------------------------------------------
+
+
+def _content_changed(pdf: bytes) -> bytes:
+    """A later revision replacing the first page's content stream."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    root, size = _trailer(pdf)
+    page = reader.root["/Pages"]["/Kids"][0]
+    while "/Kids" in page:
+        page = page["/Kids"][0]
+    contents = page.raw_get("/Contents")
+    ref = (
+        contents.reference if isinstance(contents, generic.IndirectObject) else contents.raw_get(0).reference
+    )
+    data = b"BT /F1 12 Tf 72 700 Td (changed) Tj ET"
+    return _append(
+        pdf, {ref.idnum: b"<< /Length %d >>\nstream\n%s\nendstream" % (len(data), data)}, size, root
+    )
+
+
+REPORTED: dict[str, Callable[[tuple[Any, Any]], bytes]] = {
+    "three seals": SHAPES["contract, three seals"],
+    "shaped, sealed, signed, sealed": SHAPES["shaped, object streams, sealed and signed"],
+    "shaped, by-hand revisions and an annotation after the seals": SHAPES[
+        "shaped, classic xref, by-hand revision between seals"
+    ],
+    "content changed after three seals": lambda p: _content_changed(SHAPES["contract, three seals"](p)),
+    "annotation after a seal and a signature": lambda p: _revisions(
+        contract_pdf(1), p, ["seal", "sign", "annotation"]
+    ),
+}
+
+
+VALID, CHANGED = ("valid", "ok"), ("invalid", "failed")
+REPORTED_OUTCOME = {
+    "three seals": [VALID] * 3,
+    "shaped, sealed, signed, sealed": [VALID] * 3,
+    "shaped, by-hand revisions and an annotation after the seals": [CHANGED] * 2,
+    "content changed after three seals": [CHANGED] * 3,
+    "annotation after a seal and a signature": [CHANGED] * 2,
+}
+
+
+@pytest.mark.parametrize("case", list(REPORTED))
+def test_reports_are_the_ones_pyhankos_own_mapping_and_reader_give(  # type: ignore[no-untyped-def]
+    case: str, sm2_party, ecdsa_party, monkeypatch
+) -> None:
+    from dataclasses import replace
+
+    from tests.support.pdf_parties import NOW
+
+    doc = REPORTED[case]((sm2_party, ecdsa_party))
+    options = replace(trusting(sm2_party, ecdsa_party), now=NOW)
+    ours = verify(doc, options).to_dict()
+    verify_module = __import__("sys").modules["stamping.pdf.verify"]
+    monkeypatch.setattr(verify_module, "RevisionsReader", PdfFileReader)
+    monkeypatch.setattr(HistoricalResolver, "_load_reverse_xref_cache", PYHANKO_MAPPING)
+    assert verify(doc, options).to_dict() == ours
+    # and they are what these documents call for: the seals intact, the later changes caught
+    outcome = [(seal["verdict"], seal["checks"]["changes_after"]["status"]) for seal in ours["seals"]]
+    assert outcome == REPORTED_OUTCOME[case], ours
