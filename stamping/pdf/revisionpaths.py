@@ -19,10 +19,12 @@ revision changed it, else the version that revision has (parsed once for all rev
 RevisionsReader). Nothing is copied. The result is handed to the resolver as the map pyHanko would have made,
 and pyHanko's analysis runs as before.
 
-Only for an unencrypted document (pyHanko decrypts lazily, through the copies) and within MAX_DEPTH. When
-anything goes wrong here no map is set, and pyHanko's own mapping runs and meets the same error, if any, in
-the same place. tests/pdf/test_pdf_revision_paths.py compares both maps, and both failures, over documents
-of many shapes (a pyHanko upgrade that maps otherwise shows there).
+Only for an unencrypted document (pyHanko decrypts lazily, through the copies). Where pyHanko's walk would
+fail, this one fails first and sets no map, and pyHanko's own walk runs and fails as it does: a circular
+page or structure tree, an object its copy would refuse (_check_copyable), a document deeper than the
+limits below (where pyHanko's recursion might run out of stack); likewise any other error here.
+tests/pdf/test_pdf_revision_paths.py compares both maps, and both failures, over documents of many shapes
+(a pyHanko upgrade that maps otherwise shows there).
 """
 
 from __future__ import annotations
@@ -36,16 +38,17 @@ from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader, RawPdfPa
 
 
 class RevisionsReader(PdfFileReader):
-    """A PdfFileReader that parses each version of an object once.
+    """A PdfFileReader that parses each earlier version of an object once.
 
     pyHanko's reader keeps the current version of each object it parses, but parses an earlier version
     again each time a HistoricalResolver asks for it ("never cache historical refs": the resolver copies
     what it gets). The difference analysis of ten seals asks for the earlier versions of the pages and the
-    catalog over and over (210 parses of 138 versions, ~40 ms here). Sharing the parse changes nothing
-    pyHanko sees: a resolver copies the dictionaries and arrays it is given and decodes streams into its
-    own copies, and nothing writes to what _read_object returned. Only a version at a place in the file
-    (not in an object stream, whose decoding counts against the resolver's decoding budget) of an
-    unencrypted document."""
+    catalog over and over (210 parses of 138 versions, ~40 ms here). Kept here are only versions other
+    than the current one, at a place in the file (not in an object stream, which pyHanko reads from the
+    stream it decoded), of an unencrypted document: pyHanko hands those out only as a resolver's copies
+    (its dictionaries and arrays rebuilt, its streams decoded into the copy), so nothing pyHanko does
+    writes to them, where it does write to current objects (decoding a stream pads a short /DecodeParms
+    array in place). The current version of an object is read as pyHanko reads it."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._versions: dict[tuple[int, int, int], Any] | None = None  # not while the reader sets up
@@ -74,22 +77,58 @@ class RevisionsReader(PdfFileReader):
         try:
             return versions[key]
         except KeyError:
-            obj = versions[key] = super()._read_object(ref, marker)
-            return obj
+            pass
+        try:
+            current = self.xrefs[ref]
+        except Exception:  # noqa: BLE001 - not in any cross-reference section: not the current version
+            current = None
+        obj = super()._read_object(ref, marker)
+        if marker != current:
+            versions[key] = obj
+        return obj
 
 
 _EMPTY: tuple[()] = ()
 _STRUCT_TREE_ROOT = ("/StructTreeRoot", ("/Root", _EMPTY))  # the path /Root /StructTreeRoot
 _FOLLOWED = (generic.IndirectObject, generic.DictionaryObject, generic.ArrayObject)
 
-#: Deeper than this (a path's steps, the page or structure tree's levels, a chain of references to
-#: references) pyHanko's mapping is left to run: it recurses, and somewhere beyond a few hundred levels it
-#: fails (RecursionError) where a walk of another depth of stack might not. Up to here it cannot.
-MAX_DEPTH = 128
+# Beyond these pyHanko's own walk is left to run. It recurses: along a path, along a chain of references
+# to references (IndirectObject.get_object, ~2 frames a link), down the page and structure trees, and into
+# every object it copies or parses (1-2 frames a level of nesting), and somewhere past a few hundred frames
+# in all it fails (RecursionError). Within these limits the frames it needs at once stay well under
+# Python's default limit of 1,000 (MAX_PATH + 3 * MAX_CHAIN + 3 * MAX_NESTING + what called it).
+MAX_PATH = 96  # steps of a path
+MAX_CHAIN = 16  # references to references followed in a row
+MAX_TREE = 64  # levels of the page tree and of the structure tree
+MAX_NESTING = 48  # dictionaries and arrays within one another inside an object
 
 
 class _TooDeep(Exception):
     pass
+
+
+class _NotCopyable(Exception):
+    """pyHanko's copy of this object would fail: a value in it has no container reference (a null the
+    reader made up for an object it could not find, or one pyHanko appended to an array)."""
+
+
+def _check_copyable(obj: Any) -> None:
+    """Raise where HistoricalResolver._subsume_object(obj) would: it asks every value in the object,
+    whether walked or not, for its container reference. Also _TooDeep past MAX_NESTING."""
+    todo = [(obj, 0)]
+    while todo:
+        value, depth = todo.pop()
+        if value.container_ref is None:
+            raise _NotCopyable
+        if isinstance(value, generic.DictionaryObject):
+            children: Any = value.values()
+        elif isinstance(value, generic.ArrayObject):
+            children = value
+        else:
+            continue
+        if depth >= MAX_NESTING:
+            raise _TooDeep
+        todo.extend((child, depth + 1) for child in children)
 
 
 class _Revision:
@@ -121,13 +160,14 @@ class _Revision:
             obj = self.reader.get_object(ref, transparent_decrypt=False)
         else:
             obj = self.reader.get_object(ref, self.revision, transparent_decrypt=False)
+        _check_copyable(obj)
         self.seen[ref] = obj
         return obj
 
     def deref(self, value: Any) -> Any:
         """As value.get_object() on the resolver's copy: an indirect object is followed, also when it
         points at another one."""
-        for _ in range(MAX_DEPTH):
+        for _ in range(MAX_CHAIN + 1):
             if not isinstance(value, generic.IndirectObject):
                 return value
             value = self.resolve(value.reference)
@@ -172,7 +212,7 @@ def reverse_paths(resolver: HistoricalResolver) -> dict[generic.Reference, set[R
 
     def walk(obj: Any, path: Any, on_path: frozenset[generic.Reference], in_struct: bool, depth: int) -> None:
         # Only references, dictionaries and arrays are passed in: anything else ends a path unrecorded.
-        if depth > MAX_DEPTH:
+        if depth > MAX_PATH:
             raise _TooDeep
         if isinstance(obj, generic.IndirectObject):
             ref = obj.reference
@@ -211,7 +251,7 @@ def _steps(path: Any) -> list[Any]:
 
 
 def _page_tree_refs(rev: _Revision, pages: Any, path: Any, depth: int):  # noqa: ANN202 - a generator
-    if depth > MAX_DEPTH:
+    if depth > MAX_TREE:
         raise _TooDeep
     for ix, kid in enumerate(rev.item(pages, "/Kids")):
         kid_path = (ix, ("/Kids", path))
@@ -223,7 +263,7 @@ def _page_tree_refs(rev: _Revision, pages: Any, path: Any, depth: int):  # noqa:
 
 
 def _struct_tree_refs(rev: _Revision, elem: Any, depth: int):  # noqa: ANN202 - a generator
-    if depth > MAX_DEPTH:
+    if depth > MAX_TREE:
         raise _TooDeep
     try:
         children = rev.item(elem, "/K")

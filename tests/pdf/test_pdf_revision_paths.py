@@ -5,7 +5,8 @@ revision, is the one pyHanko's own mapping makes: for documents of many shapes (
 across pages, a structure tree, outlines, cycles, a reference to a reference, object streams, classic and
 stream cross-references, revisions added by pyHanko, by SealBridge and by hand) and for every revision of
 each. Where pyHanko's mapping fails this one fails too, and the installed mapping then is pyHanko's own;
-deeper than MAX_DEPTH and for an encrypted document pyHanko's own runs. A RevisionsReader parses each
+deeper than its limits, for what pyHanko's copy of an object refuses and for an encrypted document pyHanko's
+own runs. A RevisionsReader parses each
 version of an object once, and each resolver still gets a copy of its own. Whole verification reports are
 the ones pyHanko's own mapping and reader give.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import io
 import re
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -394,30 +396,200 @@ def _chain_of_references(pdf: bytes, links: int) -> bytes:
     return _append(pdf, objects, size + links, root)
 
 
-DEEP: dict[str, Callable[[bytes], bytes]] = {
-    "nested arrays": lambda pdf: _replace_catalog_entry(
-        pdf, b"/Deep", _nested_arrays(revisionpaths.MAX_DEPTH + 5)
+def _long_path(pdf: bytes, steps: int) -> bytes:
+    """A list of `steps` objects, each naming the next as /Next, hung from the catalog."""
+    root, size = _trailer(pdf)
+    objects = {size + i: b"<< /Next %d 0 R >>" % (size + i + 1) for i in range(steps - 1)}
+    objects[size + steps - 1] = b"<< /End true >>"
+    objects[root.idnum] = _catalog_with(pdf, b"/List %d 0 R" % size)
+    return _append(pdf, objects, size + steps, root)
+
+
+DEEP: dict[str, Callable[[int], bytes]] = {
+    "nested arrays": lambda over: _replace_catalog_entry(
+        _shaped(False), b"/Deep", _nested_arrays(revisionpaths.MAX_NESTING + over)
     ),
-    "references to references": lambda pdf: _chain_of_references(pdf, revisionpaths.MAX_DEPTH + 5),
+    "references to references": lambda over: _chain_of_references(
+        _shaped(False), revisionpaths.MAX_CHAIN + over
+    ),
+    "a long path": lambda over: _long_path(_shaped(False), revisionpaths.MAX_PATH + over),
 }
 
 
 @pytest.mark.parametrize("shape", list(DEEP))
-def test_deeper_than_max_depth_is_left_to_pyhanko(shape: str) -> None:
-    doc = DEEP[shape](_shaped(False))
+def test_deeper_than_the_limits_is_left_to_pyhanko(shape: str) -> None:
+    doc = DEEP[shape](5)
     last = _revision_count(doc) - 1
     expected = _pyhankos(doc, last)
-    assert isinstance(expected, dict)  # pyHanko maps it (a few hundred levels are within its recursion)
+    assert isinstance(expected, dict)  # pyHanko maps it (this much is within its recursion)
     assert _ours(doc, last) is revisionpaths._TooDeep
     assert _installed(doc, last) == expected
-    # Just within the depth: mapped here, the same map.
-    within = (
-        _replace_catalog_entry(_shaped(False), b"/Deep", _nested_arrays(revisionpaths.MAX_DEPTH - 5))
-        if shape == "nested arrays"
-        else _chain_of_references(_shaped(False), revisionpaths.MAX_DEPTH - 5)
-    )
-    assert _ours(within, last) == _pyhankos(within, last)
+    # Just within the limit: mapped here, the same map.
+    within = DEEP[shape](-5)
     assert isinstance(_ours(within, last), dict)
+    assert _ours(within, last) == _pyhankos(within, last)
+
+
+# Documents pyHanko's copy of an object refuses (a value without a container reference), which a walk
+# that does not copy could read. Written with a cross-reference stream (object streams need one).
+
+
+def _xref_stream_pdf(objects: dict[int, bytes], compressed: dict[int, tuple[int, int]], root: int) -> bytes:
+    """One revision: `objects` (number -> body) at places in the file, `compressed` (number -> (object
+    stream, index)) in object streams, and a cross-reference stream listing both."""
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    rows = {0: bytes([0]) + (0).to_bytes(4, "big") + (65535).to_bytes(2, "big")}
+    for number, body in sorted(objects.items()):
+        rows[number] = bytes([1]) + len(out).to_bytes(4, "big") + (0).to_bytes(2, "big")
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    for number, (stream, index) in compressed.items():
+        rows[number] = bytes([2]) + stream.to_bytes(4, "big") + index.to_bytes(2, "big")
+    xref_number = max([*objects, *compressed]) + 1
+    at = len(out)
+    rows[xref_number] = bytes([1]) + at.to_bytes(4, "big") + (0).to_bytes(2, "big")
+    data = b"".join(rows[n] for n in sorted(rows))
+    index = b" ".join(b"%d 1" % n for n in sorted(rows))
+    out += (
+        b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Index [%s] /Root %d 0 R /Length %d >>\nstream\n"
+        % (
+            xref_number,
+            xref_number + 1,
+            index,
+            root,
+            len(data),
+        )
+    )
+    return bytes(out + data + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % at)
+
+
+def _object_stream(entries: list[tuple[int, bytes]], extra: bytes = b"", deflate: bool = False) -> bytes:
+    head, bodies = b"", b""
+    for number, body in entries:
+        head += b"%d %d " % (number, len(bodies))
+        bodies += body + b" "
+    data = zlib.compress(head + bodies) if deflate else head + bodies
+    return (
+        b"<< /Type /ObjStm /N %d /First %d %s /Length %d >>\nstream\n"
+        % (
+            len(entries),
+            len(head),
+            extra,
+            len(data),
+        )
+        + data
+        + b"\nendstream"
+    )
+
+
+def _missing_from_its_object_stream() -> bytes:
+    """The catalog names object 6, which the cross-reference stream puts in object stream 4 at an index
+    the stream does not hold: pyHanko's reader makes up a null for it, without a container reference."""
+    objects = {
+        1: b"<< /Type /Catalog /Pages 2 0 R /Foo 6 0 R /Bar 5 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 10 10] >>",
+        4: _object_stream([(5, b"<< /A 1 >>")]),
+    }
+    return _xref_stream_pdf(objects, {5: (4, 0), 6: (4, 7)}, root=1)
+
+
+def _padded_decode_parms() -> bytes:
+    """The object stream's /DecodeParms is an empty array (object 5) that the catalog names too: decoding
+    the stream pads that very array with a null that has no container reference."""
+    catalog = (1, b"<< /Type /Catalog /Pages 2 0 R /Parms 5 0 R >>")
+    pages = (2, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+    page = (3, b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 10 10] >>")
+    objects = {
+        4: _object_stream([catalog, pages, page], b"/Filter /FlateDecode /DecodeParms 5 0 R", deflate=True),
+        5: b"[]",
+    }
+    return _xref_stream_pdf(objects, {1: (4, 0), 2: (4, 1), 3: (4, 2)}, root=1)
+
+
+def _deep_behind_references() -> bytes:
+    """/Root /Pages reached through references to references, to a node with an entry nobody walks that
+    holds arrays 300 deep: more stack for pyHanko's copy than it may have."""
+    chain = revisionpaths.MAX_CHAIN - 2
+    objects = {
+        1: b"<< /Type /Catalog /Pages 10 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 /Junk " + _nested_arrays(300) + b" >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 10 10] >>",
+    }
+    objects.update({10 + i: b"%d 0 R" % (11 + i if i < chain - 1 else 2) for i in range(chain)})
+    return _xref_stream_pdf(objects, {}, root=1)
+
+
+PYHANKO_REFUSES = {
+    "an object missing from its object stream": _missing_from_its_object_stream,
+    "a /DecodeParms array pyHanko pads": _padded_decode_parms,
+    "nesting deep behind a chain of references": _deep_behind_references,
+}
+
+
+@pytest.mark.parametrize("case", list(PYHANKO_REFUSES))
+def test_what_pyhankos_copy_refuses_is_left_to_pyhanko(case: str) -> None:
+    doc = PYHANKO_REFUSES[case]()
+    for read_first in (False, True):  # verify reads the catalog before the analysis maps the revision
+        ours_reader = revisionpaths.RevisionsReader(io.BytesIO(doc), strict=False)
+        plain_reader = PdfFileReader(io.BytesIO(doc), strict=False)
+        if read_first:
+            ours_reader.root, plain_reader.root  # noqa: B018 - read for its side effects
+        plain = plain_reader.get_historical_resolver(0)
+        try:
+            PYHANKO_MAPPING(plain)
+            expected: Any = plain._indirect_object_access_cache
+        except Exception as exc:  # noqa: BLE001 - compared below
+            expected = type(exc)
+        if case != "nesting deep behind a chain of references":  # there: however deep pyHanko's stack is
+            assert expected is generic.PdfReadError or issubclass(expected, Exception), expected
+            assert not isinstance(expected, dict)
+        try:
+            ours: Any = revisionpaths.reverse_paths(ours_reader.get_historical_resolver(0))
+        except Exception as exc:  # noqa: BLE001 - compared below
+            ours = type(exc)
+        assert ours in (revisionpaths._NotCopyable, revisionpaths._TooDeep), ours
+        installed = revisionpaths.RevisionsReader(io.BytesIO(doc), strict=False).get_historical_resolver(0)
+        if read_first:
+            installed.reader.root  # noqa: B018
+        try:
+            installed._load_reverse_xref_cache()
+            got: Any = installed._indirect_object_access_cache
+        except Exception as exc:  # noqa: BLE001 - compared below
+            got = type(exc)
+        assert got == expected
+
+
+def test_a_current_version_is_never_shared_with_earlier_revisions() -> None:
+    """A later revision lists object 5 again at its old place, so revision 0's version of it is the
+    current one, which pyHanko pads in place when it decodes the object stream: a resolver of revision 0
+    gets what it gets from a plain reader (pyHanko parses that version again)."""
+    first = _padded_decode_parms()
+    root, size = _trailer(first)
+    place = first.index(b"\n5 0 obj") + 1
+    previous = int(re.findall(rb"startxref\s+(\d+)", first)[-1])
+    at = len(first)
+    doc = (
+        first
+        + b"xref\n5 1\n%010d 00000 n \ntrailer\n<< /Size %d /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n"
+        % (
+            place,
+            size,
+            previous,
+            at,
+        )
+    )
+
+    def revision_zeros_object_5(reader: PdfFileReader) -> Any:
+        reader.root  # noqa: B018 - decodes the object stream, padding the current object 5
+        try:
+            return list(HistoricalResolver(reader, 0).get_object(generic.Reference(5, 0, reader)))
+        except Exception as exc:  # noqa: BLE001 - compared below
+            return type(exc)
+
+    assert _revision_count(doc) == 2
+    plain = revision_zeros_object_5(PdfFileReader(io.BytesIO(doc), strict=False))
+    assert plain == []
+    assert revision_zeros_object_5(revisionpaths.RevisionsReader(io.BytesIO(doc), strict=False)) == plain
 
 
 def test_an_encrypted_document_is_left_to_pyhanko() -> None:
