@@ -20,15 +20,18 @@ RevisionsReader). Nothing is copied. The result is handed to the resolver as the
 and pyHanko's analysis runs as before.
 
 Only for an unencrypted document (pyHanko decrypts lazily, through the copies). Where pyHanko's walk would
-fail, this one fails first and sets no map, and pyHanko's own walk runs and fails as it does: a circular
-page or structure tree, an object its copy would refuse (_check_copyable), a document deeper than the
-limits below (where pyHanko's recursion might run out of stack); likewise any other error here.
+fail, or might need more stack than is left, or where pyHanko might later change an object in place (a
+stream's /DecodeParms it pads when decoding, which pyHanko's walk would have copied before), this walk gives
+up, forgets what it parsed, and pyHanko's own walk runs as it would have: a circular page or structure
+tree, an object pyHanko's copy refuses (_check_copyable), a document deeper than the limits below; likewise
+any other error here.
 tests/pdf/test_pdf_revision_paths.py compares both maps, and both failures, over documents of many shapes
 (a pyHanko upgrade that maps otherwise shows there).
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import defaultdict
 from typing import Any
@@ -92,11 +95,12 @@ _EMPTY: tuple[()] = ()
 _STRUCT_TREE_ROOT = ("/StructTreeRoot", ("/Root", _EMPTY))  # the path /Root /StructTreeRoot
 _FOLLOWED = (generic.IndirectObject, generic.DictionaryObject, generic.ArrayObject)
 
-# Beyond these pyHanko's own walk is left to run. It recurses: along a path, along a chain of references
-# to references (IndirectObject.get_object, ~2 frames a link), down the page and structure trees, and into
-# every object it copies or parses (1-2 frames a level of nesting), and somewhere past a few hundred frames
-# in all it fails (RecursionError). Within these limits the frames it needs at once stay well under
-# Python's default limit of 1,000 (MAX_PATH + 3 * MAX_CHAIN + 3 * MAX_NESTING + what called it).
+# pyHanko's own walk recurses: along a path (~1.6 frames a step, its paths compared and hashed
+# recursively), down the page tree (~8 frames a level) and the structure tree, along a chain of references
+# to references (~2 frames a link), into every object it copies or parses (1-2 frames a level of nesting),
+# and fails (RecursionError) where that passes Python's recursion limit. reverse_paths() reckons the frames
+# pyHanko's walk would need at once from the deepest of each it met, with room to spare, and leaves the walk
+# to pyHanko when the stack has fewer left. These caps only end a walk early.
 MAX_PATH = 96  # steps of a path
 MAX_CHAIN = 16  # references to references followed in a row
 MAX_TREE = 64  # levels of the page tree and of the structure tree
@@ -112,9 +116,19 @@ class _NotCopyable(Exception):
     reader made up for an object it could not find, or one pyHanko appended to an array)."""
 
 
-def _check_copyable(obj: Any) -> None:
+class _MayChange(Exception):
+    """pyHanko may change this object in place later: decoding a stream pads a /DecodeParms array shorter
+    than its /Filter with nulls it cannot copy. pyHanko's own walk copies such an object at one moment
+    and this walk does not copy it at all, so the analysis after them could see it differently."""
+
+
+def _check_copyable(obj: Any) -> int:
     """Raise where HistoricalResolver._subsume_object(obj) would: it asks every value in the object,
-    whether walked or not, for its container reference. Also _TooDeep past MAX_NESTING."""
+    whether walked or not, for its container reference. Also _MayChange for a stream whose /DecodeParms
+    pyHanko may pad, and _TooDeep past MAX_NESTING. Returns how deep the object nests."""
+    if isinstance(obj, generic.StreamObject) and not _decode_parms_stay(obj):
+        raise _MayChange
+    deepest = 0
     todo = [(obj, 0)]
     while todo:
         value, depth = todo.pop()
@@ -128,7 +142,48 @@ def _check_copyable(obj: Any) -> None:
             continue
         if depth >= MAX_NESTING:
             raise _TooDeep
+        deepest = max(deepest, depth + 1)
         todo.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _decode_parms_stay(stream: Any) -> bool:
+    """Will decoding `stream` leave its /DecodeParms as it is (StreamObject._filters pads an array shorter
+    than /Filter in place)? Told from the stream's own entries; an indirect one counts as a change."""
+    parms = dict.get(stream, "/DecodeParms")
+    if parms is None or isinstance(parms, (generic.DictionaryObject, generic.NullObject)):
+        return True
+    if not isinstance(parms, generic.ArrayObject):
+        return False
+    filters = dict.get(stream, "/Filter")
+    if isinstance(filters, generic.NameObject):
+        return len(parms) >= 1
+    return isinstance(filters, generic.ArrayObject) and len(parms) >= len(filters)
+
+
+def _object_streams_stay(reader: PdfFileReader) -> bool:
+    """Will reading an object from any of the document's object streams leave the reader's objects as they
+    are? Reading one decodes its stream (the reader's own copy of it), which may pad a /DecodeParms."""
+    known = getattr(reader, "object_streams_stay", None)
+    if known is not None:
+        return bool(known)
+    stay = True
+    for revision in range(reader.xrefs.total_revisions):
+        for ref in reader.xrefs.object_streams_used_in(revision):
+            stream = reader.get_object(ref)
+            if isinstance(stream, generic.StreamObject) and not _decode_parms_stay(stream):
+                stay = False
+    if isinstance(reader, RevisionsReader):
+        reader.object_streams_stay = stay
+    return stay
+
+
+def _stack_left() -> int:
+    frame, depth = sys._getframe(), 0
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    return sys.getrecursionlimit() - depth
 
 
 class _Revision:
@@ -141,6 +196,7 @@ class _Revision:
         # the same for every revision of a document: kept by a RevisionsReader
         self.last_change: dict[generic.Reference, int | None] = getattr(self.reader, "last_changes", {})
         self.seen: dict[generic.Reference, Any] = {}
+        self.deepest_nesting = self.longest_chain = self.deepest_tree = self.longest_path = 0
 
     def resolve(self, ref: generic.Reference) -> Any:
         """As HistoricalResolver.get_object(ref), less the copy."""
@@ -160,15 +216,16 @@ class _Revision:
             obj = self.reader.get_object(ref, transparent_decrypt=False)
         else:
             obj = self.reader.get_object(ref, self.revision, transparent_decrypt=False)
-        _check_copyable(obj)
+        self.deepest_nesting = max(self.deepest_nesting, _check_copyable(obj))
         self.seen[ref] = obj
         return obj
 
     def deref(self, value: Any) -> Any:
         """As value.get_object() on the resolver's copy: an indirect object is followed, also when it
         points at another one."""
-        for _ in range(MAX_CHAIN + 1):
+        for links in range(MAX_CHAIN + 1):
             if not isinstance(value, generic.IndirectObject):
+                self.longest_chain = max(self.longest_chain, links)
                 return value
             value = self.resolve(value.reference)
         raise _TooDeep
@@ -182,10 +239,36 @@ class _Revision:
 
 
 def reverse_paths(resolver: HistoricalResolver) -> dict[generic.Reference, set[RawPdfPath]] | None:
-    """The map _load_reverse_xref_cache would make for `resolver`; None where it is not made here."""
-    if resolver.reader.encrypted:
+    """The map _load_reverse_xref_cache would make for `resolver`; None where it is not made here (then
+    also raising). Where none is made, the reader holds no object it did not hold before (parsed here on
+    the way), so pyHanko's own walk then parses as it would have and at its own depth of stack."""
+    reader = resolver.reader
+    if reader.encrypted:
         return None
-    rev = _Revision(resolver)
+    held = set(reader.resolved_objects)
+    versions = getattr(reader, "_versions", None)
+    held_versions = set(versions) if versions is not None else set()
+    try:
+        if not _object_streams_stay(reader):
+            raise _MayChange
+        rev = _Revision(resolver)
+        paths = _map(resolver, rev)
+        # What pyHanko's recursion would need at once (measured: a path ~1.6 frames a step, the page tree
+        # ~8 a level, a chain ~2 a link, nesting 1-2 a level), with room to spare.
+        need = 2 * rev.longest_path + 10 * rev.deepest_tree + 3 * rev.longest_chain + 3 * rev.deepest_nesting
+        if need + 100 > _stack_left():
+            raise _TooDeep
+    except BaseException:
+        for key in set(reader.resolved_objects) - held:
+            del reader.resolved_objects[key]
+        if versions is not None:
+            for key in set(versions) - held_versions:
+                del versions[key]
+        raise
+    return paths
+
+
+def _map(resolver: HistoricalResolver, rev: _Revision) -> dict[generic.Reference, set[RawPdfPath]]:
     # A path is a linked list of (head, tail) pairs, the last step first, as pyHanko's ConsList.
     collected: defaultdict[generic.Reference, set[Any]] = defaultdict(set)
 
@@ -214,6 +297,8 @@ def reverse_paths(resolver: HistoricalResolver) -> dict[generic.Reference, set[R
         # Only references, dictionaries and arrays are passed in: anything else ends a path unrecorded.
         if depth > MAX_PATH:
             raise _TooDeep
+        if depth > rev.longest_path:
+            rev.longest_path = depth
         if isinstance(obj, generic.IndirectObject):
             ref = obj.reference
             if ref in on_path:
@@ -253,6 +338,7 @@ def _steps(path: Any) -> list[Any]:
 def _page_tree_refs(rev: _Revision, pages: Any, path: Any, depth: int):  # noqa: ANN202 - a generator
     if depth > MAX_TREE:
         raise _TooDeep
+    rev.deepest_tree = max(rev.deepest_tree, depth)
     for ix, kid in enumerate(rev.item(pages, "/Kids")):
         kid_path = (ix, ("/Kids", path))
         if isinstance(kid, generic.IndirectObject):
@@ -265,6 +351,7 @@ def _page_tree_refs(rev: _Revision, pages: Any, path: Any, depth: int):  # noqa:
 def _struct_tree_refs(rev: _Revision, elem: Any, depth: int):  # noqa: ANN202 - a generator
     if depth > MAX_TREE:
         raise _TooDeep
+    rev.deepest_tree = max(rev.deepest_tree, depth)
     try:
         children = rev.item(elem, "/K")
     except KeyError:

@@ -13,8 +13,10 @@ the ones pyHanko's own mapping and reader give.
 
 from __future__ import annotations
 
+import inspect
 import io
 import re
+import sys
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -547,7 +549,7 @@ def test_what_pyhankos_copy_refuses_is_left_to_pyhanko(case: str) -> None:
             ours: Any = revisionpaths.reverse_paths(ours_reader.get_historical_resolver(0))
         except Exception as exc:  # noqa: BLE001 - compared below
             ours = type(exc)
-        assert ours in (revisionpaths._NotCopyable, revisionpaths._TooDeep), ours
+        assert ours in (revisionpaths._NotCopyable, revisionpaths._TooDeep, revisionpaths._MayChange), ours
         installed = revisionpaths.RevisionsReader(io.BytesIO(doc), strict=False).get_historical_resolver(0)
         if read_first:
             installed.reader.root  # noqa: B018
@@ -557,6 +559,89 @@ def test_what_pyhankos_copy_refuses_is_left_to_pyhanko(case: str) -> None:
         except Exception as exc:  # noqa: BLE001 - compared below
             got = type(exc)
         assert got == expected
+
+
+def _short_decode_parms_and_deep() -> bytes:
+    """Object stream 4 has a direct /DecodeParms shorter than its /Filter (reading object 5 from it pads
+    that array in place), the catalog names 4, 5 and an object with arrays nested past MAX_NESTING."""
+    objects = {
+        1: b"<< /Type /Catalog /Pages 2 0 R /A 4 0 R /B 5 0 R /C 6 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 10 10] >>",
+        4: _object_stream([(5, b"<< /X 1 >>")], b"/Filter /FlateDecode /DecodeParms []", deflate=True),
+        6: b"<< /Deep " + _nested_arrays(revisionpaths.MAX_NESTING + 12) + b" >>",
+    }
+    return _xref_stream_pdf(objects, {5: (4, 0)}, root=1)
+
+
+def test_giving_up_leaves_the_reader_as_it_was() -> None:
+    """A walk that gives up has changed nothing pyHanko's own walk then meets: it neither decoded an
+    object stream whose /DecodeParms decoding pads (pyHanko's walk copies that stream before anything in
+    it is read, and would then find a null it cannot copy) nor keeps what it parsed."""
+    doc = _short_decode_parms_and_deep()
+    expected = _pyhankos(doc, 0)
+    assert isinstance(expected, dict) and len(expected) == 6
+    assert _ours(doc, 0) is revisionpaths._MayChange
+    assert _installed(doc, 0) == expected
+    reader = revisionpaths.RevisionsReader(io.BytesIO(_deep_behind_references()), strict=False)
+    held = set(reader.resolved_objects)
+    with pytest.raises(revisionpaths._TooDeep):
+        revisionpaths.reverse_paths(reader.get_historical_resolver(0))
+    assert set(reader.resolved_objects) == held and reader._versions == {}
+
+
+def test_a_short_decode_parms_shared_with_the_catalog_gives_pyhankos_report(  # type: ignore[no-untyped-def]
+    sm2_party, monkeypatch
+) -> None:
+    """/MarkInfo is the array object stream 4 takes as its /DecodeParms (reading object 5 pads it); a later
+    revision points /MarkInfo elsewhere. pyHanko's walk copies the array before it is padded, and the
+    difference analysis later asks for that copy: the report is pyHanko's (the seal valid)."""
+    objects = {
+        1: b"<< /Type /Catalog /Pages 2 0 R /MarkInfo 7 0 R /B 5 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+        4: _object_stream([(5, b"<< /X 1 >>")], b"/Filter /FlateDecode /DecodeParms 7 0 R", deflate=True),
+        7: b"[]",
+    }
+    sealed = stamp_pdf(_xref_stream_pdf(objects, {5: (4, 0)}, root=1), sm2_party, [At(1, 60, 60)])
+    root, size = _trailer(sealed)
+    catalog = _replace_catalog_entry(sealed, b"/MarkInfo", b"%d 0 R" % size)
+    catalog_body = catalog[catalog.rindex(b"%d 0 obj\n" % root.idnum) :].split(b"\n", 1)[1]
+    catalog_body = catalog_body[: catalog_body.index(b"\nendobj")]
+    doc = _append(sealed, {root.idnum: catalog_body, size: b"<< /Marked true >>"}, size + 1, root)
+    from dataclasses import replace
+
+    from tests.support.pdf_parties import NOW
+
+    options = replace(trusting(sm2_party), now=NOW)
+    ours = verify(doc, options).to_dict()
+    monkeypatch.setattr(sys.modules["stamping.pdf.verify"], "RevisionsReader", PdfFileReader)
+    monkeypatch.setattr(HistoricalResolver, "_load_reverse_xref_cache", PYHANKO_MAPPING)
+    assert verify(doc, options).to_dict() == ours
+    assert [seal["verdict"] for seal in ours["seals"]] == ["valid"], ours
+
+
+@pytest.mark.parametrize("caller_depth", [600, 820, 880])
+def test_a_deep_caller_gets_pyhankos_outcome(caller_depth: int) -> None:
+    """Called with little stack left, the walk leaves the map to pyHanko's walk, which needs about twice
+    the frames (a path of 94 steps here): whatever pyHanko's walk then does (map or RecursionError), the
+    installed mapping does."""
+    doc = _long_path(_shaped(False), 46)
+    last = _revision_count(doc) - 1
+
+    def at_depth(depth: int, fn: Callable[[], Any]) -> Any:
+        here = len(inspect.stack(0))
+        return _deeper(depth - here, fn)
+
+    expected = at_depth(caller_depth, lambda: _pyhankos(doc, last))
+    assert at_depth(caller_depth, lambda: _installed(doc, last)) == expected
+    if caller_depth == 600:
+        assert isinstance(expected, dict)  # room enough: both map, the same map
+        assert at_depth(caller_depth, lambda: _ours(doc, last)) == expected
+
+
+def _deeper(frames: int, fn: Callable[[], Any]) -> Any:
+    return fn() if frames <= 0 else _deeper(frames - 1, fn)
 
 
 def test_a_current_version_is_never_shared_with_earlier_revisions() -> None:
