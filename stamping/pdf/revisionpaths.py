@@ -22,7 +22,7 @@ and pyHanko's analysis runs as before.
 Only for an unencrypted document (pyHanko decrypts lazily, through the copies). Where pyHanko's walk would
 fail, or might need more stack than is left, or where pyHanko might later change an object in place (a
 stream's /DecodeParms it pads when decoding, which pyHanko's walk would have copied before), this walk gives
-up, forgets what it parsed, and pyHanko's own walk runs as it would have: a circular page or structure
+up, puts the reader back as it was, and pyHanko's own walk runs as it would have: a circular page or structure
 tree, an object pyHanko's copy refuses (_check_copyable), a document deeper than the limits below; likewise
 any other error here.
 tests/pdf/test_pdf_revision_paths.py compares both maps, and both failures, over documents of many shapes
@@ -34,6 +34,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from pyhanko.pdf_utils import generic
@@ -178,6 +179,37 @@ def _object_streams_stay(reader: PdfFileReader) -> bool:
     return stay
 
 
+def _reader_state(reader: PdfFileReader) -> Callable[[], None]:
+    """What reading objects changes in the reader, and a function that puts it back: the objects it
+    parsed (and RevisionsReader's earlier versions), the streams it decoded (reading from an object stream
+    decodes it, caching the data in the stream object) and what decoding charged to the document's
+    decoding budget. pyHanko's own walk, run after a walk here gave up, then parses and decodes, at its own
+    depth of stack and against its own budget, all it would have."""
+    held = set(reader.resolved_objects)
+    versions = getattr(reader, "_versions", None)
+    held_versions = set(versions) if versions is not None else set()
+    undecoded = [
+        obj
+        for obj in reader.resolved_objects.values()
+        if isinstance(obj, generic.StreamObject) and getattr(obj, "_data", True) is None
+    ]
+    context = reader.decode_context
+    budget = getattr(context, "_remaining_budget", None)
+
+    def undo() -> None:
+        for key in set(reader.resolved_objects) - held:
+            del reader.resolved_objects[key]
+        if versions is not None:
+            for key in set(versions) - held_versions:
+                del versions[key]
+        for obj in undecoded:
+            obj._data = None
+        if hasattr(context, "_remaining_budget"):
+            context._remaining_budget = budget
+
+    return undo
+
+
 def _stack_left() -> int:
     frame, depth = sys._getframe(), 0
     while frame is not None:
@@ -240,14 +272,12 @@ class _Revision:
 
 def reverse_paths(resolver: HistoricalResolver) -> dict[generic.Reference, set[RawPdfPath]] | None:
     """The map _load_reverse_xref_cache would make for `resolver`; None where it is not made here (then
-    also raising). Where none is made, the reader holds no object it did not hold before (parsed here on
-    the way), so pyHanko's own walk then parses as it would have and at its own depth of stack."""
+    also raising). Where none is made, the reader is as it was (_reader_state): pyHanko's own walk then
+    parses and decodes as it would have."""
     reader = resolver.reader
     if reader.encrypted:
         return None
-    held = set(reader.resolved_objects)
-    versions = getattr(reader, "_versions", None)
-    held_versions = set(versions) if versions is not None else set()
+    undo = _reader_state(reader)
     try:
         if not _object_streams_stay(reader):
             raise _MayChange
@@ -259,11 +289,7 @@ def reverse_paths(resolver: HistoricalResolver) -> dict[generic.Reference, set[R
         if need + 100 > _stack_left():
             raise _TooDeep
     except BaseException:
-        for key in set(reader.resolved_objects) - held:
-            del reader.resolved_objects[key]
-        if versions is not None:
-            for key in set(versions) - held_versions:
-                del versions[key]
+        undo()
         raise
     return paths
 

@@ -590,6 +590,62 @@ def test_giving_up_leaves_the_reader_as_it_was() -> None:
     assert set(reader.resolved_objects) == held and reader._versions == {}
 
 
+def test_giving_up_gives_back_what_decoding_charged() -> None:
+    """The walk decodes three object streams (64 KiB each) before it meets a stream it gives up on: what
+    they charged to the reader's decoding budget is given back and their data forgotten, so pyHanko's own
+    walk decodes them as it would have, and the reader's budget ends where pyHanko's alone leaves it."""
+    decoded = 64 << 10
+    objects: dict[int, bytes] = {
+        1: b"<< /Type /Catalog /Pages 2 0 R /Extra [100 0 R 101 0 R 102 0 R] /Z 9 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+        9: b"<< /Filter /FlateDecode /DecodeParms [] /Length 13 >>\nstream\n"
+        + zlib.compress(b"hello")
+        + b"\nendstream",
+    }
+    compressed = {}
+    for i in range(3):
+        head = b"%d 0 " % (100 + i)
+        data = (head + b"<< /I %d >>" % i).ljust(decoded, b" ")
+        packed = zlib.compress(data, 9)
+        objects[200 + i] = (
+            b"<< /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
+            % (len(head), len(packed))
+            + packed
+            + b"\nendstream"
+        )
+        compressed[100 + i] = (200 + i, 0)
+    doc = _xref_stream_pdf(objects, compressed, root=1)
+    plain = PdfFileReader(io.BytesIO(doc), strict=False)
+    PYHANKO_MAPPING(plain.get_historical_resolver(0))
+    ours = revisionpaths.RevisionsReader(io.BytesIO(doc), strict=False)
+    with pytest.raises(revisionpaths._MayChange):
+        revisionpaths.reverse_paths(ours.get_historical_resolver(0))
+    assert (
+        ours.decode_context.remaining_budget
+        == PdfFileReader(io.BytesIO(doc), strict=False).decode_context.remaining_budget
+    )
+    installed = revisionpaths.RevisionsReader(io.BytesIO(doc), strict=False)
+    resolver = installed.get_historical_resolver(0)
+    resolver._load_reverse_xref_cache()
+    assert (
+        resolver._indirect_object_access_cache
+        == plain.get_historical_resolver(0)._indirect_object_access_cache
+    )
+    spent = installed.decode_context.remaining_budget
+    assert spent is not None and spent == plain.decode_context.remaining_budget
+    assert PdfFileReader(io.BytesIO(doc), strict=False).decode_context.remaining_budget - spent >= 3 * decoded
+    # Object streams the reader held undecoded before the walk are undecoded after it.
+    primed = revisionpaths.RevisionsReader(io.BytesIO(doc), strict=False)
+    assert revisionpaths._object_streams_stay(primed)  # parses them, decodes none
+    budget = primed.decode_context.remaining_budget
+    with pytest.raises(revisionpaths._MayChange):
+        revisionpaths.reverse_paths(primed.get_historical_resolver(0))
+    assert primed.decode_context.remaining_budget == budget
+    streams = [primed.get_object(generic.Reference(200 + i, 0, primed)) for i in range(3)]
+    assert all(stream._data is None for stream in streams)
+
+
 def test_a_short_decode_parms_shared_with_the_catalog_gives_pyhankos_report(  # type: ignore[no-untyped-def]
     sm2_party, monkeypatch
 ) -> None:
