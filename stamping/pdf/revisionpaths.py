@@ -13,18 +13,17 @@ seals about a third of the difference analysis.
 reverse_paths() walks the same graph by the same rules (pyHanko 0.38's _compute_paths_to_refs: a page tree
 node entered only along the page tree's own /Kids, /Parent never followed, nor /P inside the structure
 tree, a structure element entered only from /StructTreeRoot /K, a reference already on the path not
-followed again; every path to an object recorded, also where it is not entered) but
-reads each object as the revision has it straight from the reader: the reader's own copy where no later
-revision changed it, else the version that revision has (parsed once for all revisions by a
-RevisionsReader). Nothing is copied. The result is handed to the resolver as the map pyHanko would have made,
-and pyHanko's analysis runs as before.
+followed again; every path to an object recorded, also where it is not entered) but reads each object as
+the revision has it straight from the reader: the reader's own copy where no later revision changed it,
+else the version that revision has. Nothing is copied. prepare() hands the result to the signed revision's
+resolver before the analysis asks for it, so pyHanko finds the map made; nothing of pyHanko's is replaced.
 
-Only for an unencrypted document (pyHanko decrypts lazily, through the copies). Where pyHanko's walk would
-fail, or might need more stack than is left, or where pyHanko might later change an object in place (a
-stream's /DecodeParms it pads when decoding, which pyHanko's walk would have copied before), this walk gives
-up, puts the reader back as it was, and pyHanko's own walk runs as it would have: a circular page or structure
-tree, an object pyHanko's copy refuses (_check_copyable), a document deeper than the limits below; likewise
-any other error here.
+Only for an unencrypted document (pyHanko decrypts lazily, through the copies) that is not a hybrid-reference
+file. Where pyHanko's walk would fail, or might need more stack than is left, or where pyHanko might later
+change an object in place (a stream's /DecodeParms it pads when decoding, which pyHanko's walk would have
+copied before), this walk gives up and puts the reader back as it was, and pyHanko's own method runs when
+the analysis asks, where it always would: a circular page or structure tree, an object pyHanko's copy
+refuses (_check_copyable), a document deeper than the limits below; likewise any other error here.
 tests/pdf/test_pdf_revision_paths.py compares both maps, and both failures, over documents of many shapes
 (a pyHanko upgrade that maps otherwise shows there).
 """
@@ -32,65 +31,12 @@ tests/pdf/test_pdf_revision_paths.py compares both maps, and both failures, over
 from __future__ import annotations
 
 import sys
-import threading
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader, RawPdfPath
-
-
-class RevisionsReader(PdfFileReader):
-    """A PdfFileReader that parses each earlier version of an object once.
-
-    pyHanko's reader keeps the current version of each object it parses, but parses an earlier version
-    again each time a HistoricalResolver asks for it ("never cache historical refs": the resolver copies
-    what it gets). The difference analysis of ten seals asks for the earlier versions of the pages and the
-    catalog over and over (210 parses of 138 versions, ~40 ms here). Kept here are only versions other
-    than the current one, at a place in the file (not in an object stream, which pyHanko reads from the
-    stream it decoded), of an unencrypted document: pyHanko hands those out only as a resolver's copies
-    (its dictionaries and arrays rebuilt, its streams decoded into the copy), so nothing pyHanko does
-    writes to them, where it does write to current objects (decoding a stream pads a short /DecodeParms
-    array in place). The current version of an object is read as pyHanko reads it."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._versions: dict[tuple[int, int, int], Any] | None = None  # not while the reader sets up
-        #: reference -> the revision that last changed it (None: none), for reverse_paths()
-        self.last_changes: dict[generic.Reference, int | None] = {}
-        super().__init__(*args, **kwargs)
-        self._versions = {}
-
-    def _read_object(
-        self,
-        ref: generic.Reference,
-        marker: Any,
-        never_decrypt: bool = False,
-        as_metadata_stream: bool = False,
-    ) -> Any:
-        versions = self._versions
-        if (
-            versions is None
-            or type(marker) is not int
-            or never_decrypt
-            or as_metadata_stream
-            or self.encrypted
-        ):
-            return super()._read_object(ref, marker, never_decrypt, as_metadata_stream)
-        key = (ref.idnum, ref.generation, marker)
-        try:
-            return versions[key]
-        except KeyError:
-            pass
-        try:
-            current = self.xrefs[ref]
-        except Exception:  # noqa: BLE001 - not in any cross-reference section: not the current version
-            current = None
-        obj = super()._read_object(ref, marker)
-        if marker != current:
-            versions[key] = obj
-        return obj
-
 
 _EMPTY: tuple[()] = ()
 _STRUCT_TREE_ROOT = ("/StructTreeRoot", ("/Root", _EMPTY))  # the path /Root /StructTreeRoot
@@ -165,29 +111,27 @@ def _decode_parms_stay(stream: Any) -> bool:
 def _object_streams_stay(reader: PdfFileReader) -> bool:
     """Will reading an object from any of the document's object streams leave the reader's objects as they
     are? Reading one decodes its stream (the reader's own copy of it), which may pad a /DecodeParms."""
-    known = getattr(reader, "object_streams_stay", None)
+    known = getattr(reader, "_sealbridge_object_streams_stay", None)
     if known is not None:
         return bool(known)
-    stay = True
-    for revision in range(reader.xrefs.total_revisions):
+    # A hybrid file's /XRefStm sections list object streams that object_streams_used_in() does not name.
+    stay = not reader.xrefs.hybrid_xrefs_present
+    for revision in range(reader.xrefs.total_revisions if stay else 0):
         for ref in reader.xrefs.object_streams_used_in(revision):
             stream = reader.get_object(ref)
             if isinstance(stream, generic.StreamObject) and not _decode_parms_stay(stream):
                 stay = False
-    if isinstance(reader, RevisionsReader):
-        reader.object_streams_stay = stay
+    reader._sealbridge_object_streams_stay = stay  # type: ignore[attr-defined]
     return stay
 
 
 def _reader_state(reader: PdfFileReader) -> Callable[[], None]:
     """What reading objects changes in the reader, and a function that puts it back: the objects it
-    parsed (and RevisionsReader's earlier versions), the streams it decoded (reading from an object stream
+    parsed, the streams it decoded (reading from an object stream
     decodes it, caching the data in the stream object) and what decoding charged to the document's
     decoding budget. pyHanko's own walk, run after a walk here gave up, then parses and decodes, at its own
     depth of stack and against its own budget, all it would have."""
     held = set(reader.resolved_objects)
-    versions = getattr(reader, "_versions", None)
-    held_versions = set(versions) if versions is not None else set()
     undecoded = [
         obj
         for obj in reader.resolved_objects.values()
@@ -199,9 +143,6 @@ def _reader_state(reader: PdfFileReader) -> Callable[[], None]:
     def undo() -> None:
         for key in set(reader.resolved_objects) - held:
             del reader.resolved_objects[key]
-        if versions is not None:
-            for key in set(versions) - held_versions:
-                del versions[key]
         for obj in undecoded:
             obj._data = None
         if hasattr(context, "_remaining_budget"):
@@ -225,9 +166,17 @@ class _Revision:
         self.reader: PdfFileReader = resolver.reader
         self.revision: int = resolver.revision
         self.xrefs = self.reader.xrefs
-        # the same for every revision of a document: kept by a RevisionsReader
-        self.last_change: dict[generic.Reference, int | None] = getattr(self.reader, "last_changes", {})
+        # the same for every revision of a document: kept with the reader
+        self.last_change: dict[generic.Reference, int | None] = self.reader.__dict__.setdefault(
+            "_sealbridge_last_changes", {}
+        )
         self.seen: dict[generic.Reference, Any] = {}
+        # Earlier versions of objects at places in the file, parsed once for all revisions of the document:
+        # the reader parses them afresh each time (never keeping them), so these are this module's alone
+        # and nothing else reads or changes them.
+        self.earlier: dict[tuple[int, int, int], Any] = self.reader.__dict__.setdefault(
+            "_sealbridge_earlier_versions", {}
+        )
         self.deepest_nesting = self.longest_chain = self.deepest_tree = self.longest_path = 0
 
     def resolve(self, ref: generic.Reference) -> Any:
@@ -247,10 +196,21 @@ class _Revision:
         if last_change is not None and last_change <= self.revision:
             obj = self.reader.get_object(ref, transparent_decrypt=False)
         else:
-            obj = self.reader.get_object(ref, self.revision, transparent_decrypt=False)
+            obj = self._earlier_version(ref)
         self.deepest_nesting = max(self.deepest_nesting, _check_copyable(obj))
         self.seen[ref] = obj
         return obj
+
+    def _earlier_version(self, ref: generic.Reference) -> Any:
+        place = self.xrefs.get_historical_ref(ref, self.revision)
+        if type(place) is not int:  # in an object stream, or none: read as pyHanko reads it
+            return self.reader.get_object(ref, self.revision, transparent_decrypt=False)
+        key = (ref.idnum, ref.generation, place)
+        try:
+            return self.earlier[key]
+        except KeyError:
+            obj = self.earlier[key] = self.reader.get_object(ref, self.revision, transparent_decrypt=False)
+            return obj
 
     def deref(self, value: Any) -> Any:
         """As value.get_object() on the resolver's copy: an indirect object is followed, also when it
@@ -401,31 +361,17 @@ def _struct_tree_refs(rev: _Revision, elem: Any, depth: int):  # noqa: ANN202 - 
         yield from _struct_tree_refs(rev, child, depth + 1)
 
 
-_INSTALL = threading.Lock()
-_installed = False
-
-
-def install() -> None:
-    """Idempotent: HistoricalResolver._load_reverse_xref_cache takes the map from reverse_paths() where it
-    can, else runs as pyHanko wrote it."""
-    global _installed
-    with _INSTALL:
-        if _installed:
-            return
-        original = HistoricalResolver._load_reverse_xref_cache
-
-        def load_reverse_xref_cache(self: HistoricalResolver) -> None:
-            if self._indirect_object_access_cache is not None:
-                return
-            try:
-                paths = reverse_paths(self)
-            except Exception:  # noqa: BLE001 - pyHanko's own mapping meets it, or copes
-                paths = None
-            if paths is None:
-                original(self)
-            else:
-                self._indirect_object_access_cache = paths
-
-        load_reverse_xref_cache.__wrapped__ = original  # type: ignore[attr-defined]
-        HistoricalResolver._load_reverse_xref_cache = load_reverse_xref_cache  # type: ignore[method-assign]
-        _installed = True
+def prepare(resolver: HistoricalResolver) -> bool:
+    """Give `resolver` the map its _load_reverse_xref_cache would make, made here, before pyHanko's
+    difference analysis asks for it (it then finds it made). False where none is made: pyHanko's own
+    method then runs when the analysis asks, as it always would, at its own depth of stack."""
+    if resolver._indirect_object_access_cache is not None:
+        return True
+    try:
+        paths = reverse_paths(resolver)
+    except Exception:  # noqa: BLE001 - given up: pyHanko's own walk meets it, or copes
+        return False
+    if paths is None:
+        return False
+    resolver._indirect_object_access_cache = paths
+    return True

@@ -25,7 +25,7 @@ from pyhanko_certvalidator.sig_validate import (
 
 from formats.gm import SM2PublicKey, is_sm2_spki
 from formats.gm import register_asn1crypto_oids as _register_gm_oids
-from stamping.pdf import hexstrings, revisionpaths, seal_attr
+from stamping.pdf import hexstrings, seal_attr
 
 #: asn1crypto names registered by formats.gm for SM2-with-SM3 (.501) and SM2-1 (.301.1, GM/T 0010 CMS).
 SM2_MECHANISMS = frozenset({"sm2_sm3", "sm2_1"})
@@ -36,7 +36,6 @@ def register_oids() -> None:
     _register_gm_oids()
     seal_attr.register()
     hexstrings.install()
-    revisionpaths.install()
     # pyHanko logs expected outcomes (no path to an anchor) with tracebacks; without this, Python's
     # last-resort handler would print them to stderr of the CLI. Applications that configure logging
     # still receive them through propagation.

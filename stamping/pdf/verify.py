@@ -29,10 +29,9 @@ from pyhanko_certvalidator import ValidationContext
 
 from formats.errors import SealBridgeError
 from stamping.options import VerifyOptions
-from stamping.pdf import forkshare, sigcheck
+from stamping.pdf import forkshare, revisionpaths, sigcheck
 from stamping.pdf.anchors import parsed_certificates, trust_manager
 from stamping.pdf.payloadviews import document_stream
-from stamping.pdf.revisionpaths import RevisionsReader
 from stamping.pdf.scanned import ScannedSignature
 from stamping.pdf.seal_attr import seal_from_signed_attrs
 from stamping.pdf.sigdigest import DocumentPass, ForkedDocumentPass, SignatureDigests
@@ -219,7 +218,7 @@ def _read_and_scan(data: bytes) -> tuple[PdfFileReader | None, Exception | None,
     scanned: list[ScannedSignature] | None = None
     with duplicate_keys() as twice:
         try:
-            reader = RevisionsReader(document_stream(data), strict=False)
+            reader = PdfFileReader(document_stream(data), strict=False)
         except (PdfError, ValueError, KeyError, TypeError, AssertionError) as exc:
             unreadable = exc
         if reader is not None:
@@ -245,7 +244,7 @@ def _document_pass(data: bytes, options: VerifyOptions) -> DocumentPass | Forked
 
 def _page_count(data: bytes, reader: PdfFileReader | None = None) -> int | None:
     try:
-        reader = reader or RevisionsReader(document_stream(data), strict=False)
+        reader = reader or PdfFileReader(document_stream(data), strict=False)
         return int(reader.root["/Pages"]["/Count"])
     except Exception:  # noqa: BLE001 - a page count is a courtesy; a damaged tree must not fail the report
         return None
@@ -346,6 +345,8 @@ def _analyse_changes(emb: EmbeddedPdfSignature) -> bool:
     runs pyHanko's own sequence, which meets the same error in the same place."""
     try:
         emb.coverage = emb.evaluate_signature_coverage()
+        # The map of the signed revision's paths, made without copies where it can be (revisionpaths.py).
+        revisionpaths.prepare(emb.reader.get_historical_resolver(emb.signed_revision))
         emb.diff_result = emb.evaluate_modifications(DEFAULT_DIFF_POLICY)
     except Exception:  # noqa: BLE001 - reported by the validation that repeats it
         emb.coverage = emb.diff_result = None
