@@ -647,19 +647,25 @@ def test_giving_up_gives_back_what_decoding_charged() -> None:
     assert all(stream._data is None for stream in streams)
 
 
-def test_a_short_decode_parms_shared_with_the_catalog_gives_pyhankos_report(  # type: ignore[no-untyped-def]
-    sm2_party, monkeypatch
-) -> None:
-    """/MarkInfo is the array object stream 4 takes as its /DecodeParms (reading object 5 pads it); a later
-    revision points /MarkInfo elsewhere. pyHanko's walk copies the array before it is padded, and the
-    difference analysis later asks for that copy: the report is pyHanko's (the seal valid)."""
-    objects = {
+def _mark_info_shared_with_decode_parms() -> dict[int, bytes]:
+    """The catalog's /MarkInfo is the empty array object stream 4 takes as its /DecodeParms; object 5 is
+    in that stream (reading it pads the array)."""
+    return {
         1: b"<< /Type /Catalog /Pages 2 0 R /MarkInfo 7 0 R /B 5 0 R >>",
         2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
         4: _object_stream([(5, b"<< /X 1 >>")], b"/Filter /FlateDecode /DecodeParms 7 0 R", deflate=True),
         7: b"[]",
     }
+
+
+def test_a_short_decode_parms_shared_with_the_catalog_gives_pyhankos_report(  # type: ignore[no-untyped-def]
+    sm2_party, monkeypatch
+) -> None:
+    """/MarkInfo is the array object stream 4 takes as its /DecodeParms (reading object 5 pads it); a later
+    revision points /MarkInfo elsewhere. pyHanko's walk copies the array before it is padded, and the
+    difference analysis later asks for that copy: the report is pyHanko's (the seal valid)."""
+    objects = _mark_info_shared_with_decode_parms()
     sealed = stamp_pdf(_xref_stream_pdf(objects, {5: (4, 0)}, root=1), sm2_party, [At(1, 60, 60)])
     root, size = _trailer(sealed)
     catalog = _replace_catalog_entry(sealed, b"/MarkInfo", b"%d 0 R" % size)
@@ -717,13 +723,7 @@ def test_a_hybrid_file_is_left_to_pyhanko(sm2_party, monkeypatch) -> None:  # ty
     catalog names as /MarkInfo; a later revision points /MarkInfo elsewhere. The object streams such a
     section uses are not among those the cross-reference cache names: a hybrid file is left to pyHanko's
     walk, and the report is pyHanko's (the seal valid)."""
-    objects = {
-        1: b"<< /Type /Catalog /Pages 2 0 R /MarkInfo 7 0 R /B 5 0 R >>",
-        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
-        4: _object_stream([(5, b"<< /X 1 >>")], b"/Filter /FlateDecode /DecodeParms 7 0 R", deflate=True),
-        7: b"[]",
-    }
+    objects = _mark_info_shared_with_decode_parms()
     base = _hybrid_pdf(objects, {5: (4, 0)}, root=1)
     assert PdfFileReader(io.BytesIO(base), strict=False).xrefs.hybrid_xrefs_present
     assert _ours(base, 0) is revisionpaths._MayChange
