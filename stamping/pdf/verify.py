@@ -29,7 +29,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from formats.errors import SealBridgeError
 from stamping.options import VerifyOptions
-from stamping.pdf import forkshare, revisionpaths, sigcheck
+from stamping.pdf import forkshare, sigcheck
 from stamping.pdf.anchors import parsed_certificates, trust_manager
 from stamping.pdf.payloadviews import document_stream
 from stamping.pdf.scanned import ScannedSignature
@@ -345,8 +345,6 @@ def _analyse_changes(emb: EmbeddedPdfSignature) -> bool:
     runs pyHanko's own sequence, which meets the same error in the same place."""
     try:
         emb.coverage = emb.evaluate_signature_coverage()
-        # The map of the signed revision's paths, made without copies where it can be (revisionpaths.py).
-        revisionpaths.prepare(emb.reader.get_historical_resolver(emb.signed_revision))
         emb.diff_result = emb.evaluate_modifications(DEFAULT_DIFF_POLICY)
     except Exception:  # noqa: BLE001 - reported by the validation that repeats it
         emb.coverage = emb.diff_result = None
