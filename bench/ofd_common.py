@@ -13,14 +13,14 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from machine import BUSY_HELP  # noqa: E402 - bench/, beside this module
 from PIL import Image  # noqa: E402
 
 from formats.dochash import new_hash  # noqa: E402
@@ -45,26 +45,9 @@ def document_args(description: str) -> argparse.ArgumentParser:
         "--busy",
         type=int,
         default=0,
-        help="processes keeping a CPU busy meanwhile, each in a session of its own (a shared machine, reproducibly)",
+        help=BUSY_HELP,
     )
     return ap
-
-
-@contextmanager
-def competitors(count: int) -> Iterator[None]:
-    """`count` processes spinning on a CPU each while the block runs. Each has a session of its own, as another
-    user's shell or test run has: the kernel (autogroup) shares the CPUs between sessions, not threads, so
-    work spread over two threads gets about one CPU when another session keeps the other busy."""
-    procs = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
-        for _ in range(count)
-    ]
-    try:
-        yield
-    finally:
-        for proc in procs:
-            proc.kill()
-            proc.wait()
 
 
 def noise_jpeg(target_bytes: int) -> bytes:
@@ -238,15 +221,3 @@ def ratio_line(
         f"ratio {name} / {floor_name}: {min(measured) / min(floor):.2f}"
         f"   (CPU time: {min(cpu):.3f} s / {min(cpu_floor):.3f} s = {min(cpu) / min(cpu_floor):.2f})"
     )
-
-
-def cores_line(name: str, walls: list[float], cpus: list[float]) -> str:
-    """How many CPUs a figure's runs kept busy (CPU time / wall time), best and worst: near 2 on two idle CPUs
-    for work spread over two threads, near 1 when another session holds a CPU."""
-    used = [c / w for c, w in zip(cpus, walls, strict=True) if w > 0]
-    return f"CPUs used by {name}: {max(used):.2f} at most, {min(used):.2f} at least (CPU time / wall time per run)"
-
-
-def load_line() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.2f} / {five:.2f} (1/5 min) on {os.cpu_count()} CPUs"

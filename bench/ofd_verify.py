@@ -33,13 +33,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from machine import competitors, cores_line, load_line  # noqa: E402
 from ofd_common import (  # noqa: E402
     ROOT,
     best,
-    competitors,
-    cores_line,
     document_args,
-    load_line,
     make_big_ofd,
     make_signer,
     ratio_line,
