@@ -47,6 +47,8 @@ import signal
 import sys
 from typing import Any
 
+from agent.cli.wholefile import libc
+
 #: Up to this size a verification ends far within the lease-break time (a 512 MiB PDF: its hashing ~2.5 s).
 #: Beyond formats.limits.MAX_DOCUMENT_BYTES (200 MiB) today, which the CLI checks first.
 MAPPED_UP_TO = 512 << 20
@@ -105,7 +107,7 @@ class MappedDocument:
         it. `fd` (open for reading) stays the caller's: the lease is kept on a duplicate of it."""
         if not (0 < size <= MAPPED_UP_TO) or not layout_known() or not _lease_break_long_enough():
             return None
-        lib = _libc()
+        lib = libc()
         if lib is None or not _only_the_owner_writes(fd):
             return None
         try:
@@ -169,7 +171,7 @@ class MappedDocument:
         """(In the child, before it hashes.) The file's pages entered in this process's page tables at once
         (MADV_POPULATE_READ, Linux 5.14+; ~5 ms for 52 MB) rather than by a fault every 16 pages as the
         hashing reaches them. Always True: the pages are the file's, whole."""
-        lib = _libc()
+        lib = libc()
         if lib is not None:
             lib.madvise(self._start, self._length, _MADV_POPULATE_READ)  # an older kernel: faults instead
         return True
@@ -183,7 +185,7 @@ class MappedDocument:
     def abandon(self) -> None:
         """Not wanted (a pass begun for another file): the file is let go of (its mapping, and the lease
         with it). `data` stays a valid object, of zeroes."""
-        lib = _libc()
+        lib = libc()
         if lib is not None:
             lib.mmap(self._start, self._length, mmap.PROT_READ, _ANON_PRIVATE | _MAP_FIXED, -1, 0)
         held, self._held = self._held, -1
@@ -227,9 +229,3 @@ def _take_lease(fd: int) -> bool:
 def _give_up_lease(fd: int) -> None:
     with contextlib.suppress(OSError):
         fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
-
-
-def _libc() -> Any:
-    from agent.cli.wholefile import libc
-
-    return libc()
