@@ -38,6 +38,10 @@ def cores_line(name: str, walls: list[float], cpus: list[float]) -> str:
     return f"CPUs used by {name}: {max(used):.2f} at most, {min(used):.2f} at least (CPU time / wall time per run)"
 
 
+def busy_line(count: int) -> str:
+    return f"measured with {count} other session(s) each keeping a CPU busy"
+
+
 def load_line() -> str:
     one, five, _ = os.getloadavg()
     return f"load average {one:.2f} / {five:.2f} (1/5 min) on {os.cpu_count()} CPUs"

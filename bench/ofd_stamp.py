@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import competitors, load_line  # noqa: E402
+from machine import busy_line, competitors, load_line  # noqa: E402
 from ofd_common import (  # noqa: E402
     ROOT,
     best,
@@ -107,7 +107,7 @@ def main() -> int:
         f"= {(stamp_peak - read_peak) / size_mb:.2f}× the file (in-process: {base_mb:.0f} → {peak_mb:.0f} MiB)"
     )
     if args.busy:
-        print(f"measured with {args.busy} other session(s) each keeping a CPU busy")
+        print(busy_line(args.busy))
     print(load_line())
     return 0 if report.verdict == "valid" else 1
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import competitors, cores_line, load_line  # noqa: E402
+from machine import busy_line, competitors, cores_line, load_line  # noqa: E402
 from ofd_common import (  # noqa: E402
     ROOT,
     best,
@@ -207,7 +207,7 @@ def main() -> int:
                          runs["floor process"], cpus["verify process, compared tree"], cpus["floor process"],
                          "floor process"))  # fmt: skip
     if args.busy:
-        print(f"measured with {args.busy} other session(s) each keeping a CPU busy")
+        print(busy_line(args.busy))
     print(load_line())
     return 0 if verdict == "valid" else 1
 

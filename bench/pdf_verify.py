@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import BUSY_HELP, competitors, cores_line, load_line  # noqa: E402 - bench/, this script's folder
+from machine import BUSY_HELP, busy_line, competitors, cores_line, load_line  # noqa: E402 - bench/, this script's folder
 
 SEALBRIDGE = Path(sys.executable).parent / "sealbridge"
 
@@ -277,7 +277,7 @@ def main() -> None:
         for kind in args.kinds.split(","):
             bench_kind(Path(d), kind.strip(), args.mb, args.seals, args.rounds, args.compare, args.docs)
     if args.busy:
-        print(f"measured with {args.busy} other session(s) each keeping a CPU busy")
+        print(busy_line(args.busy))
     print(load_line())
 
 
