@@ -92,6 +92,8 @@ def main() -> int:
     ap.add_argument("--seals", type=int, default=10)
     ap.add_argument("--compare", type=Path, help="another source tree to measure in the same run")
     args = ap.parse_args()
+    if args.seals > args.pages:
+        ap.error(f"--seals {args.seals} needs at least as many pages: each seal goes on a page of its own")
     from installed import prepare  # bench/, this script's folder
 
     for tree in (ROOT, args.compare):
