@@ -135,6 +135,9 @@ class AgentConfig:
     """Linux: refuse TCP peers owned by another OS user."""
     limits: Limits = field(default_factory=Limits)
     """Per-connection limits."""
+    idle_memory_release_s: float = 60.0
+    """How long the agent, with no request, keeps the memory its last requests freed before it gives it back
+    to the system (agent/server/heap.py)."""
 
     @property
     def audit_db(self) -> Path:
@@ -194,6 +197,10 @@ def _apply(cfg: AgentConfig, data: dict[str, Any], base: Path) -> AgentConfig:
                     raise _bad(f"limit {lk} must be a positive number")
                 limit_changes[lk] = type(getattr(cfg.limits, lk))(lv)
             changes["limits"] = replace(cfg.limits, **limit_changes)
+        elif key == "idle_memory_release_s":
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise _bad(f"{key} must be a positive number of seconds")
+            changes[key] = float(value)
         elif key in ("data_dir", "runtime_dir", "platform_anchor"):
             changes[key] = (base / str(value)).resolve()
         elif key == "bind":

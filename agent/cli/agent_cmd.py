@@ -18,10 +18,14 @@ def _config_flags(p: argparse.ArgumentParser) -> None:
 @command
 def _agent(args: argparse.Namespace) -> int:
     from agent.server.app import serve
-    from agent.server.logs import setup_logging
+    from agent.server.heap import keep_freed_memory
+    from agent.server.logs import log_event, setup_logging
 
+    # This process is the agent's own: its allocator may keep what one stamp frees for the next (heap.py).
+    kept = keep_freed_memory()
     cfg = load_config(args.config, port=args.port, allow_origins=args.allow_origin)
     setup_logging(logging.DEBUG if args.verbose else logging.INFO)
+    log_event("heap_policy", keeps_freed_memory=kept)
     asyncio.run(serve(cfg))
     return 0
 

@@ -165,9 +165,11 @@ async def serve(cfg: AgentConfig, ctx: AgentContext | None = None, stop: asyncio
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     log_event("agent_started", version=__version__, port=cfg.port, data_dir=str(cfg.data_dir))
+    idle_trim = asyncio.create_task(ctx.idle_trim.run())
     try:
         await stop.wait()
     finally:
+        idle_trim.cancel()
         remove_runtime_file(cfg)
         await runner.cleanup()
         log_event("agent_stopped")

@@ -17,6 +17,7 @@ from agent.audit import AuditLog
 from agent.config import AgentConfig
 from agent.seal_store import SealEntry
 from agent.server.approvals import Approvals, RateLimiter, SitePolicy
+from agent.server.heap import IdleTrim
 from agent.server.logs import log_event
 from agent.server.protocol import UploadBudget
 from agent.tokens.base import Token, TokenInfo
@@ -61,6 +62,11 @@ class AgentContext:
         self.upload_budget = UploadBudget(self.cfg.limits.max_pending_bytes_total)
         self.in_use_budget = UploadBudget(self.cfg.limits.max_in_use_bytes_total)
         self._platform_seals_at: dict[str, float] = {}  # certificate SHA-256 -> when last fetched
+        # Gives the memory the last requests freed back to the system once no call has run for a while.
+        self.idle_trim = IdleTrim(
+            busy=lambda: any(session.tasks for session in self.sessions),
+            idle_seconds=self.cfg.idle_memory_release_s,
+        )
 
     def spawn(self, coro: Any) -> None:
         """Run a coroutine in the background, keeping a reference until it ends."""

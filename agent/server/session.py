@@ -157,6 +157,7 @@ class Session:
 
     async def _serve(self) -> None:
         async for msg in self.ws:
+            self.ctx.idle_trim.note_activity()
             if msg.type == WSMsgType.TEXT:
                 await self._on_text(msg.data)
             elif msg.type == WSMsgType.BINARY:

@@ -1,0 +1,161 @@
+"""The agent keeps the memory one stamp frees for the next, and gives it back once idle (agent/server/heap.py).
+
+Measured as the system sees it: page faults (each a page handed to the process afresh) and resident size,
+in fresh interpreters and in the real `sealbridge agent` process."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from agent.client import AgentClient
+from agent.config import load_config
+from agent.server import heap
+from devkit.material import big_pdf
+from formats.errors import SealBridgeError
+from tests.support.agent_env import EXT, free_port
+from tests.support.agent_flows import stamp_once
+from tests.support.agent_process import AgentProcess, write_home
+from tests.support.fresh_python import run_python
+
+glibc_only = pytest.mark.skipif(heap._glibc() is None, reason="the heap policy is glibc's (Linux)")
+
+_FAULTS = "int(open('/proc/self/stat').read().rsplit(')', 1)[1].split()[7])"
+
+# A 48 MiB block (over glibc's largest mmap threshold, 32 MiB) written through, freed, and written again,
+# on a thread as the PIN KDF runs: the page faults of the second time are printed.
+_TWICE = f"""
+import sys, threading
+from agent.server.heap import keep_freed_memory
+if sys.argv[1] == "keep":
+    assert keep_freed_memory()
+counts = []
+def use_block():
+    before = {_FAULTS}
+    block = b"\\x01" * (48 << 20)
+    del block
+    counts.append({_FAULTS} - before)
+for _ in range(2):
+    t = threading.Thread(target=use_block)
+    t.start()
+    t.join()
+print(counts[1])
+"""
+
+
+@glibc_only
+def test_a_freed_block_is_used_again_without_new_pages() -> None:
+    kept = run_python(_TWICE, "keep")
+    default = run_python(_TWICE, "default")
+    assert kept.returncode == 0 and default.returncode == 0, kept.stderr + default.stderr
+    pages = (48 << 20) // 4096
+    assert int(default.stdout) > pages * 0.9  # glibc's default: mapped afresh every time
+    assert int(kept.stdout) < pages * 0.05
+
+
+@glibc_only
+def test_give_back_returns_the_kept_pages_to_the_system() -> None:
+    res = run_python(
+        """
+from agent.server.heap import give_back, keep_freed_memory, resident_bytes
+assert keep_freed_memory()
+block = b"\\x01" * (64 << 20)
+del block
+kept = resident_bytes()
+assert give_back()
+print(kept - resident_bytes())
+"""
+    )
+    assert res.returncode == 0, res.stderr
+    assert int(res.stdout) > 56 << 20
+
+
+def test_idle_trim_waits_for_quiet_and_for_every_call_to_end() -> None:
+    now = [1000.0]
+    calls = [0]
+    trim = heap.IdleTrim(busy=lambda: calls[0] > 0, idle_seconds=60, clock=lambda: now[0])
+    now[0] += 600
+    assert not trim.due()  # nothing used since start: nothing to give back
+    trim.note_activity()
+    now[0] += 59
+    assert not trim.due()
+    now[0] += 1
+    assert trim.due()
+    calls[0] = 1  # a stamp waits for its approval: its memory is in use
+    assert not trim.due()
+    calls[0] = 0
+    trim.note_activity()
+    assert not trim.due()
+    now[0] += 60
+    assert trim.due()
+
+
+def test_the_idle_time_is_a_positive_number_of_seconds(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("idle_memory_release_s = 5\n")
+    assert load_config(cfg, env={}).idle_memory_release_s == 5.0
+    for bad in ("0", "-1", '"soon"', "true"):
+        cfg.write_text(f"idle_memory_release_s = {bad}\n")
+        with pytest.raises(SealBridgeError, match="idle_memory_release_s"):
+            load_config(cfg, env={})
+
+
+def _agent(tmp_path: Path, soft_token: Path, idle_s: float) -> AgentProcess:
+    home = tmp_path / "home"
+    write_home(home, soft_token, free_port(), settings=f"idle_memory_release_s = {idle_s}\n")
+    return AgentProcess(home)
+
+
+def _page_faults(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
+
+
+async def _stamp(c: AgentClient, data: bytes, dev_pki) -> None:  # type: ignore[no-untyped-def]
+    fut, err = await stamp_once(c, data, dev_pki.seal_ids["sm2"], dev_pki.pin)
+    assert err is None
+    result = await asyncio.wait_for(fut, 120)
+    assert c.result_bytes(result["document"]).startswith(data)
+
+
+@glibc_only
+async def test_the_agent_stamps_again_in_the_memory_it_kept(tmp_path, soft_token, dev_pki) -> None:  # type: ignore[no-untyped-def]
+    agent = _agent(tmp_path, soft_token, idle_s=3600)
+    info = agent.start()
+    try:
+        assert [e["keeps_freed_memory"] for e in agent.log_events("heap_policy")] == [True]
+        secret = bytes.fromhex(load_config(env={"SEALBRIDGE_HOME": str(agent.home)}).secret_path.read_text())
+        data = await asyncio.to_thread(big_pdf, 8 << 20)
+        c = await AgentClient.authed(info["url"], EXT, secret)
+        faults = []
+        for _ in range(4):
+            before = _page_faults(agent.proc.pid)
+            await _stamp(c, data, dev_pki)
+            faults.append(_page_faults(agent.proc.pid) - before)
+        await c.close()
+    finally:
+        agent.stop()
+    # Every login's KDF alone takes 64 MiB (16,384 pages), the upload and the result 8 MiB each: mapped
+    # afresh each time they would be well over 20,000 pages per stamp (glibc's defaults).
+    assert faults[0] > 16384
+    assert min(faults[1:]) < 4096, faults
+
+
+@glibc_only
+async def test_an_idle_agent_gives_its_kept_memory_back(tmp_path, soft_token, dev_pki) -> None:  # type: ignore[no-untyped-def]
+    agent = _agent(tmp_path, soft_token, idle_s=0.5)
+    info = agent.start()
+    try:
+        secret = bytes.fromhex(load_config(env={"SEALBRIDGE_HOME": str(agent.home)}).secret_path.read_text())
+        data = await asyncio.to_thread(big_pdf, 8 << 20)
+        c = await AgentClient.authed(info["url"], EXT, secret)
+        await _stamp(c, data, dev_pki)
+        given = await asyncio.to_thread(agent.wait_for_event, "memory_given_back")
+        await c.close()  # the connection stays open while idle: an open connection is no call
+    finally:
+        agent.stop()
+    assert len(given) == 1, "no memory given back within a minute of the last stamp"
+    assert given[0]["returned"] is True
+    # At least the KDF's 64 MiB and the document went back.
+    assert given[0]["resident_before"] - given[0]["resident_after"] > 64 << 20, given[0]
