@@ -6,6 +6,7 @@ in fresh interpreters and in the real `sealbridge agent` process."""
 from __future__ import annotations
 
 import asyncio
+import mmap
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from tests.support.agent_process import AgentProcess, write_home
 from tests.support.fresh_python import run_python
 
 glibc_only = pytest.mark.skipif(heap._glibc() is None, reason="the heap policy is glibc's (Linux)")
+PAGE = mmap.PAGESIZE
 
 _FAULTS = "int(open('/proc/self/stat').read().rsplit(')', 1)[1].split()[7])"
 
@@ -50,7 +52,7 @@ def test_a_freed_block_is_used_again_without_new_pages() -> None:
     kept = run_python(_TWICE, "keep")
     default = run_python(_TWICE, "default")
     assert kept.returncode == 0 and default.returncode == 0, kept.stderr + default.stderr
-    pages = (48 << 20) // 4096
+    pages = (48 << 20) // PAGE
     assert int(default.stdout) > pages * 0.9  # glibc's default: mapped afresh every time
     assert int(kept.stdout) < pages * 0.05
 
@@ -136,10 +138,10 @@ async def test_the_agent_stamps_again_in_the_memory_it_kept(tmp_path, soft_token
         await c.close()
     finally:
         agent.stop()
-    # Every login's KDF alone takes 64 MiB (16,384 pages), the upload and the result 8 MiB each: mapped
-    # afresh each time they would be well over 20,000 pages per stamp (glibc's defaults).
-    assert faults[0] > 16384
-    assert min(faults[1:]) < 4096, faults
+    # Every login's KDF alone takes 64 MiB, the upload and the result 8 MiB each: mapped afresh each time
+    # they would be over 80 MiB of pages per stamp (glibc's defaults: 23,000-24,000 pages of 4 KiB here).
+    assert faults[0] > (64 << 20) // PAGE
+    assert min(faults[1:]) < (16 << 20) // PAGE, faults
 
 
 @glibc_only
