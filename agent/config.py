@@ -9,6 +9,7 @@ so a typo in a security setting cannot pass unnoticed.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tomllib
@@ -136,8 +137,8 @@ class AgentConfig:
     limits: Limits = field(default_factory=Limits)
     """Per-connection limits."""
     idle_memory_release_s: float = 60.0
-    """How long the agent, with no request, keeps the memory its last requests freed before it gives it back
-    to the system (agent/server/heap.py)."""
+    """How long the agent, unused (no call but the keepalive, no upload), keeps the memory its last requests
+    freed before it gives it back to the system (agent/server/heap.py); at least 1 s."""
 
     @property
     def audit_db(self) -> Path:
@@ -198,9 +199,7 @@ def _apply(cfg: AgentConfig, data: dict[str, Any], base: Path) -> AgentConfig:
                 limit_changes[lk] = type(getattr(cfg.limits, lk))(lv)
             changes["limits"] = replace(cfg.limits, **limit_changes)
         elif key == "idle_memory_release_s":
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise _bad(f"{key} must be a positive number of seconds")
-            changes[key] = float(value)
+            changes[key] = _seconds_at_least(key, value, 1.0)
         elif key in ("data_dir", "runtime_dir", "platform_anchor"):
             changes[key] = (base / str(value)).resolve()
         elif key == "bind":
@@ -212,6 +211,18 @@ def _apply(cfg: AgentConfig, data: dict[str, Any], base: Path) -> AgentConfig:
         else:
             changes[key] = value
     return replace(cfg, **changes)
+
+
+def _seconds_at_least(key: str, value: Any, least: float) -> float:
+    """A number of seconds from the file: finite and at least `least` (NaN, inf and a JSON integer too
+    large for a float are refused like a string)."""
+    try:
+        ok = not isinstance(value, bool) and isinstance(value, int | float) and float(value) >= least
+    except OverflowError:
+        ok = False
+    if not ok or not math.isfinite(float(value)):
+        raise _bad(f"{key} must be a number of seconds, at least {least:g}")
+    return float(value)
 
 
 MODULE_KEYS = ("path", "sm2_profile", "profiles_file")

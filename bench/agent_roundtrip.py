@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import io
 import json
+import mmap
 import os
 import statistics
 import subprocess
@@ -301,7 +302,7 @@ async def main() -> None:
             )
         print(
             f"  resident after the runs{where}: {(agent.rss_after - agent.rss.at_start) / 1e6:.1f} MB above "
-            f"its start; page faults per round trip (fresh 4 KiB pages): median "
+            f"its start; page faults per round trip (fresh {mmap.PAGESIZE // 1024} KiB pages): median "
             f"{statistics.median(agent.faults):.0f}"
         )
         back = agent.given_back or {}

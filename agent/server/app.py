@@ -170,6 +170,8 @@ async def serve(cfg: AgentConfig, ctx: AgentContext | None = None, stop: asyncio
         await stop.wait()
     finally:
         idle_trim.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await idle_trim
         remove_runtime_file(cfg)
         await runner.cleanup()
         log_event("agent_stopped")

@@ -9,18 +9,20 @@ faults every page in again. Measured with bench/agent_roundtrip.py on a 21 MB PD
 faults per round trip (85-130 MB of fresh pages), about a fifth of the agent's CPU. Kept in one heap that
 is not trimmed on free, the same round trip faults in a few pages.
 
-The memory kept is what the largest request needed (documents are capped by limits.max_document_bytes),
-and only for as long as requests keep coming: once no message has arrived on any connection for
-`idle_memory_release_s` (config) and no call runs, malloc_trim() hands every free page back (their
-contents go with them: the system zeroes a page before it hands it out again). Where the C library is not
-glibc (Windows, macOS, musl) nothing changes.
+What is kept is bounded twice. In time: once no call but the extension's keepalive (`hello`, every 20 s)
+has run and no upload frame has arrived for `idle_memory_release_s` (config), malloc_trim() hands every
+free page back; their contents go with them (the system zeroes a page before it hands it out again). In
+size: when a call ends with the agent's resident memory above KEEP_AT_MOST and no other call running, the
+free pages go back at once. Where the C library is not glibc (Windows, macOS, musl) nothing changes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,11 +36,19 @@ M_ARENA_MAX = -8
 
 #: The largest trim threshold mallopt takes (a C int): a free never trims the heap below it.
 _NO_TRIM_ON_FREE = 2**31 - 1
+#: Resident memory past which a call's end gives the free pages back at once instead of keeping them. A
+#: stream of 20-30 MB documents levels off at ~400 MB (bench/agent_roundtrip.py); 200 MiB ones would hold
+#: several times that until the agent is idle.
+KEEP_AT_MOST = 512 << 20
+#: The calls that do not count as use: the extension's keepalive (extension/background/agent-client.js).
+KEEPALIVE_CALLS = frozenset({"hello"})
 
 
 @functools.cache
 def _glibc() -> Any:
     """glibc with mallopt() and malloc_trim() declared; None for any other C library (or none)."""
+    if not sys.platform.startswith("linux"):
+        return None
     try:
         import ctypes
 
@@ -48,7 +58,7 @@ def _glibc() -> Any:
         lib.mallopt.restype = ctypes.c_int
         lib.malloc_trim.argtypes = (ctypes.c_size_t,)
         lib.malloc_trim.restype = ctypes.c_int
-    except (ImportError, OSError, AttributeError):  # no ctypes in this build, or not glibc
+    except (ImportError, OSError, AttributeError, TypeError):  # no ctypes in this build, or not glibc
         return None
     return lib
 
@@ -61,7 +71,8 @@ def keep_freed_memory() -> bool:
     if lib is None:
         return False
     settings = ((M_ARENA_MAX, 1), (M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, _NO_TRIM_ON_FREE))
-    return all(lib.mallopt(param, value) == 1 for param, value in settings)
+    taken = [lib.mallopt(param, value) == 1 for param, value in settings]  # each tried, whatever the others
+    return all(taken)
 
 
 def give_back() -> bool:
@@ -80,37 +91,66 @@ def resident_bytes() -> int | None:
 
 
 class IdleTrim:
-    """Gives the kept memory back once the agent is idle: no message for `idle_seconds` and no call running
-    (`busy()` says whether one runs). `clock` is time.monotonic; tests pass their own."""
+    """Gives the kept memory back once the agent is idle (no use for `idle_seconds` and no call running:
+    `busy()` says whether one runs), or at once when a call ends above `keep_at_most`. `clock` and
+    `resident` are time.monotonic and resident_bytes; tests pass their own."""
 
     def __init__(
-        self, busy: Callable[[], bool], idle_seconds: float, clock: Callable[[], float] = time.monotonic
+        self,
+        busy: Callable[[], bool],
+        idle_seconds: float,
+        keep_at_most: int = KEEP_AT_MOST,
+        clock: Callable[[], float] = time.monotonic,
+        resident: Callable[[], int | None] = resident_bytes,
     ) -> None:
         self._busy = busy
         self.idle_seconds = idle_seconds
+        self.keep_at_most = keep_at_most
         self._clock = clock
+        self._resident = resident
         self._last = clock()
-        self._used = False  # a message came since the last trim: there may be something to give back
+        self._used = False  # used since the last trim: there may be something to give back
+        #: The trim running or last run (tests await it).
+        self.trimming: asyncio.Task[None] | None = None
 
     def note_activity(self) -> None:
-        """A message arrived (called for every frame: it only notes the time)."""
+        """The agent was used (an upload frame, a call begun): the idle time starts again."""
         self._last = self._clock()
         self._used = True
+
+    def call_ended(self) -> None:
+        """A call (not a keepalive) ended: the idle time starts again, and with no other call running, the
+        free pages go back at once if the agent holds more than keep_at_most."""
+        self.note_activity()
+        size = self._resident()
+        if size is not None and size > self.keep_at_most and not self._busy():
+            self._start_trim()
 
     def due(self) -> bool:
         """Is it time to give memory back: idle long enough, with something used since the last time?"""
         return self._used and not self._busy() and self._clock() - self._last >= self.idle_seconds
 
     async def run(self) -> None:
-        """Look every half idle period, for as long as the agent runs; the trim itself runs off the loop."""
+        """Look every half idle period (so the memory goes back 1 to 1.5 idle periods after the last use),
+        for as long as the agent runs."""
         while True:
             await asyncio.sleep(self.idle_seconds / 2)
             if self.due():
-                self._used = False
-                before, returned, after = await asyncio.to_thread(_measured_give_back)
-                log_event(
-                    "memory_given_back", returned=returned, resident_before=before, resident_after=after
-                )
+                self._start_trim()
+
+    def _start_trim(self) -> None:
+        if self.trimming is not None and not self.trimming.done():
+            return
+        self._used = False
+        self.trimming = asyncio.get_running_loop().create_task(self._trim())
+
+    async def _trim(self) -> None:
+        try:
+            before, returned, after = await asyncio.to_thread(_measured_give_back)
+        except Exception as exc:  # noqa: BLE001 - never expected; the memory then stays kept
+            log_event("memory_give_back_failed", logging.WARNING, error=type(exc).__name__)
+            return
+        log_event("memory_given_back", returned=returned, resident_before=before, resident_after=after)
 
 
 def _measured_give_back() -> tuple[int | None, bool, int | None]:

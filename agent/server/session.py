@@ -20,6 +20,7 @@ from aiohttp import WSMsgType, web
 
 from agent import __version__
 from agent.server import protocol as proto
+from agent.server.heap import KEEPALIVE_CALLS
 from agent.server.logs import log_event
 from agent.server.security import new_nonce, server_proof, verify_client_proof
 from formats.errors import SealBridgeError
@@ -157,7 +158,6 @@ class Session:
 
     async def _serve(self) -> None:
         async for msg in self.ws:
-            self.ctx.idle_trim.note_activity()
             if msg.type == WSMsgType.TEXT:
                 await self._on_text(msg.data)
             elif msg.type == WSMsgType.BINARY:
@@ -168,6 +168,7 @@ class Session:
         log_event("session_closed", session=self.id, code=self.ws.close_code)
 
     async def _on_binary(self, frame: bytes) -> None:
+        self.ctx.idle_trim.note_activity()
         doc_id, err, pending = self.uploads.accept(frame)
         if pending is not None:
             job = asyncio.get_running_loop().run_in_executor(self.hash_executor(), pending.hash_and_finish)
@@ -229,6 +230,9 @@ class Session:
         task = asyncio.create_task(self._call(req))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        if req.method not in KEEPALIVE_CALLS:  # the extension's keepalive does not keep memory in use
+            self.ctx.idle_trim.note_activity()
+            task.add_done_callback(lambda _: self.ctx.idle_trim.call_ended())  # after discard: not busy
 
     async def _call(self, req: proto.Request) -> None:
         try:
