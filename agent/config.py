@@ -9,7 +9,6 @@ so a typo in a security setting cannot pass unnoticed.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import tomllib
@@ -138,7 +137,7 @@ class AgentConfig:
     """Per-connection limits."""
     idle_memory_release_s: float = 60.0
     """How long the agent, unused (no call but the keepalive, no upload), keeps the memory its last requests
-    freed before it gives it back to the system (agent/server/heap.py); at least 1 s."""
+    freed before it gives it back to the system (agent/server/heap.py); 1 s to a day."""
 
     @property
     def audit_db(self) -> Path:
@@ -199,7 +198,7 @@ def _apply(cfg: AgentConfig, data: dict[str, Any], base: Path) -> AgentConfig:
                 limit_changes[lk] = type(getattr(cfg.limits, lk))(lv)
             changes["limits"] = replace(cfg.limits, **limit_changes)
         elif key == "idle_memory_release_s":
-            changes[key] = _seconds_at_least(key, value, 1.0)
+            changes[key] = _seconds_between(key, value, 1.0, 86400.0)
         elif key in ("data_dir", "runtime_dir", "platform_anchor"):
             changes[key] = (base / str(value)).resolve()
         elif key == "bind":
@@ -213,15 +212,15 @@ def _apply(cfg: AgentConfig, data: dict[str, Any], base: Path) -> AgentConfig:
     return replace(cfg, **changes)
 
 
-def _seconds_at_least(key: str, value: Any, least: float) -> float:
-    """A number of seconds from the file: finite and at least `least` (NaN, inf and a JSON integer too
-    large for a float are refused like a string)."""
+def _seconds_between(key: str, value: Any, least: float, most: float) -> float:
+    """A number of seconds from the file, from `least` to `most` (NaN, inf and a JSON integer too large
+    for a float are refused like a string)."""
     try:
-        ok = not isinstance(value, bool) and isinstance(value, int | float) and float(value) >= least
+        ok = not isinstance(value, bool) and isinstance(value, int | float) and least <= float(value) <= most
     except OverflowError:
         ok = False
-    if not ok or not math.isfinite(float(value)):
-        raise _bad(f"{key} must be a number of seconds, at least {least:g}")
+    if not ok:
+        raise _bad(f"{key} must be a number of seconds from {least:g} to {most:g}")
     return float(value)
 
 

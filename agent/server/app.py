@@ -170,7 +170,7 @@ async def serve(cfg: AgentConfig, ctx: AgentContext | None = None, stop: asyncio
         await stop.wait()
     finally:
         idle_trim.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError, Exception):  # it only ever sleeps and trims
             await idle_trim
         remove_runtime_file(cfg)
         await runner.cleanup()

@@ -63,10 +63,7 @@ class AgentContext:
         self.in_use_budget = UploadBudget(self.cfg.limits.max_in_use_bytes_total)
         self._platform_seals_at: dict[str, float] = {}  # certificate SHA-256 -> when last fetched
         # Gives the memory the last requests freed back to the system once no call has run for a while.
-        self.idle_trim = IdleTrim(
-            busy=lambda: any(session.tasks for session in self.sessions),
-            idle_seconds=self.cfg.idle_memory_release_s,
-        )
+        self.idle_trim = IdleTrim(idle_seconds=self.cfg.idle_memory_release_s)
 
     def spawn(self, coro: Any) -> None:
         """Run a coroutine in the background, keeping a reference until it ends."""

@@ -10,10 +10,11 @@ faults per round trip (85-130 MB of fresh pages), about a fifth of the agent's C
 is not trimmed on free, the same round trip faults in a few pages.
 
 What is kept is bounded twice. In time: once no call but the extension's keepalive (`hello`, every 20 s)
-has run and no upload frame has arrived for `idle_memory_release_s` (config), malloc_trim() hands every
-free page back; their contents go with them (the system zeroes a page before it hands it out again). In
-size: when a call ends with the agent's resident memory above KEEP_AT_MOST and no other call running, the
-free pages go back at once. Where the C library is not glibc (Windows, macOS, musl) nothing changes.
+has run and no upload frame has arrived for `idle_memory_release_s` (config), malloc_trim() hands the
+heap's free whole pages back; their contents go with them (the system zeroes a page before it hands it out
+again). In size: when the last running call ends with the agent grown by more than KEEP_AT_MOST since the
+last trim, the free pages go back at once. Where the C library is not glibc (Windows, macOS, musl) nothing
+changes.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ M_ARENA_MAX = -8
 
 #: The largest trim threshold mallopt takes (a C int): a free never trims the heap below it.
 _NO_TRIM_ON_FREE = 2**31 - 1
-#: Resident memory past which a call's end gives the free pages back at once instead of keeping them. A
-#: stream of 20-30 MB documents levels off at ~400 MB (bench/agent_roundtrip.py); 200 MiB ones would hold
-#: several times that until the agent is idle.
+#: Growth of the resident memory since the last trim past which the last running call's end gives the free
+#: pages back at once instead of keeping them. A stream of 20-30 MB documents levels off ~330 MB above the
+#: agent's start (bench/agent_roundtrip.py); 200 MiB ones would hold several times that until it is idle.
 KEEP_AT_MOST = 512 << 20
 #: The calls that do not count as use: the extension's keepalive (extension/background/agent-client.js).
 KEEPALIVE_CALLS = frozenset({"hello"})
@@ -91,70 +92,89 @@ def resident_bytes() -> int | None:
 
 
 class IdleTrim:
-    """Gives the kept memory back once the agent is idle (no use for `idle_seconds` and no call running:
-    `busy()` says whether one runs), or at once when a call ends above `keep_at_most`. `clock` and
-    `resident` are time.monotonic and resident_bytes; tests pass their own."""
+    """Gives the kept memory back once the agent is idle (no use for `idle_seconds` and no call running),
+    or at once when the last running call ends with the agent grown by more than `keep_at_most` since the
+    last trim. `clock` and `resident` are time.monotonic and resident_bytes; tests pass their own."""
 
     def __init__(
         self,
-        busy: Callable[[], bool],
         idle_seconds: float,
         keep_at_most: int = KEEP_AT_MOST,
         clock: Callable[[], float] = time.monotonic,
         resident: Callable[[], int | None] = resident_bytes,
     ) -> None:
-        self._busy = busy
         self.idle_seconds = idle_seconds
         self.keep_at_most = keep_at_most
         self._clock = clock
         self._resident = resident
         self._last = clock()
-        self._used = False  # used since the last trim: there may be something to give back
+        self._used = False  # used since the last idle trim: there may be something to give back
+        self._calls = 0  # calls running (not keepalives), whatever connection they came on
+        # What the last trim left (the agent's size at start before the first): memory above it is kept.
+        self._baseline = resident() or 0
         #: The trim running or last run (tests await it).
         self.trimming: asyncio.Task[None] | None = None
 
+    @property
+    def busy(self) -> bool:
+        return self._calls > 0
+
     def note_activity(self) -> None:
-        """The agent was used (an upload frame, a call begun): the idle time starts again."""
+        """The agent was used (an upload frame, a connection's end): the idle time starts again."""
         self._last = self._clock()
         self._used = True
 
-    def call_ended(self) -> None:
-        """A call (not a keepalive) ended: the idle time starts again, and with no other call running, the
-        free pages go back at once if the agent holds more than keep_at_most."""
+    def call_started(self) -> None:
+        """A call (not a keepalive) began: its memory is in use until call_ended()."""
+        self._calls += 1
         self.note_activity()
+
+    def call_ended(self) -> None:
+        """A call ended (however): the idle time starts again, and when no other call runs and the agent
+        grew by more than keep_at_most since the last trim, the free pages go back at once."""
+        self._calls = max(0, self._calls - 1)
+        self.note_activity()
+        if self._calls or _glibc() is None:
+            return
         size = self._resident()
-        if size is not None and size > self.keep_at_most and not self._busy():
-            self._start_trim()
+        if size is not None and size - self._baseline > self.keep_at_most:
+            self._start_trim(idle=False)
 
     def due(self) -> bool:
         """Is it time to give memory back: idle long enough, with something used since the last time?"""
-        return self._used and not self._busy() and self._clock() - self._last >= self.idle_seconds
+        return self._used and not self._calls and self._clock() - self._last >= self.idle_seconds
 
     async def run(self) -> None:
         """Look every half idle period (so the memory goes back 1 to 1.5 idle periods after the last use),
-        for as long as the agent runs."""
+        for as long as the agent runs; nothing to do where the C library is not glibc."""
+        if _glibc() is None:
+            return
         while True:
             await asyncio.sleep(self.idle_seconds / 2)
             if self.due():
-                self._start_trim()
+                self._start_trim(idle=True)
 
-    def _start_trim(self) -> None:
+    def _start_trim(self, idle: bool) -> None:
         if self.trimming is not None and not self.trimming.done():
             return
-        self._used = False
+        if idle:
+            # An at-once trim leaves this set: what is freed after it (a cancelled call's thread ending
+            # later) still goes back once the agent is idle.
+            self._used = False
         self.trimming = asyncio.get_running_loop().create_task(self._trim())
 
     async def _trim(self) -> None:
         try:
-            before, returned, after = await asyncio.to_thread(_measured_give_back)
+            before, returned, after = await asyncio.to_thread(self._measured_give_back)
         except Exception as exc:  # noqa: BLE001 - never expected; the memory then stays kept
             log_event("memory_give_back_failed", logging.WARNING, error=type(exc).__name__)
             return
+        if after is not None:
+            self._baseline = after
         log_event("memory_given_back", returned=returned, resident_before=before, resident_after=after)
 
-
-def _measured_give_back() -> tuple[int | None, bool, int | None]:
-    """give_back(), with the resident size before and after (logged: what the trim returned)."""
-    before = resident_bytes()
-    returned = give_back()
-    return before, returned, resident_bytes()
+    def _measured_give_back(self) -> tuple[int | None, bool, int | None]:
+        """give_back(), with the resident size before and after (logged: what the trim returned)."""
+        before = self._resident()
+        returned = give_back()
+        return before, returned, self._resident()

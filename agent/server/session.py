@@ -113,6 +113,7 @@ class Session:
             if self.tasks:
                 await asyncio.gather(*self.tasks, return_exceptions=True)
             self.uploads.clear()
+            self.ctx.idle_trim.note_activity()  # what the connection held is free now: give it back when idle
             if self._hash_thread is not None:
                 self._hash_thread.shutdown(wait=False, cancel_futures=True)
 
@@ -231,8 +232,8 @@ class Session:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         if req.method not in KEEPALIVE_CALLS:  # the extension's keepalive does not keep memory in use
-            self.ctx.idle_trim.note_activity()
-            task.add_done_callback(lambda _: self.ctx.idle_trim.call_ended())  # after discard: not busy
+            self.ctx.idle_trim.call_started()
+            task.add_done_callback(lambda _: self.ctx.idle_trim.call_ended())
 
     async def _call(self, req: proto.Request) -> None:
         try:

@@ -94,8 +94,7 @@ print(kept - resident_bytes())
 
 def test_idle_trim_waits_for_quiet_and_for_every_call_to_end() -> None:
     now = [1000.0]
-    calls = [0]
-    trim = heap.IdleTrim(busy=lambda: calls[0] > 0, idle_seconds=60, clock=lambda: now[0])
+    trim = heap.IdleTrim(idle_seconds=60, clock=lambda: now[0], resident=lambda: 0)
     now[0] += 600
     assert not trim.due()  # nothing used since start: nothing to give back
     trim.note_activity()
@@ -103,40 +102,66 @@ def test_idle_trim_waits_for_quiet_and_for_every_call_to_end() -> None:
     assert not trim.due()
     now[0] += 1
     assert trim.due()
-    calls[0] = 1  # a stamp waits for its approval: its memory is in use
+    trim.call_started()  # a stamp waits for its approval: its memory is in use
+    now[0] += 600
     assert not trim.due()
-    calls[0] = 0
-    trim.note_activity()
-    assert not trim.due()
+    trim.call_ended()
+    assert not trim.due()  # the idle time starts at the call's end
     now[0] += 60
     assert trim.due()
 
 
-async def test_a_call_that_ends_above_the_cap_gives_memory_back_at_once() -> None:
-    resident = [600 << 20]
-    calls = [0]
+@glibc_only
+async def test_a_call_that_ends_grown_past_the_cap_gives_memory_back_at_once() -> None:
+    now = [1000.0]
+    resident = [100 << 20]
     trim = heap.IdleTrim(
-        busy=lambda: calls[0] > 0, idle_seconds=60, keep_at_most=512 << 20, resident=lambda: resident[0]
+        idle_seconds=60, keep_at_most=512 << 20, clock=lambda: now[0], resident=lambda: resident[0]
     )
-    calls[0] = 1  # another call still runs: its memory is in use
+    trim.call_started()
+    trim.call_started()
+    resident[0] = 700 << 20  # 600 MiB more than at start
     trim.call_ended()
-    assert trim.trimming is None
-    calls[0] = 0
-    resident[0] = 500 << 20  # under the cap: kept for the next call
-    trim.call_ended()
-    assert trim.trimming is None
-    resident[0] = 600 << 20
+    assert trim.trimming is None  # another call still runs: its memory is in use
     trim.call_ended()
     assert trim.trimming is not None
     await trim.trimming
-    assert not trim.due()  # given back: nothing to give until the agent is used again
+    resident[0] = 1000 << 20  # 300 MiB more than the trim left
+    trim.call_started()
+    trim.call_ended()
+    assert trim.trimming.done()  # the one before: nothing new started
+    first = trim.trimming
+    resident[0] = 1300 << 20
+    trim.call_started()
+    trim.call_ended()
+    assert trim.trimming is not first
+    await trim.trimming
+    now[0] += 60
+    assert trim.due()  # what a cancelled call frees after an at-once trim still goes back when idle
 
 
-def test_the_idle_time_is_a_finite_number_of_seconds_at_least_one(tmp_path: Path) -> None:
+@glibc_only
+async def test_only_calls_other_than_the_keepalive_count_as_use(agent) -> None:  # type: ignore[no-untyped-def]
+    trim = agent.ctx.idle_trim
+    trim.keep_at_most = -(1 << 62)  # keep nothing: the end of every call that counts gives memory back
+    c = await AgentClient.authed(agent.url, EXT, agent.secret)
+    try:
+        await c.call("hello", {})
+        await c.call("hello", {})  # answered after the first call's end was handled
+        assert trim.trimming is None and not trim.due()
+        await c.call("tokens.list", {})
+        await c.call("hello", {})
+        assert trim.trimming is not None
+        await trim.trimming
+    finally:
+        await c.close()
+
+
+def test_the_idle_time_is_a_number_of_seconds_from_one_to_a_day(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
     cfg.write_text("idle_memory_release_s = 5\n")
     assert load_config(cfg, env={}).idle_memory_release_s == 5.0
-    for bad in ("0", "0.5", "-1", '"soon"', "true", "nan", "inf"):
+    for bad in ("0", "0.5", "-1", '"soon"', "true", "nan", "inf", "1e300"):
         cfg.write_text(f"idle_memory_release_s = {bad}\n")
         with pytest.raises(SealBridgeError, match="idle_memory_release_s"):
             load_config(cfg, env={})
