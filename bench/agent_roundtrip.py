@@ -47,9 +47,10 @@ sys.path.insert(0, str(REPO))
 
 from agent.client import AgentClient  # noqa: E402
 from agent.devpki import make_dev_pki  # noqa: E402
+from devkit.agent_log import wait_for_log_event  # noqa: E402
 from devkit.material import big_pdf  # noqa: E402
 from devkit.ports import free_port  # noqa: E402
-from devkit.processes import stop_process  # noqa: E402
+from devkit.processes import page_faults, stop_process  # noqa: E402
 from formats.gm import sm3  # noqa: E402
 
 EXT = "chrome-extension://" + "abcdefghijklmnop" * 2
@@ -147,23 +148,9 @@ class PeakRss:
 
 
 def given_back(home: Path) -> dict | None:
-    """The agent's log line saying it gave its kept memory back once idle (None if none came in time)."""
-    deadline = time.monotonic() + 3 * IDLE_RELEASE_S
-    while time.monotonic() < deadline:
-        for line in (home / "agent.log").read_text(errors="replace").splitlines():
-            if '"memory_given_back"' in line:
-                return json.loads(line)
-        time.sleep(0.2)
-    return None
-
-
-def page_faults(pid: int) -> int:
-    """The minor page faults of a process so far (Linux /proc; 0 elsewhere): each is a page of memory the
-    system handed it afresh."""
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
-    except OSError:
-        return 0
+    """The agent's log record saying it gave its kept memory back once idle (None if none came in time)."""
+    found = wait_for_log_event(home, "memory_given_back", timeout=3 * IDLE_RELEASE_S)
+    return found[0] if found else None
 
 
 @dataclass

@@ -115,10 +115,6 @@ class IdleTrim:
         #: The trim running or last run (tests await it).
         self.trimming: asyncio.Task[None] | None = None
 
-    @property
-    def busy(self) -> bool:
-        return self._calls > 0
-
     def note_activity(self) -> None:
         """The agent was used (an upload frame, a connection's end): the idle time starts again."""
         self._last = self._clock()

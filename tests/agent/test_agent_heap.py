@@ -15,7 +15,9 @@ import pytest
 from agent.client import AgentClient
 from agent.config import load_config
 from agent.server import heap
+from devkit.agent_log import log_events, wait_for_log_event
 from devkit.material import big_pdf
+from devkit.processes import page_faults
 from formats.errors import SealBridgeError
 from tests.support.agent_env import EXT, free_port
 from tests.support.agent_flows import stamp_once
@@ -173,10 +175,6 @@ def _agent(tmp_path: Path, soft_token: Path, idle_s: float) -> AgentProcess:
     return AgentProcess(home)
 
 
-def _page_faults(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
-
-
 async def _stamp(c: AgentClient, data: bytes, dev_pki) -> None:  # type: ignore[no-untyped-def]
     fut, err = await stamp_once(c, data, dev_pki.seal_ids["sm2"], dev_pki.pin)
     assert err is None
@@ -189,15 +187,15 @@ async def test_the_agent_stamps_again_in_the_memory_it_kept(tmp_path, soft_token
     agent = _agent(tmp_path, soft_token, idle_s=3600)
     info = agent.start()
     try:
-        assert [e["keeps_freed_memory"] for e in agent.log_events("heap_policy")] == [True]
+        assert [e["keeps_freed_memory"] for e in log_events(agent.home, "heap_policy")] == [True]
         secret = bytes.fromhex(load_config(env={"SEALBRIDGE_HOME": str(agent.home)}).secret_path.read_text())
         data = await asyncio.to_thread(big_pdf, 8 << 20)
         c = await AgentClient.authed(info["url"], EXT, secret)
         faults = []
         for _ in range(4):
-            before = _page_faults(agent.proc.pid)
+            before = page_faults(agent.proc.pid)
             await _stamp(c, data, dev_pki)
-            faults.append(_page_faults(agent.proc.pid) - before)
+            faults.append(page_faults(agent.proc.pid) - before)
         await c.close()
     finally:
         agent.stop()
@@ -225,7 +223,7 @@ async def test_an_idle_agent_gives_its_kept_memory_back_despite_keepalives(
                 await asyncio.sleep(0.3)
 
         pinging = asyncio.create_task(keepalive())
-        given = await asyncio.to_thread(agent.wait_for_event, "memory_given_back")
+        given = await asyncio.to_thread(wait_for_log_event, agent.home, "memory_given_back")
         pinging.cancel()
         assert not pinging.done() or pinging.cancelled(), "the keepalive failed"
         await c.close()

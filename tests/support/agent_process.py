@@ -51,20 +51,6 @@ class AgentProcess:
             time.sleep(0.05)
         raise RuntimeError("agent did not start")
 
-    def log_events(self, event: str) -> list[dict]:
-        """The agent's log records of this event, so far."""
-        lines = (self.home / "agent.log").read_text(errors="replace").splitlines()
-        records = (json.loads(line) for line in lines if line.startswith("{"))
-        return [rec for rec in records if rec.get("event") == event]
-
-    def wait_for_event(self, event: str, timeout: float = 60) -> list[dict]:
-        """The log records of `event` once there is one (the agent decides when, as with its runtime file);
-        none after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while not (found := self.log_events(event)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return found
-
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
