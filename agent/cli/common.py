@@ -7,6 +7,7 @@ import functools
 import json
 import logging
 import os
+import stat
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -120,16 +121,20 @@ def read_secret_file(path: str | Path) -> str:
 
 def document_size(path: str | Path) -> int:
     """The size of a document file, refused when it is not a usable document file; errors name the file
-    (FILE_NOT_FOUND, DOC_EMPTY, DOC_TOO_LARGE)."""
+    (FILE_NOT_FOUND, BAD_REQUEST for a folder or anything else that is not a regular file, DOC_EMPTY,
+    DOC_TOO_LARGE)."""
     p = Path(path)
     try:
         if p.is_dir():
             raise SealBridgeError("BAD_REQUEST", f"{p} is a folder, not a document")
-        size = p.stat().st_size
+        found = p.stat()
     except FileNotFoundError:
         raise SealBridgeError("FILE_NOT_FOUND", str(p)) from None
     except OSError as exc:
         raise SealBridgeError("BAD_REQUEST", f"cannot read {p}: {exc.strerror}") from None
+    if not stat.S_ISREG(found.st_mode):  # as stamping.pinnedfile refuses it, before anything opens it
+        raise SealBridgeError("BAD_REQUEST", f"{p} is not a regular file")
+    size = found.st_size
     if size > MAX_DOCUMENT_BYTES:
         raise SealBridgeError("DOC_TOO_LARGE", f"{p} is {size} bytes; the limit is {MAX_DOCUMENT_BYTES}")
     if not size:

@@ -2,8 +2,9 @@
 
 What is verified: every file named on the command line (an unreadable one or one that is not a PDF/OFD is
 an error line), and every file under a named folder whose content says PDF or OFD (`%PDF-` in its first
-KiB, or a ZIP holding OFD.xml — never the file name); the other files of a folder are reported as skipped.
-Folders are walked in name order; symbolic links to folders are not followed.
+KiB, or a ZIP holding OFD.xml — never the file name); the other files of a folder are reported as skipped
+(pipes, devices and sockets without being opened). Folders are walked in name order; symbolic links to
+folders are not followed.
 
 Output, in the order of the inputs (whatever --jobs): one line per file, then a summary (text), or one
 JSON object per line (--json, JSON Lines): {"file", "status": "verified"|"error"|"skipped", "exit_code",
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -63,7 +65,7 @@ class VerifySettings:
 class Entry:
     path: str
     named: bool  # given on the command line (not found in a folder)
-    skip: bool = False
+    skip: str | None = None  # why a file found in a folder is not verified
 
 
 class WarmVerifier:
@@ -124,14 +126,33 @@ class WarmVerifier:
         return {"status": "verified", "verdict": out["verdict"], "exit_code": report.exit_code, "report": out}
 
 
-def looks_like_document(path: Path) -> bool:
-    """PDF or ZIP (an OFD is one) by the first bytes; the worker's full sniff settles ZIPs."""
+#: Why a file found in a folder is skipped.
+_NOT_A_DOCUMENT = "neither PDF nor OFD (checked by content)"
+_NOT_A_REGULAR_FILE = "not a regular file (a pipe, device or socket): not read"
+#: Not blocking (POSIX), binary (Windows, whose default text mode would stop at a ^Z byte).
+_SNIFF_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+
+def why_skipped(path: Path) -> str | None:
+    """Why a file found in a folder is not verified, or None when it is: a PDF or ZIP (an OFD is one) by
+    its first bytes (the worker's full sniff settles ZIPs). A pipe, device or socket is never opened: a
+    pipe nobody writes to would hold the whole run, and opening some devices does something."""
     try:
-        with path.open("rb") as f:
-            head = f.read(PDF_HEADER_WINDOW)
+        if not stat.S_ISREG(path.stat().st_mode):
+            return _NOT_A_REGULAR_FILE
+        # Not blocking, in case a pipe took the file's place since: then it is refused, not waited on.
+        fd = os.open(path, _SNIFF_FLAGS)
     except OSError:
-        return True  # unreadable: verified, so the line says why
-    return is_pdf_head(head) or head[:4] == b"PK\x03\x04"
+        return None  # unreadable: verified, so the line says why
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return _NOT_A_REGULAR_FILE
+        head = os.read(fd, PDF_HEADER_WINDOW)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return None if is_pdf_head(head) or head[:4] == b"PK\x03\x04" else _NOT_A_DOCUMENT
 
 
 def entries(inputs: list[str]) -> Iterator[Entry]:
@@ -146,7 +167,7 @@ def entries(inputs: list[str]) -> Iterator[Entry]:
                 found = Path(root) / name
                 if found.is_symlink() and not found.exists():
                     continue  # a dangling link is no document
-                yield Entry(str(found), named=False, skip=not looks_like_document(found))
+                yield Entry(str(found), named=False, skip=why_skipped(found))
 
 
 @dataclass(frozen=True)
@@ -253,7 +274,7 @@ def _alone(entry: Entry, settings: VerifySettings, output: Output) -> Done:
 def _merge(todo: list[Entry], done: Iterator[Done], output: Output) -> Iterator[Done]:
     for entry in todo:
         if entry.skip:
-            note = SealBridgeError("DOC_UNSUPPORTED", "neither PDF nor OFD (checked by content)")
+            note = SealBridgeError("DOC_UNSUPPORTED", entry.skip)
             yield render({"file": entry.path, "status": "skipped", "note": note.to_dict()}, output)
         else:
             yield next(done)

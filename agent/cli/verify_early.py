@@ -83,13 +83,16 @@ def open_pdf_pass(
     from formats.pdfhead import PDF_HEADER_WINDOW, is_pdf_head
 
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        # Not blocking: a pipe with no writer would otherwise hold the program before it even parses its
+        # arguments (the command then refuses what is not a regular file).
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError:
         return None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or (size is not None and info.st_size != size):
             return None
+        os.set_blocking(fd, True)  # what the file's readers expect (for a regular file it changes nothing)
         if not SHARED_FROM <= info.st_size <= MAX_DOCUMENT_BYTES:
             return None  # a small file: nothing more is loaded for it here
         if not is_pdf_head(os.pread(fd, PDF_HEADER_WINDOW, 0)):

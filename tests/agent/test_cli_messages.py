@@ -65,6 +65,23 @@ def test_a_missing_file_an_empty_one_and_a_non_document_are_named(tmp_path: Path
     clean_stderr(res.stderr)
 
 
+def test_a_pipe_or_a_device_is_refused_at_once(tmp_path: Path, home: Path):
+    """A named pipe nobody writes to, or a device, is not a document file: refused as not a regular file
+    without being opened (the open of a pipe would wait for a writer for ever), by verify and stamp alike."""
+    fifo = tmp_path / "upload.pdf"
+    os.mkfifo(fifo)
+    for path in (fifo, Path(os.devnull)):
+        err = error_of(run(["verify", str(path), "--json"], home))
+        assert (err["code"], err["detail"]) == ("BAD_REQUEST", f"{path} is not a regular file")
+    pin = tmp_path / "pin"
+    pin.write_text("123456")
+    stamp = ["stamp", str(fifo), "-o", str(tmp_path / "out.pdf"), "--place", "page=1,x=60,y=60",
+             "--token", f"soft:{tmp_path / 'no.soft'}", "--pin-file", str(pin), "--json"]  # fmt: skip
+    err = error_of(run(stamp, home))
+    assert (err["code"], err["detail"]) == ("BAD_REQUEST", f"{fifo} is not a regular file")
+    assert not (tmp_path / "out.pdf").exists()
+
+
 def test_a_trust_anchor_that_is_not_a_certificate(tmp_path: Path, home: Path, dev_pki, sample_pdf):
     doc = tmp_path / "form.pdf"
     doc.write_bytes(sample_pdf)

@@ -147,6 +147,19 @@ def test_human_output_is_a_line_per_file_and_a_summary(dev_pki, folder, capsys):
     assert out.splitlines()[-1] == "2 documents: 2 valid, 0 invalid, 0 indeterminate, 0 errors"
 
 
+def test_a_pipe_in_a_folder_is_skipped_unopened(dev_pki, folder, capsys):
+    """A named pipe among the uploads (nobody writing to it) is skipped without being opened: the run goes
+    on to the other files instead of waiting for a writer."""
+    os.mkfifo(folder / "b-pipe.pdf")
+    rc, out, _ = run(capsys, str(folder), *trust(dev_pki), "--json")
+    got = {Path(x["file"]).name: x for x in json_lines(out)}
+    assert got["b-pipe.pdf"]["status"] == "skipped"
+    assert got["b-pipe.pdf"]["note"]["code"] == "DOC_UNSUPPORTED"
+    assert got["b-pipe.pdf"]["note"]["detail"] == "not a regular file (a pipe, device or socket): not read"
+    assert got["a-valid.pdf"]["verdict"] == "valid" and got["b-valid.data"]["verdict"] == "valid"
+    assert rc == 2  # d-garbage.pdf, as without the pipe
+
+
 def test_one_file_keeps_the_single_report(dev_pki, sealed, capsys):
     rc, out, _ = run(capsys, str(sealed["pdf"]), *trust(dev_pki), "--json")
     report = json.loads(out)  # one pretty-printed report, not a JSON line with a "file"
