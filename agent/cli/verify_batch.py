@@ -161,13 +161,38 @@ def entries(inputs: list[str]) -> Iterator[Entry]:
         if not path.is_dir():
             yield Entry(spec, named=True)
             continue
-        for root, dirs, files in os.walk(path):
-            dirs.sort()
-            for name in sorted(files):
-                found = Path(root) / name
-                if found.is_symlink() and not found.exists():
-                    continue  # a dangling link is no document
-                yield Entry(str(found), named=False, skip=why_skipped(found))
+        for found in files_under(path):
+            if found.is_symlink() and not found.exists():
+                continue  # a dangling link is no document
+            yield Entry(str(found), named=False, skip=why_skipped(found))
+
+
+def files_under(top: Path) -> Iterator[Path]:
+    """The files under `top` as os.walk lists them, top-down in name order: a folder's files, then each of
+    its subfolders in turn; links to folders are not followed and a folder that cannot be read is passed
+    over. But without recursion (os.walk recurses once per level in Python 3.11), so that folders nested a
+    thousand deep are walked like any other instead of ending the run."""
+    folders = [os.fspath(top)]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as listing:
+                found = list(listing)
+        except OSError:
+            continue
+        files, subfolders = [], []
+        for entry in found:
+            try:
+                is_folder = entry.is_dir()  # through a link, as os.walk sorts them
+            except OSError:
+                is_folder = False
+            (subfolders if is_folder else files).append(entry)
+        for entry in sorted(files, key=lambda e: e.name):
+            yield Path(entry.path)
+        # The stack takes them last first, so the first in name order is walked next.
+        for entry in sorted(subfolders, key=lambda e: e.name, reverse=True):
+            if not entry.is_symlink():
+                folders.append(entry.path)
 
 
 @dataclass(frozen=True)

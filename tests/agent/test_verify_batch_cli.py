@@ -160,6 +160,23 @@ def test_a_pipe_in_a_folder_is_skipped_unopened(dev_pki, folder, capsys):
     assert rc == 2  # d-garbage.pdf, as without the pipe
 
 
+def test_folders_nested_past_the_recursion_limit_are_walked(dev_pki, sealed, tmp_path, capsys):
+    """An upload folder nested 1,200 deep (os.walk would recurse once per level, past Python's limit of
+    1,000, and end the run): every document in it is verified, top-down in name order."""
+    top = bottom = tmp_path / "deep"
+    top.mkdir()
+    for _ in range(1200):  # one level at a time: Path.mkdir(parents=True) recurses too
+        bottom = bottom / "d"
+        bottom.mkdir()
+    shutil.copy(sealed["pdf"], top / "a-top.pdf")
+    shutil.copy(sealed["pdf"], bottom / "b-bottom.pdf")
+    rc, out, _ = run(capsys, str(top), *trust(dev_pki), "--json")
+    lines = json_lines(out)
+    found = [os.path.relpath(line["file"], top) for line in lines]
+    assert found == ["a-top.pdf", os.path.join(*["d"] * 1200, "b-bottom.pdf")], [f[-40:] for f in found]
+    assert [line["verdict"] for line in lines] == ["valid", "valid"] and rc == 0
+
+
 def test_one_file_keeps_the_single_report(dev_pki, sealed, capsys):
     rc, out, _ = run(capsys, str(sealed["pdf"]), *trust(dev_pki), "--json")
     report = json.loads(out)  # one pretty-printed report, not a JSON line with a "file"
