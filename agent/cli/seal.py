@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from agent.cli.common import add_json_flag, command, print_json
+from agent.cli.common import add_json_flag, command, print_json, read_small_file
 from formats.errors import SealBridgeError
 
 _BASE64_TEXT = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
@@ -42,7 +42,7 @@ def read_ses_file(path: str | Path) -> bytes:
         size = file.stat().st_size
         if size > MAX_SES_BYTES:
             raise SealBridgeError("DOC_TOO_LARGE", f"{file.name} is {size} bytes (limit {MAX_SES_BYTES})")
-        data = file.read_bytes()
+        data = read_small_file(file, MAX_SES_BYTES)
     except OSError as exc:
         raise SealBridgeError("BAD_REQUEST", f"cannot read {path}: {exc.strerror}") from None
     stripped = data.strip()

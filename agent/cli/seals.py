@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from agent.cli.common import add_json_flag, command, print_json
+from agent.cli.common import add_json_flag, command, print_json, read_small_file
 from agent.cli.token_options import add_token_options, token_sources
 from formats.errors import SealBridgeError
 
@@ -92,7 +92,7 @@ def cmd_put(args: argparse.Namespace) -> int:
     from formats.ses import parse_seal
 
     try:
-        der = Path(args.seal).read_bytes()
+        der = read_small_file(args.seal)
     except OSError as exc:
         raise SealBridgeError("BAD_REQUEST", f"cannot read {args.seal}: {exc.strerror}") from None
     seal = parse_seal(der)  # refuse anything that is not a readable seal

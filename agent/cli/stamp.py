@@ -26,6 +26,7 @@ from agent.cli.common import (
     print_json,
     read_document,
     read_secret_file,
+    read_small_file,
 )
 from agent.cli.token_options import add_token_options, token_sources
 from formats.errors import SealBridgeError
@@ -100,7 +101,10 @@ def _choose_seal(info: Any, wanted: str | None) -> tuple[bytes, str | None]:
     from formats.ses import parse_seal, signer_in_seal
 
     if wanted and Path(wanted).is_file():
-        seal_der = Path(wanted).read_bytes()
+        try:
+            seal_der = read_small_file(wanted)
+        except OSError as exc:
+            raise SealBridgeError("BAD_REQUEST", f"cannot read {wanted}: {exc.strerror}") from None
         candidates = [parse_seal(seal_der)]
     else:
         candidates = []

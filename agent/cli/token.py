@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent.cli.common import add_json_flag, command, print_json, read_secret_file
+from agent.cli.common import add_json_flag, command, print_json, read_secret_file, read_small_file
 from agent.cli.token_options import add_token_options, token_sources
 from agent.tokens.base import Token, TokenInfo
 from formats.errors import SealBridgeError
@@ -118,7 +118,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     path = Path(args.soft)
     try:
-        p12 = Path(args.p12).read_bytes()
+        p12 = read_small_file(args.p12)
     except OSError as exc:
         raise SealBridgeError("BAD_REQUEST", f"cannot read {args.p12}: {exc.strerror}") from None
     created = not path.exists()

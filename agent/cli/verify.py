@@ -23,6 +23,7 @@ from agent.cli.common import (
     json_text,
     print_json,
     read_document,
+    read_small_file,
 )
 from formats.errors import SealBridgeError
 from formats.pdfhead import is_pdf_head
@@ -106,7 +107,7 @@ def load_cert_files(spec: str, *, anchors: bool = False) -> list[bytes]:
     out: list[bytes] = []
     for f in files:
         try:
-            data = f.read_bytes()
+            data = read_small_file(f)
         except OSError as exc:
             raise SealBridgeError("BAD_REQUEST", f"cannot read {f}: {exc.strerror}") from None
         try:

@@ -125,6 +125,55 @@ def test_a_wrong_pin_says_the_tries_left_and_an_unreachable_platform_leaks_nothi
     assert res.stderr == "", res.stderr
 
 
+def _address_space_limited() -> None:
+    """(In the child.) 4 GiB of address space: a reader that never stops fails there, not the machine."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+
+def test_a_file_that_never_ends_is_refused_not_read_whole(tmp_path: Path, home: Path, dev_pki, sample_pdf):
+    """A trust anchor, an extra certificate, a seal or a PIN file is read to a bound (16 MiB; 64 KiB for a
+    PIN): /dev/zero given as one is BAD_REQUEST naming it, not a MemoryError after every byte it can read."""
+    doc = tmp_path / "form.pdf"
+    doc.write_bytes(sample_pdf)
+    stamp = ["stamp", str(doc), "-o", str(tmp_path / "out.pdf"), "--token", f"soft:{dev_pki.tokens['sm2']}",
+             "--place", "page=1,x=60,y=60", "--json"]  # fmt: skip
+    for args in (["verify", str(doc), "--trust", "/dev/zero", "--json"],
+                 ["verify", str(doc), "--cert", "/dev/zero", "--json"],
+                 ["seal", "inspect", "/dev/zero", "--json"],
+                 [*stamp, "--pin-file", "/dev/zero"]):  # fmt: skip
+        env = dict(os.environ, SEALBRIDGE_HOME=str(home), PYTHONPATH=str(REPO))
+        res = subprocess.run([*SEALBRIDGE, *args], cwd=REPO, env=env, capture_output=True, text=True,
+                             timeout=120, preexec_fn=_address_space_limited)  # fmt: skip
+        err = error_of(res)
+        assert err["code"] == "BAD_REQUEST" and err["detail"].startswith("/dev/zero holds more than"), args
+    assert not (tmp_path / "out.pdf").exists()
+
+
+def test_a_pin_file_is_utf8_with_or_without_a_byte_order_mark(
+    tmp_path: Path, home: Path, dev_pki, sample_pdf
+):
+    """A PIN file saved by Windows Notepad starts with a byte-order mark: the PIN is what follows it. One that
+    is not UTF-8 text is refused by its code, without a traceback and without its bytes in the message."""
+    doc = tmp_path / "form.pdf"
+    doc.write_bytes(sample_pdf)
+    token = tmp_path / "sm2.soft"
+    shutil.copy(dev_pki.tokens["sm2"], token)  # a PIN read wrong would count down on this copy only
+    pin = dev_pki.pin_file.read_text(encoding="utf-8").splitlines()[0]
+    stamp = ["stamp", str(doc), "-o", str(tmp_path / "out.pdf"), "--token", f"soft:{token}",
+             "--place", "page=1,x=60,y=60", "--json"]  # fmt: skip
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes(b"\xe9" + pin.encode() + b"\r\n")
+    err = error_of(run([*stamp, "--pin-file", str(latin)], home))
+    assert (err["code"], err["detail"]) == ("BAD_REQUEST", f"secret file {latin} is not UTF-8 text")
+    notepad = tmp_path / "notepad.txt"
+    notepad.write_bytes(b"\xef\xbb\xbf" + pin.encode() + b"\r\n")
+    res = run([*stamp, "--pin-file", str(notepad)], home)
+    assert res.returncode == 0, (res.stdout, res.stderr)
+    assert (tmp_path / "out.pdf").exists()
+
+
 def test_pair_checks_that_the_agent_runs(home: Path):
     import socket
 
