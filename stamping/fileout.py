@@ -13,6 +13,7 @@ import contextlib
 import glob
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,12 +59,27 @@ def remove_stale_temps(path: Path) -> list[Path]:
     return removed
 
 
+def _refuse_what_is_no_file(path: Path, error_code: str) -> None:
+    """An output replaces a regular file or takes a free name, nothing else: the rename would put a file in
+    the place of a device (`-o /dev/null` run as root would leave the system without its /dev/null until
+    the next boot), a named pipe or a socket. Checked through a link, which the rename replaces."""
+    try:
+        found = path.stat()
+    except OSError:
+        return  # nothing there yet (or unreachable: the write says why)
+    if not stat.S_ISREG(found.st_mode) and not stat.S_ISDIR(found.st_mode):  # a folder: the rename says so
+        raise SealBridgeError(
+            error_code, f"cannot write {path}: it is not a regular file (a device, pipe or socket)"
+        )
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | Path, mode: int = 0o600, error_code: str = "BAD_REQUEST") -> Iterator[BinaryIO]:
     """atomic_write for writers that stream (a stamper writing a large document): yields the temp file,
     opened "w+b" in the target's folder (readable and seekable, so pyHanko signs in place without a scratch
     copy); on a normal exit it is flushed, synced and renamed over `path`, on an exception deleted."""
     path = Path(path)
+    _refuse_what_is_no_file(path, error_code)
     remove_stale_temps(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)

@@ -43,3 +43,19 @@ def test_unwritable_place_is_a_stable_error(tmp_path: Path) -> None:
         atomic_write(target, b"x")  # os.replace of a file onto a directory fails
     assert exc.value.code == "BAD_REQUEST"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-directory"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_device_or_a_pipe_is_never_replaced(tmp_path: Path) -> None:
+    """`-o /dev/null` (or a link to it, or a named pipe) is refused by its code: the rename would replace the
+    node with a file, for root even the system's /dev/null. A free name or a regular file is written."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    link = tmp_path / "null-link"
+    link.symlink_to(os.devnull)
+    for target in (pipe, link):
+        with pytest.raises(SealBridgeError) as err:
+            atomic_write(target, b"out")
+        assert err.value.code == "BAD_REQUEST" and "not a regular file" in (err.value.detail or "")
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode) and os.readlink(link) == os.devnull
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null-link", "pipe"]  # no temp file left
