@@ -22,6 +22,7 @@ import platformdirs
 from agent.known_extensions import DEFAULT_ALLOWED_ORIGINS
 from formats.errors import SealBridgeError
 from formats.limits import MAX_DOCUMENT_BYTES, MAX_PAGES, MAX_PLACEMENTS, MiB
+from stamping.smallfile import read_small_file
 
 APP_NAME = "sealbridge"
 DEFAULT_PORT = 18600
@@ -166,7 +167,7 @@ def _bad(msg: str) -> SealBridgeError:
 
 def _read_file(path: Path) -> dict[str, Any]:
     try:
-        raw = path.read_bytes()
+        raw = read_small_file(path)
     except OSError as exc:
         raise _bad(f"cannot read {path}: {exc.strerror}") from None
     try:

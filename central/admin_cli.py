@@ -14,6 +14,7 @@ from central.db import Database
 from central.service import Central, Settings, default_key_dir
 from formats.errors import SealBridgeError
 from stamping.fileout import atomic_write
+from stamping.smallfile import read_small_file
 
 
 def default_db() -> str:
@@ -46,7 +47,7 @@ def open_db(args: argparse.Namespace) -> Database:
 
 def read_file(path: str, what: str) -> bytes:
     try:
-        return Path(path).read_bytes()
+        return read_small_file(path)
     except OSError as exc:
         raise SealBridgeError("BAD_REQUEST", f"cannot read {what} {path}: {exc.strerror}") from None
 

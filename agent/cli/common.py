@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from formats.errors import SealBridgeError
-from formats.limits import MAX_DOCUMENT_BYTES, MiB
+from formats.limits import MAX_DOCUMENT_BYTES
 
 EXIT_ERROR = 2
 #: Stopped by Ctrl-C (SIGINT): 128 + 2, as shells report it.
@@ -110,36 +110,29 @@ def _raise_terminated(signum: int, _frame: object) -> None:
     raise Terminated(signum)
 
 
-#: The most a certificate, seal, key or PIN file named on the command line is read to: far beyond any real
-#: one. A device or pipe that never ends (/dev/zero) is refused there instead of read until memory runs out.
-SMALL_FILE_BYTES = 16 * MiB
 #: The most a PIN or password file is read to.
 SECRET_FILE_BYTES = 64 * 1024
 
 
-def read_small_file(path: str | Path, most: int = SMALL_FILE_BYTES) -> bytes:
-    """The bytes of a small file named on the command line (a certificate, seal, key or PIN file, or a pipe
-    such as `<(...)`), read to `most` bytes at most: a file holding more is BAD_REQUEST, naming it. Raises
-    OSError as open() does, for the caller to name."""
-    with open(path, "rb") as f:
-        data = f.read(most + 1)
-    if len(data) > most:
-        raise SealBridgeError(
-            "BAD_REQUEST", f"{path} holds more than {most} bytes, more than such a file ever does"
-        )
-    return data
-
-
 def read_secret_file(path: str | Path) -> str:
     """Read a PIN or password file: the first line, without its line ending (and without the byte-order mark
-    Windows Notepad writes). Never echoed or logged, not even in an error."""
+    Windows Notepad writes). Only the first line need be UTF-8, and it must end within SECRET_FILE_BYTES
+    (`<(yes 123456)` is a PIN file too). Never echoed or logged, not even in an error."""
     try:
-        raw = read_small_file(path, SECRET_FILE_BYTES).decode("utf-8-sig")
+        with open(path, "rb") as f:
+            head = f.read(SECRET_FILE_BYTES + 1)
     except OSError as exc:
         raise SealBridgeError("BAD_REQUEST", f"cannot read secret file {path}: {exc.strerror}") from None
+    first = head.split(b"\n", 1)[0]
+    if len(first) > SECRET_FILE_BYTES:
+        raise SealBridgeError(
+            "BAD_REQUEST", f"secret file {path}: no line end in its first {SECRET_FILE_BYTES} bytes"
+        )
+    try:
+        text = first.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise SealBridgeError("BAD_REQUEST", f"secret file {path} is not UTF-8 text") from None
-    return raw.splitlines()[0] if raw else ""
+    return text.splitlines()[0] if text else ""
 
 
 def document_size(path: str | Path) -> int:

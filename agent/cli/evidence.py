@@ -8,6 +8,8 @@ Exit codes: 0 every check passed, 1 a check failed, 2 error.
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,8 @@ def register(subparsers: Any) -> None:
 
 def _read(path: str, limit: int = 256 * 1024 * 1024) -> bytes:
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe's open would wait for a writer for ever
+            raise SealBridgeError("BAD_REQUEST", f"{path} is not a regular file")
         with open(path, "rb") as f:
             data = f.read(limit + 1)
     except OSError as exc:

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from agent.cli.common import add_json_flag, command, print_json, read_small_file
+from agent.cli.common import add_json_flag, command, print_json
 from formats.errors import SealBridgeError
 
 _BASE64_TEXT = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
@@ -36,6 +36,7 @@ def register(subparsers: Any) -> None:
 def read_ses_file(path: str | Path) -> bytes:
     """The DER bytes of a seal or signature file; PEM and base64 text are unwrapped."""
     from formats.ses.parse import MAX_SES_BYTES  # the seal libraries load when a seal is read
+    from stamping.smallfile import read_small_file
 
     file = Path(path)
     try:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from agent.cli.common import add_json_flag, command, print_json, read_small_file
+from agent.cli.common import add_json_flag, command, print_json
 from agent.cli.token_options import add_token_options, token_sources
 from formats.errors import SealBridgeError
 
@@ -90,6 +90,7 @@ def cmd_put(args: argparse.Namespace) -> int:
     from agent.cli.common import read_secret_file
     from agent.tokens.pkcs11 import open_token
     from formats.ses import parse_seal
+    from stamping.smallfile import read_small_file
 
     try:
         der = read_small_file(args.seal)

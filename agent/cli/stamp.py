@@ -26,7 +26,6 @@ from agent.cli.common import (
     print_json,
     read_document,
     read_secret_file,
-    read_small_file,
 )
 from agent.cli.token_options import add_token_options, token_sources
 from formats.errors import SealBridgeError
@@ -99,6 +98,7 @@ def _placements(args: argparse.Namespace) -> list[Placement]:
 def _choose_seal(info: Any, wanted: str | None) -> tuple[bytes, str | None]:
     """(seal DER, key_id to sign with) from --seal or the token's seals."""
     from formats.ses import parse_seal, signer_in_seal
+    from stamping.smallfile import read_small_file
 
     if wanted and Path(wanted).is_file():
         try:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent.cli.common import add_json_flag, command, print_json, read_secret_file, read_small_file
+from agent.cli.common import add_json_flag, command, print_json, read_secret_file
 from agent.cli.token_options import add_token_options, token_sources
 from agent.tokens.base import Token, TokenInfo
 from formats.errors import SealBridgeError
@@ -115,6 +115,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from agent.tokens.soft import SoftKeyEntry, SoftToken, check_new_pin
     from formats.gm.keys import load_pkcs12
+    from stamping.smallfile import read_small_file
 
     path = Path(args.soft)
     try:

@@ -23,7 +23,6 @@ from agent.cli.common import (
     json_text,
     print_json,
     read_document,
-    read_small_file,
 )
 from formats.errors import SealBridgeError
 from formats.pdfhead import is_pdf_head
@@ -95,6 +94,7 @@ def load_cert_files(spec: str, *, anchors: bool = False) -> list[bytes]:
     """The certificates of a file, or of the .pem/.crt/.cer/.der files of a folder. For trust anchors
     (`anchors`) an unusable file is TRUST_ANCHOR_INVALID naming the file and why."""
     from formats.gm.keys import load_certificates
+    from stamping.smallfile import read_small_file
 
     path = Path(spec)
     if not path.exists():

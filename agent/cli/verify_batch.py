@@ -38,6 +38,7 @@ _TEXT = {
     "zh": {
         "error": "错误",
         "skipped": "已跳过：不是 PDF 或 OFD 文档",
+        "skipped_unread": "已跳过：不是普通文件（管道、设备或套接字），未读取",
         "summary": "共 {n} 份文档：有效 {0}，无效 {1}，无法确定 {3}，出错 {2}",
         "skipped_n": "；跳过其他文件 {s} 个",
         "none": "没有找到 PDF 或 OFD 文档",
@@ -45,6 +46,7 @@ _TEXT = {
     "en": {
         "error": "error",
         "skipped": "skipped: not a PDF or OFD document",
+        "skipped_unread": "skipped: not a regular file (a pipe, device or socket), not read",
         "summary": "{n} documents: {0} valid, {1} invalid, {3} indeterminate, {2} errors",
         "skipped_n": "; {s} other files skipped",
         "none": "no PDF or OFD document found",
@@ -347,7 +349,8 @@ def human_line(line: dict[str, Any], lang: str) -> str:
 
         return f"{path}{c}{render_reason(line['report']['headline'], lang)}"  # type: ignore[arg-type]
     if line["status"] == "skipped":
-        return f"{path}{c}{_TEXT[lang]['skipped']}"
+        unread = line["note"].get("detail") == _NOT_A_REGULAR_FILE
+        return f"{path}{c}{_TEXT[lang]['skipped_unread' if unread else 'skipped']}"
     err = line["error"]  # its technical detail (English, often the path again) stays in the JSON
     message = err["message_zh"] if lang == "zh" else err["message_en"]
     return f"{path}{c}{_TEXT[lang]['error']} [{err['code']}] {message}"

@@ -4,11 +4,13 @@ by content), JSON Lines that validate against the report schema, the run's exit 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import signal
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -158,23 +160,34 @@ def test_a_pipe_in_a_folder_is_skipped_unopened(dev_pki, folder, capsys):
     assert got["b-pipe.pdf"]["note"]["detail"] == "not a regular file (a pipe, device or socket): not read"
     assert got["a-valid.pdf"]["verdict"] == "valid" and got["b-valid.data"]["verdict"] == "valid"
     assert rc == 2  # d-garbage.pdf, as without the pipe
+    _, out, _ = run(capsys, str(folder), *trust(dev_pki), "--lang", "zh")
+    assert f"{folder / 'b-pipe.pdf'}：已跳过：不是普通文件（管道、设备或套接字），未读取" in out.splitlines()
 
 
 def test_folders_nested_past_the_recursion_limit_are_walked(dev_pki, sealed, tmp_path, capsys):
-    """An upload folder nested 1,200 deep (os.walk would recurse once per level, past Python's limit of
-    1,000, and end the run): every document in it is verified, top-down in name order."""
-    top = bottom = tmp_path / "deep"
-    top.mkdir()
-    for _ in range(1200):  # one level at a time: Path.mkdir(parents=True) recurses too
-        bottom = bottom / "d"
-        bottom.mkdir()
-    shutil.copy(sealed["pdf"], top / "a-top.pdf")
-    shutil.copy(sealed["pdf"], bottom / "b-bottom.pdf")
-    rc, out, _ = run(capsys, str(top), *trust(dev_pki), "--json")
-    lines = json_lines(out)
-    found = [os.path.relpath(line["file"], top) for line in lines]
-    assert found == ["a-top.pdf", os.path.join(*["d"] * 1200, "b-bottom.pdf")], [f[-40:] for f in found]
-    assert [line["verdict"] for line in lines] == ["valid", "valid"] and rc == 0
+    """An upload folder nested deeper than Python's recursion limit (os.walk would recurse once per level
+    and end the run): every document in it is verified, top-down in name order."""
+    depth = sys.getrecursionlimit() + 50
+    top = tmp_path / "deep"
+    levels = [top / os.path.join(*["d"] * n) if n else top for n in range(depth + 1)]
+    try:
+        for level in levels:  # one at a time: Path.mkdir(parents=True) recurses too
+            level.mkdir()
+        shutil.copy(sealed["pdf"], top / "a-top.pdf")
+        shutil.copy(sealed["pdf"], levels[-1] / "b-bottom.pdf")
+        rc, out, _ = run(capsys, str(top), *trust(dev_pki), "--json")
+        lines = json_lines(out)
+        found = [os.path.relpath(line["file"], top) for line in lines]
+        assert found == ["a-top.pdf", os.path.join(*["d"] * depth, "b-bottom.pdf")], [f[-40:] for f in found]
+        assert [line["verdict"] for line in lines] == ["valid", "valid"] and rc == 0
+    finally:
+        # Taken down here, bottom up: pytest's clean-up of old temp folders (shutil.rmtree) recurses too,
+        # and would fail every later session on this tree.
+        for name in ("a-top.pdf", os.path.join(*["d"] * depth, "b-bottom.pdf")):
+            (top / name).unlink(missing_ok=True)
+        for level in reversed(levels):
+            with contextlib.suppress(FileNotFoundError):
+                level.rmdir()
 
 
 def test_one_file_keeps_the_single_report(dev_pki, sealed, capsys):
