@@ -41,7 +41,13 @@ def _version_action() -> type[argparse.Action]:
         def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
             from agent import __version__
 
-            sys.stdout.write(f"sealbridge {__version__}\n")  # on stdout, as argparse's own version action
+            try:
+                sys.stdout.write(f"sealbridge {__version__}\n")  # on stdout, as argparse's own version action
+                sys.stdout.flush()
+            except BrokenPipeError:  # `sealbridge --version | true`
+                from agent.cli.common import output_closed
+
+                parser.exit(output_closed())
             parser.exit()
 
     return Version
@@ -107,6 +113,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     code = int(args.func(args) or 0)
+    if whole_program:
+        try:
+            sys.stdout.flush()  # here, not in the interpreter's exit, which would report a closed pipe
+        except BrokenPipeError:  # `| head`: the reader has all it wants
+            from agent.cli.common import output_closed
+
+            code = output_closed()
     if whole_program and getattr(args, "nothing_to_tear_down", False):
         _end_now(code)
     return code

@@ -93,6 +93,7 @@ def epilog(path: str) -> str | None:
     codes, example = found
     if "130" not in codes:
         codes += ", 130 interrupted (Ctrl-C)"
+    codes += ", 141 output closed (| head)"
     return f"退出码 exit codes: {codes}\n示例 example:\n  {example}"
 
 

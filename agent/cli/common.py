@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import logging
@@ -23,6 +24,19 @@ EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 #: What a command stopped by Ctrl-C writes on stderr, instead of a traceback.
 INTERRUPTED_LINE = "\n已中断 interrupted\n"
+#: Whoever read the output stopped reading (`| head`, `| true`): 128 + SIGPIPE, as shells report a program
+#: that pipe ended.
+EXIT_OUTPUT_CLOSED = 141
+
+
+def output_closed() -> int:
+    """Standard output's reader went away: what is still buffered, or written later, goes to the null device
+    (the interpreter's last flush would otherwise report the pipe again at exit); EXIT_OUTPUT_CLOSED."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return EXIT_OUTPUT_CLOSED
 
 
 def quiet_libraries() -> None:
@@ -59,8 +73,8 @@ def report_error(err: SealBridgeError, as_json: bool) -> int:
 
 
 def command(func: Callable[[argparse.Namespace], int | None]) -> Callable[[argparse.Namespace], int]:
-    """Wrap a command so a SealBridgeError becomes exit 2 with the error printed (JSON with --json), and
-    Ctrl-C exit 130 with one line."""
+    """Wrap a command so a SealBridgeError becomes exit 2 with the error printed (JSON with --json), Ctrl-C
+    exit 130 with one line, and output whose reader went away exit 141 without a word."""
 
     @functools.wraps(func)
     def wrapper(args: argparse.Namespace) -> int:
@@ -71,6 +85,8 @@ def command(func: Callable[[argparse.Namespace], int | None]) -> Callable[[argpa
         except RecursionError:  # a structure nested deeper than the stack, in any parser a command uses
             err = SealBridgeError("DOC_MALFORMED", "the input nests objects too deeply to read")
             return report_error(err, getattr(args, "json", False))
+        except BrokenPipeError:  # `sealbridge verify DIR | head`: the reader has all it wants
+            return output_closed()
         except KeyboardInterrupt:  # Ctrl-C: a line, not a traceback; the shell's code for it
             sys.stderr.write(INTERRUPTED_LINE)
             return EXIT_INTERRUPTED

@@ -21,6 +21,7 @@ from agent.cli.common import (
     command,
     document_size,
     json_text,
+    output_closed,
     print_json,
     read_document,
 )
@@ -165,8 +166,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     code = _verify_document(args)
     try:
         sys.stdout.flush()  # here, where Ctrl-C while a reader keeps the pipe full is one line and exit 130
+    except BrokenPipeError:
+        return output_closed()
     except OSError:
-        return code  # a closed pipe: the interpreter reports it at exit, as it always did
+        return code
     # The report is written and every child reaped: the process may end without the interpreter's tear-down.
     args.nothing_to_tear_down = True
     return code

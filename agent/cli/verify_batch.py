@@ -272,9 +272,13 @@ def _pooled(wanted: list[Entry], settings: VerifySettings, jobs: int, output: Ou
         chunk = max(1, min(16, len(remaining) // (jobs * 8)))
         try:
             with ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(settings, output)) as pool:
-                for done in pool.map(_verify_in_worker, remaining, chunksize=chunk):
-                    yield done
-                    answered += 1
+                try:
+                    for done in pool.map(_verify_in_worker, remaining, chunksize=chunk):
+                        yield done
+                        answered += 1
+                except GeneratorExit:  # the run ends early (its output closed): the rest is not wanted
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
             return
         except BrokenProcessPool:
             suspect, remaining = remaining[answered], remaining[answered + 1 :]
