@@ -343,3 +343,20 @@ def test_a_forged_signature_sharing_a_field_name_is_checked_itself(sm2_party) ->
     assert forged[0].checks["integrity"].status == "failed", forged[0].checks
     assert genuine[0].checks["signature"].status == "ok"
     assert report.verdict == "invalid"
+
+
+def test_a_document_asking_for_too_many_revision_comparisons_is_refused_at_once(ecdsa_party) -> None:
+    """pyHanko compares each signed revision with every later one: 120 signatures ask for 7,140 comparisons
+    (25 s of checking here). Over MAX_REVISION_COMPARISONS the document is refused by its code, naming what
+    it asks for, before any is made; 60 signatures (1,770) are checked as ever."""
+    from stamping.pdf.verify import MAX_REVISION_COMPARISONS
+
+    spots = [At(1, 20 + (i % 8) * 20, 20 + (i // 8) * 30) for i in range(60)]
+    sixty = stamp_pdf(contract_pdf(1), ecdsa_party, spots)
+    assert 60 * 59 // 2 <= MAX_REVISION_COMPARISONS < 120 * 119 // 2
+    assert [s.verdict for s in verify(sixty, trusting(ecdsa_party)).seals] == ["valid"] * 60
+    pdf = stamp_pdf(sixty, ecdsa_party, spots)
+    with pytest.raises(SealBridgeError) as err:
+        verify(pdf, trusting(ecdsa_party))
+    assert err.value.code == "DOC_TOO_LARGE"
+    assert "120 signatures over 121 revisions: 7140 comparisons" in (err.value.detail or "")
