@@ -30,6 +30,13 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC"
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
+def require_regular_file(path: str | os.PathLike[str], mode: int) -> None:
+    """BAD_REQUEST unless `mode` (of a stat of `path`) is a regular file's: a document is never read from a
+    pipe, device or socket (the open of a pipe with no writer would wait for ever)."""
+    if not stat.S_ISREG(mode):
+        raise SealBridgeError("BAD_REQUEST", f"{os.fspath(path)} is not a regular file")
+
+
 class PinnedFile:
     """`path` opened for reading: its `size` then, readers of it (reader(), read_at()), and
     check_unchanged() against the state it was opened in. Closed by close(), a with block, or when dropped."""
@@ -45,8 +52,7 @@ class PinnedFile:
             raise SealBridgeError("BAD_REQUEST", f"cannot read {self.path}: {exc.strerror}") from None
         try:
             opened = os.fstat(fd)
-            if not stat.S_ISREG(opened.st_mode):
-                raise SealBridgeError("BAD_REQUEST", f"{self.path} is not a regular file")
+            require_regular_file(self.path, opened.st_mode)
             if _NONBLOCK:
                 os.set_blocking(fd, True)
         except BaseException:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 
 from formats.errors import SealBridgeError
+from formats.limits import MiB
 
 #: The most such a file is read to: far beyond any real certificate, seal, key or configuration.
-SMALL_FILE_BYTES = 16 * 1024 * 1024
+SMALL_FILE_BYTES = 16 * MiB
 
 
 def read_small_file(path: str | os.PathLike[str], most: int = SMALL_FILE_BYTES) -> bytes:

@@ -8,7 +8,6 @@ import functools
 import json
 import logging
 import os
-import stat
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from typing import Any
 
 from formats.errors import SealBridgeError
 from formats.limits import MAX_DOCUMENT_BYTES
+from stamping.pinnedfile import require_regular_file
 
 EXIT_ERROR = 2
 #: Stopped by Ctrl-C (SIGINT): 128 + 2, as shells report it.
@@ -164,8 +164,7 @@ def document_size(path: str | Path) -> int:
         raise SealBridgeError("FILE_NOT_FOUND", str(p)) from None
     except OSError as exc:
         raise SealBridgeError("BAD_REQUEST", f"cannot read {p}: {exc.strerror}") from None
-    if not stat.S_ISREG(found.st_mode):  # as stamping.pinnedfile refuses it, before anything opens it
-        raise SealBridgeError("BAD_REQUEST", f"{p} is not a regular file")
+    require_regular_file(p, found.st_mode)  # before anything opens it
     size = found.st_size
     if size > MAX_DOCUMENT_BYTES:
         raise SealBridgeError("DOC_TOO_LARGE", f"{p} is {size} bytes; the limit is {MAX_DOCUMENT_BYTES}")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import stat
 from pathlib import Path
 from typing import Any
 
 from agent.cli.common import add_json_flag, command, print_json
 from formats.errors import SealBridgeError
+from stamping.pinnedfile import require_regular_file
 
 NAMES = {
     "seal": "平台签章 / platform seal",
@@ -40,8 +40,7 @@ def register(subparsers: Any) -> None:
 
 def _read(path: str, limit: int = 256 * 1024 * 1024) -> bytes:
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe's open would wait for a writer for ever
-            raise SealBridgeError("BAD_REQUEST", f"{path} is not a regular file")
+        require_regular_file(path, os.stat(path).st_mode)
         with open(path, "rb") as f:
             data = f.read(limit + 1)
     except OSError as exc:
