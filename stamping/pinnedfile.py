@@ -37,6 +37,28 @@ def require_regular_file(path: str | os.PathLike[str], mode: int) -> None:
         raise SealBridgeError("BAD_REQUEST", f"{os.fspath(path)} is not a regular file")
 
 
+def open_regular_fd(path: str | os.PathLike[str]) -> tuple[int, os.stat_result]:
+    """A descriptor reading `path` and its fstat, if it is a regular file (BAD_REQUEST otherwise), found
+    so without waiting: a pipe is opened without blocking, seen to be one, and closed. Raises OSError as
+    os.open() does."""
+    fd = os.open(path, _OPEN_FLAGS | _NONBLOCK)
+    try:
+        opened = os.fstat(fd)
+        require_regular_file(path, opened.st_mode)
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, opened
+
+
+def open_regular_file(path: str | os.PathLike[str]) -> BinaryIO:
+    """`path` opened for reading as open(path, "rb") opens it, if it is a regular file (see open_regular_fd)."""
+    fd, _ = open_regular_fd(path)
+    return os.fdopen(fd, "rb")
+
+
 class PinnedFile:
     """`path` opened for reading: its `size` then, readers of it (reader(), read_at()), and
     check_unchanged() against the state it was opened in. Closed by close(), a with block, or when dropped."""
@@ -45,19 +67,11 @@ class PinnedFile:
         self.path = os.fspath(path)
         self._fd = -1
         try:
-            fd = os.open(self.path, _OPEN_FLAGS | _NONBLOCK)
+            fd, opened = open_regular_fd(self.path)
         except FileNotFoundError:
             raise SealBridgeError("FILE_NOT_FOUND", self.path) from None
         except OSError as exc:
             raise SealBridgeError("BAD_REQUEST", f"cannot read {self.path}: {exc.strerror}") from None
-        try:
-            opened = os.fstat(fd)
-            require_regular_file(self.path, opened.st_mode)
-            if _NONBLOCK:
-                os.set_blocking(fd, True)
-        except BaseException:
-            os.close(fd)
-            raise
         self._fd = fd
         self._opened = _state(opened)
         self.size = opened.st_size

@@ -101,7 +101,10 @@ def load_cert_files(spec: str, *, anchors: bool = False) -> list[bytes]:
     if not path.exists():
         raise SealBridgeError("FILE_NOT_FOUND", str(path))
     files = (
-        sorted(f for f in path.iterdir() if f.suffix.lower() in _CERT_SUFFIXES) if path.is_dir() else [path]
+        # regular files only: a pipe named *.pem among them would otherwise hold the command for ever
+        sorted(f for f in path.iterdir() if f.suffix.lower() in _CERT_SUFFIXES and f.is_file())
+        if path.is_dir()
+        else [path]
     )
     if anchors and not files:
         raise SealBridgeError("TRUST_ANCHOR_INVALID", f"{path}: no .pem/.crt/.cer/.der file in this folder")

@@ -43,6 +43,7 @@ from agent.tokens.soft_keys import (
 )
 from formats.errors import SealBridgeError
 from stamping.fileout import atomic_write
+from stamping.pinnedfile import open_regular_file
 
 try:  # POSIX advisory locks between processes (the agent and the CLI may share a token file)
     import fcntl
@@ -228,7 +229,7 @@ def _write_atomic(path: Path, doc: dict[str, Any]) -> None:
 
 def _read_doc(path: Path, missing_code: str = "TOKEN_NOT_FOUND") -> dict[str, Any]:
     try:
-        with open(path, "rb") as f:
+        with open_regular_file(path) as f:  # a pipe named as the token is refused, not waited on
             raw = f.read(MAX_FILE_SIZE + 1)
     except FileNotFoundError:
         raise SealBridgeError(missing_code, f"soft token file {path} not found") from None

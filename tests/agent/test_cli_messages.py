@@ -82,6 +82,32 @@ def test_a_pipe_or_a_device_is_refused_at_once(tmp_path: Path, home: Path):
     assert not (tmp_path / "out.pdf").exists()
 
 
+def test_a_pipe_among_the_anchors_or_as_the_token_is_never_waited_on(
+    tmp_path: Path, home: Path, dev_pki, sample_pdf
+):
+    """A folder of trust anchors is read for its regular files (a pipe named *.pem there is passed over, not
+    opened), and a pipe named as the soft token is refused as not a regular file."""
+    doc = tmp_path / "form.pdf"
+    doc.write_bytes(sample_pdf)
+    trust = tmp_path / "trust"
+    trust.mkdir()
+    shutil.copy(dev_pki.roots["sm2"], trust / "root.der")
+    os.mkfifo(trust / "waiting.pem")
+    res = run(["verify", str(doc), "--trust", str(trust), "--json"], home)
+    assert res.returncode == 3 and json.loads(res.stdout)["verdict"] == "no_seals", (res.stdout, res.stderr)
+
+    fifo = tmp_path / "clerk.soft"
+    os.mkfifo(fifo)
+    pin = tmp_path / "pin"
+    pin.write_text("123456")
+    out = tmp_path / "out.pdf"
+    stamp = ["stamp", str(doc), "-o", str(out), "--place", "page=1,x=60,y=60",
+             "--token", f"soft:{fifo}", "--pin-file", str(pin), "--json"]  # fmt: skip
+    err = error_of(run(stamp, home))
+    assert (err["code"], err["detail"]) == ("BAD_REQUEST", f"{fifo} is not a regular file")
+    assert not out.exists()
+
+
 def test_a_trust_anchor_that_is_not_a_certificate(tmp_path: Path, home: Path, dev_pki, sample_pdf):
     doc = tmp_path / "form.pdf"
     doc.write_bytes(sample_pdf)
