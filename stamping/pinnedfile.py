@@ -53,10 +53,11 @@ def open_regular_fd(path: str | os.PathLike[str]) -> tuple[int, os.stat_result]:
     return fd, opened
 
 
-def open_regular_file(path: str | os.PathLike[str]) -> BinaryIO:
-    """`path` opened for reading as open(path, "rb") opens it, if it is a regular file (see open_regular_fd)."""
+def open_regular_file(path: str | os.PathLike[str], buffering: int = -1) -> BinaryIO:
+    """`path` opened for reading as open(path, "rb", buffering) opens it, if it is a regular file (see
+    open_regular_fd)."""
     fd, _ = open_regular_fd(path)
-    return os.fdopen(fd, "rb")
+    return os.fdopen(fd, "rb", buffering)
 
 
 class PinnedFile:

@@ -60,7 +60,9 @@ def read_whole(path: Path, size: int, most: int | None = None) -> bytes:
     if address is None:
         return _read_plain(path, size, most)
     _prepare(lib, address, size)
-    with open(path, "rb", buffering=0) as file:
+    from stamping.pinnedfile import open_regular_file  # here: verify_early loads this module before its fork
+
+    with open_regular_file(path, buffering=0) as file:
         whole = read_into(file.fileno(), address, size)
     if not whole:  # the file changed size meanwhile: read it as it is now
         del data
@@ -69,9 +71,12 @@ def read_whole(path: Path, size: int, most: int | None = None) -> bytes:
 
 
 def _read_plain(path: Path, size: int, most: int | None) -> bytes:
-    if most is None:
-        return path.read_bytes()
-    with open(path, "rb") as file:
+    from stamping.pinnedfile import open_regular_file
+
+    # Opened as a regular file only: the path may have been replaced by a pipe since it was looked at.
+    with open_regular_file(path) as file:
+        if most is None:
+            return file.read()
         # The size it had and one byte more, to see whether it grew: not a buffer of `most` bytes (200 MiB
         # of address space for every small document, refused outright where memory is not overcommitted).
         data = file.read(min(most, size + 1))

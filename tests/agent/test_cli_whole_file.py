@@ -46,6 +46,18 @@ def test_a_file_that_grew_or_shrank_since_its_size_was_taken_is_read_as_it_is(tm
         read_whole(tmp_path / "gone.pdf", HUGE_FROM)
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("size", [5000, HUGE_FROM + 5000])
+def test_a_path_replaced_by_a_pipe_after_its_size_was_taken_is_refused_unopened(tmp_path: Path, size: int):
+    """Its size was taken from a regular file; by the read, the path names a pipe nobody writes to. The read
+    refuses it at once (opening it would wait for a writer for ever)."""
+    path = tmp_path / "doc.pdf"
+    os.mkfifo(path)
+    with pytest.raises(SealBridgeError) as refused:
+        read_whole(path, size, most=size + 1)
+    assert (refused.value.code, refused.value.detail) == ("BAD_REQUEST", f"{path} is not a regular file")
+
+
 @pytest.mark.parametrize("size", [5000, HUGE_FROM + 5000])
 def test_a_file_that_grew_is_read_no_further_than_asked(tmp_path: Path, size: int) -> None:
     data = os.urandom(size)
