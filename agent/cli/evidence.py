@@ -14,7 +14,7 @@ from typing import Any
 
 from agent.cli.common import add_json_flag, command, print_json
 from formats.errors import SealBridgeError
-from stamping.pinnedfile import require_regular_file
+from stamping.pinnedfile import open_regular_file, require_regular_file
 
 NAMES = {
     "seal": "平台签章 / platform seal",
@@ -40,8 +40,8 @@ def register(subparsers: Any) -> None:
 
 def _read(path: str, limit: int = 256 * 1024 * 1024) -> bytes:
     try:
-        require_regular_file(path, os.stat(path).st_mode)
-        with open(path, "rb") as f:
+        require_regular_file(path, os.stat(path).st_mode)  # a device is not even opened
+        with open_regular_file(path) as f:  # nor a pipe that took its place since
             data = f.read(limit + 1)
     except OSError as exc:
         raise SealBridgeError("BAD_REQUEST", f"{path}: {exc.strerror or exc}") from None

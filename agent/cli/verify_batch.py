@@ -33,6 +33,7 @@ from typing import Any
 from agent.cli.common import read_document
 from formats.errors import SealBridgeError
 from formats.pdfhead import PDF_HEADER_WINDOW, is_pdf_head
+from stamping.pinnedfile import open_regular_fd
 
 _TEXT = {
     "zh": {
@@ -131,8 +132,6 @@ class WarmVerifier:
 #: Why a file found in a folder is skipped.
 _NOT_A_DOCUMENT = "neither PDF nor OFD (checked by content)"
 _NOT_A_REGULAR_FILE = "not a regular file (a pipe, device or socket): not read"
-#: Not blocking (POSIX), binary (Windows, whose default text mode would stop at a ^Z byte).
-_SNIFF_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
 def why_skipped(path: Path) -> str | None:
@@ -142,13 +141,13 @@ def why_skipped(path: Path) -> str | None:
     try:
         if not stat.S_ISREG(path.stat().st_mode):
             return _NOT_A_REGULAR_FILE
-        # Not blocking, in case a pipe took the file's place since: then it is refused, not waited on.
-        fd = os.open(path, _SNIFF_FLAGS)
+        # In case a pipe took the file's place since: then it is refused, not waited on.
+        fd, _ = open_regular_fd(path)
+    except SealBridgeError:
+        return _NOT_A_REGULAR_FILE
     except OSError:
         return None  # unreadable: verified, so the line says why
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return _NOT_A_REGULAR_FILE
         head = os.read(fd, PDF_HEADER_WINDOW)
     except OSError:
         return None
